@@ -1,0 +1,157 @@
+import { FileSystem } from "@effect/platform"
+import { Effect, Either, ParseResult, Schema } from "effect"
+import * as Yaml from "yaml"
+import { ConfigError } from "../domain/Errors.js"
+import { RunConfig } from "../domain/RunConfig.js"
+
+type Raw = Record<string, unknown>
+
+/** How an `EVOLVE_*` variable (or a CLI flag) maps onto a config key path. */
+interface Override {
+  readonly path: ReadonlyArray<string>
+  readonly parse: "int" | "number" | "string" | "boolean"
+}
+
+/** Environment variables, applied over the file; CLI flags are applied over these. */
+export const envOverrides: Record<string, ReadonlyArray<Override>> = {
+  EVOLVE_ITERATIONS: [{ path: ["max_evaluations"], parse: "int" }],
+  EVOLVE_MAX_EVALUATIONS: [{ path: ["max_evaluations"], parse: "int" }],
+  EVOLVE_PARALLEL: [
+    { path: ["concurrency", "proposals"], parse: "int" },
+    { path: ["concurrency", "evaluations"], parse: "int" }
+  ],
+  EVOLVE_LLM_CONCURRENCY: [{ path: ["concurrency", "proposals"], parse: "int" }],
+  EVOLVE_EVAL_CONCURRENCY: [{ path: ["concurrency", "evaluations"], parse: "int" }],
+  EVOLVE_SEED: [{ path: ["seed"], parse: "int" }],
+  EVOLVE_TARGET_SCORE: [{ path: ["target_score"], parse: "number" }],
+  EVOLVE_MAX_SECONDS: [{ path: ["max_wall_seconds"], parse: "number" }],
+  EVOLVE_DB: [{ path: ["database", "path"], parse: "string" }],
+  EVOLVE_PROVIDER: [{ path: ["llm", "provider"], parse: "string" }],
+  EVOLVE_MODEL: [{ path: ["llm", "model"], parse: "string" }],
+  EVOLVE_BASE_URL: [{ path: ["llm", "base_url"], parse: "string" }],
+  OPENAI_BASE_URL: [{ path: ["llm", "base_url"], parse: "string" }],
+  EVOLVE_EVAL_TIMEOUT: [{ path: ["evaluator", "timeout_seconds"], parse: "number" }]
+}
+
+/** A value given on the command line, already typed by @effect/cli, for a config key path. */
+export interface FlagValue {
+  readonly flag: string
+  readonly path: ReadonlyArray<string>
+  readonly value: unknown
+}
+
+export interface LoadOptions {
+  /** evolve.yaml (or any YAML/JSON file); none means defaults plus overrides. */
+  readonly file?: string | undefined
+  readonly env?: Record<string, string | undefined>
+  readonly flags?: ReadonlyArray<FlagValue>
+}
+
+const parseEnvValue = (name: string, raw: string, parse: Override["parse"]): Either.Either<unknown, ConfigError> => {
+  const fail = (expected: string) =>
+    Either.left(new ConfigError({ message: `environment variable ${name}: expected ${expected}, got ${JSON.stringify(raw)}` }))
+  switch (parse) {
+    case "string":
+      return Either.right(raw)
+    case "boolean":
+      return raw === "true" || raw === "1" ? Either.right(true) : raw === "false" || raw === "0" ? Either.right(false) : fail("true or false")
+    case "int":
+      return /^-?\d+$/.test(raw.trim()) ? Either.right(Number(raw)) : fail("an integer")
+    case "number": {
+      const n = Number(raw)
+      return raw.trim() !== "" && Number.isFinite(n) ? Either.right(n) : fail("a number")
+    }
+  }
+}
+
+const setPath = (target: Raw, path: ReadonlyArray<string>, value: unknown): void => {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    const next = node[key]
+    if (typeof next !== "object" || next === null || Array.isArray(next)) node[key] = {}
+    node = node[key] as Raw
+  }
+  node[path[path.length - 1]!] = value
+}
+
+const readFile = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file).pipe(
+      Effect.mapError((e) =>
+        new ConfigError({
+          file,
+          message: `${file}: cannot read config file (${e._tag === "SystemError" ? e.reason : e.message})`
+        })
+      )
+    )
+    const doc = Yaml.parseDocument(text, { prettyErrors: true })
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0]!
+      const line = first.linePos?.[0]
+      return yield* new ConfigError({
+        file,
+        message: `${file}${line ? `:${line.line}:${line.col}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`
+      })
+    }
+    const value: unknown = doc.toJS()
+    if (value === null || value === undefined) return {}
+    if (typeof value !== "object" || Array.isArray(value)) {
+      return yield* new ConfigError({ file, message: `${file}: expected a mapping of config keys at the top level` })
+    }
+    return value as Raw
+  })
+
+/**
+ * Loads a RunConfig: defaults < file < EVOLVE_* environment < CLI flags. Every problem is a
+ * ConfigError naming where the value came from, the key path and what was expected.
+ */
+export const loadRunConfig = (options: LoadOptions) =>
+  Effect.gen(function*() {
+    const raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : {}
+    const origins = new Map<string, string>()
+    for (const [name, overrides] of Object.entries(envOverrides)) {
+      const value = options.env?.[name]
+      if (value === undefined || value === "") continue
+      for (const override of overrides) {
+        setPath(raw, override.path, yield* parseEnvValue(name, value, override.parse))
+        origins.set(override.path.join("."), `environment variable ${name}`)
+      }
+    }
+    for (const flag of options.flags ?? []) {
+      setPath(raw, flag.path, flag.value)
+      origins.set(flag.path.join("."), `flag --${flag.flag}`)
+    }
+    return yield* decodeRunConfig(raw, options.file, origins)
+  })
+
+export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMap<string, string> = new Map()) =>
+  Schema.decodeUnknown(RunConfig, { onExcessProperty: "error", errors: "all" })(raw).pipe(
+    Effect.mapError((error) => {
+      // Unions report one issue per alternative: merge them into "expected A | B, got X" per path,
+      // dropping the "undefined" alternative every optional key adds.
+      const byPath = new Map<string, { path: string; unexpected: boolean; expected: Array<string>; actual?: string; other?: string }>()
+      for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+        const path = issue.path.map(String).join(".")
+        const entry = byPath.get(path) ?? { path, unexpected: false, expected: [] }
+        byPath.set(path, entry)
+        const match = /^Expected (.*), actual (.*)$/s.exec(issue.message)
+        if (issue._tag === "Unexpected") entry.unexpected = true
+        else if (match) {
+          if (match[1] !== "undefined") entry.expected.push(match[1]!)
+          entry.actual = match[2]!
+        } else entry.other ??= issue.message
+      }
+      const issues = [...byPath.values()].filter((e) => e.unexpected || e.other || e.expected.length > 0)
+      // A parent path fails because a child does: report only the deepest paths.
+      const leaves = issues.filter((e) => !issues.some((o) => o !== e && e.path !== "" && o.path.startsWith(`${e.path}.`)))
+      const lines = leaves.map((e) => {
+        const source = origins.get(e.path) ?? file ?? "config"
+        const what = e.unexpected
+          ? "unknown key"
+          : e.other ?? `expected ${e.expected.join(" | ")}, got ${e.actual}`
+        return `${source}: ${e.path || "(top level)"}: ${what}`
+      })
+      return new ConfigError({ file, path: leaves[0]?.path, message: lines.join("\n") })
+    })
+  )

@@ -1,0 +1,406 @@
+import { NodeContext } from "@effect/platform-node"
+import { FileSystem, Path } from "@effect/platform"
+import { SqlClient, type SqlError } from "@effect/sql"
+import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+import { Cause, Context, Effect, Layer, Schema } from "effect"
+import { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
+import { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome, FailureKind, Metrics, Program, ProgramStatus } from "../domain/Program.js"
+import type { RunStatus } from "../domain/RunEvent.js"
+import { RunSpec } from "../domain/RunConfig.js"
+import { migrations } from "./migrations.js"
+
+export interface RunRecord {
+  readonly id: RunId
+  readonly createdAt: number
+  readonly updatedAt: number
+  readonly status: RunStatus
+  readonly stopReason: string | null
+  readonly spec: RunSpec
+}
+
+/** A run with its counts, for listings. */
+export interface RunOverview extends RunRecord {
+  readonly evaluated: number
+  readonly failed: number
+  readonly pending: number
+  readonly bestScore: number | null
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+}
+
+/** What the engine keeps in memory per scored program: enough to sample, no code. */
+export interface PopulationEntry {
+  readonly id: ProgramId
+  readonly score: number
+  readonly island: number
+  readonly generation: number
+}
+
+export interface RunState {
+  readonly population: ReadonlyArray<PopulationEntry>
+  readonly pending: ReadonlyArray<Program>
+  readonly codeHashes: ReadonlyArray<string>
+  /** Evaluations finished (scored, or failed in the evaluator). */
+  readonly evaluations: number
+  readonly failuresByKind: Readonly<Record<string, number>>
+  readonly initialProgramId: ProgramId | null
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+}
+
+export interface LlmCallRecord {
+  readonly id: string
+  readonly runId: RunId
+  readonly programId: ProgramId | null
+  readonly model: string
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+  readonly latencyMs: number
+  readonly attempts: number
+  readonly outcome: "ok" | "error"
+  readonly errorKind: string | null
+  readonly errorMessage: string | null
+  readonly createdAt: number
+}
+
+export interface ModelUsage {
+  readonly model: string
+  readonly calls: number
+  readonly errors: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+}
+
+/** Failure kinds that happen after a candidate reached the evaluator (they count as evaluations). */
+export const evaluationFailureKinds: ReadonlyArray<FailureKind> = ["evaluator_error", "timeout", "output_limit", "bad_metrics"]
+
+export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<ProgramDatabase, {
+  readonly createRun: (id: RunId, spec: RunSpec, at: number) => Effect.Effect<void, DatabaseError>
+  readonly getRun: (id: string) => Effect.Effect<RunRecord, DatabaseError | RunNotFound>
+  readonly listRuns: Effect.Effect<ReadonlyArray<RunOverview>, DatabaseError>
+  readonly setRunStatus: (id: RunId, status: RunStatus, reason: string | null, at: number) => Effect.Effect<void, DatabaseError>
+  /** Inserts a candidate (pending, failed or rejected) with its LLM call, in one transaction. */
+  readonly insertProgram: (program: Program, llmCall?: LlmCallRecord) => Effect.Effect<void, DatabaseError>
+  readonly recordLlmCall: (call: LlmCallRecord) => Effect.Effect<void, DatabaseError>
+  /** Commits an evaluation result; false when the candidate was not pending (already committed). */
+  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
+  readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
+  readonly loadRunState: (runId: RunId) => Effect.Effect<RunState, DatabaseError>
+  readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
+  readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
+  readonly usageByModel: (runId: RunId) => Effect.Effect<ReadonlyArray<ModelUsage>, DatabaseError>
+}>() {}
+
+const dbError = (operation: string) => (cause: SqlError.SqlError) =>
+  new DatabaseError({ operation, message: `${operation}: ${cause.message}`, cause })
+
+const decodeSpec = Schema.decodeUnknownSync(Schema.parseJson(RunSpec))
+const encodeSpec = Schema.encodeSync(Schema.parseJson(RunSpec))
+
+interface RunRow {
+  readonly id: string
+  readonly created_at: number
+  readonly updated_at: number
+  readonly status: string
+  readonly stop_reason: string | null
+  readonly spec: string
+}
+
+interface ProgramRow {
+  readonly id: string
+  readonly run_id: string
+  readonly parent_id: string | null
+  readonly island: number
+  readonly generation: number
+  readonly code: string
+  readonly code_hash: string
+  readonly patch: string | null
+  readonly status: string
+  readonly metrics: string | null
+  readonly score: number | null
+  readonly failure_kind: string | null
+  readonly failure_message: string | null
+  readonly feedback: string | null
+  readonly created_at: number
+  readonly evaluated_at: number | null
+  readonly eval_ms: number | null
+  readonly llm_model: string | null
+  readonly llm_input_tokens: number | null
+  readonly llm_output_tokens: number | null
+  readonly llm_usd: number | null
+  readonly llm_latency_ms: number | null
+  readonly llm_attempts: number | null
+}
+
+const toRun = (row: RunRow): RunRecord => ({
+  id: RunId.make(row.id),
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  status: row.status as RunStatus,
+  stopReason: row.stop_reason,
+  spec: decodeSpec(row.spec)
+})
+
+const toProgram = (row: ProgramRow): Program => ({
+  id: ProgramId.make(row.id),
+  runId: RunId.make(row.run_id),
+  parentId: row.parent_id === null ? null : ProgramId.make(row.parent_id),
+  island: row.island,
+  generation: row.generation,
+  code: row.code,
+  codeHash: row.code_hash,
+  patch: row.patch,
+  status: row.status as ProgramStatus,
+  metrics: row.metrics === null ? null : JSON.parse(row.metrics) as Metrics,
+  score: row.score,
+  failure: row.failure_kind === null ? null : { kind: row.failure_kind as FailureKind, message: row.failure_message ?? "" },
+  feedback: row.feedback,
+  createdAt: row.created_at,
+  evaluatedAt: row.evaluated_at,
+  evalMs: row.eval_ms,
+  llm: row.llm_model === null ? null : {
+    model: row.llm_model,
+    inputTokens: row.llm_input_tokens ?? 0,
+    outputTokens: row.llm_output_tokens ?? 0,
+    usd: row.llm_usd ?? 0,
+    latencyMs: row.llm_latency_ms ?? 0,
+    attempts: row.llm_attempts ?? 0
+  }
+})
+
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  yield* sql`PRAGMA busy_timeout = 5000`.pipe(Effect.mapError(dbError("configure database")))
+  yield* sql`PRAGMA synchronous = NORMAL`.pipe(Effect.mapError(dbError("configure database")))
+  yield* sql`PRAGMA foreign_keys = ON`.pipe(Effect.mapError(dbError("configure database")))
+
+  const insertLlmCall = (c: LlmCallRecord) =>
+    sql`INSERT INTO llm_calls ${
+      sql.insert({
+        id: c.id,
+        run_id: c.runId,
+        program_id: c.programId,
+        model: c.model,
+        input_tokens: c.inputTokens,
+        output_tokens: c.outputTokens,
+        usd: c.usd,
+        latency_ms: c.latencyMs,
+        attempts: c.attempts,
+        outcome: c.outcome,
+        error_kind: c.errorKind,
+        error_message: c.errorMessage,
+        created_at: c.createdAt
+      })
+    }`
+
+  return ProgramDatabase.of({
+    createRun: Effect.fn("ProgramDatabase.createRun")(function*(id, spec, at) {
+      yield* sql`INSERT INTO runs ${
+        sql.insert({ id, created_at: at, updated_at: at, status: "running", stop_reason: null, spec: encodeSpec(spec) })
+      }`.pipe(Effect.mapError(dbError("create run")))
+    }),
+
+    getRun: Effect.fn("ProgramDatabase.getRun")(function*(id) {
+      const rows = yield* sql<RunRow>`SELECT * FROM runs WHERE id = ${id}`.pipe(Effect.mapError(dbError("read run")))
+      if (rows.length === 0) return yield* new RunNotFound({ runId: id })
+      return toRun(rows[0]!)
+    }),
+
+    listRuns: Effect.gen(function*() {
+      const rows = yield* sql<
+        RunRow & {
+          evaluated: number
+          failed: number
+          pending: number
+          best_score: number | null
+          input_tokens: number | null
+          output_tokens: number | null
+          usd: number | null
+        }
+      >`SELECT r.*,
+          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS evaluated,
+          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status IN ('failed', 'rejected')) AS failed,
+          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'pending') AS pending,
+          (SELECT MAX(score) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS best_score,
+          (SELECT SUM(input_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS input_tokens,
+          (SELECT SUM(output_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS output_tokens,
+          (SELECT SUM(usd) FROM llm_calls c WHERE c.run_id = r.id) AS usd
+        FROM runs r ORDER BY r.created_at DESC`.pipe(Effect.mapError(dbError("list runs")))
+      return rows.map((row) => ({
+        ...toRun(row),
+        evaluated: row.evaluated,
+        failed: row.failed,
+        pending: row.pending,
+        bestScore: row.best_score,
+        inputTokens: row.input_tokens ?? 0,
+        outputTokens: row.output_tokens ?? 0,
+        usd: row.usd ?? 0
+      }))
+    }).pipe(Effect.withSpan("ProgramDatabase.listRuns")),
+
+    setRunStatus: Effect.fn("ProgramDatabase.setRunStatus")(function*(id, status, reason, at) {
+      yield* sql`UPDATE runs SET status = ${status}, stop_reason = ${reason}, updated_at = ${at} WHERE id = ${id}`.pipe(
+        Effect.mapError(dbError("update run status"))
+      )
+    }),
+
+    insertProgram: Effect.fn("ProgramDatabase.insertProgram")(function*(p, llmCall) {
+      const insert = sql`INSERT INTO programs ${
+        sql.insert({
+          id: p.id,
+          run_id: p.runId,
+          parent_id: p.parentId,
+          island: p.island,
+          generation: p.generation,
+          code: p.code,
+          code_hash: p.codeHash,
+          patch: p.patch,
+          status: p.status,
+          metrics: p.metrics === null ? null : JSON.stringify(p.metrics),
+          score: p.score,
+          failure_kind: p.failure?.kind ?? null,
+          failure_message: p.failure?.message ?? null,
+          feedback: p.feedback,
+          created_at: p.createdAt,
+          evaluated_at: p.evaluatedAt,
+          eval_ms: p.evalMs,
+          llm_model: p.llm?.model ?? null,
+          llm_input_tokens: p.llm?.inputTokens ?? null,
+          llm_output_tokens: p.llm?.outputTokens ?? null,
+          llm_usd: p.llm?.usd ?? null,
+          llm_latency_ms: p.llm?.latencyMs ?? null,
+          llm_attempts: p.llm?.attempts ?? null
+        })
+      }`
+      const write = llmCall === undefined ? insert : sql.withTransaction(Effect.zipRight(insert, insertLlmCall(llmCall)))
+      yield* write.pipe(Effect.mapError(dbError("insert program")))
+    }),
+
+    recordLlmCall: Effect.fn("ProgramDatabase.recordLlmCall")(function*(call) {
+      yield* insertLlmCall(call).pipe(Effect.mapError(dbError("record LLM call")))
+    }),
+
+    commitEvaluation: Effect.fn("ProgramDatabase.commitEvaluation")(function*(id, outcome, at) {
+      const rows = outcome._tag === "Scored"
+        ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
+          JSON.stringify(outcome.metrics)
+        }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
+            WHERE id = ${id} AND status = 'pending' RETURNING id`
+        : yield* sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
+            failure_message = ${outcome.failure.message}, feedback = ${outcome.feedback}, evaluated_at = ${at},
+            eval_ms = ${outcome.durationMs}
+            WHERE id = ${id} AND status = 'pending' RETURNING id`
+      return rows.length === 1
+    }, (effect) => Effect.mapError(effect, dbError("commit evaluation"))),
+
+    getProgram: Effect.fn("ProgramDatabase.getProgram")(function*(id) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id = ${id}`.pipe(
+        Effect.mapError(dbError("read program"))
+      )
+      if (rows.length === 0) return yield* new ProgramNotFound({ programId: id })
+      return toProgram(rows[0]!)
+    }),
+
+    loadRunState: Effect.fn("ProgramDatabase.loadRunState")(function*(runId) {
+      const population = yield* sql<{ id: string; score: number; island: number; generation: number }>`
+        SELECT id, score, island, generation FROM programs
+        WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC`
+      const pending = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'pending'
+        ORDER BY created_at, id`
+      const hashes = yield* sql<{ code_hash: string }>`SELECT DISTINCT code_hash FROM programs
+        WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code <> ''`
+      const counts = yield* sql<{ status: string; failure_kind: string | null; n: number }>`
+        SELECT status, failure_kind, COUNT(*) AS n FROM programs WHERE run_id = ${runId} GROUP BY status, failure_kind`
+      const initial = yield* sql<{ id: string }>`SELECT id FROM programs
+        WHERE run_id = ${runId} AND parent_id IS NULL ORDER BY created_at, id LIMIT 1`
+      const usage = yield* sql<{ input_tokens: number | null; output_tokens: number | null; usd: number | null }>`
+        SELECT SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(usd) AS usd
+        FROM llm_calls WHERE run_id = ${runId}`
+      const failuresByKind: Record<string, number> = {}
+      let evaluations = 0
+      for (const row of counts) {
+        if (row.status === "evaluated") evaluations += row.n
+        if (row.failure_kind !== null && row.status !== "pending") {
+          failuresByKind[row.failure_kind] = (failuresByKind[row.failure_kind] ?? 0) + row.n
+          if (evaluationFailureKinds.includes(row.failure_kind as FailureKind)) evaluations += row.n
+        }
+      }
+      return {
+        population: population.map((r) => ({ ...r, id: ProgramId.make(r.id) })),
+        pending: pending.map(toProgram),
+        codeHashes: hashes.map((r) => r.code_hash),
+        evaluations,
+        failuresByKind,
+        initialProgramId: initial.length > 0 ? ProgramId.make(initial[0]!.id) : null,
+        inputTokens: usage[0]?.input_tokens ?? 0,
+        outputTokens: usage[0]?.output_tokens ?? 0,
+        usd: usage[0]?.usd ?? 0
+      }
+    }, (effect) => Effect.mapError(effect, dbError("load run state"))),
+
+    bestPrograms: Effect.fn("ProgramDatabase.bestPrograms")(function*(runId, limit) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
+        ORDER BY score DESC, created_at LIMIT ${limit}`.pipe(Effect.mapError(dbError("read best programs")))
+      return rows.map(toProgram)
+    }),
+
+    recentFailures: Effect.fn("ProgramDatabase.recentFailures")(function*(runId, limit) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status IN ('failed', 'rejected')
+        ORDER BY created_at DESC LIMIT ${limit}`.pipe(Effect.mapError(dbError("read recent failures")))
+      return rows.map(toProgram)
+    }),
+
+    usageByModel: Effect.fn("ProgramDatabase.usageByModel")(function*(runId) {
+      const rows = yield* sql<{
+        model: string
+        calls: number
+        errors: number
+        input_tokens: number
+        output_tokens: number
+        usd: number
+      }>`SELECT model, COUNT(*) AS calls, SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END) AS errors,
+          SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(usd) AS usd
+        FROM llm_calls WHERE run_id = ${runId} GROUP BY model ORDER BY model`.pipe(
+        Effect.mapError(dbError("read LLM usage"))
+      )
+      return rows.map((r) => ({
+        model: r.model,
+        calls: r.calls,
+        errors: r.errors,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        usd: r.usd
+      }))
+    })
+  })
+})
+
+
+/** SQLite file at `filename` (directory created), WAL, migrations applied. */
+export const layer = (filename: string): Layer.Layer<ProgramDatabase, DatabaseError> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    if (filename !== ":memory:") {
+      yield* fs.makeDirectory(path.dirname(path.resolve(filename)), { recursive: true }).pipe(
+        Effect.mapError((e) => new DatabaseError({ operation: "open database", message: `cannot create the directory for ${filename}: ${e.message}` }))
+      )
+    }
+    const client = SqliteClient.layer({ filename })
+    const migrated = SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
+      Layer.provideMerge(client),
+      Layer.provide(NodeContext.layer)
+    )
+    return Layer.effect(ProgramDatabase, make).pipe(Layer.provide(migrated))
+  })).pipe(
+    Layer.provide(NodeContext.layer),
+    Layer.catchAllCause((cause) =>
+      Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${Cause.pretty(cause).split("\n")[0]}`, cause }))
+    )
+  )

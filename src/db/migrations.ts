@@ -1,0 +1,64 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+/**
+ * Schema history. Portable SQL only (DESIGN §8): app-generated text ids, integer millisecond
+ * timestamps, JSON as text, so the same statements run on Postgres later.
+ */
+export const migrations = {
+  "0001_init": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE runs (
+      id TEXT PRIMARY KEY,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      stop_reason TEXT,
+      spec TEXT NOT NULL
+    )`
+    yield* sql`CREATE TABLE programs (
+      id TEXT PRIMARY KEY,
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      parent_id TEXT,
+      island INTEGER NOT NULL,
+      generation INTEGER NOT NULL,
+      code TEXT NOT NULL,
+      code_hash TEXT NOT NULL,
+      patch TEXT,
+      status TEXT NOT NULL,
+      metrics TEXT,
+      score REAL,
+      failure_kind TEXT,
+      failure_message TEXT,
+      feedback TEXT,
+      created_at INTEGER NOT NULL,
+      evaluated_at INTEGER,
+      eval_ms REAL,
+      llm_model TEXT,
+      llm_input_tokens INTEGER,
+      llm_output_tokens INTEGER,
+      llm_usd REAL,
+      llm_latency_ms REAL,
+      llm_attempts INTEGER
+    )`
+    yield* sql`CREATE INDEX programs_by_run_status ON programs (run_id, status)`
+    yield* sql`CREATE INDEX programs_by_run_score ON programs (run_id, score)`
+    yield* sql`CREATE INDEX programs_by_parent ON programs (parent_id)`
+    yield* sql`CREATE TABLE llm_calls (
+      id TEXT PRIMARY KEY,
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      program_id TEXT,
+      model TEXT NOT NULL,
+      input_tokens INTEGER NOT NULL,
+      output_tokens INTEGER NOT NULL,
+      usd REAL NOT NULL,
+      latency_ms REAL NOT NULL,
+      attempts INTEGER NOT NULL,
+      outcome TEXT NOT NULL,
+      error_kind TEXT,
+      error_message TEXT,
+      created_at INTEGER NOT NULL
+    )`
+    yield* sql`CREATE INDEX llm_calls_by_run ON llm_calls (run_id, model)`
+  })
+}

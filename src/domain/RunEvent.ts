@@ -1,0 +1,89 @@
+import { Schema } from "effect"
+import { ProgramId, RunId } from "./Ids.js"
+import { FailureKind, Metrics } from "./Program.js"
+
+export const RunStatus = Schema.Literal("running", "stopping", "completed", "interrupted", "failed")
+export type RunStatus = typeof RunStatus.Type
+
+const base = { runId: RunId, at: Schema.Number }
+
+export class RunStarted extends Schema.TaggedClass<RunStarted>()("RunStarted", {
+  ...base,
+  resumed: Schema.Boolean,
+  evaluated: Schema.Number,
+  requeued: Schema.Number
+}) {}
+
+export class CandidateProposed extends Schema.TaggedClass<CandidateProposed>()("CandidateProposed", {
+  ...base,
+  programId: ProgramId,
+  parentId: Schema.NullOr(ProgramId),
+  model: Schema.String
+}) {}
+
+export class CandidateEvaluated extends Schema.TaggedClass<CandidateEvaluated>()("CandidateEvaluated", {
+  ...base,
+  programId: ProgramId,
+  score: Schema.Number,
+  metrics: Metrics,
+  evalMs: Schema.Number
+}) {}
+
+export class CandidateFailed extends Schema.TaggedClass<CandidateFailed>()("CandidateFailed", {
+  ...base,
+  programId: ProgramId,
+  stage: Schema.Literal("propose", "evaluate"),
+  kind: FailureKind,
+  message: Schema.String
+}) {}
+
+export class NewBest extends Schema.TaggedClass<NewBest>()("NewBest", {
+  ...base,
+  programId: ProgramId,
+  score: Schema.Number,
+  previous: Schema.NullOr(Schema.Number)
+}) {}
+
+export class LlmCallDone extends Schema.TaggedClass<LlmCallDone>()("LlmCallDone", {
+  ...base,
+  model: Schema.String,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  usd: Schema.Number,
+  latencyMs: Schema.Number,
+  attempts: Schema.Number
+}) {}
+
+export class LlmCallRetried extends Schema.TaggedClass<LlmCallRetried>()("LlmCallRetried", {
+  ...base,
+  model: Schema.String,
+  attempt: Schema.Number,
+  reason: Schema.String,
+  delayMs: Schema.Number
+}) {}
+
+export class LlmCallFailed extends Schema.TaggedClass<LlmCallFailed>()("LlmCallFailed", {
+  ...base,
+  model: Schema.String,
+  reason: Schema.String,
+  message: Schema.String
+}) {}
+
+export class RunStatusChanged extends Schema.TaggedClass<RunStatusChanged>()("RunStatusChanged", {
+  ...base,
+  status: RunStatus,
+  reason: Schema.String
+}) {}
+
+export const RunEvent = Schema.Union(
+  RunStarted,
+  CandidateProposed,
+  CandidateEvaluated,
+  CandidateFailed,
+  NewBest,
+  LlmCallDone,
+  LlmCallRetried,
+  LlmCallFailed,
+  RunStatusChanged
+)
+export type RunEvent = typeof RunEvent.Type

@@ -1,0 +1,85 @@
+import { NodeContext } from "@effect/platform-node"
+import { FileSystem } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { loadRunConfig } from "../../src/config/ConfigLoader.js"
+
+const withFile = (content: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped()
+    const file = `${dir}/evolve.yaml`
+    yield* fs.writeFileString(file, content)
+    return file
+  })
+
+const errorOf = <A, E extends { message: string }, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flip(effect).pipe(Effect.map((e) => e.message))
+
+describe("loadRunConfig", () => {
+  it.scoped("applies defaults < file < environment < flags", () =>
+    Effect.gen(function*() {
+      const file = yield* withFile("max_evaluations: 10\nconcurrency:\n  proposals: 3\n  evaluations: 3\nseed: 7\n")
+      const fromFile = yield* loadRunConfig({ file })
+      expect(fromFile.max_evaluations).toBe(10)
+      expect(fromFile.concurrency.proposals).toBe(3)
+      expect(fromFile.evaluator.timeout_seconds).toBe(60)
+
+      const env = { EVOLVE_ITERATIONS: "20", EVOLVE_PARALLEL: "6", EVOLVE_LLM_CONCURRENCY: "9" }
+      const fromEnv = yield* loadRunConfig({ file, env })
+      expect(fromEnv.max_evaluations).toBe(20)
+      expect(fromEnv.concurrency.evaluations).toBe(6)
+      expect(fromEnv.concurrency.proposals).toBe(9)
+      expect(fromEnv.seed).toBe(7)
+
+      const fromFlags = yield* loadRunConfig({
+        file,
+        env,
+        flags: [{ flag: "iterations", path: ["max_evaluations"], value: 30 }]
+      })
+      expect(fromFlags.max_evaluations).toBe(30)
+      expect(fromFlags.concurrency.proposals).toBe(9)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("names the file, key path and expectation for each kind of bad input", () =>
+    Effect.gen(function*() {
+      const unknown = yield* withFile("concurrency:\n  proposal: 3\n")
+      expect(yield* errorOf(loadRunConfig({ file: unknown }))).toMatch(/evolve\.yaml: concurrency\.proposal: unknown key/)
+
+      const wrongType = yield* withFile("max_evaluations: lots\n")
+      expect(yield* errorOf(loadRunConfig({ file: wrongType }))).toMatch(
+        /evolve\.yaml: max_evaluations: expected .*number.*"lots"/
+      )
+
+      const outOfRange = yield* withFile("concurrency:\n  evaluations: 0\n")
+      expect(yield* errorOf(loadRunConfig({ file: outOfRange }))).toMatch(
+        /evolve\.yaml: concurrency\.evaluations: expected an integer from 1 to 1024, got 0/
+      )
+
+      const badYaml = yield* withFile("max_evaluations: [1, 2\n")
+      expect(yield* errorOf(loadRunConfig({ file: badYaml }))).toMatch(/evolve\.yaml:\d+:\d+: invalid YAML/)
+
+      const notMapping = yield* withFile("- 1\n- 2\n")
+      expect(yield* errorOf(loadRunConfig({ file: notMapping }))).toMatch(/expected a mapping/)
+
+      const badProvider = yield* withFile("llm:\n  provider: magic\n")
+      expect(yield* errorOf(loadRunConfig({ file: badProvider }))).toMatch(/llm\.provider: expected "offline" \| "openai-chat"/)
+
+      expect(yield* errorOf(loadRunConfig({ file: "/nonexistent/evolve.yaml" }))).toMatch(
+        /\/nonexistent\/evolve\.yaml: cannot read config file/
+      )
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("names the environment variable or flag a bad value came from", () =>
+    Effect.gen(function*() {
+      expect(yield* errorOf(loadRunConfig({ env: { EVOLVE_PARALLEL: "many" } }))).toBe(
+        "environment variable EVOLVE_PARALLEL: expected an integer, got \"many\""
+      )
+      expect(yield* errorOf(loadRunConfig({ env: { EVOLVE_ITERATIONS: "-5" } }))).toMatch(
+        /environment variable EVOLVE_ITERATIONS: max_evaluations: expected an integer from 1 to/
+      )
+      expect(
+        yield* errorOf(loadRunConfig({ flags: [{ flag: "timeout", path: ["evaluator", "timeout_seconds"], value: -1 }] }))
+      ).toMatch(/flag --timeout: evaluator\.timeout_seconds: expected a positive number, got -1/)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

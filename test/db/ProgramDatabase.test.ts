@@ -1,0 +1,115 @@
+import { NodeContext } from "@effect/platform-node"
+import { FileSystem } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import { ProgramId, RunId } from "../../src/domain/Ids.js"
+import { program, specWith } from "../support/runFixtures.js"
+
+const runId = RunId.make("run_test")
+
+const withDatabase = <A, E>(f: (file: string) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped()
+    const file = `${dir}/nested/evolve.db`
+    return yield* f(file).pipe(Effect.provide(Db.layer(file)))
+  }).pipe(Effect.provide(NodeContext.layer))
+
+describe("ProgramDatabase", () => {
+  it.scoped("round-trips runs and programs, and commits an evaluation exactly once", () =>
+    withDatabase(() =>
+      Effect.gen(function*() {
+        const db = yield* Db.ProgramDatabase
+        const spec = specWith({ max_evaluations: 7, goal: "go fast" })
+        yield* db.createRun(runId, spec, 1000)
+        const run = yield* db.getRun(runId)
+        expect(run.spec.config.max_evaluations).toBe(7)
+        expect(run.spec.config.goal).toBe("go fast")
+        expect(run.status).toBe("running")
+
+        const p = program({ id: "p1", runId, createdAt: 1001 })
+        yield* db.insertProgram(p, {
+          id: "p1.llm",
+          runId,
+          programId: p.id,
+          model: "m",
+          inputTokens: 10,
+          outputTokens: 5,
+          usd: 0.25,
+          latencyMs: 12,
+          attempts: 2,
+          outcome: "ok",
+          errorKind: null,
+          errorMessage: null,
+          createdAt: 1001
+        })
+        expect(yield* db.getProgram("p1")).toEqual(p)
+
+        const scored = { _tag: "Scored", metrics: { score: 3, other: 1 }, score: 3, feedback: "warn", durationMs: 40 } as const
+        expect(yield* db.commitEvaluation(p.id, scored, 1002)).toBe(true)
+        // A second commit (e.g. a re-run after a crash) must not overwrite the committed result.
+        expect(yield* db.commitEvaluation(p.id, { _tag: "Failed", failure: { kind: "timeout", message: "x" }, feedback: null, durationMs: 1 }, 1003)).toBe(false)
+        const stored = yield* db.getProgram("p1")
+        expect(stored.status).toBe("evaluated")
+        expect(stored.metrics).toEqual({ score: 3, other: 1 })
+        expect(stored.score).toBe(3)
+        expect(stored.evaluatedAt).toBe(1002)
+
+        const usage = yield* db.usageByModel(runId)
+        expect(usage).toEqual([{ model: "m", calls: 1, errors: 0, inputTokens: 10, outputTokens: 5, usd: 0.25 }])
+        const [overview] = yield* db.listRuns
+        expect(overview).toMatchObject({ evaluated: 1, failed: 0, pending: 0, bestScore: 3, usd: 0.25 })
+        expect(yield* Effect.flip(db.getProgram("nope"))).toMatchObject({ _tag: "ProgramNotFound" })
+        expect(yield* Effect.flip(db.getRun("nope"))).toMatchObject({ _tag: "RunNotFound" })
+      })
+    ))
+
+  it.scoped("loads the state a resume needs: population, pending, counts by stage", () =>
+    withDatabase(() =>
+      Effect.gen(function*() {
+        const db = yield* Db.ProgramDatabase
+        yield* db.createRun(runId, specWith(), 0)
+        const rows = [
+          program({ id: "p0", runId, createdAt: 1 }),
+          program({ id: "p1", runId, parentId: ProgramId.make("p0"), createdAt: 2 }),
+          program({ id: "p2", runId, parentId: ProgramId.make("p0"), createdAt: 3 }),
+          program({ id: "p3", runId, parentId: ProgramId.make("p0"), createdAt: 4 }),
+          program({ id: "p4", runId, parentId: ProgramId.make("p0"), createdAt: 5, status: "failed", code: "", failure: { kind: "patch", message: "no match" } })
+        ]
+        for (const p of rows) yield* db.insertProgram(p)
+        yield* db.commitEvaluation(ProgramId.make("p0"), { _tag: "Scored", metrics: { score: 1 }, score: 1, feedback: null, durationMs: 1 }, 10)
+        yield* db.commitEvaluation(ProgramId.make("p1"), { _tag: "Scored", metrics: { score: 5 }, score: 5, feedback: null, durationMs: 1 }, 11)
+        yield* db.commitEvaluation(ProgramId.make("p2"), { _tag: "Failed", failure: { kind: "timeout", message: "slow" }, feedback: null, durationMs: 1 }, 12)
+
+        const state = yield* db.loadRunState(runId)
+        expect(state.population.map((e) => [e.id, e.score])).toEqual([["p1", 5], ["p0", 1]])
+        expect(state.pending.map((p) => p.id)).toEqual(["p3"])
+        // Scored + evaluator failures count as evaluations; a patch failure never reached the evaluator.
+        expect(state.evaluations).toBe(3)
+        expect(state.failuresByKind).toEqual({ timeout: 1, patch: 1 })
+        expect(state.initialProgramId).toBe("p0")
+        expect(new Set(state.codeHashes)).toEqual(new Set(["hash-p0", "hash-p1", "hash-p2", "hash-p3"]))
+        expect((yield* db.recentFailures(runId, 5)).map((p) => p.id)).toEqual(["p4", "p2"])
+        expect((yield* db.bestPrograms(runId, 1))[0]!.id).toBe("p1")
+      })
+    ))
+
+  it.scoped("reopens an existing file without re-running migrations", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/evolve.db`
+      const useOnce = <A, E>(eff: Effect.Effect<A, E, Db.ProgramDatabase>) => Effect.scoped(Layer.build(Db.layer(file)).pipe(Effect.flatMap((ctx) => Effect.provide(eff, ctx))))
+      yield* useOnce(Effect.flatMap(Db.ProgramDatabase, (db) => db.createRun(runId, specWith(), 0)))
+      const runs = yield* useOnce(Effect.flatMap(Db.ProgramDatabase, (db) => db.listRuns))
+      expect(runs.map((r) => r.id)).toEqual([runId])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.live("reports a database that cannot be opened as a DatabaseError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(Db.ProgramDatabase, Db.layer("/etc/passwd/evolve.db")))
+      expect(error._tag).toBe("DatabaseError")
+      expect(error.message).toMatch(/\/etc\/passwd\/evolve.db/)
+    }))
+})

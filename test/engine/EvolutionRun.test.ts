@@ -1,0 +1,235 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Queue, Ref, TestClock } from "effect"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import type { RunConfig } from "../../src/domain/RunConfig.js"
+import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { Proposer } from "../../src/propose/Proposer.js"
+import { specWith } from "../support/runFixtures.js"
+
+interface Probe {
+  readonly llmInFlight: number
+  readonly llmMax: number
+  readonly evalInFlight: number
+  readonly evalMax: number
+  readonly proposals: number
+  readonly evaluations: ReadonlyArray<string>
+}
+
+const makeProbe = Ref.make<Probe>({ llmInFlight: 0, llmMax: 0, evalInFlight: 0, evalMax: 0, proposals: 0, evaluations: [] })
+
+/** A proposer whose "LLM" takes `llmMs` and writes `score = N` programs with growing N. */
+const testProposer = (probe: Ref.Ref<Probe>, llmMs: number, options: { failEvery?: number } = {}) =>
+  Layer.succeed(Proposer, {
+    propose: (input) =>
+      Effect.gen(function*() {
+        const n = yield* Ref.modify(probe, (p) => {
+          const inFlight = p.llmInFlight + 1
+          return [p.proposals + 1, { ...p, proposals: p.proposals + 1, llmInFlight: inFlight, llmMax: Math.max(p.llmMax, inFlight) }]
+        })
+        yield* Effect.sleep(llmMs)
+        yield* Ref.update(probe, (p) => ({ ...p, llmInFlight: p.llmInFlight - 1 }))
+        const llm = { text: "", model: "test-model", inputTokens: 100, outputTokens: 20, usd: 0.001, latencyMs: llmMs, attempts: 1, finishReason: "stop" }
+        if (options.failEvery && n % options.failEvery === 0) {
+          return { _tag: "Failed", kind: "patch", message: "no_match: SEARCH not found", llm, response: "junk", attempts: 1 } as const
+        }
+        const parentScore = Number(/score = (\d+)/.exec(input.parent.code)?.[1] ?? 0)
+        return { _tag: "Proposed", code: `score = ${parentScore + n}\n# ${n}`, patch: "diff", llm } as const
+      })
+  })
+
+/** An evaluator taking `evalMs`; programs containing "crash" fail, others score their `score = N`. */
+const testEvaluator = (probe: Ref.Ref<Probe>, evalMs: number, failWhen: (code: string) => boolean = () => false) =>
+  Layer.succeed(Evaluator, {
+    evaluate: (request) =>
+      Effect.gen(function*() {
+        yield* Ref.update(probe, (p) => ({ ...p, evalInFlight: p.evalInFlight + 1, evalMax: Math.max(p.evalMax, p.evalInFlight + 1) }))
+        yield* Effect.sleep(evalMs)
+        yield* Ref.update(probe, (p) => ({ ...p, evalInFlight: p.evalInFlight - 1, evaluations: [...p.evaluations, request.programId] }))
+        if (failWhen(request.code)) {
+          return { _tag: "Failed", failure: { kind: "evaluator_error", message: "exit code 1: boom" }, feedback: "boom", durationMs: evalMs } as const
+        }
+        const score = Number(/score = (\d+)/.exec(request.code)?.[1] ?? 0)
+        return { _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: evalMs } as const
+      })
+  })
+
+const run = (
+  config: Partial<typeof RunConfig.Encoded>,
+  layers: Layer.Layer<Proposer | Evaluator>,
+  during: (handle: EvolutionRun.RunHandle) => Effect.Effect<void> = () => Effect.void
+) =>
+  Effect.gen(function*() {
+    const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
+    const summaryFiber = yield* Effect.fork(handle.await)
+    yield* during(handle)
+    yield* TestClock.adjust("1 hour")
+    const summary = yield* Fiber.join(summaryFiber)
+    return summary
+  }).pipe(Effect.provide(Layer.merge(layers, Db.layer(":memory:"))))
+
+describe("EvolutionRun", () => {
+  it.scoped("keeps at most P LLM calls and W evaluations in flight and stops at max evaluations", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 40, concurrency: { proposals: 6, evaluations: 3, queue: 2 } },
+        Layer.merge(testProposer(probe, 1000), testEvaluator(probe, 300))
+      )
+      const p = yield* Ref.get(probe)
+      expect(summary.stopReason).toBe("max_evaluations")
+      expect(summary.status).toBe("completed")
+      expect(summary.evaluations).toBe(40)
+      expect(p.llmMax).toBe(6)
+      expect(p.evalMax).toBe(3)
+      // The initial program plus 39 proposals: no proposal is wasted at the end.
+      expect(p.proposals).toBe(39)
+      expect(p.evaluations.length).toBe(40)
+      expect(new Set(p.evaluations).size).toBe(40)
+      expect(summary.bestScore).toBeGreaterThan(0)
+      expect(summary.inputTokens).toBe(39 * 100)
+    }))
+
+  it.scoped("never lets the queue of proposed candidates grow past its bound", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      let maxQueued = 0
+      let maxOutstanding = 0
+      const summary = yield* run(
+        { max_evaluations: 30, concurrency: { proposals: 8, evaluations: 1, queue: 2 } },
+        // Fast LLM, slow evaluator: proposals must wait for room in the queue.
+        Layer.merge(testProposer(probe, 10), testEvaluator(probe, 500)),
+        (handle) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 400; i++) {
+              yield* TestClock.adjust("25 millis")
+              const s = yield* handle.stats
+              const p = yield* Ref.get(probe)
+              maxQueued = Math.max(maxQueued, s.queued)
+              maxOutstanding = Math.max(maxOutstanding, p.proposals - p.evaluations.length)
+            }
+          })
+      )
+      expect(summary.evaluations).toBe(30)
+      expect(maxQueued).toBe(2)
+      // Proposals run ahead of evaluation by at most P (each holding one candidate) + queue + W.
+      expect(maxOutstanding).toBeLessThanOrEqual(8 + 2 + 1)
+    }))
+
+  it.scoped("records failing proposals and evaluations without ending the run", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 20, concurrency: { proposals: 2, evaluations: 2 } },
+        Layer.merge(testProposer(probe, 100, { failEvery: 4 }), testEvaluator(probe, 50, (code) => /# \d*3\n?$/.test(code)))
+      )
+      expect(summary.stopReason).toBe("max_evaluations")
+      expect(summary.evaluations).toBe(20)
+      expect(summary.failuresByKind["patch"]).toBeGreaterThan(0)
+      expect(summary.failuresByKind["evaluator_error"]).toBeGreaterThan(0)
+      expect(summary.scored).toBe(20 - summary.failuresByKind["evaluator_error"]!)
+    }))
+
+  it.scoped("stops at the target score", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 1000, target_score: 50, concurrency: { proposals: 2, evaluations: 2 } },
+        Layer.merge(testProposer(probe, 100), testEvaluator(probe, 50))
+      )
+      expect(summary.stopReason).toBe("target_score")
+      expect(summary.bestScore).toBeGreaterThanOrEqual(50)
+      expect(summary.evaluations).toBeLessThan(1000)
+    }))
+
+  it.scoped("stops at the wall-clock limit", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 100_000, max_wall_seconds: 10, concurrency: { proposals: 2, evaluations: 2 } },
+        Layer.merge(testProposer(probe, 1000), testEvaluator(probe, 100))
+      )
+      expect(summary.stopReason).toBe("wall_clock")
+      // About 2 proposals per second for 10 s.
+      expect(summary.evaluations).toBeGreaterThan(15)
+      expect(summary.evaluations).toBeLessThan(25)
+    }))
+
+  it.scoped("stops after too many consecutive proposal failures", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 100, max_consecutive_proposal_failures: 5, concurrency: { proposals: 1, evaluations: 1 } },
+        Layer.merge(testProposer(probe, 100, { failEvery: 1 }), testEvaluator(probe, 50))
+      )
+      expect(summary.stopReason).toBe("proposal_failures")
+      expect(summary.status).toBe("failed")
+      expect(summary.message).toMatch(/5 proposals failed in a row; last: patch/)
+    }))
+
+  it.scoped("a graceful stop leaves queued candidates pending and resume finishes them without re-evaluating", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const layers = Layer.merge(testProposer(probe, 100), testEvaluator(probe, 1000))
+      const db = Db.layer(":memory:")
+      yield* Effect.gen(function*() {
+        const spec = specWith({ max_evaluations: 30, shutdown_grace_seconds: 5, concurrency: { proposals: 4, evaluations: 2, queue: 4 } })
+        const first = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: "score = 0\n" })
+          const summaryFiber = yield* Effect.fork(handle.await)
+          yield* TestClock.adjust("4500 millis")
+          yield* handle.stop("interrupted")
+          yield* TestClock.adjust("1 hour")
+          return yield* Fiber.join(summaryFiber)
+        }))
+        expect(first.status).toBe("interrupted")
+        const database = yield* Db.ProgramDatabase
+        const state = yield* database.loadRunState(first.runId)
+        expect(state.pending.length).toBeGreaterThan(0)
+        expect(state.evaluations).toBe(first.evaluations)
+        const evaluatedBefore = new Set((yield* Ref.get(probe)).evaluations)
+
+        const second = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* EvolutionRun.start({ _tag: "Resume", runId: first.runId, spec })
+          const summaryFiber = yield* Effect.fork(handle.await)
+          yield* TestClock.adjust("1 hour")
+          return yield* Fiber.join(summaryFiber)
+        }))
+        expect(second.status).toBe("completed")
+        expect(second.evaluations).toBe(30)
+        const all = (yield* Ref.get(probe)).evaluations
+        // Every evaluation is unique: nothing committed was evaluated again.
+        expect(new Set(all).size).toBe(all.length)
+        // In-flight evaluations finished within the grace period, so none was lost or repeated.
+        expect(all.length).toBe(30)
+        const afterResume = all.slice(evaluatedBefore.size)
+        for (const id of state.pending) expect(afterResume).toContain(id.id)
+        expect(all.filter((id) => evaluatedBefore.has(id)).length).toBe(evaluatedBefore.size)
+        expect((yield* database.loadRunState(first.runId)).pending).toEqual([])
+      }).pipe(Effect.provide(Layer.merge(layers, db)))
+    }))
+
+  it.scoped("publishes events for proposals, evaluations and new bests", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const tags: Array<string> = []
+      yield* run(
+        { max_evaluations: 5, concurrency: { proposals: 1, evaluations: 1 } },
+        Layer.merge(testProposer(probe, 100), testEvaluator(probe, 50)),
+        (handle) =>
+          Effect.gen(function*() {
+            const events = yield* handle.subscribe
+            yield* Queue.take(events).pipe(
+              Effect.tap((e) => Effect.sync(() => tags.push(e._tag))),
+              Effect.forever,
+              Effect.forkScoped
+            )
+          })
+      )
+      expect(tags).toContain("CandidateProposed")
+      expect(tags).toContain("CandidateEvaluated")
+      expect(tags).toContain("NewBest")
+      expect(tags).toContain("LlmCallDone")
+      expect(tags.at(-1)).toBe("RunStatusChanged")
+    }))
+})
