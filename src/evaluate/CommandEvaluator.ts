@@ -1,0 +1,276 @@
+import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Clock, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
+import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
+import * as MetricsReport from "./MetricsReport.js"
+
+/** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
+export const passedEnv: ReadonlyArray<string> = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TMPDIR",
+  "PYTHONPATH",
+  "NODE_PATH",
+  "SYSTEMROOT"
+]
+
+/** How much of stderr goes into failure messages and feedback. */
+const stderrTailChars = 2048
+
+type OutputStream = "stdout" | "stderr"
+
+/** How the evaluator process ended, as seen from the outside. */
+type Ending =
+  | { readonly _tag: "Exited"; readonly code: number }
+  | { readonly _tag: "Signaled"; readonly signal: string }
+  | { readonly _tag: "OutputLimit"; readonly stream: OutputStream }
+  | { readonly _tag: "TimedOut" }
+
+/** Output kept from one stream: at most the cap plus one chunk, since draining stops there. */
+interface Captured {
+  readonly chunks: Array<Uint8Array>
+  bytes: number
+}
+
+/** An outcome before its duration is known. */
+type Verdict =
+  | Omit<Extract<EvaluationOutcome, { _tag: "Scored" }>, "durationMs">
+  | Omit<Extract<EvaluationOutcome, { _tag: "Failed" }>, "durationMs">
+
+const decode = (captured: Captured) => {
+  const decoder = new TextDecoder()
+  return captured.chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") + decoder.decode()
+}
+
+const lastLine = (text: string) => {
+  const trimmed = text.trimEnd()
+  return trimmed.slice(trimmed.lastIndexOf("\n") + 1).trim()
+}
+
+const tail = (text: string) => {
+  const trimmed = text.trim()
+  return trimmed.length > stderrTailChars ? `…${trimmed.slice(-stderrTailChars)}` : trimmed
+}
+
+const withTail = (message: string, stderrTail: string) => stderrTail === "" ? message : `${message}:\n${stderrTail}`
+
+const failed = (kind: FailureKind, message: string, feedback: string | null = null): Verdict => ({
+  _tag: "Failed",
+  failure: { kind, message },
+  feedback
+})
+
+const joinFeedback = (...parts: ReadonlyArray<string | null>) => {
+  const present = parts.filter((part): part is string => part !== null && part !== "")
+  return present.length > 0 ? present.join("\n\n") : null
+}
+
+/** The platform reports a signal exit as a failed `exitCode`, naming the signal only in its text. */
+const signalOf = (error: PlatformError) => /signal: (\w+)/.exec(error.message)?.[1] ?? "an unknown signal"
+
+const setupFailure = (command: string) => (error: PlatformError): Verdict =>
+  error._tag === "SystemError" && error.module === "Command" && error.method === "spawn"
+    ? failed("evaluator_error", `could not start evaluator "${command}": ${error.description ?? error.message}`)
+    : failed("evaluator_error", `evaluation failed: ${error.message}`)
+
+/**
+ * Drains a pipe into `into` until it ends or passes `cap` bytes; on overflow it stops reading
+ * (the writer then blocks until it is killed) and reports which stream overflowed.
+ */
+const drain = (
+  stream: Stream.Stream<Uint8Array, PlatformError>,
+  into: Captured,
+  cap: number,
+  onOverflow: Effect.Effect<unknown>
+) =>
+  Stream.runForEachWhile(stream, (chunk) =>
+    Effect.sync(() => {
+      into.chunks.push(chunk)
+      into.bytes += chunk.length
+      return into.bytes <= cap
+    })).pipe(
+      Effect.zipRight(Effect.when(onOverflow, () => into.bytes > cap)),
+      Effect.ignore
+    )
+
+/**
+ * The `command` contract: runs `options.command <candidate path>` in its own process group and
+ * temp dir, with a scrubbed environment, a wall-clock timeout (SIGTERM, then SIGKILL to the
+ * group), and an output cap; metrics come from `$EVOLVE_RESULTS_DIR/metrics.json` or the last
+ * stdout line (see `MetricsReport.parse`).
+ */
+export const make = (options: CommandEvaluatorOptions) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const executor = yield* CommandExecutor.CommandExecutor
+    const [bin, ...args] = options.command
+    if (bin === undefined) return yield* Effect.dieMessage("command evaluator: `command` is empty")
+    const parentEnv = yield* Effect.sync(() =>
+      Object.fromEntries(passedEnv.flatMap((name) => {
+        const value = process.env[name]
+        return value === undefined ? [] : [[name, value]]
+      }))
+    )
+    const timeout = Duration.millis(options.timeoutMs)
+    const killGrace = Duration.millis(options.killGraceMs)
+    // Once the group is dead the pipes close at once; this only bounds writers outside the group.
+    const drainGrace = Duration.max(killGrace, Duration.seconds(1))
+
+    const tempDir = (programId: string) => {
+      const prefix = `evolve-${programId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-`
+      const create = options.tempRoot === undefined
+        ? fs.makeTempDirectory({ prefix })
+        : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
+          Effect.zipRight(fs.makeTempDirectory({ directory: options.tempRoot, prefix }))
+        )
+      return Effect.acquireRelease(
+        Effect.map(create, (dir) => path.resolve(dir)),
+        (dir) => options.keepArtifacts ? Effect.void : Effect.ignore(fs.remove(dir, { recursive: true }))
+      )
+    }
+
+    /** Runs the evaluator to its end and kills its whole process group; never leaves it running. */
+    const run = (command: Command.Command) =>
+      Effect.gen(function*() {
+        const proc = yield* Command.start(command)
+        // Registered after the platform's own finalizer, so it runs first: on interruption the
+        // group gets SIGKILL before the platform sends SIGTERM and waits for the exit.
+        yield* Effect.addFinalizer(() => Effect.ignore(proc.kill("SIGKILL")))
+        const stdout: Captured = { chunks: [], bytes: 0 }
+        const stderr: Captured = { chunks: [], bytes: 0 }
+        const overflow = yield* Deferred.make<OutputStream>()
+        const drains = yield* Effect.forkScoped(Effect.all([
+          drain(proc.stdout, stdout, options.outputCapBytes, Deferred.succeed(overflow, "stdout")),
+          drain(proc.stderr, stderr, options.outputCapBytes, Deferred.succeed(overflow, "stderr"))
+        ], { concurrency: 2 }))
+
+        const ending = yield* Effect.race(
+          proc.exitCode.pipe(Effect.match({
+            onSuccess: (code): Ending => ({ _tag: "Exited", code }),
+            onFailure: (error): Ending => ({ _tag: "Signaled", signal: signalOf(error) })
+          })),
+          Effect.map(Deferred.await(overflow), (stream): Ending => ({ _tag: "OutputLimit", stream }))
+        ).pipe(Effect.timeoutTo({
+          duration: timeout,
+          onSuccess: (ending) => ending,
+          onTimeout: (): Ending => ({ _tag: "TimedOut" })
+        }))
+
+        if (ending._tag === "TimedOut") {
+          // `kill` waits for the main process to exit; the grace period bounds that wait.
+          yield* Effect.ignore(Effect.timeout(proc.kill("SIGTERM"), killGrace))
+        }
+        // Always, even after a clean exit: background children left in the group die too.
+        yield* Effect.ignore(proc.kill("SIGKILL"))
+        yield* Effect.ignore(Effect.timeout(Fiber.join(drains), drainGrace))
+
+        // Output still buffered in the pipe at the exit may overflow the cap too.
+        const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") &&
+            (yield* Deferred.isDone(overflow))
+          ? { _tag: "OutputLimit", stream: yield* Deferred.await(overflow) }
+          : ending
+        return { ending: final, stdout: decode(stdout), stderr: decode(stderr) }
+      })
+
+    const verdict = (
+      ending: Ending,
+      stdout: string,
+      stderrTail: string,
+      metricsFile: string
+    ): Effect.Effect<Verdict, PlatformError> =>
+      Effect.gen(function*() {
+        const feedback = stderrTail === "" ? null : stderrTail
+        switch (ending._tag) {
+          case "TimedOut":
+            return failed("timeout", `evaluator exceeded the ${options.timeoutMs} ms time limit`, feedback)
+          case "OutputLimit":
+            return failed(
+              "output_limit",
+              `evaluator wrote more than ${options.outputCapBytes} bytes to ${ending.stream}`,
+              feedback
+            )
+          case "Signaled":
+            return failed(
+              "evaluator_error",
+              withTail(`evaluator was killed by ${ending.signal}`, stderrTail),
+              feedback
+            )
+          case "Exited":
+            if (ending.code !== 0) {
+              return failed(
+                "evaluator_error",
+                withTail(`evaluator exited with code ${ending.code}`, stderrTail),
+                feedback
+              )
+            }
+        }
+        let source: string
+        let text: string
+        if (yield* fs.exists(metricsFile)) {
+          const { size } = yield* fs.stat(metricsFile)
+          if (size > BigInt(options.outputCapBytes)) {
+            return failed("bad_metrics", `metrics.json is ${size} bytes, over the ${options.outputCapBytes}-byte cap`)
+          }
+          source = "metrics.json"
+          text = yield* fs.readFileString(metricsFile)
+        } else {
+          source = "the last stdout line"
+          text = lastLine(stdout)
+          if (text === "") {
+            return failed(
+              "bad_metrics",
+              "no metrics: stdout is empty and $EVOLVE_RESULTS_DIR/metrics.json was not written",
+              feedback
+            )
+          }
+        }
+        const report = MetricsReport.parse(text, { source, primaryMetric: options.primaryMetric })
+        const combined = joinFeedback(report.textFeedback, stderrTail)
+        return report._tag === "Scored"
+          ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback: combined }
+          : { _tag: "Failed", failure: report.failure, feedback: combined }
+      })
+
+    const evaluateScoped = (request: EvaluationRequest) =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir(request.programId)
+        const programPath = path.join(dir, `program${request.extension}`)
+        const resultsDir = path.join(dir, "results")
+        yield* fs.writeFileString(programPath, request.code)
+        yield* fs.makeDirectory(resultsDir)
+        const command = Command.make(bin, ...args, programPath).pipe(
+          Command.workingDirectory(options.cwd),
+          Command.env({ ...parentEnv, EVOLVE_PROGRAM: programPath, EVOLVE_RESULTS_DIR: resultsDir }, {
+            extendEnv: false
+          }),
+          Command.stdin(Stream.empty)
+        )
+        const { ending, stderr, stdout } = yield* run(command)
+        return yield* verdict(ending, stdout, tail(stderr), path.join(resultsDir, "metrics.json"))
+      }).pipe(Effect.scoped)
+
+    const evaluate = Effect.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
+      yield* Effect.annotateCurrentSpan("evolve.programId", request.programId)
+      const started = yield* Clock.currentTimeMillis
+      const result = yield* evaluateScoped(request).pipe(
+        Effect.catchAll((error) => Effect.succeed(setupFailure(bin)(error))),
+        Effect.catchAllDefect((defect) => Effect.succeed(failed("evaluator_error", `internal error: ${String(defect)}`))),
+        Effect.provideService(CommandExecutor.CommandExecutor, executor)
+      )
+      const durationMs = (yield* Clock.currentTimeMillis) - started
+      const outcome: EvaluationOutcome = { ...result, durationMs }
+      return outcome
+    })
+
+    return Evaluator.of({ evaluate })
+  })
+
+/** The `command` contract as the run's `Evaluator`; needs the platform (e.g. `NodeContext.layer`). */
+export const layer = (
+  options: CommandEvaluatorOptions
+): Layer.Layer<Evaluator, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+  Layer.effect(Evaluator, make(options))

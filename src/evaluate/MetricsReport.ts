@@ -1,0 +1,110 @@
+import { Either, Schema } from "effect"
+import type { Failure, Metrics } from "../domain/Program.js"
+
+/**
+ * What an evaluator reported, before the runner adds timing and stderr. Shared by every
+ * evaluation contract, so "what counts as a metric" is decided in one place.
+ */
+export type Report =
+  | {
+    readonly _tag: "Scored"
+    readonly metrics: Metrics
+    readonly score: number
+    readonly textFeedback: string | null
+  }
+  | {
+    readonly _tag: "Failed"
+    readonly failure: Failure
+    readonly textFeedback: string | null
+  }
+
+/** The fitness key that wins over the configured primary metric. */
+export const combinedScore = "combined_score"
+
+const textFeedbackChars = 4096
+const quotedChars = 200
+
+const decodeJson = Schema.decodeEither(Schema.parseJson())
+
+const badMetrics = (message: string, textFeedback: string | null = null): Report => ({
+  _tag: "Failed",
+  failure: { kind: "bad_metrics", message },
+  textFeedback
+})
+
+const quote = (text: string) =>
+  JSON.stringify(text.length > quotedChars ? `${text.slice(0, quotedChars)}…` : text)
+
+const describe = (value: unknown) => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
+
+/**
+ * Parses an evaluator's JSON report (`source` names it in messages, e.g. "metrics.json").
+ *
+ * - The report must be a JSON object. `NaN`/`Infinity` (which Python's `json.dumps` emits)
+ *   are not JSON and are rejected as "bad_metrics" with a message that says so.
+ * - Metrics are the top-level finite numbers; booleans count as 1/0 (so `correct` or
+ *   `valid` flags can serve as features); strings, arrays and nested objects are ignored.
+ *   A number that is not finite (`1e999`) is "bad_metrics".
+ * - Fitness is `combined_score` when present, else `primaryMetric`; it must be a number.
+ * - An evaluator that reports `error` (a non-empty string) or `correct: false` judged the
+ *   candidate a failure: "evaluator_error" with that message, whatever the scores say.
+ * - A string `text_feedback` is returned for the next prompt (capped), also on failure.
+ */
+export const parse = (text: string, options: {
+  readonly source: string
+  readonly primaryMetric: string
+}): Report => {
+  const { primaryMetric, source } = options
+  const decoded = decodeJson(text)
+  if (Either.isLeft(decoded)) {
+    return badMetrics(
+      /\b(NaN|Infinity)\b/.test(text)
+        ? `${source} contains NaN or Infinity; metrics must be finite numbers: ${quote(text)}`
+        : `${source} is not valid JSON: ${quote(text)}`
+    )
+  }
+  const report = decoded.right
+  if (typeof report !== "object" || report === null || Array.isArray(report)) {
+    return badMetrics(`${source} must be a JSON object of metrics, got ${describe(report)}`)
+  }
+  const fields = report as Record<string, unknown>
+  const textFeedback = typeof fields.text_feedback === "string" && fields.text_feedback.trim() !== ""
+    ? fields.text_feedback.slice(0, textFeedbackChars)
+    : null
+
+  const reasons: Array<string> = []
+  if (typeof fields.error === "string" && fields.error.trim() !== "") reasons.push(fields.error.trim())
+  if (fields.correct === false) reasons.push("correct: false")
+  if (reasons.length > 0) {
+    return {
+      _tag: "Failed",
+      failure: { kind: "evaluator_error", message: `evaluator reported ${reasons.join("; ")}` },
+      textFeedback
+    }
+  }
+
+  const metrics: Record<string, number> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    if (typeof value === "boolean") {
+      metrics[key] = value ? 1 : 0
+    } else if (typeof value === "number") {
+      if (!Number.isFinite(value)) return badMetrics(`metric "${key}" is not a finite number`, textFeedback)
+      metrics[key] = value
+    }
+  }
+
+  const fitnessKey = combinedScore in fields ? combinedScore : primaryMetric
+  const score = fields[fitnessKey]
+  if (score === undefined) {
+    const keys = Object.keys(fields)
+    return badMetrics(
+      `no fitness metric: expected "${combinedScore}" or "${primaryMetric}" in ${source}` +
+        (keys.length > 0 ? ` (got ${keys.join(", ")})` : " (got an empty object)"),
+      textFeedback
+    )
+  }
+  if (typeof score !== "number") {
+    return badMetrics(`fitness metric "${fitnessKey}" must be a number, got ${describe(score)}`, textFeedback)
+  }
+  return { _tag: "Scored", metrics, score, textFeedback }
+}

@@ -1,0 +1,293 @@
+import { FileSystem, Path } from "@effect/platform"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as NodeFs from "node:fs"
+import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
+import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
+import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
+
+const baseOptions: CommandEvaluatorOptions = {
+  command: [process.execPath],
+  cwd: process.cwd(),
+  timeoutMs: 3_000,
+  killGraceMs: 200,
+  outputCapBytes: 64 * 1024,
+  primaryMetric: "score",
+  keepArtifacts: false
+}
+
+/** Evaluates `code` with the given options; the candidate file is the evaluator script itself. */
+const evaluate = (code: string, options: Partial<CommandEvaluatorOptions> = {}, extension = ".cjs") =>
+  Effect.gen(function*() {
+    const evaluator = yield* Evaluator
+    return yield* evaluator.evaluate({ programId: "p-1", code, extension })
+  }).pipe(Effect.provide(CommandEvaluator.layer({ ...baseOptions, ...options }).pipe(Layer.provide(NodeContext.layer))))
+
+const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}) =>
+  evaluate(script, { command: ["sh"], ...options }, ".sh")
+
+const expectScored = (outcome: EvaluationOutcome) => {
+  if (outcome._tag !== "Scored") throw new Error(`expected Scored, got ${JSON.stringify(outcome)}`)
+  return outcome
+}
+
+const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind) => {
+  if (outcome._tag !== "Failed") throw new Error(`expected Failed, got ${JSON.stringify(outcome)}`)
+  expect(outcome.failure.kind).toBe(kind)
+  return outcome
+}
+
+/** Alive and not a zombie (an orphan may linger as a zombie until its new parent reaps it). */
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
+  } catch {
+    return true
+  }
+}
+
+const eventuallyDead = (pids: ReadonlyArray<number>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 50 && pids.some(isAlive); i++) yield* Effect.sleep("20 millis")
+    return pids.filter(isAlive)
+  })
+
+describe("CommandEvaluator", () => {
+  describe("metrics", () => {
+    it.live("reads the last non-empty stdout line", () =>
+      Effect.gen(function*() {
+        const outcome = expectScored(yield* evaluate(`
+          console.log("warming up")
+          console.log(JSON.stringify({ score: 0.5, size: 3, valid: true, name: "x", nested: { a: 1 } }))
+          console.log("")
+        `))
+        expect(outcome.score).toBe(0.5)
+        expect(outcome.metrics).toEqual({ score: 0.5, size: 3, valid: 1 })
+        expect(outcome.feedback).toBeNull()
+        expect(outcome.durationMs).toBeGreaterThan(0)
+      }))
+
+    it.live("prefers $EVOLVE_RESULTS_DIR/metrics.json over stdout", () =>
+      Effect.gen(function*() {
+        const outcome = expectScored(yield* evaluate(`
+          const fs = require("node:fs"), path = require("node:path")
+          fs.writeFileSync(path.join(process.env.EVOLVE_RESULTS_DIR, "metrics.json"),
+            JSON.stringify({ combined_score: 2, public: { a: 1 }, text_feedback: "try harder" }))
+          console.log(JSON.stringify({ score: 1 }))
+          console.error("some warning")
+        `))
+        expect(outcome.score).toBe(2)
+        expect(outcome.metrics).toEqual({ combined_score: 2 })
+        expect(outcome.feedback).toBe("try harder\n\nsome warning")
+      }))
+
+    it.live("combined_score wins over the primary metric", () =>
+      Effect.gen(function*() {
+        const code = `console.log(JSON.stringify({ accuracy: 0.9, combined_score: 0.7 }))`
+        expect(expectScored(yield* evaluate(code, { primaryMetric: "accuracy" })).score).toBe(0.7)
+        const primary = `console.log(JSON.stringify({ accuracy: 0.9, loss: 3 }))`
+        expect(expectScored(yield* evaluate(primary, { primaryMetric: "accuracy" })).score).toBe(0.9)
+      }))
+
+    it.live("rejects missing, non-finite, non-object and garbage metrics as bad_metrics", () =>
+      Effect.gen(function*() {
+        const cases: ReadonlyArray<[string, RegExp]> = [
+          [`console.log(JSON.stringify({ accuracy: 1 }))`, /expected "combined_score" or "score".*got accuracy/],
+          [`console.log('{"score": NaN}')`, /NaN or Infinity/],
+          [`console.log('{"score": Infinity}')`, /NaN or Infinity/],
+          [`console.log('{"score": 1e999}')`, /"score" is not a finite number/],
+          [`console.log('{"score": "high"}')`, /"score" must be a number, got string/],
+          [`console.log("[1, 2]")`, /must be a JSON object.*an array/],
+          [`console.log("42")`, /must be a JSON object.*number/],
+          [`console.log("all done, score was 3")`, /last stdout line is not valid JSON/],
+          [``, /no metrics: stdout is empty/]
+        ]
+        for (const [code, message] of cases) {
+          const outcome = expectFailed(yield* evaluate(code), "bad_metrics")
+          expect(outcome.failure.message).toMatch(message)
+        }
+      }))
+
+    it.live("an evaluator reporting error or correct: false fails the candidate", () =>
+      Effect.gen(function*() {
+        const error = expectFailed(
+          yield* evaluate(`console.log(JSON.stringify({ combined_score: 0, error: "overlap of 0.3" }))`),
+          "evaluator_error"
+        )
+        expect(error.failure.message).toBe("evaluator reported overlap of 0.3")
+        const incorrect = expectFailed(
+          yield* evaluate(`console.log(JSON.stringify({ score: 5, correct: false, text_feedback: "wrong order" }))`),
+          "evaluator_error"
+        )
+        expect(incorrect.failure.message).toBe("evaluator reported correct: false")
+        expect(incorrect.feedback).toBe("wrong order")
+      }))
+  })
+
+  describe("process failures", () => {
+    it.live("a non-zero exit is an evaluator_error with the stderr tail", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`
+            process.stderr.write("x".repeat(10000) + "\\nTraceback: boom\\n")
+            console.log(JSON.stringify({ score: 1 }))
+            process.exit(3)
+          `),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toMatch(/^evaluator exited with code 3:\n…x+\nTraceback: boom$/)
+        expect(outcome.failure.message.length).toBeLessThan(2200)
+        expect(outcome.feedback).toMatch(/Traceback: boom$/)
+      }))
+
+    it.live("a signal exit names the signal", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(yield* evaluate(`process.kill(process.pid, "SIGSEGV")`), "evaluator_error")
+        expect(outcome.failure.message).toContain("killed by SIGSEGV")
+      }))
+
+    it.live("a missing interpreter is an evaluator_error, not a failure of the effect", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`print(1)`, { command: ["evolve-no-such-interpreter"] }),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toMatch(/could not start evaluator "evolve-no-such-interpreter".*ENOENT/)
+      }))
+
+    it.scopedLive("kills a hung evaluator that ignores SIGTERM, with its children, at the timeout", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
+        const outcome = expectFailed(
+          yield* sh(`trap "" TERM; sleep 1000 & echo $$ $! > ${pidFile}; sleep 1000; wait`, {
+            timeoutMs: 300,
+            killGraceMs: 200
+          }),
+          "timeout"
+        )
+        expect(outcome.failure.message).toBe("evaluator exceeded the 300 ms time limit")
+        // 300 ms timeout + 200 ms grace; SIGKILL must not wait for the drain bound (1 s)
+        expect(outcome.durationMs).toBeGreaterThanOrEqual(450)
+        expect(outcome.durationMs).toBeLessThan(1_000)
+        const pids = (yield* fs.readFileString(pidFile)).trim().split(" ").map(Number)
+        expect(pids).toHaveLength(2)
+        expect(yield* eventuallyDead(pids)).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scopedLive("interrupting an evaluation kills the whole group instead of hanging on SIGTERM", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
+        const result = yield* sh(`trap "" TERM; sleep 1000 & echo $$ $! > ${pidFile}; sleep 1000; wait`).pipe(
+          Effect.timeoutTo({ duration: "300 millis", onSuccess: () => "finished", onTimeout: () => "interrupted" })
+        )
+        expect(result).toBe("interrupted")
+        const pids = (yield* fs.readFileString(pidFile)).trim().split(" ").map(Number)
+        expect(yield* eventuallyDead(pids)).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)), { timeout: 5_000 })
+
+    it.scopedLive("kills background children left behind by an evaluator that exited normally", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
+        const outcome = expectScored(
+          yield* sh(`sleep 1000 & echo $! > ${pidFile}; echo '{"score": 1}'`)
+        )
+        // the background child holds stdout open: only killing the group ends the drain early
+        expect(outcome.durationMs).toBeLessThan(800)
+        const pid = Number((yield* fs.readFileString(pidFile)).trim())
+        expect(yield* eventuallyDead([pid])).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.live("caps huge output without buffering it, and fails with output_limit", () =>
+      Effect.gen(function*() {
+        const rssBefore = process.memoryUsage().rss
+        const outcome = expectFailed(
+          yield* sh(`head -c 200000000 /dev/zero; echo '{"score": 1}'`, { outputCapBytes: 1024 * 1024 }),
+          "output_limit"
+        )
+        expect(outcome.failure.message).toBe("evaluator wrote more than 1048576 bytes to stdout")
+        expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024)
+        const stderr = expectFailed(
+          yield* evaluate(`while (true) process.stderr.write("e".repeat(65536))`, { outputCapBytes: 100_000 }),
+          "output_limit"
+        )
+        expect(stderr.failure.message).toContain("to stderr")
+      }))
+  })
+
+  describe("sandbox", () => {
+    it.live("the evaluator sees only allow-listed environment variables", () =>
+      Effect.gen(function*() {
+        process.env.SECRET_TOKEN = "s3cret"
+        process.env.OPENAI_API_KEY = "sk-test"
+        const outcome = yield* evaluate(`
+          console.log(JSON.stringify({ score: 1, text_feedback: Object.keys(process.env).sort().join(",") }))
+        `).pipe(Effect.ensuring(Effect.sync(() => {
+          delete process.env.SECRET_TOKEN
+          delete process.env.OPENAI_API_KEY
+        })))
+        const keys = expectScored(outcome).feedback?.split(",") ?? []
+        expect(keys).toContain("EVOLVE_PROGRAM")
+        expect(keys).toContain("EVOLVE_RESULTS_DIR")
+        expect(keys).toContain("PATH")
+        const allowed = [...CommandEvaluator.passedEnv, "EVOLVE_PROGRAM", "EVOLVE_RESULTS_DIR"]
+        expect(keys.filter((key) => !allowed.includes(key))).toEqual([])
+      }))
+
+    it.scopedLive("runs in cwd with the candidate path last, and removes the temp dir", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const tempRoot = yield* fs.makeTempDirectoryScoped()
+        const cwd = yield* fs.makeTempDirectoryScoped()
+        yield* fs.writeFileString(
+          path.join(cwd, "evaluator.cjs"),
+          `const p = process.argv[2]
+           const ok = p === process.env.EVOLVE_PROGRAM && require("node:path").isAbsolute(p) &&
+             require("node:fs").readFileSync(p, "utf8") === "candidate code"
+           console.log(JSON.stringify({ score: ok ? 1 : 0, text_feedback: process.cwd() + " " + p }))`
+        )
+        const outcome = expectScored(
+          yield* evaluate("candidate code", {
+            command: [process.execPath, "evaluator.cjs"],
+            cwd,
+            tempRoot
+          }, ".py")
+        )
+        expect(outcome.score).toBe(1)
+        const [childCwd, programPath] = outcome.feedback?.split(" ") ?? []
+        expect(NodeFs.realpathSync(childCwd ?? "")).toBe(NodeFs.realpathSync(cwd))
+        expect(programPath).toMatch(/program\.py$/)
+        expect(path.dirname(path.dirname(programPath ?? ""))).toBe(path.resolve(tempRoot))
+        expect(yield* fs.readDirectory(tempRoot)).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scopedLive("keeps the temp dir with keepArtifacts", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const tempRoot = yield* fs.makeTempDirectoryScoped()
+        expectScored(
+          yield* evaluate(`
+            require("node:fs").writeFileSync(process.env.EVOLVE_RESULTS_DIR + "/metrics.json", '{"score": 1}')
+          `, { tempRoot, keepArtifacts: true })
+        )
+        const [dir, ...rest] = yield* fs.readDirectory(tempRoot)
+        expect(rest).toEqual([])
+        expect(dir).toMatch(/^evolve-p-1-/)
+        expect((yield* fs.readDirectory(path.join(tempRoot, dir ?? ""))).sort()).toEqual(["program.cjs", "results"])
+        expect(yield* fs.readDirectory(path.join(tempRoot, dir ?? "", "results"))).toEqual(["metrics.json"])
+      }).pipe(Effect.provide(NodeContext.layer)))
+  })
+})
