@@ -28,7 +28,7 @@ import {
   RunStatusChanged
 } from "../domain/RunEvent.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
-import type { LlmReply } from "../llm/LlmClient.js"
+import type { LlmReply, LlmRetryInfo } from "../llm/LlmClient.js"
 import { Population } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
 import { Proposer } from "../propose/Proposer.js"
@@ -284,8 +284,7 @@ export const start = (options: StartOptions) =>
       if (picked === undefined) return yield* Effect.die(new Error("no parent: the initial program is missing"))
       const { parent, inspirations } = picked
       const id = yield* makeProgramId
-      const onRetry = (info: { attempt: number; reason: string; delayMs: number }) =>
-        Effect.flatMap(now, (at) => publish(new LlmCallRetried({ runId, at, model: "", ...info })))
+      const onRetry = (info: LlmRetryInfo) => Effect.flatMap(now, (at) => publish(new LlmCallRetried({ runId, at, ...info })))
       const result = yield* proposer.propose({ parent, inspirations, recentFailures: [...recentFailures] }, onRetry)
       const at = yield* now
       const llm = result.llm

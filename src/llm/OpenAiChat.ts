@@ -1,0 +1,372 @@
+/**
+ * An @effect/ai `LanguageModel` over the OpenAI Chat Completions API
+ * (`POST {baseUrl}/chat/completions`), the dialect spoken by vLLM, Ollama, llama.cpp,
+ * LM Studio, OpenRouter, Together, Groq and most gateways.
+ *
+ * Decoding is deliberately tolerant: missing `usage`, `content: null`, `reasoning_content` /
+ * `reasoning`, content given as an array of parts, unknown extra fields and any
+ * `finish_reason` all decode. Failures are @effect/ai `AiError` values:
+ * - transport failures (including a connection lost while reading the body) → `HttpRequestError`
+ *   with reason "Transport";
+ * - non-2xx statuses (and `{ "error": … }` bodies sent with status 200) → `HttpResponseError`
+ *   carrying `response.status` and `response.headers` (so `Retry-After` can be honoured);
+ * - undecodable bodies → `MalformedOutput`;
+ * - a response without any choice → `UnknownError` whose description is {@link EmptyResponseDescription}.
+ *
+ * The API key is only ever added to the outgoing request. Errors carry a scrubbed copy of the
+ * request (no Authorization value, no URL credentials or query string) and never the platform
+ * error itself, whose request object holds the real header.
+ */
+import { AiError, type IdGenerator, LanguageModel, type Prompt, type Response } from "@effect/ai"
+import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+
+export interface OpenAiChatOptions {
+  /** e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1` (no trailing `/chat/completions`). */
+  readonly baseUrl: string
+  readonly model: string
+  /** Sent as `Authorization: Bearer …` when present; local servers usually need none. */
+  readonly apiKey: Option.Option<Redacted.Redacted>
+  readonly temperature: number
+  readonly maxTokens: number
+}
+
+const MODULE = "OpenAiChat"
+
+/** The `description` of the `UnknownError` returned when a 2xx response holds no choice. */
+export const EmptyResponseDescription = "empty response: the server returned no choices"
+
+// -----------------------------------------------------------------------------
+// Wire schemas (tolerant)
+// -----------------------------------------------------------------------------
+
+const optionalNullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
+
+const ContentPart = Schema.Struct({
+  type: optionalNullable(Schema.String),
+  text: optionalNullable(Schema.String)
+})
+
+const ChatMessageOut = Schema.Struct({
+  role: optionalNullable(Schema.String),
+  content: optionalNullable(Schema.Union(Schema.String, Schema.Array(Schema.Union(ContentPart, Schema.Unknown)))),
+  reasoning_content: optionalNullable(Schema.String),
+  reasoning: optionalNullable(Schema.String),
+  refusal: optionalNullable(Schema.String)
+})
+
+const Choice = Schema.Struct({
+  index: optionalNullable(Schema.Number),
+  message: optionalNullable(ChatMessageOut),
+  /** Legacy completions-style servers put the text here. */
+  text: optionalNullable(Schema.String),
+  finish_reason: optionalNullable(Schema.String)
+})
+
+const Usage = Schema.Struct({
+  prompt_tokens: optionalNullable(Schema.Number),
+  completion_tokens: optionalNullable(Schema.Number),
+  total_tokens: optionalNullable(Schema.Number),
+  prompt_tokens_details: optionalNullable(Schema.Struct({ cached_tokens: optionalNullable(Schema.Number) })),
+  completion_tokens_details: optionalNullable(Schema.Struct({ reasoning_tokens: optionalNullable(Schema.Number) }))
+})
+
+const ErrorBody = Schema.Struct({
+  message: optionalNullable(Schema.String),
+  code: optionalNullable(Schema.Union(Schema.Number, Schema.String)),
+  type: optionalNullable(Schema.String)
+})
+
+export const ChatCompletion = Schema.Struct({
+  id: optionalNullable(Schema.String),
+  model: optionalNullable(Schema.String),
+  created: optionalNullable(Schema.Number),
+  choices: optionalNullable(Schema.Array(Choice)),
+  usage: optionalNullable(Usage),
+  error: optionalNullable(Schema.Union(ErrorBody, Schema.String))
+})
+export type ChatCompletion = typeof ChatCompletion.Type
+
+const decodeChatCompletion = Schema.decodeUnknownEither(Schema.parseJson(ChatCompletion))
+
+// -----------------------------------------------------------------------------
+// Request side
+// -----------------------------------------------------------------------------
+
+export interface ChatMessage {
+  readonly role: "system" | "user" | "assistant"
+  readonly content: string
+}
+
+/** Converts a prompt to chat messages: text parts only (files, tool calls and results are dropped). */
+export const toChatMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
+  const messages: Array<ChatMessage> = []
+  for (const message of prompt.content) {
+    switch (message.role) {
+      case "system":
+        messages.push({ role: "system", content: message.content })
+        break
+      case "user":
+      case "assistant": {
+        const text = message.content.flatMap((part) => part.type === "text" ? [part.text] : []).join("\n")
+        messages.push({ role: message.role, content: text })
+        break
+      }
+      case "tool":
+        break
+    }
+  }
+  return messages
+}
+
+/** The JSON body sent to `/chat/completions`. */
+export const makeRequestBody = (options: OpenAiChatOptions, prompt: Prompt.Prompt) => {
+  // api.openai.com rejects `max_tokens` for reasoning models; everyone else knows `max_tokens`.
+  const tokensField = isOpenAiHost(options.baseUrl) ? "max_completion_tokens" : "max_tokens"
+  return {
+    model: options.model,
+    messages: toChatMessages(prompt),
+    temperature: options.temperature,
+    [tokensField]: options.maxTokens,
+    stream: false
+  }
+}
+
+const isOpenAiHost = (url: string): boolean => {
+  try {
+    return new URL(url).hostname === "api.openai.com"
+  } catch {
+    return false
+  }
+}
+
+/** The URL without credentials or query string, safe to put in an error. */
+export const scrubUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    u.username = ""
+    u.password = ""
+    u.search = ""
+    u.hash = ""
+    return u.toString()
+  } catch {
+    return "<invalid url>"
+  }
+}
+
+/** Replaces every occurrence of the key in `text` (defence in depth: servers may echo headers). */
+export const scrubSecret = (text: string, apiKey: Option.Option<Redacted.Redacted>): string => {
+  if (Option.isNone(apiKey)) return text
+  const secret = Redacted.value(apiKey.value)
+  return secret.length >= 4 ? text.split(secret).join("<redacted>") : text
+}
+
+// -----------------------------------------------------------------------------
+// Response side
+// -----------------------------------------------------------------------------
+
+const mapFinishReason = (reason: string | null | undefined): Response.FinishReason => {
+  switch (reason) {
+    case "stop":
+    case "eos":
+    case "end_turn":
+      return "stop"
+    case "length":
+    case "max_tokens":
+      return "length"
+    case "content_filter":
+      return "content-filter"
+    case "tool_calls":
+    case "function_call":
+      return "tool-calls"
+    case null:
+    case undefined:
+      return "unknown"
+    default:
+      return "other"
+  }
+}
+
+const contentText = (content: typeof ChatMessageOut.Type["content"]): string => {
+  if (content === null || content === undefined) return ""
+  if (typeof content === "string") return content
+  return content
+    .map((part) =>
+      typeof part === "object" && part !== null && "text" in part && typeof part.text === "string" ? part.text : ""
+    )
+    .join("")
+}
+
+const num = (n: number | null | undefined): number | undefined => (typeof n === "number" && Number.isFinite(n) ? n : undefined)
+
+/** Turns a decoded completion into @effect/ai response parts (text, reasoning, metadata, finish). */
+export const toResponseParts = (completion: ChatCompletion): Array<Response.PartEncoded> => {
+  const choice = completion.choices?.[0]
+  const parts: Array<Response.PartEncoded> = []
+  const metadata: { id?: string; modelId?: string } = {}
+  if (completion.id) metadata.id = completion.id
+  if (completion.model) metadata.modelId = completion.model
+  parts.push({ type: "response-metadata", ...metadata })
+  const reasoning = choice?.message?.reasoning_content ?? choice?.message?.reasoning ?? ""
+  if (reasoning.length > 0) parts.push({ type: "reasoning", text: reasoning })
+  const text = choice?.message ? contentText(choice.message.content) : (choice?.text ?? "")
+  if (text.length > 0) parts.push({ type: "text", text })
+  const usage = completion.usage
+  const inputTokens = num(usage?.prompt_tokens)
+  const outputTokens = num(usage?.completion_tokens)
+  const totalTokens = num(usage?.total_tokens) ??
+    (inputTokens !== undefined && outputTokens !== undefined ? inputTokens + outputTokens : undefined)
+  const reasoningTokens = num(usage?.completion_tokens_details?.reasoning_tokens)
+  const cachedInputTokens = num(usage?.prompt_tokens_details?.cached_tokens)
+  parts.push({
+    type: "finish",
+    reason: mapFinishReason(choice?.finish_reason),
+    usage: {
+      inputTokens,
+      outputTokens,
+      totalTokens,
+      ...(reasoningTokens !== undefined ? { reasoningTokens } : {}),
+      ...(cachedInputTokens !== undefined ? { cachedInputTokens } : {})
+    }
+  })
+  return parts
+}
+
+// -----------------------------------------------------------------------------
+// The model
+// -----------------------------------------------------------------------------
+
+const BODY_SNIPPET_CHARS = 2_000
+
+/** Builds the LanguageModel service; needs an `HttpClient`. */
+export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const httpClient = yield* HttpClient.HttpClient
+    const url = `${options.baseUrl.replace(/\/+$/, "")}/chat/completions`
+    const requestDetails = {
+      method: "POST" as const,
+      url: scrubUrl(url),
+      urlParams: [] as Array<[string, string]>,
+      hash: Option.none<string>(),
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        ...(Option.isSome(options.apiKey) ? { authorization: "<redacted>" } : {})
+      }
+    }
+    const scrub = (text: string) => scrubSecret(text, options.apiKey)
+
+    const transportError = (method: string, description: string) =>
+      new AiError.HttpRequestError({
+        module: MODULE,
+        method,
+        reason: "Transport",
+        request: requestDetails,
+        description: scrub(description)
+      })
+
+    const responseError = (
+      method: string,
+      response: HttpClientResponse.HttpClientResponse,
+      body: string,
+      description: string,
+      status = response.status
+    ) =>
+      new AiError.HttpResponseError({
+        module: MODULE,
+        method,
+        reason: "StatusCode",
+        request: requestDetails,
+        response: { status, headers: { ...response.headers } },
+        body: scrub(body.slice(0, BODY_SNIPPET_CHARS)),
+        description: scrub(description)
+      })
+
+    const describe = (error: { readonly description?: string | undefined; readonly cause?: unknown }): string => {
+      const cause = error.cause
+      const causeMessage = cause instanceof Error
+        ? (cause.cause instanceof Error ? `${cause.message}: ${cause.cause.message}` : cause.message)
+        : undefined
+      return error.description ?? causeMessage ?? "request failed"
+    }
+
+    const call = (method: string, prompt: Prompt.Prompt) =>
+      Effect.gen(function*() {
+        let request = HttpClientRequest.post(url).pipe(
+          HttpClientRequest.acceptJson,
+          HttpClientRequest.bodyUnsafeJson(makeRequestBody(options, prompt))
+        )
+        if (Option.isSome(options.apiKey)) request = HttpClientRequest.bearerToken(request, options.apiKey.value)
+
+        const response = yield* httpClient.execute(request).pipe(
+          Effect.mapError((error) => transportError(method, describe(error)))
+        )
+        const body = yield* response.text.pipe(
+          Effect.mapError((error) => transportError(method, `connection lost while reading the response: ${describe(error)}`))
+        )
+        if (response.status < 200 || response.status >= 300) {
+          return yield* responseError(method, response, body, `HTTP ${response.status}`)
+        }
+        const decoded = decodeChatCompletion(body)
+        if (decoded._tag === "Left") {
+          return yield* new AiError.MalformedOutput({
+            module: MODULE,
+            method,
+            description: scrub(
+              `could not decode the chat completion (${body.length} chars): ${body.slice(0, 200)}`
+            )
+          })
+        }
+        const completion = decoded.right
+        const choices = completion.choices ?? []
+        if (choices.length === 0 && completion.error !== undefined && completion.error !== null) {
+          // Some gateways (OpenRouter) report upstream failures as a 200 with an `error` object.
+          const err = completion.error
+          const code = typeof err === "string" ? undefined : err.code
+          const status = typeof code === "number" && code >= 400 && code < 600 ? code : 502
+          const message = typeof err === "string" ? err : (err.message ?? "upstream error")
+          return yield* responseError(method, response, body, `error in response body: ${message}`, status)
+        }
+        if (choices.length === 0) {
+          return yield* new AiError.UnknownError({ module: MODULE, method, description: EmptyResponseDescription })
+        }
+        return toResponseParts(completion)
+      })
+
+    const generateText = (providerOptions: LanguageModel.ProviderOptions) =>
+      call("generateText", providerOptions.prompt)
+
+    // Simple streaming: one non-streaming call replayed as stream parts.
+    const streamText = (
+      providerOptions: LanguageModel.ProviderOptions
+    ): Stream.Stream<Response.StreamPartEncoded, AiError.AiError, IdGenerator.IdGenerator> =>
+      Stream.fromIterableEffect(
+        Effect.map(call("streamText", providerOptions.prompt), (parts) => {
+          const out: Array<Response.StreamPartEncoded> = []
+          parts.forEach((part, i) => {
+            if (part.type === "text") {
+              const id = `text_${i}`
+              out.push({ type: "text-start", id }, { type: "text-delta", id, delta: part.text }, { type: "text-end", id })
+            } else if (part.type === "reasoning") {
+              const id = `reasoning_${i}`
+              out.push(
+                { type: "reasoning-start", id },
+                { type: "reasoning-delta", id, delta: part.text },
+                { type: "reasoning-end", id }
+              )
+            } else if (part.type === "finish" || part.type === "response-metadata") {
+              out.push(part)
+            }
+          })
+          return out
+        })
+      )
+
+    return yield* LanguageModel.make({ generateText, streamText })
+  })
+
+/** The Chat Completions provider as a layer; the host supplies the `HttpClient`. */
+export const layer = (
+  options: OpenAiChatOptions
+): Layer.Layer<LanguageModel.LanguageModel, never, HttpClient.HttpClient> =>
+  Layer.effect(LanguageModel.LanguageModel, make(options))

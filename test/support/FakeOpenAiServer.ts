@@ -1,0 +1,504 @@
+/**
+ * A fake OpenAI-compatible Chat Completions server for tests and benchmarks.
+ *
+ * Dependency-free (node:http), bound to 127.0.0.1 on a free port. It answers
+ * `POST …/chat/completions` (and `GET …/models`) with a useful default answer: a SEARCH/REPLACE
+ * diff that nudges one numeric literal of the program found in the last fenced code block of the
+ * last user message (preferring lines inside an EVOLVE-BLOCK). It can inject faults from a fixed
+ * per-request sequence or a seeded probability mix, adds latency, records every request with a
+ * `performance.now()` timestamp and tracks the maximum number of requests in flight.
+ *
+ * Fault modes:
+ * - "ok"                       normal answer
+ * - "429-retry-after:S"        429 with `Retry-After: S` (seconds)
+ * - "429-retry-after-ms:MS"    429 with `retry-after-ms: MS`
+ * - "429-retry-after-date:S"   429 with `Retry-After` as an HTTP date S seconds from now (wall clock)
+ * - "429"                      429 without any hint
+ * - "400" | "401" | "404" | "408" | "409" | "500" | "502" | "503" | "504"  that status, JSON error body
+ * - "hang"                     never answers (until the client gives up or the server closes)
+ * - "reset"                    sends headers and part of the body, then destroys the socket
+ * - "malformed"                200 with a body that is not JSON
+ * - "empty-choices"            200 with `choices: []`
+ * - "no-usage"                 normal answer without `usage`
+ * - "reasoning-only"           `content: null`, the answer in `reasoning_content`
+ * - "length"                   answer cut in half with `finish_reason: "length"`
+ * - "extra-fields"             normal answer with unknown extra fields everywhere
+ * - "error-200"                200 with `{ "error": { "message", "code": 502 } }` (OpenRouter style)
+ */
+import * as http from "node:http"
+import type { Socket } from "node:net"
+import { performance } from "node:perf_hooks"
+import { Effect, type Scope } from "effect"
+
+export type FaultMode =
+  | "ok"
+  | `429-retry-after:${number}`
+  | `429-retry-after-ms:${number}`
+  | `429-retry-after-date:${number}`
+  | "429"
+  | "400"
+  | "401"
+  | "404"
+  | "408"
+  | "409"
+  | "500"
+  | "502"
+  | "503"
+  | "504"
+  | "hang"
+  | "reset"
+  | "malformed"
+  | "empty-choices"
+  | "no-usage"
+  | "reasoning-only"
+  | "length"
+  | "extra-fields"
+  | "error-200"
+
+export type FaultPlan =
+  /** Request i gets `sequence[i]`; after the end, `then` (default "ok"). */
+  | { readonly sequence: ReadonlyArray<FaultMode>; readonly then?: FaultMode }
+  /** Each request draws a mode with these probabilities (seeded); the remainder is "ok". */
+  | { readonly mix: Readonly<Partial<Record<FaultMode, number>>> }
+
+export type Latency = number | { readonly meanMs: number; readonly jitterMs: number }
+
+export interface ChatRequestInfo {
+  /** The parsed JSON request body. */
+  readonly body: any
+  readonly system: string
+  /** Text of the last user message. */
+  readonly user: string
+  /** 0-based index of this request since the server started. */
+  readonly index: number
+  /** The server's seeded PRNG, in [0, 1). */
+  readonly random: () => number
+}
+
+export interface FakeOpenAiServerOptions {
+  /** Delay before every answer (fixed ms, or uniform in mean ± jitter). Default 0. */
+  readonly latency?: Latency | undefined
+  /** Seed of the PRNG used for latency jitter, fault mixes and the default responder. Default 1. */
+  readonly seed?: number | undefined
+  /** Fault injection. Default: every request "ok". */
+  readonly faults?: FaultPlan | undefined
+  /** Replaces the default SEARCH/REPLACE responder; returns the assistant message text. */
+  readonly responder?: ((request: ChatRequestInfo) => string | Promise<string>) | undefined
+  /** When set, requests without `Authorization: Bearer <requireApiKey>` get a 401. */
+  readonly requireApiKey?: string | undefined
+  /** Model name echoed in responses. Default "fake-model". */
+  readonly model?: string | undefined
+}
+
+export interface RecordedRequest {
+  /** Arrival time, `performance.now()` ms. */
+  readonly at: number
+  readonly body: any
+  readonly headers: http.IncomingHttpHeaders
+  readonly fault: FaultMode
+}
+
+export interface FakeOpenAiServer {
+  /** Base URL including `/v1`, e.g. `http://127.0.0.1:PORT/v1`. */
+  readonly url: string
+  readonly port: number
+  readonly requests: Array<RecordedRequest>
+  /** Maximum number of chat requests in flight at once so far. */
+  readonly inFlightMax: number
+  /** Chat requests in flight now. */
+  readonly inFlight: number
+  /** Replaces the fault plan; a sequence restarts at its first element. */
+  readonly setFaults: (plan: FaultPlan | undefined) => void
+  /** Forgets recorded requests and resets `inFlightMax` to the current in-flight count. */
+  readonly reset: () => void
+  /** Stops listening and destroys every open socket (hung requests included). */
+  readonly close: () => Promise<void>
+}
+
+// -----------------------------------------------------------------------------
+// Seeded PRNG
+// -----------------------------------------------------------------------------
+
+/** mulberry32: a tiny, fast, seeded PRNG returning floats in [0, 1). */
+export const mulberry32 = (seed: number): () => number => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+// -----------------------------------------------------------------------------
+// Default responder: a SEARCH/REPLACE diff nudging a numeric literal
+// -----------------------------------------------------------------------------
+
+const NUMBER_SOURCE = String.raw`(?<![\w.$])(\d+\.\d+|\d+)(?:[eE][+-]?\d+)?(?![\w.])`
+const HAS_NUMBER = new RegExp(NUMBER_SOURCE)
+
+/** The last fenced code block of `text`: its language tag and body, or undefined. */
+export const lastCodeBlock = (text: string): { readonly lang: string; readonly code: string } | undefined => {
+  const fence = /```([^\n`]*)\n([\s\S]*?)```/g
+  let last: { lang: string; code: string } | undefined
+  for (let m = fence.exec(text); m !== null; m = fence.exec(text)) {
+    last = { lang: (m[1] ?? "").trim(), code: (m[2] ?? "").replace(/\n$/, "") }
+  }
+  return last
+}
+
+const formatLike = (original: string, value: number): string => {
+  const dot = original.indexOf(".")
+  if (dot < 0) return String(Math.round(value))
+  const decimals = Math.max(1, original.length - dot - 1)
+  return value.toFixed(decimals)
+}
+
+const nudge = (literal: string, random: () => number): string => {
+  const value = Number(literal)
+  if (!literal.includes(".")) {
+    const up = value === 0 || random() < 0.5
+    return String(up ? value + 1 : value - 1)
+  }
+  for (let i = 0; i < 8; i++) {
+    const factor = 1 + (random() < 0.5 ? -1 : 1) * (0.02 + random() * 0.18)
+    const next = formatLike(literal, value === 0 ? 0.1 * (factor - 1) * 10 : value * factor)
+    if (next !== literal) return next
+  }
+  const dot = literal.indexOf(".")
+  const step = Math.pow(10, -(literal.length - dot - 1))
+  return formatLike(literal, value + step)
+}
+
+/**
+ * Builds a SEARCH/REPLACE answer for the program in `user` (the last fenced block), changing one
+ * numeric literal on a line that occurs once in the program, preferring EVOLVE-BLOCK regions.
+ * Falls back to appending a comment to the last non-empty line when no number is found.
+ */
+export const defaultAnswer = (user: string, random: () => number): string => {
+  const block = lastCodeBlock(user)
+  if (block === undefined) return "I could not find the program: no fenced code block in the prompt."
+  const lines = block.code.split("\n")
+  const counts = new Map<string, number>()
+  for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1)
+  const inBlock: Array<number> = []
+  const anywhere: Array<number> = []
+  let inside = false
+  lines.forEach((line, i) => {
+    if (line.includes("EVOLVE-BLOCK-START")) {
+      inside = true
+      return
+    }
+    if (line.includes("EVOLVE-BLOCK-END")) {
+      inside = false
+      return
+    }
+    if (counts.get(line) !== 1 || line.trim().length === 0) return
+    if (!HAS_NUMBER.test(line)) return
+    ;(inside ? inBlock : anywhere).push(i)
+  })
+  const candidates = inBlock.length > 0 ? inBlock : anywhere
+  if (candidates.length === 0) {
+    const lastIndex = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim().length > 0 && counts.get(l) === 1)
+      .at(-1)?.[1]
+    if (lastIndex === undefined) return "The program is empty; nothing to change."
+    const comment = /^(py|python|sh|bash|ruby|rb|r|julia|yaml)$/i.test(block.lang) ? "#" : "//"
+    const original = lines[lastIndex]!
+    return [
+      "Mark the end of the program (no numeric literal to tune).",
+      "",
+      "<<<<<<< SEARCH",
+      original,
+      "=======",
+      `${original} ${comment} evolved`,
+      ">>>>>>> REPLACE",
+      ""
+    ].join("\n")
+  }
+  const lineIndex = candidates[Math.floor(random() * candidates.length)]!
+  const original = lines[lineIndex]!
+  const matches = [...original.matchAll(new RegExp(NUMBER_SOURCE, "g"))]
+  const match = matches[Math.floor(random() * matches.length)]!
+  const literal = match[1]!
+  const start = match.index!
+  const replaced = original.slice(0, start) + nudge(literal, random) + original.slice(start + literal.length)
+  return [
+    `Adjust the constant ${literal} on line ${lineIndex + 1} slightly to explore a nearby value.`,
+    "",
+    "<<<<<<< SEARCH",
+    original,
+    "=======",
+    replaced,
+    ">>>>>>> REPLACE",
+    ""
+  ].join("\n")
+}
+
+// -----------------------------------------------------------------------------
+// Server
+// -----------------------------------------------------------------------------
+
+const messageText = (content: unknown): string => {
+  if (typeof content === "string") return content
+  if (Array.isArray(content)) {
+    return content.map((p) => (p && typeof p === "object" && typeof p.text === "string" ? p.text : "")).join("")
+  }
+  return ""
+}
+
+const estimate = (chars: number) => Math.ceil(chars / 4)
+
+const pickFromMix = (mix: Readonly<Partial<Record<FaultMode, number>>>, r: number): FaultMode => {
+  let acc = 0
+  for (const [mode, p] of Object.entries(mix) as Array<[FaultMode, number]>) {
+    acc += p
+    if (r < acc) return mode
+  }
+  return "ok"
+}
+
+export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Promise<FakeOpenAiServer> => {
+  const random = mulberry32(options.seed ?? 1)
+  const model = options.model ?? "fake-model"
+  const requests: Array<RecordedRequest> = []
+  const sockets = new Set<Socket>()
+  let plan: FaultPlan | undefined = options.faults
+  let sequenceIndex = 0
+  let chatIndex = 0
+  let inFlight = 0
+  let inFlightMax = 0
+  let closed = false
+
+  const nextFault = (): FaultMode => {
+    if (plan === undefined) return "ok"
+    if ("sequence" in plan) {
+      const mode = plan.sequence[sequenceIndex]
+      sequenceIndex++
+      return mode ?? plan.then ?? "ok"
+    }
+    return pickFromMix(plan.mix, random())
+  }
+
+  const latencyMs = (): number => {
+    const l = options.latency
+    if (l === undefined) return 0
+    if (typeof l === "number") return l
+    return Math.max(0, l.meanMs + (random() * 2 - 1) * l.jitterMs)
+  }
+
+  const sendJson = (res: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}) => {
+    const text = typeof body === "string" ? body : JSON.stringify(body)
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+      ...headers
+    })
+    res.end(text)
+  }
+
+  const errorBody = (status: number, message: string) => ({
+    error: { message, type: status === 429 ? "rate_limit_error" : "server_error", code: status }
+  })
+
+  const completion = (content: string | null, promptChars: number, extra: {
+    readonly finishReason?: string
+    readonly usage?: boolean
+    readonly reasoning?: string
+    readonly extraFields?: boolean
+  } = {}) => {
+    const answerChars = (content ?? "").length + (extra.reasoning ?? "").length
+    const prompt_tokens = estimate(promptChars)
+    const completion_tokens = estimate(answerChars)
+    const message: Record<string, unknown> = { role: "assistant", content }
+    if (extra.reasoning !== undefined) message["reasoning_content"] = extra.reasoning
+    if (extra.extraFields) {
+      message["refusal"] = null
+      message["tool_calls"] = []
+      message["annotations"] = [{ kind: "unknown" }]
+    }
+    const body: Record<string, unknown> = {
+      id: `chatcmpl-${chatIndex}`,
+      object: "chat.completion",
+      created: 1_700_000_000,
+      model,
+      choices: [{
+        index: 0,
+        message,
+        finish_reason: extra.finishReason ?? "stop",
+        ...(extra.extraFields ? { logprobs: null, stop_reason: null } : {})
+      }]
+    }
+    if (extra.usage !== false) {
+      body["usage"] = {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens: prompt_tokens + completion_tokens,
+        ...(extra.extraFields ? { prompt_tokens_details: { cached_tokens: 0 }, queue_time: 0.01 } : {})
+      }
+    }
+    if (extra.extraFields) {
+      body["system_fingerprint"] = "fp_fake"
+      body["service_tier"] = "default"
+      body["x_groq"] = { id: "req_fake" }
+    }
+    return body
+  }
+
+  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string) => {
+    const at = performance.now()
+    const index = chatIndex++
+    const fault = nextFault()
+    let body: any
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      body = undefined
+    }
+    requests.push({ at, body, headers: req.headers, fault })
+    if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
+      return sendJson(res, 401, errorBody(401, "Incorrect API key provided."))
+    }
+    if (body === undefined || !Array.isArray(body.messages)) {
+      return sendJson(res, 400, errorBody(400, "request body must be JSON with a `messages` array"))
+    }
+    if (fault === "hang") return // never answer; the socket is destroyed by the client or by close()
+
+    const delay = latencyMs()
+    if (delay > 0) await new Promise<void>((resolve) => setTimeout(resolve, delay))
+    if (closed || res.destroyed) return
+
+    const messages: Array<{ role: string; content: unknown }> = body.messages
+    const system = messages.filter((m) => m.role === "system").map((m) => messageText(m.content)).join("\n")
+    const user = messageText([...messages].reverse().find((m) => m.role === "user")?.content)
+    const promptChars = messages.reduce((n, m) => n + messageText(m.content).length, 0)
+
+    const retryAfter = /^429-retry-after(-ms|-date)?:(\d+(?:\.\d+)?)$/.exec(fault)
+    if (retryAfter) {
+      const value = Number(retryAfter[2])
+      const headers: http.OutgoingHttpHeaders = retryAfter[1] === "-ms"
+        ? { "retry-after-ms": String(value) }
+        : retryAfter[1] === "-date"
+        ? { "retry-after": new Date(Date.now() + value * 1000).toUTCString() }
+        : { "retry-after": String(value) }
+      return sendJson(res, 429, errorBody(429, "Rate limit reached."), headers)
+    }
+    if (/^\d{3}$/.test(fault)) {
+      const status = Number(fault)
+      return sendJson(res, status, errorBody(status, `fake fault ${status}`))
+    }
+    switch (fault) {
+      case "reset": {
+        res.writeHead(200, { "content-type": "application/json", "content-length": 4096 })
+        res.write("{\"id\":\"chatcmpl-reset\",\"object\":\"chat.completion\",\"choi")
+        setImmediate(() => res.socket?.destroy())
+        return
+      }
+      case "malformed":
+        return sendJson(res, 200, "{\"id\": \"chatcmpl-bad\", \"choices\": [ this is not json")
+      case "empty-choices":
+        return sendJson(res, 200, { ...completion("", promptChars), choices: [] })
+      case "error-200":
+        return sendJson(res, 200, errorBody(502, "upstream provider error"))
+      default:
+        break
+    }
+
+    const info: ChatRequestInfo = { body, system, user, index, random }
+    const content = options.responder ? await options.responder(info) : defaultAnswer(user, random)
+    if (closed || res.destroyed) return
+    switch (fault) {
+      case "no-usage":
+        return sendJson(res, 200, completion(content, promptChars, { usage: false }))
+      case "reasoning-only":
+        return sendJson(res, 200, completion(null, promptChars, { reasoning: content }))
+      case "length":
+        return sendJson(
+          res,
+          200,
+          completion(content.slice(0, Math.ceil(content.length / 2)), promptChars, { finishReason: "length" })
+        )
+      case "extra-fields":
+        return sendJson(res, 200, completion(content, promptChars, { extraFields: true }))
+      default:
+        return sendJson(res, 200, completion(content, promptChars))
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? "/"
+    if (req.method === "GET" && /\/models\/?$/.test(url)) {
+      return sendJson(res, 200, { object: "list", data: [{ id: model, object: "model", owned_by: "fake" }] })
+    }
+    if (req.method !== "POST" || !/\/chat\/completions\/?(\?.*)?$/.test(url)) {
+      return sendJson(res, 404, errorBody(404, `no route for ${req.method} ${url}`))
+    }
+    inFlight++
+    if (inFlight > inFlightMax) inFlightMax = inFlight
+    let done = false
+    const finish = () => {
+      if (!done) {
+        done = true
+        inFlight--
+      }
+    }
+    res.on("close", finish)
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      handleChat(req, res, Buffer.concat(chunks).toString("utf8")).catch((e) => {
+        if (!res.headersSent) sendJson(res, 500, errorBody(500, `fake server error: ${String(e)}`))
+        else res.destroy()
+      })
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  server.on("connection", (socket) => {
+    socket.setNoDelay(true)
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  })
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") return reject(new Error("no address"))
+      const port = address.port
+      resolve({
+        url: `http://127.0.0.1:${port}/v1`,
+        port,
+        requests,
+        get inFlightMax() {
+          return inFlightMax
+        },
+        get inFlight() {
+          return inFlight
+        },
+        setFaults: (next) => {
+          plan = next
+          sequenceIndex = 0
+        },
+        reset: () => {
+          requests.length = 0
+          inFlightMax = inFlight
+        },
+        close: () =>
+          new Promise<void>((resolveClose) => {
+            closed = true
+            for (const socket of sockets) socket.destroy()
+            server.close(() => resolveClose())
+          })
+      })
+    })
+  })
+}
+
+/** The server as a scoped resource: closed when the scope closes. */
+export const fakeOpenAiServer = (
+  options: FakeOpenAiServerOptions = {}
+): Effect.Effect<FakeOpenAiServer, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => startFakeOpenAiServer(options)),
+    (server) => Effect.promise(() => server.close())
+  )
