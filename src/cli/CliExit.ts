@@ -1,0 +1,4 @@
+import { Data } from "effect"
+
+/** Ends the CLI with an exit code (the message, if any, was already printed). */
+export class CliExit extends Data.TaggedError("CliExit")<{ readonly code: number }> {}

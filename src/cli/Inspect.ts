@@ -1,0 +1,115 @@
+import { FileSystem } from "@effect/platform"
+import { Console, Effect, Option } from "effect"
+import { ProgramDatabase, type RunOverview } from "../db/ProgramDatabase.js"
+import { ConfigError, RunNotFound } from "../domain/Errors.js"
+import type { Program } from "../domain/Program.js"
+
+const fmt = (n: number | null) => (n === null ? "—" : Number(n.toPrecision(6)).toString())
+const pad = (s: string, n: number) => s.padEnd(n)
+
+const latestRun = (runs: ReadonlyArray<RunOverview>, runId: Option.Option<string>) =>
+  Option.match(runId, {
+    onNone: () => Option.fromNullable(runs[0]),
+    onSome: (id) => Option.fromNullable(runs.find((r) => r.id === id))
+  })
+
+/** The run to resume: the one named, else the latest that did not complete. */
+export const findResumable = (runId: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    if (Option.isSome(runId)) {
+      const run = yield* db.getRun(runId.value)
+      return { id: run.id, spec: run.spec }
+    }
+    const runs = yield* db.listRuns
+    const candidate = runs.find((r) => r.status !== "completed")
+    if (candidate === undefined) {
+      return yield* new ConfigError({
+        message: runs.length === 0 ? "no runs in this database" : "every run in this database has completed; name one to extend it with --iterations"
+      })
+    }
+    return { id: candidate.id, spec: candidate.spec }
+  })
+
+export const listRuns = Effect.gen(function*() {
+  const db = yield* ProgramDatabase
+  const runs = yield* db.listRuns
+  if (runs.length === 0) return yield* Console.log("no runs")
+  yield* Console.log(
+    [pad("RUN", 30), pad("STATUS", 12), pad("EVALUATED", 10), pad("FAILED", 8), pad("PENDING", 8), pad("BEST", 12), pad("TOKENS", 10), "USD", "  PROGRAM"].join(" ")
+  )
+  for (const r of runs) {
+    yield* Console.log(
+      [
+        pad(r.id, 30),
+        pad(r.status, 12),
+        pad(String(r.evaluated), 10),
+        pad(String(r.failed), 8),
+        pad(String(r.pending), 8),
+        pad(fmt(r.bestScore), 12),
+        pad(String(r.inputTokens + r.outputTokens), 10),
+        r.usd.toFixed(4),
+        ` ${r.spec.programPath}`
+      ].join(" ")
+    )
+  }
+})
+
+export const best = (runId: Option.Option<string>, out: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    const run = latestRun(yield* db.listRuns, runId)
+    if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
+    const [top] = yield* db.bestPrograms(run.value.id, 1)
+    if (top === undefined) return yield* Console.error(`run ${run.value.id} has no scored program yet`)
+    if (Option.isSome(out)) {
+      const fs = yield* FileSystem.FileSystem
+      yield* fs.writeFileString(out.value, top.code).pipe(
+        Effect.mapError((e) => new ConfigError({ message: `cannot write ${out.value}: ${e.message}` }))
+      )
+      return yield* Console.error(`wrote program ${top.id} (score ${fmt(top.score)}) to ${out.value}`)
+    }
+    yield* Console.error(`# program ${top.id} of run ${run.value.id}, score ${fmt(top.score)}`)
+    yield* Console.log(top.code)
+  })
+
+const describeProgram = (p: Program) =>
+  [
+    `program    ${p.id}`,
+    `run        ${p.runId}`,
+    `parent     ${p.parentId ?? "— (initial program)"}`,
+    `status     ${p.status}${p.failure ? ` — ${p.failure.kind}: ${p.failure.message}` : ""}`,
+    `score      ${fmt(p.score)}`,
+    `generation ${p.generation}, island ${p.island}`,
+    `metrics    ${p.metrics ? JSON.stringify(p.metrics) : "—"}`,
+    `evaluated  ${p.evalMs === null ? "—" : `in ${p.evalMs.toFixed(0)} ms`}`,
+    `llm        ${p.llm ? `${p.llm.model}, ${p.llm.inputTokens} in / ${p.llm.outputTokens} out, $${p.llm.usd.toFixed(5)}, ${p.llm.latencyMs.toFixed(0)} ms, ${p.llm.attempts} attempt(s)` : "—"}`,
+    ...(p.feedback ? ["", "--- feedback", p.feedback] : []),
+    ...(p.patch ? ["", "--- patch", p.patch] : []),
+    ...(p.code ? ["", "--- code", p.code] : [])
+  ].join("\n")
+
+export const show = (id: string) =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    if (id.startsWith("run_")) {
+      const run = (yield* db.listRuns).find((r) => r.id === id)
+      if (run === undefined) return yield* new RunNotFound({ runId: id })
+      const usage = yield* db.usageByModel(run.id)
+      yield* Console.log(
+        [
+          `run        ${run.id} (${run.status}${run.stopReason ? `: ${run.stopReason}` : ""})`,
+          `program    ${run.spec.programPath}`,
+          `evaluator  ${run.spec.evaluatorPath}`,
+          `counts     ${run.evaluated} evaluated, ${run.failed} failed, ${run.pending} pending`,
+          `best       ${fmt(run.bestScore)}`,
+          `llm usage  ${run.inputTokens} tokens in, ${run.outputTokens} out, $${run.usd.toFixed(4)}`,
+          ...usage.map((u) =>
+            `  ${pad(u.model || "(none)", 24)} ${u.calls} calls (${u.errors} failed), ${u.inputTokens} in / ${u.outputTokens} out, $${u.usd.toFixed(4)}`
+          )
+        ].join("\n")
+      )
+      return
+    }
+    yield* Console.log(describeProgram(yield* db.getProgram(id)))
+  })

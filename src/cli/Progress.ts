@@ -1,0 +1,65 @@
+import { Terminal } from "@effect/platform"
+import { Console, Effect, Queue, Schedule, type Scope } from "effect"
+import type { RunHandle, RunStats, RunSummary } from "../engine/EvolutionRun.js"
+
+const fmtScore = (score: number | null) => (score === null ? "—" : Number(score.toPrecision(6)).toString())
+const fmtCount = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n))
+const fmtSeconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
+
+const failures = (s: RunStats) => Object.values(s.failuresByKind).reduce((a, b) => a + b, 0)
+
+export const statusLine = (s: RunStats): string => {
+  const rate = s.evaluations === 0 ? "—" : `${Math.round((100 * s.scored) / s.evaluations)}%`
+  const parts = [
+    fmtSeconds(s.elapsedMs),
+    `evals ${s.evaluations}/${s.maxEvaluations}`,
+    `ok ${rate}`,
+    `best ${fmtScore(s.bestScore)}`,
+    `in flight llm ${s.inFlightProposals} eval ${s.inFlightEvaluations} queued ${s.queued}`,
+    `tokens ${fmtCount(s.inputTokens + s.outputTokens)}`,
+    `$${s.usd.toFixed(4)}`
+  ]
+  return parts.join(" │ ")
+}
+
+/**
+ * Live progress for a run: on a TTY one status line redrawn in place; otherwise a plain line
+ * every `intervalMs` plus a line per new best score. Runs until the scope closes.
+ */
+export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
+  Effect.gen(function*() {
+    const events = yield* handle.subscribe
+    const terminal = yield* Terminal.Terminal
+    const newBests = Queue.take(events).pipe(
+      Effect.flatMap((event) =>
+        event._tag === "NewBest"
+          ? Effect.flatMap(handle.stats, (s) =>
+            tty
+              ? terminal.display(`\r\x1b[2K${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})\n`)
+              : Console.log(`${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})`))
+          : Effect.void
+      ),
+      Effect.forever
+    )
+    const ticker = handle.stats.pipe(
+      Effect.flatMap((s) => tty ? terminal.display(`\r\x1b[2K${statusLine(s)}`) : Console.log(statusLine(s))),
+      Effect.repeat(Schedule.spaced(intervalMs))
+    )
+    yield* Effect.forkScoped(Effect.ignore(newBests))
+    yield* Effect.forkScoped(Effect.ignore(ticker))
+    if (tty) yield* Effect.addFinalizer(() => Effect.ignore(terminal.display("\r\x1b[2K")))
+  }) satisfies Effect.Effect<void, never, Scope.Scope | Terminal.Terminal>
+
+export const summaryText = (s: RunSummary, databasePath: string): string => {
+  const kinds = Object.entries(s.failuresByKind).sort((a, b) => b[1] - a[1])
+  const lines = [
+    `run ${s.runId}: ${s.status} (${s.message ?? s.stopReason})`,
+    `  best score     ${fmtScore(s.bestScore)}${s.bestProgramId ? `  (program ${s.bestProgramId})` : ""}`,
+    `  evaluations    ${s.evaluations} (${s.scored} scored) in ${fmtSeconds(s.elapsedMs)}`,
+    `  failures       ${failures(s)}${kinds.length > 0 ? `: ${kinds.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`,
+    `  llm            ${fmtCount(s.inputTokens)} tokens in, ${fmtCount(s.outputTokens)} out, $${s.usd.toFixed(4)}`,
+    `  database       ${databasePath}`
+  ]
+  if (s.status === "interrupted") lines.push(`  resume with    evolve resume ${s.runId} --db ${databasePath}`)
+  return lines.join("\n")
+}
