@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Queue, Ref, TestClock } from "effect"
+import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
 import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
@@ -57,7 +57,7 @@ const testEvaluator = (probe: Ref.Ref<Probe>, evalMs: number, failWhen: (code: s
 const run = (
   config: Partial<typeof RunConfig.Encoded>,
   layers: Layer.Layer<Proposer | Evaluator>,
-  during: (handle: EvolutionRun.RunHandle) => Effect.Effect<void> = () => Effect.void
+  during: (handle: EvolutionRun.RunHandle) => Effect.Effect<void, never, Scope.Scope> = () => Effect.void
 ) =>
   Effect.gen(function*() {
     const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })

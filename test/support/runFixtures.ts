@@ -8,8 +8,9 @@ export const specWith = (config: Partial<typeof RunConfig.Encoded> = {}): RunSpe
   config: RunConfig.make(config as never)
 })
 
-export const program = (overrides: Partial<Program> & { id: string; runId: string }): Program => ({
-  parentId: null,
+export const program = (
+  overrides: Omit<Partial<Program>, "id" | "runId" | "parentId"> & { id: string; runId: string; parentId?: string | null }
+): Program => ({
   island: 0,
   generation: 0,
   code: `print(${JSON.stringify(overrides.id)})`,
@@ -26,6 +27,7 @@ export const program = (overrides: Partial<Program> & { id: string; runId: strin
   llm: null,
   ...overrides,
   id: ProgramId.make(overrides.id),
-  runId: RunId.make(overrides.runId)
+  runId: RunId.make(overrides.runId),
+  parentId: overrides.parentId ? ProgramId.make(overrides.parentId) : null
 })
 
