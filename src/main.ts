@@ -1,11 +1,25 @@
 #!/usr/bin/env node
-import { ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit } from "effect"
+// Deep imports keep start-up fast: the package barrels load every module.
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
+import * as Observability from "./observability/Observability.js"
+
+// ---- observability (issue 10) ----------------------------------------------------------------
+// `--debug`, anywhere on the command line, prints spans and timings to stderr; it is taken out
+// before @effect/cli parses the rest. OTEL_EXPORTER_OTLP_ENDPOINT switches on OTLP export, whose
+// modules are imported only then (Observability.layer), so neither costs anything when unused.
+const debug = process.argv.includes("--debug")
+const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.argv
+// ---------------------------------------------------------------------------------------------
 
 /** Exit codes: 0 done, 1 run failed or internal error, 2 bad configuration or command line. */
-const program = Effect.suspend(() => cli(process.argv)).pipe(
+const program = Effect.suspend(() => cli(argv)).pipe(
   Effect.as(0),
   Effect.catchAll((error) => {
     // @effect/cli has already printed what was wrong with the command line.
@@ -19,6 +33,7 @@ const program = Effect.suspend(() => cli(process.argv)).pipe(
         return Effect.as(Console.error(`evolve: ${error.message}`), 2)
     }
   }),
+  Effect.provide(Observability.layer({ debug })),
   Effect.provide(NodeContext.layer)
 )
 

@@ -55,11 +55,37 @@ export const listRuns = Effect.gen(function*() {
   }
 })
 
-export const best = (runId: Option.Option<string>, out: Option.Option<string>) =>
+/** `evolve best --pareto`: the non-dominated programs over the run's `population.objectives`. */
+const paretoFront = (run: RunOverview) =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    const objectives = run.spec.config.population?.objectives ?? []
+    if (objectives.length === 0) {
+      return yield* new ConfigError({ message: `run ${run.id} has no population.objectives: nothing to build a Pareto front over` })
+    }
+    const front = yield* db.paretoFront(run.id, objectives)
+    if (front.length === 0) return yield* Console.error(`run ${run.id} has no scored program reporting ${objectives.map((o) => o.metric).join(", ")}`)
+    const heads = objectives.map((o) => `${o.metric} (${o.direction === "maximize" ? "max" : "min"})`)
+    yield* Console.log([pad("PROGRAM", 28), pad("SCORE", 12), ...heads.map((h) => pad(h, Math.max(14, h.length + 2))), "ISLAND"].join(" "))
+    for (const p of front) {
+      yield* Console.log(
+        [
+          pad(p.id, 28),
+          pad(fmt(p.score), 12),
+          ...objectives.map((o, i) => pad(fmt(p.metrics?.[o.metric] ?? null), Math.max(14, heads[i]!.length + 2))),
+          String(p.island)
+        ].join(" ")
+      )
+    }
+    yield* Console.error(`${front.length} program(s) on the Pareto front of run ${run.id}; \`evolve show <id>\` prints one`)
+  })
+
+export const best = (runId: Option.Option<string>, out: Option.Option<string>, pareto = false) =>
   Effect.gen(function*() {
     const db = yield* ProgramDatabase
     const run = latestRun(yield* db.listRuns, runId)
     if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
+    if (pareto) return yield* paretoFront(run.value)
     const [top] = yield* db.bestPrograms(run.value.id, 1)
     if (top === undefined) return yield* Console.error(`run ${run.value.id} has no scored program yet`)
     if (Option.isSome(out)) {

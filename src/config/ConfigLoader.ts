@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Console, Effect, Either, ParseResult, Schema } from "effect"
 import * as Yaml from "yaml"
 import { ConfigError } from "../domain/Errors.js"
 import { RunConfig } from "../domain/RunConfig.js"
+import * as OpenEvolveConfig from "./OpenEvolveConfig.js"
 
 type Raw = Record<string, unknown>
 
@@ -108,22 +109,59 @@ const readFile = (file: string) =>
  */
 export const loadRunConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
-    const raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : {}
+    let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : {}
+    // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
+    if (options.file && OpenEvolveConfig.detect(raw)) {
+      const mapped = OpenEvolveConfig.map(raw)
+      yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)`)
+      for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
+      raw = mapped.config
+    }
     const origins = new Map<string, string>()
+    // Each layer must be valid on its own: a bad value in the file (or the environment) is
+    // reported even when a later layer overrides it, instead of lying in wait for the next run.
+    if (options.file) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
+    let fromEnv = false
     for (const [name, overrides] of Object.entries(envOverrides)) {
       const value = options.env?.[name]
       if (value === undefined || value === "") continue
       for (const override of overrides) {
         setPath(raw, override.path, yield* parseEnvValue(name, value, override.parse))
         origins.set(override.path.join("."), `environment variable ${name}`)
+        fromEnv = true
       }
     }
+    if (fromEnv && (options.flags ?? []).length > 0) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
     for (const flag of options.flags ?? []) {
       setPath(raw, flag.path, flag.value)
       origins.set(flag.path.join("."), `flag --${flag.flag}`)
     }
     return yield* decodeRunConfig(raw, options.file, origins)
   })
+
+/** Key paths holding URLs, checked after decoding: they must be absolute http(s) URLs. */
+const urlPaths = (config: RunConfig): ReadonlyArray<readonly [string, string | undefined]> => [
+  ["llm.base_url", config.llm.base_url],
+  ["llm.embedding.base_url", config.llm.embedding?.base_url],
+  ...(config.llm.models ?? []).map((m, i) => [`llm.models.${i}.base_url`, m.base_url] as const)
+]
+
+const checkUrls = (config: RunConfig, file: string | undefined, origins: ReadonlyMap<string, string>) => {
+  const problems = urlPaths(config).flatMap(([path, value]) => {
+    if (value === undefined) return []
+    let ok = false
+    try {
+      const url = new URL(value)
+      ok = (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== ""
+    } catch {
+      ok = false
+    }
+    return ok ? [] : [{ path, message: `${origins.get(path) ?? file ?? "config"}: ${path}: expected an http(s) URL, got ${JSON.stringify(value)}` }]
+  })
+  return problems.length === 0
+    ? Effect.succeed(config)
+    : Effect.fail(new ConfigError({ file, path: problems[0]!.path, message: problems.map((p) => p.message).join("\n") }))
+}
 
 export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMap<string, string> = new Map()) =>
   Schema.decodeUnknown(RunConfig, { onExcessProperty: "error", errors: "all" })(raw).pipe(
@@ -153,5 +191,6 @@ export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMa
         return `${source}: ${e.path || "(top level)"}: ${what}`
       })
       return new ConfigError({ file, path: leaves[0]?.path, message: lines.join("\n") })
-    })
+    }),
+    Effect.tap((config) => checkUrls(config, file, origins))
   )

@@ -39,6 +39,42 @@ const checkReadable = (fs: FileSystem.FileSystem, file: string, what: string) =>
     )
   )
 
+const isExecutableFile = (fs: FileSystem.FileSystem, file: string) =>
+  fs.stat(file).pipe(
+    Effect.map((info) => info.type === "File" && (info.mode & 0o111) !== 0),
+    Effect.orElseSucceed(() => false)
+  )
+
+/**
+ * The program a command starts must exist and be executable now, not fail every evaluation of
+ * the run later: a name without "/" is looked up on PATH, a path is taken from `cwd`.
+ */
+const checkExecutable = (bin: string, cwd: string, what: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    if (bin.includes("/")) {
+      const file = path.resolve(cwd, bin)
+      if (!(yield* fs.exists(file).pipe(Effect.orElseSucceed(() => false)))) {
+        return yield* new ConfigError({ path: what, message: `${what}: ${file}: no such file` })
+      }
+      if (!(yield* isExecutableFile(fs, file))) {
+        return yield* new ConfigError({
+          path: what,
+          message: `${what}: ${file} is not executable (chmod +x it, or name its interpreter in evaluator.command, e.g. [python3, ${
+            path.basename(file)
+          }])`
+        })
+      }
+      return
+    }
+    const dirs = (process.env["PATH"] ?? "").split(":").filter((d) => d !== "")
+    for (const dir of dirs) {
+      if (yield* isExecutableFile(fs, path.join(dir, bin))) return
+    }
+    return yield* new ConfigError({ path: what, message: `${what}: "${bin}" is not an executable on PATH` })
+  })
+
 /**
  * Resolves a new run's spec: absolute paths (runs are resumed from any directory), the
  * evaluator command and the language. Fails with a ConfigError naming a missing file.
@@ -54,6 +90,13 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
     const initialCode = yield* fs.readFileString(program).pipe(
       Effect.mapError(() => new ConfigError({ path: "program", message: `program ${program}: not readable as UTF-8 text` }))
     )
+    if (config.evaluator.contract === "command") {
+      const command = config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath)
+      const what = config.evaluator.command === undefined ? "evaluator" : "evaluator.command"
+      yield* checkExecutable(command[0]!, path.dirname(evaluator), what)
+    } else {
+      yield* checkExecutable(config.evaluator.python, path.dirname(evaluator), "evaluator.python")
+    }
     const language = config.language ?? languages[path.extname(program)] ?? "text"
     const spec: RunSpec = {
       programPath: program,

@@ -1,6 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { FileSystem, Path } from "@effect/platform"
-import { SqlClient, type SqlError } from "@effect/sql"
+import { SqlClient, type SqlError, Statement } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { Cause, Context, Effect, Layer, Schema } from "effect"
 import { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
@@ -76,6 +76,86 @@ export interface ModelUsage {
   readonly usd: number
 }
 
+// ---- search (src/population, issue 5) --------------------------------------------------------
+
+/** A copy of a program living on another island (ring migration). */
+export interface MigrantRecord {
+  readonly programId: ProgramId
+  readonly island: number
+  readonly origin: number
+}
+
+/** A failed evaluation, for the population's fix mode. */
+export interface FailedEvaluation {
+  readonly id: ProgramId
+  readonly island: number
+  readonly generation: number
+  readonly kind: FailureKind
+}
+
+/** What a resumed run's population needs besides `RunState`. */
+export interface SearchState {
+  readonly migrants: ReadonlyArray<MigrantRecord>
+  /** Program id → descriptor JSON (only when asked for). */
+  readonly descriptors: ReadonlyMap<string, string>
+  /** The latest failed evaluations, newest last. */
+  readonly failedEvaluations: ReadonlyArray<FailedEvaluation>
+  /** Evaluations finished after the best program was first reached (the patience counter). */
+  readonly evaluationsSinceBest: number
+}
+
+export interface ParetoObjective {
+  readonly metric: string
+  readonly direction: "maximize" | "minimize"
+}
+
+// ---- end of search types ----------------------------------------------------------------------
+
+// ---- evolve serve: types for the HTTP API and the RunManager ----------------------------------
+
+/** A program without its code, patch and feedback: for listings and lineage. */
+export type ProgramSummary = Omit<Program, "code" | "patch" | "feedback">
+
+export interface ProgramQuery {
+  readonly offset: number
+  readonly limit: number
+  readonly sort: "score" | "time"
+  readonly order: "asc" | "desc"
+  readonly status?: ProgramStatus | undefined
+  readonly island?: number | undefined
+}
+
+export interface ProgramPage {
+  readonly total: number
+  readonly items: ReadonlyArray<ProgramSummary>
+}
+
+export interface Lineage {
+  /** From the root (the initial program) down to the program's parent. */
+  readonly ancestors: ReadonlyArray<ProgramSummary>
+  readonly program: ProgramSummary
+  readonly children: ReadonlyArray<ProgramSummary>
+}
+
+/** One finished evaluation, for a score-over-time plot. */
+export interface ScorePoint {
+  readonly programId: ProgramId
+  readonly at: number
+  readonly score: number | null
+  readonly status: ProgramStatus
+}
+
+/** A RunEvent as stored: numbered per run (the SSE event id), the event itself as JSON. */
+export interface StoredEventRow {
+  readonly runId: RunId
+  readonly seq: number
+  readonly at: number
+  readonly type: string
+  readonly data: string
+}
+
+// ---- end of evolve serve types ----------------------------------------------------------------
+
 /** Failure kinds that happen after a candidate reached the evaluator (they count as evaluations). */
 export const evaluationFailureKinds: ReadonlyArray<FailureKind> = ["evaluator_error", "timeout", "output_limit", "bad_metrics"]
 
@@ -94,6 +174,35 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly usageByModel: (runId: RunId) => Effect.Effect<ReadonlyArray<ModelUsage>, DatabaseError>
+  // ---- search (src/population) ----
+  /** Stores the MAP-Elites / objective descriptor (JSON) of a scored program. */
+  readonly recordDescriptor: (id: ProgramId, descriptor: string) => Effect.Effect<void, DatabaseError>
+  /** Stores migrant copies made by one ring migration, in one statement. */
+  readonly recordMigrants: (runId: RunId, migrants: ReadonlyArray<MigrantRecord>, at: number) => Effect.Effect<void, DatabaseError>
+  /** Migrants, descriptors (when `descriptors`), the latest `failures` failed evaluations and the patience counter. */
+  readonly loadSearchState: (
+    runId: RunId,
+    options: { readonly descriptors: boolean; readonly failures: number }
+  ) => Effect.Effect<SearchState, DatabaseError>
+  /** The non-dominated scored programs over `objectives` (programs missing an objective metric are left out). */
+  readonly paretoFront: (runId: RunId, objectives: ReadonlyArray<ParetoObjective>) => Effect.Effect<ReadonlyArray<ProgramSummary>, DatabaseError>
+  // ---- evolve serve (HTTP API, RunManager) ----
+  readonly runOverview: (id: string) => Effect.Effect<RunOverview, DatabaseError | RunNotFound>
+  readonly listPrograms: (runId: RunId, query: ProgramQuery) => Effect.Effect<ProgramPage, DatabaseError>
+  /** Ancestors (up to `maxDepth`), the program and its children (up to `maxChildren`, best first). */
+  readonly lineage: (id: string, maxDepth: number, maxChildren: number) => Effect.Effect<Lineage, DatabaseError | ProgramNotFound>
+  /** Finished evaluations in time order (the latest `limit`). */
+  readonly scoreTimeline: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<ScorePoint>, DatabaseError>
+  readonly llmCallsForProgram: (programId: string) => Effect.Effect<ReadonlyArray<LlmCallRecord>, DatabaseError>
+  /** Appends stored events in one transaction. */
+  readonly appendEvents: (events: ReadonlyArray<StoredEventRow>) => Effect.Effect<void, DatabaseError>
+  /** Events of a run with seq > afterSeq, in order, at most `limit`. */
+  readonly readEvents: (runId: RunId, afterSeq: number, limit: number) => Effect.Effect<ReadonlyArray<StoredEventRow>, DatabaseError>
+  readonly lastEventSeq: (runId: RunId) => Effect.Effect<number, DatabaseError>
+  /** Marks which host drives a run ("serve"), so a restarted server resumes only its own runs. */
+  readonly setRunHost: (runId: RunId, host: string | null) => Effect.Effect<void, DatabaseError>
+  /** Runs driven by `host` that were active when it stopped: still running/stopping, or stopped with `reason`. */
+  readonly runsToRecover: (host: string, reason: string) => Effect.Effect<ReadonlyArray<RunRecord>, DatabaseError>
 }>() {}
 
 const dbError = (operation: string) => (cause: SqlError.SqlError) =>
@@ -377,9 +486,255 @@ export const make = Effect.gen(function*() {
         outputTokens: r.output_tokens,
         usd: r.usd
       }))
+    }),
+
+    // ---- search (src/population) ----------------------------------------------------------
+
+    recordDescriptor: Effect.fn("ProgramDatabase.recordDescriptor")(function*(id, descriptor) {
+      yield* sql`UPDATE programs SET descriptor = ${descriptor} WHERE id = ${id}`.pipe(
+        Effect.mapError(dbError("record descriptor"))
+      )
+    }),
+
+    recordMigrants: Effect.fn("ProgramDatabase.recordMigrants")(function*(runId, migrants, at) {
+      if (migrants.length === 0) return
+      yield* sql`INSERT INTO migrants ${
+        sql.insert(migrants.map((m) => ({
+          run_id: runId,
+          program_id: m.programId,
+          island: m.island,
+          origin_island: m.origin,
+          migrated_at: at
+        })))
+      }`.pipe(Effect.mapError(dbError("record migrants")))
+    }),
+
+    loadSearchState: Effect.fn("ProgramDatabase.loadSearchState")(function*(runId, options) {
+      const migrants = yield* sql<{ program_id: string; island: number; origin_island: number }>`
+        SELECT program_id, island, origin_island FROM migrants WHERE run_id = ${runId} ORDER BY migrated_at, program_id, island`
+      const descriptors = new Map<string, string>()
+      if (options.descriptors) {
+        const rows = yield* sql<{ id: string; descriptor: string }>`SELECT id, descriptor FROM programs
+          WHERE run_id = ${runId} AND status = 'evaluated' AND descriptor IS NOT NULL`
+        for (const r of rows) descriptors.set(r.id, r.descriptor)
+      }
+      const kinds = sql.in(evaluationFailureKinds as Array<string>)
+      const failed = options.failures <= 0 ? [] : yield* sql<{ id: string; island: number; generation: number; failure_kind: string }>`
+        SELECT id, island, generation, failure_kind FROM programs
+        WHERE run_id = ${runId} AND status = 'failed' AND failure_kind IN ${kinds}
+        ORDER BY evaluated_at DESC, id DESC LIMIT ${options.failures}`
+      const since = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM programs
+        WHERE run_id = ${runId} AND evaluated_at IS NOT NULL
+          AND (status = 'evaluated' OR failure_kind IN ${kinds})
+          AND evaluated_at > COALESCE((SELECT evaluated_at FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
+            ORDER BY score DESC, evaluated_at LIMIT 1), ${Number.MAX_SAFE_INTEGER})`
+      return {
+        migrants: migrants.map((m) => ({ programId: ProgramId.make(m.program_id), island: m.island, origin: m.origin_island })),
+        descriptors,
+        failedEvaluations: [...failed].reverse().map((r) => ({
+          id: ProgramId.make(r.id),
+          island: r.island,
+          generation: r.generation,
+          kind: r.failure_kind as FailureKind
+        })),
+        evaluationsSinceBest: since[0]?.n ?? 0
+      }
+    }, (effect) => Effect.mapError(effect, dbError("load search state"))),
+
+    paretoFront: Effect.fn("ProgramDatabase.paretoFront")(function*(runId, objectives) {
+      const rows = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs
+        WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC, created_at, id`.pipe(
+        Effect.mapError(dbError("read Pareto front"))
+      )
+      // Oriented so that larger is better; a program missing a metric is left out.
+      const points: Array<{ row: ProgramRow; v: Array<number> }> = []
+      for (const row of rows) {
+        const metrics = row.metrics === null ? {} : JSON.parse(row.metrics) as Record<string, unknown>
+        const v = objectives.map((o) => {
+          const x = metrics[o.metric]
+          return typeof x === "number" && Number.isFinite(x) ? (o.direction === "minimize" ? -x : x) : Number.NaN
+        })
+        if (v.every(Number.isFinite)) points.push({ row, v })
+      }
+      const dominates = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
+        a.every((x, i) => x >= b[i]!) && a.some((x, i) => x > b[i]!)
+      // Sorted by the first objective (best first), a point can only be dominated by earlier ones.
+      points.sort((a, b) => b.v[0]! - a.v[0]! || b.v.slice(1).reduce((s, x, i) => s + x - a.v[i + 1]!, 0))
+      const front: Array<{ row: ProgramRow; v: Array<number> }> = []
+      for (const p of points) if (!front.some((f) => dominates(f.v, p.v))) front.push(p)
+      return front.map((f) => toSummary(f.row))
+    }),
+
+    // ---- evolve serve (HTTP API, RunManager) ----------------------------------------------
+
+    runOverview: Effect.fn("ProgramDatabase.runOverview")(function*(id) {
+      const rows = yield* sql<OverviewRow>`SELECT r.*, ${overviewColumns} FROM runs r WHERE r.id = ${id}`.pipe(
+        Effect.mapError(dbError("read run"))
+      )
+      if (rows.length === 0) return yield* new RunNotFound({ runId: id })
+      return toOverview(rows[0]!)
+    }),
+
+    listPrograms: Effect.fn("ProgramDatabase.listPrograms")(function*(runId, q) {
+      const where = sql.and([
+        sql`run_id = ${runId}`,
+        ...(q.status !== undefined ? [sql`status = ${q.status}`] : []),
+        ...(q.island !== undefined ? [sql`island = ${q.island}`] : [])
+      ])
+      const dir = q.order === "asc" ? "ASC" : "DESC"
+      const order = q.sort === "score"
+        ? sql.unsafe(`(score IS NULL), score ${dir}, created_at ${dir}, id ${dir}`)
+        : sql.unsafe(`created_at ${dir}, id ${dir}`)
+      const total = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM programs WHERE ${where}`
+      const rows = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs WHERE ${where}
+        ORDER BY ${order} LIMIT ${q.limit} OFFSET ${q.offset}`
+      return { total: total[0]?.n ?? 0, items: rows.map(toSummary) }
+    }, (effect) => Effect.mapError(effect, dbError("list programs"))),
+
+    lineage: Effect.fn("ProgramDatabase.lineage")(function*(id, maxDepth, maxChildren) {
+      const chain = yield* sql<ProgramRow & { depth: number }>`WITH RECURSIVE chain(id, parent_id, depth) AS (
+          SELECT id, parent_id, 0 FROM programs WHERE id = ${id}
+          UNION ALL
+          SELECT p.id, p.parent_id, c.depth + 1 FROM programs p JOIN chain c ON p.id = c.parent_id WHERE c.depth < ${maxDepth}
+        )
+        SELECT ${summaryColumnsOf("p")}, c.depth FROM chain c JOIN programs p ON p.id = c.id ORDER BY c.depth DESC`.pipe(
+        Effect.mapError(dbError("read lineage"))
+      )
+      const self = chain.find((r) => r.depth === 0)
+      if (self === undefined) return yield* new ProgramNotFound({ programId: id })
+      const children = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs WHERE parent_id = ${id}
+        ORDER BY (score IS NULL), score DESC, created_at LIMIT ${maxChildren}`.pipe(Effect.mapError(dbError("read lineage")))
+      return {
+        ancestors: chain.filter((r) => r.depth > 0).map(toSummary),
+        program: toSummary(self),
+        children: children.map(toSummary)
+      }
+    }),
+
+    scoreTimeline: Effect.fn("ProgramDatabase.scoreTimeline")(function*(runId, limit) {
+      const rows = yield* sql<{ id: string; evaluated_at: number; score: number | null; status: string }>`
+        SELECT id, evaluated_at, score, status FROM (
+          SELECT id, evaluated_at, score, status FROM programs
+          WHERE run_id = ${runId} AND evaluated_at IS NOT NULL ORDER BY evaluated_at DESC, id DESC LIMIT ${limit}
+        ) t ORDER BY evaluated_at, id`.pipe(Effect.mapError(dbError("read score timeline")))
+      return rows.map((r) => ({ programId: ProgramId.make(r.id), at: r.evaluated_at, score: r.score, status: r.status as ProgramStatus }))
+    }),
+
+    llmCallsForProgram: Effect.fn("ProgramDatabase.llmCallsForProgram")(function*(programId) {
+      const rows = yield* sql<{
+        id: string
+        run_id: string
+        program_id: string | null
+        model: string
+        input_tokens: number
+        output_tokens: number
+        usd: number
+        latency_ms: number
+        attempts: number
+        outcome: string
+        error_kind: string | null
+        error_message: string | null
+        created_at: number
+      }>`SELECT * FROM llm_calls WHERE program_id = ${programId} ORDER BY created_at, id`.pipe(
+        Effect.mapError(dbError("read LLM calls"))
+      )
+      return rows.map((r) => ({
+        id: r.id,
+        runId: RunId.make(r.run_id),
+        programId: r.program_id === null ? null : ProgramId.make(r.program_id),
+        model: r.model,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        usd: r.usd,
+        latencyMs: r.latency_ms,
+        attempts: r.attempts,
+        outcome: r.outcome === "error" ? "error" as const : "ok" as const,
+        errorKind: r.error_kind,
+        errorMessage: r.error_message,
+        createdAt: r.created_at
+      }))
+    }),
+
+    appendEvents: Effect.fn("ProgramDatabase.appendEvents")(function*(events) {
+      if (events.length === 0) return
+      yield* sql`INSERT INTO run_events ${
+        sql.insert(events.map((e) => ({ run_id: e.runId, seq: e.seq, at: e.at, type: e.type, data: e.data })))
+      }`.pipe(Effect.mapError(dbError("record events")))
+    }),
+
+    readEvents: Effect.fn("ProgramDatabase.readEvents")(function*(runId, afterSeq, limit) {
+      const rows = yield* sql<{ run_id: string; seq: number; at: number; type: string; data: string }>`
+        SELECT run_id, seq, at, type, data FROM run_events WHERE run_id = ${runId} AND seq > ${afterSeq}
+        ORDER BY seq LIMIT ${limit}`.pipe(Effect.mapError(dbError("read events")))
+      return rows.map((r) => ({ runId: RunId.make(r.run_id), seq: r.seq, at: r.at, type: r.type, data: r.data }))
+    }),
+
+    lastEventSeq: Effect.fn("ProgramDatabase.lastEventSeq")(function*(runId) {
+      const rows = yield* sql<{ seq: number | null }>`SELECT MAX(seq) AS seq FROM run_events WHERE run_id = ${runId}`.pipe(
+        Effect.mapError(dbError("read events"))
+      )
+      return rows[0]?.seq ?? 0
+    }),
+
+    setRunHost: Effect.fn("ProgramDatabase.setRunHost")(function*(runId, host) {
+      yield* sql`UPDATE runs SET host = ${host} WHERE id = ${runId}`.pipe(Effect.mapError(dbError("update run host")))
+    }),
+
+    runsToRecover: Effect.fn("ProgramDatabase.runsToRecover")(function*(host, reason) {
+      const rows = yield* sql<RunRow>`SELECT * FROM runs WHERE host = ${host}
+        AND (status IN ('running', 'stopping') OR (status = 'interrupted' AND stop_reason = ${reason}))
+        ORDER BY created_at`.pipe(Effect.mapError(dbError("find runs to recover")))
+      return rows.map(toRun)
     })
   })
 })
+
+// ---- evolve serve helpers ---------------------------------------------------------------------
+
+const summaryColumnList = [
+  "id", "run_id", "parent_id", "island", "generation", "code_hash", "status", "metrics", "score", "failure_kind",
+  "failure_message", "created_at", "evaluated_at", "eval_ms", "llm_model", "llm_input_tokens", "llm_output_tokens",
+  "llm_usd", "llm_latency_ms", "llm_attempts"
+]
+const summaryColumnsOf = (alias: string) => Statement.unsafeFragment(summaryColumnList.map((c) => `${alias}.${c}`).join(", "))
+const summaryColumns = Statement.unsafeFragment(summaryColumnList.join(", "))
+
+const toSummary = (row: Omit<ProgramRow, "code" | "patch" | "feedback">): ProgramSummary => {
+  const { code: _code, patch: _patch, feedback: _feedback, ...rest } = toProgram({ ...row, code: "", patch: null, feedback: null })
+  return rest
+}
+
+type OverviewRow = RunRow & {
+  evaluated: number
+  failed: number
+  pending: number
+  best_score: number | null
+  input_tokens: number | null
+  output_tokens: number | null
+  usd: number | null
+}
+
+const overviewColumns = Statement.unsafeFragment(`
+  (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS evaluated,
+  (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status IN ('failed', 'rejected')) AS failed,
+  (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'pending') AS pending,
+  (SELECT MAX(score) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS best_score,
+  (SELECT SUM(input_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS input_tokens,
+  (SELECT SUM(output_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS output_tokens,
+  (SELECT SUM(usd) FROM llm_calls c WHERE c.run_id = r.id) AS usd`)
+
+const toOverview = (row: OverviewRow): RunOverview => ({
+  ...toRun(row),
+  evaluated: row.evaluated,
+  failed: row.failed,
+  pending: row.pending,
+  bestScore: row.best_score,
+  inputTokens: row.input_tokens ?? 0,
+  outputTokens: row.output_tokens ?? 0,
+  usd: row.usd ?? 0
+})
+
+// ---- end of evolve serve helpers --------------------------------------------------------------
 
 
 /** SQLite file at `filename` (directory created), WAL, migrations applied. */

@@ -60,5 +60,49 @@ export const migrations = {
       created_at INTEGER NOT NULL
     )`
     yield* sql`CREATE INDEX llm_calls_by_run ON llm_calls (run_id, model)`
+  }),
+  // ---- evolve serve (src/server, src/engine/RunManager.ts) ----
+  /** Each run's RunEvents, numbered per run (SSE event ids), and which host (e.g. "serve") drives a run. */
+  "0002_run_events": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE run_events (
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      seq INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      data TEXT NOT NULL,
+      PRIMARY KEY (run_id, seq)
+    )`
+    yield* sql`ALTER TABLE runs ADD COLUMN host TEXT`
+    yield* sql`CREATE INDEX programs_by_run_evaluated ON programs (run_id, evaluated_at)`
+  }),
+  // ---- LLM response cache (src/db/LlmCache.ts, issue 4) ----
+  /** Answers to temperature-0 requests, keyed by a hash of model + messages + params. IF NOT EXISTS: LlmCache may create it first. */
+  "0003_llm_cache": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE IF NOT EXISTS llm_cache (
+      key TEXT PRIMARY KEY,
+      model TEXT NOT NULL,
+      reply TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`
+  }),
+  // ---- search: islands, MAP-Elites, objectives (src/population, issue 5) ----
+  /**
+   * `programs.descriptor`: JSON of the MAP-Elites feature values and objective values computed
+   * when the program was scored. `migrants`: copies of programs on other islands (ring
+   * migration); the program row keeps its own island, the copy lives on `island`.
+   */
+  "0004_search_population": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE programs ADD COLUMN descriptor TEXT`
+    yield* sql`CREATE TABLE migrants (
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      program_id TEXT NOT NULL,
+      island INTEGER NOT NULL,
+      origin_island INTEGER NOT NULL,
+      migrated_at INTEGER NOT NULL,
+      PRIMARY KEY (run_id, program_id, island)
+    )`
   })
 }

@@ -16,8 +16,53 @@ const NonNegativeNumber = Schema.Number.pipe(
 )
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: expected("a non-empty string") }))
 
-export const ProviderName = Schema.Literal("offline", "openai-chat")
+// ---- LlmConfig (owned by the LLM layer, issue 4) -------------------------------------------
+export const ProviderName = Schema.Literal("offline", "openai-chat", "openai-responses", "replay")
 export type ProviderName = typeof ProviderName.Type
+
+/** Extra JSON fields merged into every request body (e.g. `top_p`, `seed`, `reasoning_effort`). */
+const ExtraBody = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+const Temperature = Schema.Number.pipe(Schema.between(0, 2, { message: expected("a number from 0 to 2") }))
+const Retries = Schema.Int.pipe(Schema.between(0, 20, { message: expected("an integer from 0 to 20") }))
+
+/**
+ * One model of an ensemble (`llm.models`). Every key but `model` is optional and inherits the
+ * value of the same key under `llm`. `name` labels the model in accounting (default: `model`).
+ */
+export const LlmModelConfig = Schema.Struct({
+  name: Schema.optional(NonEmpty),
+  model: NonEmpty,
+  provider: Schema.optional(ProviderName),
+  base_url: Schema.optional(NonEmpty),
+  api_key_env: Schema.optional(NonEmpty),
+  temperature: Schema.optional(Temperature),
+  max_tokens: Schema.optional(PositiveInt(1_000_000)),
+  timeout_seconds: Schema.optional(PositiveNumber),
+  max_retries: Schema.optional(Retries),
+  price_input_per_m: Schema.optional(NonNegativeNumber),
+  price_output_per_m: Schema.optional(NonNegativeNumber),
+  extra_body: Schema.optional(ExtraBody),
+  /** Relative share of proposals under `selection: weighted`. */
+  weight: Schema.optional(NonNegativeNumber),
+  max_concurrency: Schema.optional(PositiveInt(1_000_000)),
+  requests_per_minute: Schema.optional(PositiveNumber),
+  replay_file: Schema.optional(NonEmpty)
+})
+export type LlmModelConfig = typeof LlmModelConfig.Type
+
+export const EmbeddingConfig = Schema.Struct({
+  /** "offline": deterministic hashed character n-grams, no network. */
+  provider: Schema.optionalWith(Schema.Literal("openai", "offline"), { default: () => "openai" as const }),
+  model: Schema.optionalWith(NonEmpty, { default: () => "text-embedding-3-small" }),
+  /** Defaults to `llm.base_url`. */
+  base_url: Schema.optional(NonEmpty),
+  /** Defaults to `llm.api_key_env`. */
+  api_key_env: Schema.optional(NonEmpty),
+  dimensions: Schema.optional(PositiveInt(65_536)),
+  timeout_seconds: Schema.optionalWith(PositiveNumber, { default: () => 60 }),
+  price_per_m: Schema.optionalWith(NonNegativeNumber, { default: () => 0 })
+})
+export type EmbeddingConfig = typeof EmbeddingConfig.Type
 
 export const LlmConfig = Schema.Struct({
   provider: Schema.optionalWith(ProviderName, { default: () => "offline" as const }),
@@ -25,21 +70,46 @@ export const LlmConfig = Schema.Struct({
   base_url: Schema.optionalWith(NonEmpty, { default: () => "https://api.openai.com/v1" }),
   /** Name of the environment variable holding the API key (the key itself never goes in a file). */
   api_key_env: Schema.optionalWith(NonEmpty, { default: () => "OPENAI_API_KEY" }),
-  temperature: Schema.optionalWith(
-    Schema.Number.pipe(Schema.between(0, 2, { message: expected("a number from 0 to 2") })),
-    { default: () => 0.7 }
-  ),
+  temperature: Schema.optionalWith(Temperature, { default: () => 0.7 }),
   max_tokens: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 4096 }),
+  /** Per attempt. */
   timeout_seconds: Schema.optionalWith(PositiveNumber, { default: () => 120 }),
-  max_retries: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(0, 20, { message: expected("an integer from 0 to 20") })),
-    { default: () => 5 }
-  ),
+  max_retries: Schema.optionalWith(Retries, { default: () => 5 }),
+  /** Overall time budget of one call, all attempts and backoff included. */
+  retry_budget_seconds: Schema.optionalWith(PositiveNumber, { default: () => 600 }),
   /** Per-1M-token prices in USD, used for cost accounting. */
   price_input_per_m: Schema.optionalWith(NonNegativeNumber, { default: () => 0 }),
-  price_output_per_m: Schema.optionalWith(NonNegativeNumber, { default: () => 0 })
+  price_output_per_m: Schema.optionalWith(NonNegativeNumber, { default: () => 0 }),
+  extra_body: Schema.optional(ExtraBody),
+  /** Per model: most requests in flight (the AIMD limit starts here and never exceeds it). */
+  max_concurrency: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 4096 }),
+  /** Per model: optional requests-per-minute limit. */
+  requests_per_minute: Schema.optional(PositiveNumber),
+  /** AIMD: after a 429 the limit halves; it grows by one per this many successes. */
+  aimd_increase_after: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 10 }),
+  /** Circuit breaker: this many consecutive failed attempts open it (0 disables it)… */
+  breaker_failures: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(0, 1_000_000, { message: expected("an integer ≥ 0") })),
+    { default: () => 5 }
+  ),
+  /** …for this long; then one probe call decides between closed and open again. */
+  breaker_cooldown_seconds: Schema.optionalWith(PositiveNumber, { default: () => 30 }),
+  /** Answer identical temperature-0 requests from the SQLite cache. */
+  cache: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Output tokens assumed per call by cost estimates before any call finished (default: max_tokens). */
+  typical_output_tokens: Schema.optional(PositiveInt(1_000_000)),
+  /** JSONL of recorded calls, for `provider: replay` (written by `evolve run --record FILE`). */
+  replay_file: Schema.optional(NonEmpty),
+  /** An ensemble; when absent the run uses the single model described by the keys above. */
+  models: Schema.optional(Schema.Array(LlmModelConfig).pipe(Schema.minItems(1, { message: expected("a non-empty list") }))),
+  /** How an ensemble picks the model of each call: by weight, or a cost-aware UCB bandit. */
+  selection: Schema.optionalWith(Schema.Literal("weighted", "bandit"), { default: () => "weighted" as const }),
+  /** UCB exploration constant. */
+  bandit_exploration: Schema.optionalWith(NonNegativeNumber, { default: () => 1 }),
+  embedding: Schema.optional(EmbeddingConfig)
 })
 export type LlmConfig = typeof LlmConfig.Type
+// ---- end LlmConfig ---------------------------------------------------------------------------
 
 export const EvaluatorConfig = Schema.Struct({
   /** Command and arguments; the candidate's path is appended. Derived from the evaluator file when omitted. */
@@ -49,7 +119,33 @@ export const EvaluatorConfig = Schema.Struct({
   output_cap_bytes: Schema.optionalWith(PositiveInt(1 << 30), { default: () => 1 << 20 }),
   /** Fitness when the evaluator reports no `combined_score`. */
   primary_metric: Schema.optionalWith(NonEmpty, { default: () => "score" }),
-  keep_artifacts: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  keep_artifacts: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  // ---- evaluation contracts and sandbox (src/evaluate, issue 6) ----
+  /**
+   * command: run `command <candidate>`; openevolve: an evaluator.py defining evaluate(program_path);
+   * shinka: `evaluate.py --program_path P --results_dir D` writing metrics.json / correct.json.
+   */
+  contract: Schema.optionalWith(Schema.Literal("command", "openevolve", "shinka"), {
+    default: () => "command" as const
+  }),
+  /** Python interpreter for the openevolve and shinka contracts. */
+  python: Schema.optionalWith(NonEmpty, { default: () => "python3" }),
+  /** Python contracts: import the evaluator once per worker and fork per candidate (false: cold start per candidate). */
+  warm_pool: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Address-space limit (RLIMIT_AS) per candidate, in MiB. */
+  memory_mb: Schema.optional(PositiveInt(1 << 24)),
+  /** CPU-time limit (RLIMIT_CPU) per candidate, in seconds. */
+  cpu_seconds: Schema.optional(PositiveNumber),
+  /** bwrap: run evaluations inside bubblewrap (no network, read-only filesystem, writable temp dir). */
+  sandbox: Schema.optionalWith(Schema.Literal("none", "bwrap"), { default: () => "none" as const }),
+  /** openevolve: run evaluate_stage1/2/3 as a cascade when the evaluator defines them. */
+  cascade_evaluation: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Stage k+1 runs only when the score after stage k reaches cascade_thresholds[k-1]. */
+  cascade_thresholds: Schema.optionalWith(
+    Schema.Array(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
+    { default: () => [] }
+  )
+  // ---- end evaluation contracts ----
 })
 export type EvaluatorConfig = typeof EvaluatorConfig.Type
 
@@ -65,6 +161,133 @@ export type ConcurrencyConfig = typeof ConcurrencyConfig.Type
 
 export const EditFormat = Schema.Literal("diff", "full")
 
+// ---- Search: population, prompts, edits, novelty, stop rules (issue 5) ----------------------
+
+const Fraction = Schema.Number.pipe(Schema.between(0, 1, { message: expected("a number from 0 to 1") }))
+const NonNegativeInt = (max: number) =>
+  Schema.Int.pipe(Schema.between(0, max, { message: expected(`an integer from 0 to ${max}`) }))
+
+/** How a parent is picked from an island (or from its MAP-Elites grid when one is configured). */
+export const SelectionStrategy = Schema.Literal("power_law", "fitness_weighted", "hill_climb", "beam", "uniform", "mix")
+export type SelectionStrategy = typeof SelectionStrategy.Type
+
+/**
+ * One MAP-Elites feature dimension: a metric the evaluator reports, or a built-in:
+ * `code_length` (characters) or `edit_distance` (mean token edit distance to the island's elites).
+ * Values are binned between `min` and `max`, by default the smallest and largest seen so far.
+ */
+export const FeatureConfig = Schema.Struct({
+  name: NonEmpty,
+  bins: Schema.optionalWith(PositiveInt(1000), { default: () => 10 }),
+  min: Schema.optional(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
+  max: Schema.optional(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") })))
+})
+export type FeatureConfig = typeof FeatureConfig.Type
+
+export const Direction = Schema.Literal("maximize", "minimize")
+export type Direction = typeof Direction.Type
+
+export const ObjectiveConfig = Schema.Struct({
+  metric: NonEmpty,
+  direction: Schema.optionalWith(Direction, { default: () => "maximize" as const })
+})
+export type ObjectiveConfig = typeof ObjectiveConfig.Type
+
+export const InspirationsConfig = Schema.Struct({
+  /** The island's best programs (other than the parent). */
+  top: Schema.optionalWith(NonNegativeInt(32), { default: () => 2 }),
+  /** Diverse ones: migrants from the neighbouring island, elites of other MAP-Elites cells, random members. */
+  diverse: Schema.optionalWith(NonNegativeInt(32), { default: () => 2 })
+})
+export type InspirationsConfig = typeof InspirationsConfig.Type
+
+export const MapElitesConfig = Schema.Struct({
+  features: Schema.Array(FeatureConfig).pipe(
+    Schema.minItems(1, { message: expected("1 to 4 features") }),
+    Schema.maxItems(4, { message: expected("1 to 4 features") })
+  ),
+  /** How many of the island's best programs the `edit_distance` feature compares against. */
+  reference_programs: Schema.optionalWith(PositiveInt(64), { default: () => 4 })
+})
+export type MapElitesConfig = typeof MapElitesConfig.Type
+
+export const PopulationConfig = Schema.Struct({
+  islands: Schema.optionalWith(PositiveInt(1024), { default: () => 1 }),
+  /** Ring migration every this many evaluations (0: never). */
+  migration_interval: Schema.optionalWith(NonNegativeInt(100_000_000), { default: () => 50 }),
+  /** Share of an island's own programs (best first) copied to the next island at each migration. */
+  migration_fraction: Schema.optionalWith(Fraction, { default: () => 0.1 }),
+  selection: Schema.optionalWith(SelectionStrategy, { default: () => "mix" as const }),
+  /** power_law (and mix's exploitation): P(rank r) ∝ (r + 1)^-alpha. */
+  power_law_alpha: Schema.optionalWith(NonNegativeNumber, { default: () => 1 }),
+  /** mix: probability of exploiting (power law over rank); otherwise explore (uniform, or a random MAP-Elites cell). */
+  exploitation: Schema.optionalWith(Fraction, { default: () => 0.7 }),
+  /** beam: parents are drawn uniformly from the best `beam_width`. */
+  beam_width: Schema.optionalWith(PositiveInt(100_000), { default: () => 8 }),
+  /** fitness_weighted: weight = sigmoid(sharpness · (score − median) / spread) / (1 + reuse_penalty · times used). */
+  reuse_penalty: Schema.optionalWith(NonNegativeNumber, { default: () => 1 }),
+  weight_sharpness: Schema.optionalWith(PositiveNumber, { default: () => 10 }),
+  /** With `objectives`: probability that a parent is drawn from the island's Pareto front instead. */
+  pareto_share: Schema.optionalWith(Fraction, { default: () => 0 }),
+  inspirations: Schema.optionalWith(InspirationsConfig, { default: () => InspirationsConfig.make({}) }),
+  map_elites: Schema.optional(MapElitesConfig),
+  /** Multi-objective: metrics to maximise or minimise; the run keeps their Pareto front. */
+  objectives: Schema.optional(
+    Schema.Array(ObjectiveConfig).pipe(Schema.minItems(1, { message: expected("a non-empty list") }))
+  )
+})
+export type PopulationConfig = typeof PopulationConfig.Type
+
+export const PromptConfig = Schema.Struct({
+  /** Replace the built-in system prompt (`{{placeholders}}`, see the README). Inline text or a file. */
+  system_template: Schema.optional(Schema.String),
+  system_template_file: Schema.optional(NonEmpty),
+  /** Replace the built-in user prompt; the current program is always its last code block. */
+  user_template: Schema.optional(Schema.String),
+  user_template_file: Schema.optional(NonEmpty),
+  /** Instruction variants, one picked at random per proposal (default: a built-in list). */
+  instructions: Schema.optional(Schema.Array(NonEmpty).pipe(Schema.minItems(1, { message: expected("a non-empty list") }))),
+  /** Pick a different instruction per proposal (false: always the first). */
+  vary_instructions: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Weakness analysis caps: failures listed, characters per failure, feedback tail, whole section. */
+  max_failures: Schema.optionalWith(NonNegativeInt(100), { default: () => 5 }),
+  max_failure_chars: Schema.optionalWith(PositiveInt(100_000), { default: () => 300 }),
+  max_feedback_chars: Schema.optionalWith(NonNegativeInt(1_000_000), { default: () => 1500 }),
+  max_weakness_chars: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 4000 }),
+  max_inspiration_chars: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 4000 })
+})
+export type PromptConfig = typeof PromptConfig.Type
+
+export const NoveltyConfig = Schema.Struct({
+  /** Reject a candidate whose embedding has cosine similarity ≥ this with a program of its island. */
+  embedding_threshold: Schema.optional(
+    Schema.Number.pipe(Schema.between(0, 1, { message: expected("a number from 0 to 1") }))
+  ),
+  /** How many of the island's programs (parent, inspirations, best) the candidate is compared with. */
+  compare_with: Schema.optionalWith(PositiveInt(1000), { default: () => 16 }),
+  /** Ask the LLM whether a too-similar candidate is still meaningfully different before rejecting it. */
+  llm_judge: Schema.optionalWith(Schema.Boolean, { default: () => false })
+})
+export type NoveltyConfig = typeof NoveltyConfig.Type
+
+export const SearchConfig = Schema.Struct({
+  /** A reply that does not apply (or fails validation) goes back to the model with the reason this many times. */
+  max_patch_retries: Schema.optionalWith(NonNegativeInt(20), { default: () => 2 }),
+  /** Names that must stay defined in every candidate (function, class, variable definitions). */
+  required_symbols: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
+  novelty: Schema.optional(NoveltyConfig)
+})
+export type SearchConfig = typeof SearchConfig.Type
+
+/** A per-metric target: a number means "at least"; or `{ at_least }` / `{ at_most }`. */
+export const MetricTarget = Schema.Union(
+  Schema.Number,
+  Schema.Struct({ at_least: Schema.optional(Schema.Number), at_most: Schema.optional(Schema.Number) })
+)
+export type MetricTarget = typeof MetricTarget.Type
+
+// ---- end Search ------------------------------------------------------------------------------
+
 export const RunConfig = Schema.Struct({
   goal: Schema.optionalWith(Schema.String, { default: () => "Improve the program's score." }),
   language: Schema.optional(NonEmpty),
@@ -72,6 +295,10 @@ export const RunConfig = Schema.Struct({
   max_evaluations: Schema.optionalWith(PositiveInt(100_000_000), { default: () => 100 }),
   target_score: Schema.optional(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
   max_wall_seconds: Schema.optional(PositiveNumber),
+  /** Stop when the best score has not improved for this many evaluations. */
+  patience: Schema.optional(PositiveInt(100_000_000)),
+  /** Stop when one program meets every per-metric target at once. */
+  target_metrics: Schema.optional(Schema.Record({ key: Schema.String, value: MetricTarget })),
   /** Stop after this many consecutive failed proposals (LLM or patch errors): the model is unusable. */
   max_consecutive_proposal_failures: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 50 }),
   /** On SIGINT/SIGTERM, in-flight evaluations get this long to finish before they are interrupted. */
@@ -81,6 +308,9 @@ export const RunConfig = Schema.Struct({
   concurrency: Schema.optionalWith(ConcurrencyConfig, { default: () => ConcurrencyConfig.make({}) }),
   llm: Schema.optionalWith(LlmConfig, { default: () => LlmConfig.make({}) }),
   evaluator: Schema.optionalWith(EvaluatorConfig, { default: () => EvaluatorConfig.make({}) }),
+  population: Schema.optionalWith(PopulationConfig, { default: () => PopulationConfig.make({}) }),
+  prompt: Schema.optionalWith(PromptConfig, { default: () => PromptConfig.make({}) }),
+  search: Schema.optionalWith(SearchConfig, { default: () => SearchConfig.make({}) }),
   database: Schema.optionalWith(
     Schema.Struct({ path: Schema.optionalWith(NonEmpty, { default: () => ".evolve/evolve.db" }) }),
     { default: () => ({ path: ".evolve/evolve.db" }) }

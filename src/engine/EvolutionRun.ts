@@ -9,11 +9,11 @@ import {
   Random,
   type Scope
 } from "effect"
-import { type PopulationEntry, ProgramDatabase, type RunState } from "../db/ProgramDatabase.js"
+import { type PopulationEntry, ProgramDatabase, type RunState, type SearchState } from "../db/ProgramDatabase.js"
 import type { DatabaseError } from "../domain/Errors.js"
 import { makeProgramId, makeRunId, type ProgramId, type RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, FailureKind, Program } from "../domain/Program.js"
-import type { RunSpec } from "../domain/RunConfig.js"
+import type { MetricTarget, RunSpec } from "../domain/RunConfig.js"
 import {
   CandidateEvaluated,
   CandidateFailed,
@@ -29,9 +29,12 @@ import {
 } from "../domain/RunEvent.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import type { LlmReply, LlmRetryInfo } from "../llm/LlmClient.js"
-import { Population } from "../population/Population.js"
+import { type Descriptor, decodeDescriptor, encodeDescriptor } from "../population/Features.js"
+import { optionsFromConfig, Population } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
-import { Proposer } from "../propose/Proposer.js"
+import type { Neighbour } from "../propose/Novelty.js"
+import { Proposer, settingsFromConfig } from "../propose/Proposer.js"
+import * as RunLimits from "./RunLimits.js"
 
 export type StopReason =
   | "max_evaluations"
@@ -40,10 +43,14 @@ export type StopReason =
   | "interrupted"
   | "proposal_failures"
   | "database_error"
+  | "patience"
+  | "target_metrics"
 
 const statusFor: Record<StopReason, RunStatus> = {
   max_evaluations: "completed",
   target_score: "completed",
+  patience: "completed",
+  target_metrics: "completed",
   wall_clock: "completed",
   interrupted: "interrupted",
   proposal_failures: "failed",
@@ -95,6 +102,27 @@ const extensionOf = (path: string) => {
 }
 
 const RECENT_FAILURES = 5
+/** Failed evaluations a resumed run reloads for the population's fix mode. */
+const FIX_MODE_FAILURES = 16
+
+/** Whether `metrics` meets every per-metric target (a number means "at least"). */
+export const meetsTargets = (metrics: Readonly<Record<string, number>>, targets: Readonly<Record<string, MetricTarget>>): boolean => {
+  const entries = Object.entries(targets)
+  return entries.length > 0 && entries.every(([name, target]) => {
+    const v = metrics[name]
+    if (typeof v !== "number" || !Number.isFinite(v)) return false
+    if (typeof target === "number") return v >= target
+    return (target.at_least === undefined || v >= target.at_least) && (target.at_most === undefined || v <= target.at_most)
+  })
+}
+
+const describeTargets = (targets: Readonly<Record<string, MetricTarget>>) =>
+  Object.entries(targets).map(([name, t]) =>
+    typeof t === "number"
+      ? `${name} ≥ ${t}`
+      : [t.at_least !== undefined ? `${name} ≥ ${t.at_least}` : "", t.at_most !== undefined ? `${name} ≤ ${t.at_most}` : ""]
+        .filter((x) => x !== "").join(", ")
+  ).join(", ")
 
 /**
  * Starts an evolution run in the current scope: P proposal fibers feed a bounded queue that
@@ -106,6 +134,7 @@ export const start = (options: StartOptions) =>
     const db = yield* ProgramDatabase
     const proposer = yield* Proposer
     const evaluator = yield* Evaluator
+    const shared = yield* RunLimits.permits // global LLM/evaluation permits when a RunManager hosts this run
     const spec = options.spec
     const config = spec.config
     const extension = extensionOf(spec.programPath)
@@ -125,7 +154,31 @@ export const start = (options: StartOptions) =>
     const events = yield* PubSub.unbounded<RunEvent>()
     const capacity = config.concurrency.queue ?? config.concurrency.evaluations
     const queue = yield* Queue.bounded<Program>(capacity)
-    const population = new Population(loaded?.population ?? [])
+    const searchOptions = optionsFromConfig(config.population)
+    const needsDescriptors = searchOptions.features.length > 0 || searchOptions.objectives.length > 0
+    const searchState: SearchState | undefined = loaded
+      ? yield* db.loadSearchState(runId, { descriptors: needsDescriptors, failures: FIX_MODE_FAILURES })
+      : undefined
+    const population = new Population(
+      searchState === undefined || searchState.descriptors.size === 0
+        ? loaded?.population ?? []
+        : loaded!.population.map((e) => {
+          const d = searchState.descriptors.get(e.id)
+          return d === undefined ? e : { ...e, descriptor: decodeDescriptor(d) }
+        }),
+      searchOptions,
+      { migrants: searchState?.migrants ?? [], failures: searchState?.failedEvaluations ?? [] }
+    )
+    const programCode = (id: string) =>
+      db.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
+    yield* population.loadReferenceCode(programCode)
+    const settings = settingsFromConfig(config, spec.programPath)
+    const novelty = config.search.novelty
+    const noveltyEnabled = novelty !== undefined && novelty.embedding_threshold !== undefined && proposer.checkNovelty !== undefined
+    // Program ids draw their random suffix from a stream of their own (unique per run), so the
+    // search's random choices depend only on the seed.
+    const idRandom = Random.make(`${runId}:ids`)
+    const newProgramId = makeProgramId.pipe(Effect.withRandom(idRandom))
     const hashes = new Set(loaded?.codeHashes ?? [])
     const recentFailures: Array<{ kind: string; message: string }> = loaded
       ? (yield* db.recentFailures(runId, RECENT_FAILURES)).flatMap((p) => p.failure ? [p.failure] : []).reverse()
@@ -141,11 +194,15 @@ export const start = (options: StartOptions) =>
       inFlightProposals: 0,
       inFlightEvaluations: 0,
       consecutiveProposalFailures: 0,
+      /** Evaluations since the best score last improved (the patience counter). */
+      sinceBest: searchState?.evaluationsSinceBest ?? 0,
       inputTokens: loaded?.inputTokens ?? 0,
       outputTokens: loaded?.outputTokens ?? 0,
       usd: loaded?.usd ?? 0,
       stopping: false
     }
+    const sessionStart = state.evaluations
+    let proposalNumber = 0
     const stopSignal = yield* Deferred.make<{ reason: StopReason; message: string | null }>()
     const done = yield* Deferred.make<RunSummary, DatabaseError>()
 
@@ -197,7 +254,12 @@ export const start = (options: StartOptions) =>
         if (outcome._tag === "Scored") {
           state.scored++
           const entry = { id: program.id, score: outcome.score, island: program.island, generation: program.generation }
-          population.add(entry)
+          let descriptor: Descriptor | undefined
+          if (needsDescriptors) {
+            descriptor = population.describe(program.island, program.code, outcome.metrics)
+            yield* db.recordDescriptor(program.id, encodeDescriptor(descriptor))
+          }
+          population.add(descriptor === undefined ? entry : { ...entry, descriptor }, program.code)
           yield* publish(
             new CandidateEvaluated({
               runId,
@@ -211,13 +273,18 @@ export const start = (options: StartOptions) =>
           if (state.best === undefined || outcome.score > state.best.score) {
             const previous = state.best?.score ?? null
             state.best = entry
+            state.sinceBest = 0
             yield* publish(new NewBest({ runId, at, programId: program.id, score: outcome.score, previous }))
           }
           if (config.target_score !== undefined && outcome.score >= config.target_score) {
             yield* requestStop("target_score", `score ${outcome.score} reached the target ${config.target_score}`)
           }
+          if (config.target_metrics !== undefined && meetsTargets(outcome.metrics, config.target_metrics)) {
+            yield* requestStop("target_metrics", `program ${program.id} met every metric target (${describeTargets(config.target_metrics)})`)
+          }
         } else {
           countFailure(outcome.failure.kind, outcome.failure.message)
+          population.addFailure({ id: program.id, island: program.island, generation: program.generation, kind: outcome.failure.kind })
           yield* publish(
             new CandidateFailed({
               runId,
@@ -229,13 +296,25 @@ export const start = (options: StartOptions) =>
             })
           )
         }
+        if (state.best?.id !== program.id) state.sinceBest++
+        if (config.patience !== undefined && state.sinceBest >= config.patience) {
+          yield* requestStop("patience", `no improvement of the best score in ${state.sinceBest} evaluations`)
+        }
+        const interval = config.population.migration_interval
+        if (population.islandCount > 1 && interval > 0 && state.evaluations % interval === 0) {
+          const moved = population.migrate()
+          if (moved.length > 0) {
+            yield* db.recordMigrants(runId, moved.map((m) => ({ programId: m.id, island: m.to, origin: m.from })), at)
+            yield* population.loadReferenceCode(programCode)
+          }
+        }
         if (state.evaluations >= max) yield* requestStop("max_evaluations")
       })
 
     const evaluateOne = (program: Program) =>
       Effect.gen(function*() {
         state.inFlightEvaluations++
-        const outcome = yield* evaluator.evaluate({ programId: program.id, code: program.code, extension }).pipe(
+        const outcome = yield* shared.evaluation(evaluator.evaluate({ programId: program.id, code: program.code, extension })).pipe(
           Effect.ensuring(Effect.sync(() => state.inFlightEvaluations--))
         )
         yield* commit(program, outcome)
@@ -246,18 +325,55 @@ export const start = (options: StartOptions) =>
     // ---- proposals ----------------------------------------------------------------------
 
     const initialProgramId = loaded?.initialProgramId ?? null
+    /** The initial program, once known (a new run learns it when it evaluates it). */
+    let rootId = initialProgramId
 
     const pickParent = Effect.gen(function*() {
       const sample = yield* population.sample
       if (sample === undefined) {
-        // Nothing scored yet: "fix mode", breed from the initial program and its error.
-        if (initialProgramId === null) return undefined
-        return { parent: yield* db.getProgram(initialProgramId), inspirations: [] as Array<Program> }
+        // Nothing scored and no failed evaluation remembered: "fix mode" from the initial program.
+        if (rootId === null) return undefined
+        return {
+          parent: yield* db.getProgram(rootId),
+          inspirations: [] as Array<Program>,
+          labels: [] as Array<string | undefined>,
+          island: 0,
+          mode: "fix" as const
+        }
       }
       const parent = yield* db.getProgram(sample.parent.id)
       const inspirations = yield* Effect.forEach(sample.inspirations, (e) => db.getProgram(e.id))
-      return { parent, inspirations }
+      const labels = sample.inspirations.map((m, i) => {
+        const kind = sample.inspirationKinds?.[i]
+        return m.origin !== undefined
+          ? `migrant from island ${m.origin}`
+          : kind === "top"
+          ? "one of the best"
+          : kind === "cell"
+          ? "best of another MAP-Elites cell"
+          : undefined
+      })
+      return { parent, inspirations, labels, island: sample.island, mode: sample.mode }
     }).pipe(Effect.catchTag("ProgramNotFound", Effect.die))
+
+    /** Programs of the child's island a candidate is compared with by the novelty check. */
+    const neighboursOf = (picked: { parent: Program; inspirations: ReadonlyArray<Program>; island: number }, limit: number) =>
+      Effect.gen(function*() {
+        const out: Array<Neighbour> = []
+        const seen = new Set<string>()
+        const push = (id: string, code: string) => {
+          if (out.length >= limit || seen.has(id) || code === "") return
+          seen.add(id)
+          out.push({ id, code })
+        }
+        if (picked.parent.score !== null) push(picked.parent.id, picked.parent.code)
+        for (const p of picked.inspirations) push(p.id, p.code)
+        for (const m of population.islandTop(picked.island, limit)) {
+          if (out.length >= limit) break
+          if (!seen.has(m.id)) push(m.id, yield* programCode(m.id))
+        }
+        return out
+      })
 
     const recordProposalFailure = (
       program: Program,
@@ -283,9 +399,16 @@ export const start = (options: StartOptions) =>
       const picked = yield* pickParent
       if (picked === undefined) return yield* Effect.die(new Error("no parent: the initial program is missing"))
       const { parent, inspirations } = picked
-      const id = yield* makeProgramId
+      const id = yield* newProgramId
       const onRetry = (info: LlmRetryInfo) => Effect.flatMap(now, (at) => publish(new LlmCallRetried({ runId, at, ...info })))
-      const result = yield* proposer.propose({ parent, inspirations, recentFailures: [...recentFailures] }, onRetry)
+      const result = yield* shared.llm(proposer.propose({
+        parent,
+        inspirations,
+        recentFailures: [...recentFailures],
+        mode: picked.mode,
+        inspirationLabels: picked.labels,
+        settings
+      }, onRetry))
       const at = yield* now
       const llm = result.llm
       if (llm) accountLlm(llm)
@@ -293,7 +416,7 @@ export const start = (options: StartOptions) =>
         id,
         runId,
         parentId: parent.id,
-        island: parent.island,
+        island: picked.island,
         generation: parent.generation + 1,
         code: "",
         codeHash: "",
@@ -373,6 +496,43 @@ export const start = (options: StartOptions) =>
         yield* db.insertProgram(program, llmCall)
         return yield* recordProposalFailure(program, "duplicate", "identical to a program already in this run")
       }
+      if (noveltyEnabled) {
+        const neighbours = yield* neighboursOf(picked, novelty.compare_with)
+        const verdict = yield* proposer.checkNovelty!(result.code, neighbours, {
+          embeddingThreshold: novelty.embedding_threshold,
+          llmJudge: novelty.llm_judge
+        })
+        if (verdict.llm !== null) {
+          accountLlm(verdict.llm)
+          yield* db.recordLlmCall({
+            id: `${id}.judge`,
+            runId,
+            programId: id,
+            model: verdict.llm.model,
+            inputTokens: verdict.llm.inputTokens,
+            outputTokens: verdict.llm.outputTokens,
+            usd: verdict.llm.usd,
+            latencyMs: verdict.llm.latencyMs,
+            attempts: verdict.llm.attempts,
+            outcome: "ok",
+            errorKind: null,
+            errorMessage: null,
+            createdAt: at
+          })
+        }
+        if (!verdict.novel) {
+          const program: Program = {
+            ...base,
+            code: result.code,
+            codeHash: hash,
+            patch: result.patch,
+            status: "rejected",
+            failure: { kind: "duplicate", message: verdict.reason }
+          }
+          yield* db.insertProgram(program, llmCall)
+          return yield* recordProposalFailure(program, "duplicate", verdict.reason)
+        }
+      }
       hashes.add(hash)
       const program: Program = { ...base, code: result.code, codeHash: hash, patch: result.patch }
       yield* db.insertProgram(program, llmCall)
@@ -383,9 +543,13 @@ export const start = (options: StartOptions) =>
 
     const proposalLoop = Effect.gen(function*() {
       while (!state.stopping && state.claimed < max) {
+        // Each proposal draws from its own stream, seeded by the run's seed, the session's first
+        // evaluation and the proposal's number, so its random choices do not depend on how
+        // fibers interleave (failed proposals are retried under a new number).
+        const random = Random.make(`${config.seed}:${sessionStart}:${proposalNumber++}`)
         state.claimed++
         state.inFlightProposals++
-        yield* proposeOne.pipe(Effect.ensuring(Effect.sync(() => state.inFlightProposals--)))
+        yield* proposeOne.pipe(Effect.withRandom(random), Effect.ensuring(Effect.sync(() => state.inFlightProposals--)))
       }
     })
 
@@ -393,7 +557,8 @@ export const start = (options: StartOptions) =>
 
     const evaluateInitial = Effect.gen(function*() {
       const at = yield* now
-      const id = yield* makeProgramId
+      const id = yield* newProgramId
+      rootId = id
       const code = options._tag === "New" ? options.initialCode : ""
       const program: Program = {
         id,

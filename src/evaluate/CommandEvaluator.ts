@@ -1,21 +1,15 @@
 import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
 import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
+import * as Feedback from "./Feedback.js"
 import * as MetricsReport from "./MetricsReport.js"
+import * as Sandbox from "./Sandbox.js"
 
 /** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
-export const passedEnv: ReadonlyArray<string> = [
-  "PATH",
-  "HOME",
-  "LANG",
-  "LC_ALL",
-  "TMPDIR",
-  "PYTHONPATH",
-  "NODE_PATH",
-  "SYSTEMROOT"
-]
+export const passedEnv: ReadonlyArray<string> = Sandbox.passedEnv
 
 /** How much of stderr goes into failure messages and feedback. */
 const stderrTailChars = 2048
@@ -57,16 +51,13 @@ const tail = (text: string) => {
 
 const withTail = (message: string, stderrTail: string) => stderrTail === "" ? message : `${message}:\n${stderrTail}`
 
+const withHint = (message: string, hint: string | null) => hint === null ? message : `${message} (${hint})`
+
 const failed = (kind: FailureKind, message: string, feedback: string | null = null): Verdict => ({
   _tag: "Failed",
   failure: { kind, message },
   feedback
 })
-
-const joinFeedback = (...parts: ReadonlyArray<string | null>) => {
-  const present = parts.filter((part): part is string => part !== null && part !== "")
-  return present.length > 0 ? present.join("\n\n") : null
-}
 
 /** The platform reports a signal exit as a failed `exitCode`, naming the signal only in its text. */
 const signalOf = (error: PlatformError) => /signal: (\w+)/.exec(error.message)?.[1] ?? "an unknown signal"
@@ -109,12 +100,28 @@ export const make = (options: CommandEvaluatorOptions) =>
     const executor = yield* CommandExecutor.CommandExecutor
     const [bin, ...args] = options.command
     if (bin === undefined) return yield* Effect.dieMessage("command evaluator: `command` is empty")
-    const parentEnv = yield* Effect.sync(() =>
-      Object.fromEntries(passedEnv.flatMap((name) => {
-        const value = process.env[name]
-        return value === undefined ? [] : [[name, value]]
-      }))
-    )
+    const parentEnv = yield* Sandbox.scrubbedEnv
+    const tree = yield* Sandbox.makeProcessTree
+    const limits: Sandbox.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
+    const limitArgs = Sandbox.limitsPrefix(limits)
+    const bwrap = options.sandbox === "bwrap" ? yield* Sandbox.findExecutable("bwrap") : undefined
+    if (options.sandbox === "bwrap" && bwrap === undefined) {
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+    }
+    const cwd = path.resolve(options.cwd)
+    const pythonHint = options.command.some((arg) => arg.endsWith(".py"))
+      ? " (for an OpenEvolve evaluator.py or a Shinka evaluate.py, set evaluator.contract: openevolve or shinka)"
+      : ""
+    /** The full argv for one candidate: bubblewrap, then the rlimits, then the evaluator. */
+    const argvFor = (dir: string, programPath: string): ReadonlyArray<string> => [
+      ...(bwrap === undefined
+        ? []
+        : Sandbox.bwrapPrefix({ bwrap, writable: [dir], readable: [cwd], cwd, unsharePid: true })),
+      ...limitArgs,
+      bin,
+      ...args,
+      programPath
+    ]
     const timeout = Duration.millis(options.timeoutMs)
     const killGrace = Duration.millis(options.killGraceMs)
     // Once the group is dead the pipes close at once; this only bounds writers outside the group.
@@ -133,8 +140,12 @@ export const make = (options: CommandEvaluatorOptions) =>
       )
     }
 
-    /** Runs the evaluator to its end and kills its whole process group; never leaves it running. */
-    const run = (command: Command.Command) =>
+    /**
+     * Runs the evaluator to its end and kills its whole process group and tree; never leaves it
+     * running. `marker` (an environment entry unique to this candidate) finds orphans that
+     * escaped both the group and the tree.
+     */
+    const run = (command: Command.Command, marker: string) =>
       Effect.gen(function*() {
         const proc = yield* Command.start(command)
         // Registered after the platform's own finalizer, so it runs first: on interruption the
@@ -161,11 +172,20 @@ export const make = (options: CommandEvaluatorOptions) =>
         }))
 
         if (ending._tag === "TimedOut") {
-          // `kill` waits for the main process to exit; the grace period bounds that wait.
-          yield* Effect.ignore(Effect.timeout(proc.kill("SIGTERM"), killGrace))
+          // SIGTERM to the group and to every descendant (also those that left the group), then
+          // the grace period for the main process to exit, then freeze-and-SIGKILL the tree.
+          yield* tree.terminate(proc.pid)
+          yield* Effect.ignore(Effect.timeout(proc.exitCode, killGrace))
+          yield* tree.kill(proc.pid)
         }
         // Always, even after a clean exit: background children left in the group die too.
         yield* Effect.ignore(proc.kill("SIGKILL"))
+        // Pipes still open after that mean a process outside the group holds them: find it by
+        // the candidate's environment (the tree no longer leads to an orphan) and kill it.
+        const drained = yield* Effect.timeout(Fiber.join(drains), Duration.millis(50)).pipe(Effect.option)
+        if (ending._tag === "TimedOut" || Option.isNone(drained)) {
+          yield* tree.killByEnvironment(marker)
+        }
         yield* Effect.ignore(Effect.timeout(Fiber.join(drains), drainGrace))
 
         // Output still buffered in the pipe at the exit may overflow the cap too.
@@ -183,28 +203,38 @@ export const make = (options: CommandEvaluatorOptions) =>
       metricsFile: string
     ): Effect.Effect<Verdict, PlatformError> =>
       Effect.gen(function*() {
-        const feedback = stderrTail === "" ? null : stderrTail
+        const logs = { stderr: stderrTail, stdout: tail(stdout) }
         switch (ending._tag) {
           case "TimedOut":
-            return failed("timeout", `evaluator exceeded the ${options.timeoutMs} ms time limit`, feedback)
+            return failed(
+              "timeout",
+              `evaluator exceeded the ${options.timeoutMs} ms time limit`,
+              Feedback.compose({ ...logs, exit: "killed at the time limit (SIGTERM, then SIGKILL)" })
+            )
           case "OutputLimit":
             return failed(
               "output_limit",
               `evaluator wrote more than ${options.outputCapBytes} bytes to ${ending.stream}`,
-              feedback
+              Feedback.compose({ stderr: stderrTail })
             )
           case "Signaled":
             return failed(
               "evaluator_error",
-              withTail(`evaluator was killed by ${ending.signal}`, stderrTail),
-              feedback
+              withTail(
+                withHint(`evaluator was killed by ${ending.signal}`, Sandbox.limitHint(limits, stderrTail, ending.signal)),
+                stderrTail
+              ),
+              Feedback.compose({ ...logs, exit: `killed by ${ending.signal}` })
             )
           case "Exited":
             if (ending.code !== 0) {
               return failed(
                 "evaluator_error",
-                withTail(`evaluator exited with code ${ending.code}`, stderrTail),
-                feedback
+                withTail(
+                  withHint(`evaluator exited with code ${ending.code}`, Sandbox.limitHint(limits, stderrTail, null)),
+                  stderrTail
+                ),
+                Feedback.compose({ ...logs, exit: `exit code ${ending.code}` })
               )
             }
         }
@@ -223,16 +253,17 @@ export const make = (options: CommandEvaluatorOptions) =>
           if (text === "") {
             return failed(
               "bad_metrics",
-              "no metrics: stdout is empty and $EVOLVE_RESULTS_DIR/metrics.json was not written",
-              feedback
+              "no metrics: stdout is empty and $EVOLVE_RESULTS_DIR/metrics.json was not written" + pythonHint,
+              Feedback.compose(logs)
             )
           }
         }
         const report = MetricsReport.parse(text, { source, primaryMetric: options.primaryMetric })
-        const combined = joinFeedback(report.textFeedback, stderrTail)
+        // stdout carried the metrics (or the evaluator wrote metrics.json): not repeated here.
+        const feedback = Feedback.compose({ textFeedback: report.textFeedback, stderr: stderrTail })
         return report._tag === "Scored"
-          ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback: combined }
-          : { _tag: "Failed", failure: report.failure, feedback: combined }
+          ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback }
+          : { _tag: "Failed", failure: report.failure, feedback }
       })
 
     const evaluateScoped = (request: EvaluationRequest) =>
@@ -242,14 +273,15 @@ export const make = (options: CommandEvaluatorOptions) =>
         const resultsDir = path.join(dir, "results")
         yield* fs.writeFileString(programPath, request.code)
         yield* fs.makeDirectory(resultsDir)
-        const command = Command.make(bin, ...args, programPath).pipe(
-          Command.workingDirectory(options.cwd),
+        const [first, ...rest] = argvFor(dir, programPath)
+        const command = Command.make(first!, ...rest).pipe(
+          Command.workingDirectory(cwd),
           Command.env({ ...parentEnv, EVOLVE_PROGRAM: programPath, EVOLVE_RESULTS_DIR: resultsDir }, {
             extendEnv: false
           }),
           Command.stdin(Stream.empty)
         )
-        const { ending, stderr, stdout } = yield* run(command)
+        const { ending, stderr, stdout } = yield* run(command, `EVOLVE_RESULTS_DIR=${resultsDir}`)
         return yield* verdict(ending, stdout, tail(stderr), path.join(resultsDir, "metrics.json"))
       }).pipe(Effect.scoped)
 
@@ -269,8 +301,11 @@ export const make = (options: CommandEvaluatorOptions) =>
     return Evaluator.of({ evaluate })
   })
 
-/** The `command` contract as the run's `Evaluator`; needs the platform (e.g. `NodeContext.layer`). */
+/**
+ * The `command` contract as the run's `Evaluator`; needs the platform (e.g. `NodeContext.layer`).
+ * Fails with a ConfigError when `sandbox: "bwrap"` is asked for and bubblewrap is missing.
+ */
 export const layer = (
   options: CommandEvaluatorOptions
-): Layer.Layer<Evaluator, never, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
+): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
   Layer.effect(Evaluator, make(options))

@@ -33,4 +33,43 @@ export interface CommandEvaluatorOptions {
   readonly keepArtifacts: boolean
   /** Parent directory for per-candidate temp dirs (defaults to the OS temp dir). */
   readonly tempRoot?: string | undefined
+  /** Address-space limit (RLIMIT_AS) of the evaluator process, in MiB. */
+  readonly memoryMb?: number | undefined
+  /** CPU-time limit (RLIMIT_CPU) of the evaluator process, in seconds. */
+  readonly cpuSeconds?: number | undefined
+  /** "bwrap": run inside bubblewrap (no network, read-only filesystem, writable temp dir). */
+  readonly sandbox?: "none" | "bwrap" | undefined
+}
+
+/** The Python contracts: an OpenEvolve `evaluate(program_path)` module or a Shinka `evaluate.py`. */
+export type PythonContract = "openevolve" | "shinka"
+
+export interface PythonEvaluatorOptions {
+  readonly contract: PythonContract
+  /** The evaluator file (evaluator.py / evaluate.py); its directory is the working directory. */
+  readonly evaluatorPath: string
+  /** Python interpreter (default "python3"). */
+  readonly python?: string | undefined
+  /** Worker processes, one per concurrent evaluation (the run's W). */
+  readonly slots: number
+  /**
+   * true (default): each worker imports the evaluator once and forks a child per candidate.
+   * false: a fresh worker per candidate (cold start; edits to the evaluator are picked up).
+   */
+  readonly warm?: boolean | undefined
+  readonly timeoutMs: number
+  readonly killGraceMs: number
+  readonly outputCapBytes: number
+  readonly primaryMetric: string
+  readonly keepArtifacts: boolean
+  readonly tempRoot?: string | undefined
+  readonly memoryMb?: number | undefined
+  readonly cpuSeconds?: number | undefined
+  readonly sandbox?: "none" | "bwrap" | undefined
+  /** openevolve: run evaluate_stage1/2/3 as a cascade when the module defines them (default true). */
+  readonly cascade?: boolean | undefined
+  /** Stage k+1 runs only when stage k's score reaches thresholds[k-1] (missing: always runs). */
+  readonly cascadeThresholds?: ReadonlyArray<number> | undefined
+  /** How long a worker may take to import the evaluator (default: the timeout plus 30 s). */
+  readonly startTimeoutMs?: number | undefined
 }

@@ -26,7 +26,9 @@ const quotedChars = 200
 
 const decodeJson = Schema.decodeEither(Schema.parseJson())
 
-const badMetrics = (message: string, textFeedback: string | null = null): Report => ({
+type FailedReport = Extract<Report, { _tag: "Failed" }>
+
+const badMetrics = (message: string, textFeedback: string | null = null): FailedReport => ({
   _tag: "Failed",
   failure: { kind: "bad_metrics", message },
   textFeedback
@@ -37,24 +39,16 @@ const quote = (text: string) =>
 
 const describe = (value: unknown) => value === null ? "null" : Array.isArray(value) ? "an array" : typeof value
 
+/** A decoded JSON object, or why the text is not one. */
+export type Decoded =
+  | { readonly _tag: "Object"; readonly fields: Record<string, unknown> }
+  | FailedReport
+
 /**
- * Parses an evaluator's JSON report (`source` names it in messages, e.g. "metrics.json").
- *
- * - The report must be a JSON object. `NaN`/`Infinity` (which Python's `json.dumps` emits)
- *   are not JSON and are rejected as "bad_metrics" with a message that says so.
- * - Metrics are the top-level finite numbers; booleans count as 1/0 (so `correct` or
- *   `valid` flags can serve as features); strings, arrays and nested objects are ignored.
- *   A number that is not finite (`1e999`) is "bad_metrics".
- * - Fitness is `combined_score` when present, else `primaryMetric`; it must be a number.
- * - An evaluator that reports `error` (a non-empty string) or `correct: false` judged the
- *   candidate a failure: "evaluator_error" with that message, whatever the scores say.
- * - A string `text_feedback` is returned for the next prompt (capped), also on failure.
+ * Decodes an evaluator's JSON text into an object. `NaN`/`Infinity` (which Python's
+ * `json.dumps` emits) are not JSON and are rejected as "bad_metrics" with a message that says so.
  */
-export const parse = (text: string, options: {
-  readonly source: string
-  readonly primaryMetric: string
-}): Report => {
-  const { primaryMetric, source } = options
+export const decodeObject = (text: string, source: string): Decoded => {
   const decoded = decodeJson(text)
   if (Either.isLeft(decoded)) {
     return badMetrics(
@@ -67,7 +61,40 @@ export const parse = (text: string, options: {
   if (typeof report !== "object" || report === null || Array.isArray(report)) {
     return badMetrics(`${source} must be a JSON object of metrics, got ${describe(report)}`)
   }
-  const fields = report as Record<string, unknown>
+  return { _tag: "Object", fields: report as Record<string, unknown> }
+}
+
+/**
+ * Parses an evaluator's JSON report (`source` names it in messages, e.g. "metrics.json").
+ *
+ * - The report must be a JSON object. `NaN`/`Infinity` (which Python's `json.dumps` emits)
+ *   are not JSON and are rejected as "bad_metrics" with a message that says so.
+ * - Then `fromFields` decides (below).
+ */
+export const parse = (text: string, options: {
+  readonly source: string
+  readonly primaryMetric: string
+}): Report => {
+  const decoded = decodeObject(text, options.source)
+  return decoded._tag === "Object" ? fromFields(decoded.fields, options) : decoded
+}
+
+/**
+ * Judges a decoded report (shared by every contract):
+ *
+ * - Metrics are the top-level finite numbers; booleans count as 1/0 (so `correct` or
+ *   `valid` flags can serve as features); strings, arrays and nested objects are ignored.
+ *   A number that is not finite (`1e999`) is "bad_metrics".
+ * - Fitness is `combined_score` when present, else `primaryMetric`; it must be a number.
+ * - An evaluator that reports `error` (a non-empty string) or `correct: false` judged the
+ *   candidate a failure: "evaluator_error" with that message, whatever the scores say.
+ * - A string `text_feedback` is returned for the next prompt (capped), also on failure.
+ */
+export const fromFields = (fields: Record<string, unknown>, options: {
+  readonly source: string
+  readonly primaryMetric: string
+}): Report => {
+  const { primaryMetric, source } = options
   const textFeedback = typeof fields.text_feedback === "string" && fields.text_feedback.trim() !== ""
     ? fields.text_feedback.slice(0, textFeedbackChars)
     : null

@@ -1,9 +1,15 @@
-import { Context, type Effect } from "effect"
-import type { LlmError } from "../domain/Errors.js"
+import { Context, Effect } from "effect"
+import { LlmError, type LlmErrorReason } from "../domain/Errors.js"
 
 export interface LlmRequest {
   readonly system: string
   readonly user: string
+  /** Pin the call to this model (a name from `models`); default: the client's selection picks. */
+  readonly model?: string | undefined
+  /** Override the model's configured temperature for this call. */
+  readonly temperature?: number | undefined
+  /** Override the model's configured max output tokens for this call. */
+  readonly maxTokens?: number | undefined
 }
 
 export interface LlmReply {
@@ -13,9 +19,11 @@ export interface LlmReply {
   readonly outputTokens: number
   readonly usd: number
   readonly latencyMs: number
-  /** 1 when the first try succeeded. */
+  /** 1 when the first try succeeded; 0 when answered from the cache. */
   readonly attempts: number
   readonly finishReason: string
+  /** True when answered from the temperature-0 cache (then `usd` is 0). */
+  readonly cached?: boolean | undefined
 }
 
 export interface LlmRetryInfo {
@@ -25,14 +33,100 @@ export interface LlmRetryInfo {
   readonly delayMs: number
 }
 
+export type BreakerStatus = "closed" | "open" | "half_open"
+
+/** A model's live state, for progress displays, metrics and tests. */
+export interface ModelStatus {
+  readonly name: string
+  readonly provider: string
+  /** Current AIMD concurrency limit and its ceiling. */
+  readonly limit: number
+  readonly maxConcurrency: number
+  readonly inFlight: number
+  readonly breaker: BreakerStatus
+  readonly calls: number
+  readonly failures: number
+  readonly cacheHits: number
+  /** Outcomes recorded for the bandit and their totals. */
+  readonly outcomes: number
+  readonly totalImprovement: number
+  readonly totalUsd: number
+}
+
 /**
- * The LLM as the rest of evolve sees it: one resilient call (timeout, retries with backoff,
- * cost accounting) over whichever @effect/ai LanguageModel provider the config names.
+ * An `LlmError` that also carries the accounting of the failed call: every call, failed ones
+ * included, has a model, tokens, USD, latency and attempts. `_tag` stays "LlmError".
+ */
+export class LlmCallError extends LlmError {
+  declare readonly model: string
+  declare readonly latencyMs: number
+  declare readonly inputTokens: number
+  declare readonly outputTokens: number
+  declare readonly usd: number
+  constructor(props: {
+    readonly reason: LlmErrorReason
+    readonly message: string
+    readonly status?: number | undefined
+    readonly retryAfterMs?: number | undefined
+    readonly attempts?: number | undefined
+    readonly model: string
+    readonly latencyMs: number
+    readonly inputTokens: number
+    readonly outputTokens: number
+    readonly usd: number
+  }) {
+    super(props)
+  }
+}
+
+/** The accounting of a failed call (zeros and `fallbackModel` for a plain `LlmError`). */
+export const failureAccounting = (error: LlmError, fallbackModel = "") => ({
+  model: error instanceof LlmCallError ? error.model : fallbackModel,
+  inputTokens: error instanceof LlmCallError ? error.inputTokens : 0,
+  outputTokens: error instanceof LlmCallError ? error.outputTokens : 0,
+  usd: error instanceof LlmCallError ? error.usd : 0,
+  latencyMs: error instanceof LlmCallError ? error.latencyMs : 0,
+  attempts: error.attempts ?? 1,
+  errorKind: error.reason
+})
+
+/**
+ * The LLM as the rest of evolve sees it: one resilient call (per-model concurrency and rate
+ * limits, AIMD, circuit breaker, timeout, retries with backoff, cost accounting, cache) over
+ * whichever @effect/ai LanguageModel providers the config names, possibly several models.
  */
 export class LlmClient extends Context.Tag("evolve/LlmClient")<LlmClient, {
+  /** The first (or only) model's name. */
   readonly model: string
+  /** Every model of the client, in config order. */
+  readonly models: ReadonlyArray<string>
+  /** Fails with an `LlmError`, in practice an {@link LlmCallError} carrying the call's accounting. */
   readonly complete: (
     request: LlmRequest,
     onRetry?: (info: LlmRetryInfo) => Effect.Effect<void>
   ) => Effect.Effect<LlmReply, LlmError>
+  /**
+   * Expected USD of `request` before it is sent (for a budget that counts in-flight calls):
+   * prompt tokens (chars / 4) × input price + typical output tokens × output price, where
+   * "typical" is the model's mean output so far, else `typical_output_tokens`, else max_tokens.
+   * Unpinned requests take the dearest model of the client.
+   */
+  readonly estimateCostUsd: (request: LlmRequest) => Effect.Effect<number>
+  /** Feeds the bandit: a candidate from `model` improved on its parent by `improvement` (≤ 0: none) and cost `usd`. */
+  readonly recordOutcome: (model: string, improvement: number, usd: number) => Effect.Effect<void>
+  readonly status: Effect.Effect<ReadonlyArray<ModelStatus>>
 }>() {}
+
+/** A client over a bare `complete` (test doubles, custom adapters); the other methods are inert. */
+export const fromComplete = (
+  model: string,
+  complete: LlmClient["Type"]["complete"]
+): LlmClient["Type"] =>
+  LlmClient.of({
+    model,
+    models: [model],
+    complete,
+    estimateCostUsd: () => Effect.succeed(0),
+    recordOutcome: () => Effect.void,
+    status: Effect.succeed([])
+  })

@@ -19,7 +19,7 @@
  */
 import { AiError, type IdGenerator, LanguageModel, type Prompt, type Response } from "@effect/ai"
 import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Effect, FiberRef, Layer, Option, Redacted, Schema, Stream } from "effect"
 
 export interface OpenAiChatOptions {
   /** e.g. `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1` (no trailing `/chat/completions`). */
@@ -29,7 +29,21 @@ export interface OpenAiChatOptions {
   readonly apiKey: Option.Option<Redacted.Redacted>
   readonly temperature: number
   readonly maxTokens: number
+  /** Extra fields merged into every request body (e.g. `top_p`, `seed`); they cannot replace `messages`. */
+  readonly extraBody?: Readonly<Record<string, unknown>> | undefined
 }
+
+/** Per-call parameter overrides (set with {@link withCallOverrides}), e.g. a batch item's temperature. */
+export interface CallOverrides {
+  readonly temperature?: number | undefined
+  readonly maxTokens?: number | undefined
+}
+
+export const currentCallOverrides: FiberRef.FiberRef<CallOverrides> = FiberRef.unsafeMake<CallOverrides>({})
+
+/** Runs `effect` with these request parameters overriding the model's configured ones. */
+export const withCallOverrides = (overrides: CallOverrides) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.locally(effect, currentCallOverrides, overrides)
 
 const MODULE = "OpenAiChat"
 
@@ -120,14 +134,15 @@ export const toChatMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
 }
 
 /** The JSON body sent to `/chat/completions`. */
-export const makeRequestBody = (options: OpenAiChatOptions, prompt: Prompt.Prompt) => {
+export const makeRequestBody = (options: OpenAiChatOptions, prompt: Prompt.Prompt, overrides: CallOverrides = {}) => {
   // api.openai.com rejects `max_tokens` for reasoning models; everyone else knows `max_tokens`.
   const tokensField = isOpenAiHost(options.baseUrl) ? "max_completion_tokens" : "max_tokens"
   return {
+    temperature: overrides.temperature ?? options.temperature,
+    [tokensField]: overrides.maxTokens ?? options.maxTokens,
+    ...options.extraBody,
     model: options.model,
     messages: toChatMessages(prompt),
-    temperature: options.temperature,
-    [tokensField]: options.maxTokens,
     stream: false
   }
 }
@@ -150,7 +165,7 @@ export const scrubUrl = (url: string): string => {
     u.hash = ""
     return u.toString()
   } catch {
-    return "<invalid url>"
+    return url.replace(/[?#].*$/, "").replace(/\/\/[^@/]*@/, "//")
   }
 }
 
@@ -292,9 +307,10 @@ export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Se
 
     const call = (method: string, prompt: Prompt.Prompt) =>
       Effect.gen(function*() {
+        const overrides = yield* FiberRef.get(currentCallOverrides)
         let request = HttpClientRequest.post(url).pipe(
           HttpClientRequest.acceptJson,
-          HttpClientRequest.bodyUnsafeJson(makeRequestBody(options, prompt))
+          HttpClientRequest.bodyUnsafeJson(makeRequestBody(options, prompt, overrides))
         )
         if (Option.isSome(options.apiKey)) request = HttpClientRequest.bearerToken(request, options.apiKey.value)
 

@@ -12,7 +12,7 @@
 import type { AiError } from "@effect/ai"
 import { Clock, Duration, Effect, Schedule, ScheduleDecision, ScheduleIntervals } from "effect"
 import { LlmError, type LlmErrorReason, retryableLlmReasons } from "../domain/Errors.js"
-import { EmptyResponseDescription } from "./OpenAiChat.js"
+import { EmptyResponseDescription, scrubUrl } from "./OpenAiChat.js"
 
 export const BASE_DELAY_MS = 500
 export const BACKOFF_FACTOR = 2
@@ -96,7 +96,7 @@ export const classifyAiError = (error: AiError.AiError, nowMs: number): LlmError
     case "HttpRequestError":
       return new LlmError({
         reason: error.reason === "Transport" ? "connection" : "bad_request",
-        message: `${error.reason === "Transport" ? "connection failed" : "invalid request"} (${error.request.method} ${error.request.url})${
+        message: `${error.reason === "Transport" ? "connection failed" : "invalid request"} (${error.request.method} ${scrubUrl(error.request.url)})${
           error.description ? `: ${error.description}` : ""
         }`
       })
@@ -113,7 +113,7 @@ export const classifyAiError = (error: AiError.AiError, nowMs: number): LlmError
         reason,
         status,
         retryAfterMs,
-        message: `HTTP ${status} from ${error.request.method} ${error.request.url}${
+        message: `HTTP ${status} from ${error.request.method} ${scrubUrl(error.request.url)}${
           error.description && !error.description.startsWith("HTTP ") ? ` (${error.description})` : ""
         }${snippet(error.body)}`
       })
@@ -184,4 +184,20 @@ export const tapRetry = <Out, In, R, R2>(
       return ScheduleDecision.isContinue(decision)
         ? Effect.as(f(out, Math.max(0, ScheduleIntervals.start(decision.intervals) - now)), result)
         : Effect.succeed(result)
+    }))
+
+/**
+ * Stops `self` when the next attempt would start after `deadlineMs` (a `Clock` time in ms):
+ * the overall time budget of a call, all attempts and backoff sleeps included.
+ */
+export const untilDeadline = <Out, In, R>(
+  self: Schedule.Schedule<Out, In, R>,
+  deadlineMs: number
+): Schedule.Schedule<Out, In, R> =>
+  Schedule.makeWithState(self.initial, (now, input, state) =>
+    Effect.map(self.step(now, input, state), (result) => {
+      const [nextState, out, decision] = result
+      return ScheduleDecision.isContinue(decision) && ScheduleIntervals.start(decision.intervals) > deadlineMs
+        ? [nextState, out, ScheduleDecision.done] as const
+        : result
     }))

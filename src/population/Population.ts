@@ -1,89 +1,569 @@
+/**
+ * The scored programs of a run, in memory (ids, scores, descriptors; code stays in the
+ * database), split into islands.
+ *
+ * - Islands: each proposal is bred on one island (round robin); its parent and inspirations
+ *   come only from that island's members: its own programs, copies migrated into it, and the
+ *   initial program, which seeds every island. Its child belongs to the same island.
+ * - Migration (ring): `migrate()` copies the best `migrationFraction` of each island's own
+ *   programs to the next island. Copies are tagged with their origin and never migrate again;
+ *   a program already present on the target is not copied twice (code is unique in a run:
+ *   the engine rejects duplicate code before evaluation, so "same program" is "same code").
+ * - MAP-Elites (optional, per island): with a grid, parents are drawn from the cell elites
+ *   only; diverse inspirations come from other cells.
+ * - Selection strategies: power_law (over rank), fitness_weighted (sigmoid of the score, with a
+ *   penalty for parents used often), hill_climb (the best), beam (uniform over the best k),
+ *   uniform, mix (exploit with power_law, else explore uniformly); with objectives, a share of
+ *   parents comes from the island's Pareto front.
+ * - Fix mode: while an island has no scored program, its parent is its "best" failed program
+ *   (the failure that got furthest: bad metrics > output limit > timeout > crash; most recent
+ *   first), sent with its error.
+ *
+ * Sampling is O(1)–O(log n) per draw (fitness_weighted looks at the best 2048 at most), so a
+ * draw stays far below a millisecond at 100k programs.
+ */
 import { Effect, Random } from "effect"
 import type { PopulationEntry } from "../db/ProgramDatabase.js"
+import type { ProgramId } from "../domain/Ids.js"
+import { type Direction, PopulationConfig, type SelectionStrategy } from "../domain/RunConfig.js"
+import { type Descriptor, describe, EDIT_DISTANCE } from "./Features.js"
+import { type FeatureSpec, Grid, insertSorted } from "./Grid.js"
+import { dominates, isComplete, orient } from "./Pareto.js"
+import { fitnessWeightedIndex, powerLawRank, uniformIndex } from "./Selection.js"
+
+/** One program as a member of one island. */
+export interface Member extends PopulationEntry {
+  readonly descriptor?: Descriptor | undefined
+  /** Set on migrant copies: the island the program came from. */
+  readonly origin?: number | undefined
+  /** The initial program, shared by every island (never migrates). */
+  readonly root?: boolean | undefined
+}
+
+/** A failed evaluation remembered for fix mode. */
+export interface FailedEntry {
+  readonly id: ProgramId
+  readonly island: number
+  readonly generation: number
+  readonly kind: string
+}
+
+export type SampleMode = "exploit" | "explore" | "pareto" | "fix"
+
+/** top: among the island's best; migrant: copied from another island; cell: elite of another MAP-Elites cell; random: any member. */
+export type InspirationKind = "top" | "migrant" | "cell" | "random"
 
 export interface Sample {
-  readonly parent: PopulationEntry
-  readonly inspirations: ReadonlyArray<PopulationEntry>
+  /** A scored member, or in fix mode a failed program. */
+  readonly parent: { readonly id: ProgramId; readonly island: number; readonly generation: number; readonly score?: number }
+  readonly inspirations: ReadonlyArray<Member>
+  /** Why each inspiration was chosen (same order). */
+  readonly inspirationKinds?: ReadonlyArray<InspirationKind> | undefined
+  /** The island the child belongs to. */
+  readonly island: number
+  readonly mode: SampleMode
 }
 
-export interface SamplingOptions {
-  /** Probability of picking the parent by rank (biased to the top) rather than uniformly. */
+export interface Migration {
+  readonly id: ProgramId
+  readonly from: number
+  readonly to: number
+}
+
+export interface SearchOptions {
+  readonly islands: number
+  readonly selection: SelectionStrategy
+  readonly powerLawAlpha: number
   readonly exploitation: number
-  /** Power applied to a uniform draw over ranks: higher means closer to hill-climbing. */
-  readonly rankPower: number
+  readonly beamWidth: number
+  readonly reusePenalty: number
+  readonly weightSharpness: number
+  readonly paretoShare: number
   readonly topInspirations: number
-  readonly randomInspirations: number
+  readonly diverseInspirations: number
+  readonly migrationFraction: number
+  readonly features: ReadonlyArray<FeatureSpec>
+  readonly referencePrograms: number
+  readonly objectives: ReadonlyArray<{ readonly metric: string; readonly direction: Direction }>
 }
 
-export const defaultSampling: SamplingOptions = {
-  exploitation: 0.7,
-  rankPower: 3,
-  topInspirations: 2,
-  randomInspirations: 1
+export const optionsFromConfig = (c: PopulationConfig): SearchOptions => ({
+  islands: c.islands,
+  selection: c.selection,
+  powerLawAlpha: c.power_law_alpha,
+  exploitation: c.exploitation,
+  beamWidth: c.beam_width,
+  reusePenalty: c.reuse_penalty,
+  weightSharpness: c.weight_sharpness,
+  paretoShare: c.pareto_share,
+  topInspirations: c.inspirations.top,
+  diverseInspirations: c.inspirations.diverse,
+  migrationFraction: c.migration_fraction,
+  features: c.map_elites?.features ?? [],
+  referencePrograms: c.map_elites?.reference_programs ?? 4,
+  objectives: c.objectives ?? []
+})
+
+export const defaultOptions: SearchOptions = optionsFromConfig(PopulationConfig.make({}))
+
+/** A front member with its oriented objective vector (larger is better everywhere). */
+interface FrontEntry {
+  readonly member: Member
+  readonly v: ReadonlyArray<number>
 }
 
-/**
- * The scored programs of a run, kept in memory sorted by score (best first) so that sampling
- * a parent and inspirations costs O(1) and adding a program costs one binary search.
- * Holds ids and scores only; code stays in the database.
- */
-export class Population {
-  private readonly sorted: Array<PopulationEntry> = []
+/** Beyond this many members an island's front drops its lowest-scoring member (sampling needs no more). */
+const FRONT_CAP = 1024
 
-  constructor(entries: Iterable<PopulationEntry> = [], readonly options: SamplingOptions = defaultSampling) {
-    for (const entry of entries) this.sorted.push(entry)
-    this.sorted.sort((a, b) => b.score - a.score)
+/** How far a failed evaluation got (higher: closer to working). */
+const failureRank: Record<string, number> = { bad_metrics: 3, output_limit: 2, timeout: 1, evaluator_error: 0 }
+const FAILURES_KEPT = 8
+
+class Island {
+  /** Every member, best first. */
+  readonly members: Array<Member> = []
+  readonly ids = new Set<string>()
+  readonly migrants: Array<Member> = []
+  grid: Grid<Member> | undefined
+  front: Array<FrontEntry> = []
+  readonly failures: Array<FailedEntry> = []
+  /** Codes of the best members, for the edit-distance feature: best first. */
+  readonly references: Array<{ readonly id: string; readonly score: number; code: string | undefined }> = []
+
+  constructor(readonly index: number, features: ReadonlyArray<FeatureSpec>) {
+    this.grid = features.length > 0 ? new Grid<Member>(features) : undefined
   }
 
+  /** The programs parents are drawn from: the grid's elites, or every member. */
+  get pool(): ReadonlyArray<Member> {
+    return this.grid ? this.grid.elites : this.members
+  }
+
+  bestFailure(): FailedEntry | undefined {
+    let best: FailedEntry | undefined
+    for (let i = this.failures.length - 1; i >= 0; i--) {
+      const f = this.failures[i]!
+      if (best === undefined || (failureRank[f.kind] ?? -1) > (failureRank[best.kind] ?? -1)) best = f
+    }
+    return best
+  }
+}
+
+export interface PopulationInit {
+  readonly migrants?: ReadonlyArray<{ readonly programId: ProgramId; readonly island: number; readonly origin: number }>
+  readonly failures?: ReadonlyArray<FailedEntry>
+}
+
+export class Population {
+  /** Every distinct scored program (no copies), best first. */
+  private readonly sorted: Array<Member> = []
+  private readonly byId = new Map<string, Member>()
+  private readonly islands: Array<Island>
+  private readonly uses = new Map<string, number>()
+  private readonly directions: ReadonlyArray<Direction>
+  private next = 0
+
+  constructor(
+    entries: Iterable<PopulationEntry & { readonly descriptor?: Descriptor | undefined }> = [],
+    readonly options: SearchOptions = defaultOptions,
+    init: PopulationInit = {}
+  ) {
+    this.islands = Array.from({ length: Math.max(1, options.islands) }, (_, i) => new Island(i, options.features))
+    this.directions = options.objectives.map((o) => o.direction)
+    this.load([...entries])
+    for (const m of init.migrants ?? []) {
+      const member = this.byId.get(m.programId)
+      if (member !== undefined) this.placeMigrant(member, m.origin, m.island)
+    }
+    for (const f of init.failures ?? []) this.addFailure(f)
+  }
+
+  /** Bulk load (a resumed run): entries are appended best first, fronts built in one sweep. */
+  private load(entries: Array<PopulationEntry & { readonly descriptor?: Descriptor | undefined }>) {
+    if (entries.length === 0) return
+    entries.sort((a, b) => b.score - a.score)
+    const n = this.islands.length
+    // Set the grids' ranges first, so that loading re-bins nothing.
+    if (this.options.features.length > 0) {
+      for (const entry of entries) {
+        const values = entry.descriptor?.features
+        if (values === undefined) continue
+        for (const island of entry.generation === 0 ? this.islands : [this.islands[entry.island % n]!]) island.grid?.observe(values)
+      }
+    }
+    const candidates: Array<Array<FrontEntry>> = this.islands.map(() => [])
+    const place = (island: Island, member: Member) => {
+      island.members.push(member)
+      if (n > 1) island.ids.add(member.id)
+      const features = member.descriptor?.features
+      if (island.grid && features) island.grid.add(member, features)
+      if (this.directions.length > 0) {
+        const v = this.vectorOf(member)
+        if (v !== undefined) candidates[island.index]!.push({ member, v })
+      }
+      if (this.needsReferenceCode && island.references.length < this.options.referencePrograms) {
+        island.references.push({ id: member.id, score: member.score, code: undefined })
+      }
+    }
+    for (const entry of entries) {
+      if (this.byId.has(entry.id)) continue
+      if (entry.generation === 0) {
+        const member: Member = { ...entry, root: true }
+        this.byId.set(member.id, member)
+        this.sorted.push(member)
+        for (const island of this.islands) place(island, island.index === member.island ? member : { ...member, island: island.index })
+      } else {
+        const index = entry.island % n
+        const member: Member = index === entry.island ? entry : { ...entry, island: index }
+        this.byId.set(member.id, member)
+        this.sorted.push(member)
+        place(this.islands[index]!, member)
+      }
+    }
+    if (this.directions.length > 0) {
+      for (const island of this.islands) island.front = frontOf(candidates[island.index]!)
+    }
+  }
   get size(): number {
     return this.sorted.length
+  }
+
+  get islandCount(): number {
+    return this.islands.length
   }
 
   get best(): PopulationEntry | undefined {
     return this.sorted[0]
   }
 
-  add(entry: PopulationEntry): void {
-    let lo = 0
-    let hi = this.sorted.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (this.sorted[mid]!.score >= entry.score) lo = mid + 1
-      else hi = mid
-    }
-    this.sorted.splice(lo, 0, entry)
-  }
-
   top(n: number): ReadonlyArray<PopulationEntry> {
     return this.sorted.slice(0, n)
   }
 
-  /** A parent (rank-biased or uniform) and inspirations: the best others plus random others. */
-  readonly sample: Effect.Effect<Sample | undefined> = Effect.suspend(() => {
-    const entries = this.sorted
-    const n = entries.length
-    if (n === 0) return Effect.succeed(undefined)
-    const { exploitation, rankPower, topInspirations, randomInspirations } = this.options
+  /** The best `n` members of an island (migrants and the initial program included). */
+  islandTop(island: number, n: number): ReadonlyArray<Member> {
+    return (this.islands[island]?.members ?? []).slice(0, n)
+  }
+
+  islandMembers(island: number): ReadonlyArray<Member> {
+    return this.islands[island]?.members ?? []
+  }
+
+  islandSize(island: number): number {
+    return this.islands[island]?.members.length ?? 0
+  }
+
+  /** The cell elites of an island's grid (empty without MAP-Elites). */
+  islandElites(island: number): ReadonlyArray<Member> {
+    return this.islands[island]?.grid?.elites ?? []
+  }
+
+  grid(island: number): Grid<Member> | undefined {
+    return this.islands[island]?.grid
+  }
+
+  /** The island's Pareto front (multi-objective runs). */
+  islandFront(island: number): ReadonlyArray<Member> {
+    return (this.islands[island]?.front ?? []).map((f) => f.member)
+  }
+
+  /** The Pareto front over every program of the run. */
+  paretoFront(): ReadonlyArray<Member> {
+    const all: Array<FrontEntry> = []
+    for (const member of this.sorted) {
+      const v = this.vectorOf(member)
+      if (v !== undefined) all.push({ member, v })
+    }
+    return frontOf(all).map((f) => f.member)
+  }
+
+  /** How many times a program was picked as a parent. */
+  timesUsed(id: string): number {
+    return this.uses.get(id) ?? 0
+  }
+
+  // ---- descriptors ------------------------------------------------------------------------
+
+  /** Whether committed programs need a descriptor (MAP-Elites features or objectives). */
+  get needsDescriptors(): boolean {
+    return this.options.features.length > 0 || this.options.objectives.length > 0
+  }
+
+  /** Whether the edit-distance feature needs the codes of each island's best programs. */
+  get needsReferenceCode(): boolean {
+    return this.options.features.some((f) => f.name === EDIT_DISTANCE)
+  }
+
+  /** The descriptor of a new program of `island` (edit distance against the island's best programs). */
+  describe(island: number, code: string, metrics: Readonly<Record<string, number>>): Descriptor {
+    const refs = this.islands[island]?.references.flatMap((r) => (r.code === undefined ? [] : [r.code])) ?? []
+    return describe(
+      { code, metrics, references: refs },
+      this.options.features.map((f) => f.name),
+      this.options.objectives.map((o) => o.metric)
+    )
+  }
+
+  /** Ids whose code the edit-distance references still lack (after a resume). */
+  missingReferenceCode(): ReadonlyArray<string> {
+    if (!this.needsReferenceCode) return []
+    const out = new Set<string>()
+    for (const island of this.islands) for (const r of island.references) if (r.code === undefined) out.add(r.id)
+    return [...out]
+  }
+
+  setReferenceCode(id: string, code: string): void {
+    for (const island of this.islands) for (const r of island.references) if (r.id === id) r.code = code
+  }
+
+  /** Loads the reference codes a resumed run lacks. */
+  loadReferenceCode<E, R>(load: (id: string) => Effect.Effect<string, E, R>): Effect.Effect<void, E, R> {
+    return Effect.forEach(this.missingReferenceCode(), (id) => Effect.map(load(id), (code) => this.setReferenceCode(id, code)), {
+      discard: true
+    })
+  }
+
+  // ---- adding -----------------------------------------------------------------------------
+
+  /** The oriented objective vector of a member, undefined when an objective is missing. */
+  private vectorOf(m: Member): ReadonlyArray<number> | undefined {
+    const o = m.descriptor?.objectives
+    if (o === undefined || o.length !== this.directions.length) return undefined
+    const v = orient(o, this.directions)
+    return isComplete(v) ? v : undefined
+  }
+
+  /** Adds a scored program to its island (the initial program, generation 0, joins every island). */
+  add(entry: PopulationEntry & { readonly descriptor?: Descriptor | undefined }, code?: string): void {
+    if (this.byId.has(entry.id)) return
+    const root = entry.generation === 0
+    const member: Member = root ? { ...entry, root: true } : { ...entry }
+    this.byId.set(member.id, member)
+    insertSorted(this.sorted, member)
+    if (root) {
+      for (const island of this.islands) this.join(island, island.index === 0 ? member : { ...member, island: island.index }, code)
+    } else {
+      const island = this.islands[member.island] ?? this.islands[member.island % this.islands.length]!
+      this.join(island, member.island === island.index ? member : { ...member, island: island.index }, code)
+    }
+  }
+
+  private join(island: Island, member: Member, code: string | undefined) {
+    insertSorted(island.members, member)
+    if (this.islands.length > 1) island.ids.add(member.id)
+    const features = member.descriptor?.features
+    if (island.grid && features) island.grid.add(member, features)
+    if (this.directions.length > 0) {
+      const v = this.vectorOf(member)
+      if (v !== undefined) addToFrontInPlace(island.front, { member, v })
+    }
+    if (this.needsReferenceCode) {
+      const refs = island.references
+      const k = this.options.referencePrograms
+      if (refs.length < k || member.score > refs[refs.length - 1]!.score) {
+        insertSorted(refs, { id: member.id, score: member.score, code })
+        if (refs.length > k) refs.pop()
+      }
+    }
+  }
+
+  private placeMigrant(member: Member, origin: number, to: number): boolean {
+    const island = this.islands[to]
+    if (island === undefined || island.ids.has(member.id)) return false
+    const copy: Member = { ...member, island: to, origin, root: undefined }
+    this.join(island, copy, undefined)
+    island.migrants.push(copy)
+    // The reference set of the target may now miss the code of the copy; it is loaded lazily.
+    return true
+  }
+
+  /** Remembers a failed evaluation (fix mode while its island has no scored program). */
+  addFailure(entry: FailedEntry): void {
+    const island = this.islands[entry.island] ?? this.islands[0]!
+    island.failures.push(entry)
+    if (island.failures.length > FAILURES_KEPT) island.failures.shift()
+  }
+
+  // ---- migration --------------------------------------------------------------------------
+
+  /**
+   * Ring migration: the best `migrationFraction` of each island's own programs are copied to
+   * the next island (skipping programs already there). Returns the copies made.
+   */
+  migrate(): ReadonlyArray<Migration> {
+    const n = this.islands.length
+    if (n < 2) return []
+    const planned: Array<{ member: Member; from: number; to: number }> = []
+    for (const island of this.islands) {
+      const natives = island.members.filter((m) => m.origin === undefined && !m.root)
+      if (natives.length === 0) continue
+      const k = Math.max(1, Math.ceil(this.options.migrationFraction * natives.length))
+      const to = (island.index + 1) % n
+      for (const m of natives.slice(0, k)) planned.push({ member: m, from: island.index, to })
+    }
+    const done: Array<Migration> = []
+    for (const p of planned) {
+      if (this.placeMigrant(p.member, p.from, p.to)) done.push({ id: p.member.id, from: p.from, to: p.to })
+    }
+    return done
+  }
+
+  // ---- sampling ---------------------------------------------------------------------------
+
+  /** The island the next proposal is bred on (round robin). */
+  private nextIsland(): Island {
+    const island = this.islands[this.next % this.islands.length]!
+    this.next = (this.next + 1) % this.islands.length
+    return island
+  }
+
+  private fixSample(island: Island): Sample | undefined {
+    const failure = island.bestFailure() ??
+      this.islands.map((i) => i.bestFailure()).filter((f) => f !== undefined).sort((a, b) =>
+        (failureRank[b!.kind] ?? -1) - (failureRank[a!.kind] ?? -1)
+      )[0]
+    if (failure === undefined) return undefined
+    return { parent: failure, inspirations: [], island: island.index, mode: "fix" }
+  }
+
+  private pickParent(island: Island, pool: ReadonlyArray<Member>): Effect.Effect<{ member: Member; mode: SampleMode }> {
+    const o = this.options
+    const self = this
     return Effect.gen(function*() {
-      const exploit = (yield* Random.next) < exploitation
-      const u = yield* Random.next
-      const parentIndex = Math.min(n - 1, Math.floor(n * (exploit ? u ** rankPower : u)))
-      const chosen = new Set<number>([parentIndex])
-      const inspirations: Array<PopulationEntry> = []
-      for (let i = 0; i < n && inspirations.length < topInspirations; i++) {
-        if (chosen.has(i)) continue
-        chosen.add(i)
-        inspirations.push(entries[i]!)
+      const n = pool.length
+      if (o.paretoShare > 0 && island.front.length > 0 && (yield* Random.next) < o.paretoShare) {
+        return { member: island.front[yield* uniformIndex(island.front.length)]!.member, mode: "pareto" as const }
       }
-      const wanted = Math.min(n - chosen.size, randomInspirations)
-      for (let added = 0, tries = 0; added < wanted && tries < 8 * wanted; tries++) {
-        const i = yield* Random.nextIntBetween(0, n)
-        if (chosen.has(i)) continue
-        chosen.add(i)
-        inspirations.push(entries[i]!)
-        added++
+      switch (o.selection) {
+        case "hill_climb":
+          return { member: pool[0]!, mode: "exploit" as const }
+        case "beam":
+          return { member: pool[yield* uniformIndex(Math.min(n, o.beamWidth))]!, mode: "exploit" as const }
+        case "uniform":
+          return { member: pool[yield* uniformIndex(n)]!, mode: "explore" as const }
+        case "power_law":
+          return { member: pool[yield* powerLawRank(n, o.powerLawAlpha)]!, mode: "exploit" as const }
+        case "fitness_weighted":
+          return { member: pool[yield* fitnessWeightedIndex(pool, self.uses, o.weightSharpness, o.reusePenalty)]!, mode: "exploit" as const }
+        case "mix": {
+          if ((yield* Random.next) < o.exploitation) {
+            return { member: pool[yield* powerLawRank(n, o.powerLawAlpha)]!, mode: "exploit" as const }
+          }
+          return { member: pool[yield* uniformIndex(n)]!, mode: "explore" as const }
+        }
       }
-      return { parent: entries[parentIndex]!, inspirations }
+    })
+  }
+
+  private inspirationsFor(
+    island: Island,
+    pool: ReadonlyArray<Member>,
+    parent: Member
+  ): Effect.Effect<{ members: Array<Member>; kinds: Array<InspirationKind> }> {
+    const o = this.options
+    return Effect.gen(function*() {
+      const chosen = new Set<string>([parent.id])
+      const out: Array<Member> = []
+      const kinds: Array<InspirationKind> = []
+      let kind: InspirationKind = "top"
+      const take = (m: Member | undefined) => {
+        if (m === undefined || chosen.has(m.id)) return false
+        chosen.add(m.id)
+        out.push(m)
+        kinds.push(kind)
+        return true
+      }
+      for (let i = 0; i < pool.length && out.length < o.topInspirations; i++) take(pool[i])
+      let diverse = 0
+      const want = o.diverseInspirations
+      /** Up to `k` random distinct items of `list` passing `ok` (without replacement). */
+      const pickFrom = (list: ReadonlyArray<Member>, ok: (m: Member) => boolean) =>
+        Effect.gen(function*() {
+          if (diverse >= want || list.length === 0) return
+          if (list.length > 4096) {
+            for (let tries = 0; diverse < want && tries < 8 * want; tries++) {
+              const m = list[yield* uniformIndex(list.length)]!
+              if (ok(m) && take(m)) diverse++
+            }
+            return
+          }
+          const candidates = list.filter((m) => !chosen.has(m.id) && ok(m))
+          for (let i = 0; diverse < want && i < candidates.length; i++) {
+            const j = i + (yield* uniformIndex(candidates.length - i))
+            const m = candidates[j]!
+            candidates[j] = candidates[i]!
+            candidates[i] = m
+            if (take(m)) diverse++
+          }
+        })
+      // Migrants first: they carry the other islands' ideas; then elites of other MAP-Elites
+      // cells; then any member.
+      kind = "migrant"
+      yield* pickFrom(island.migrants, () => true)
+      const grid = island.grid
+      if (grid) {
+        kind = "cell"
+        const parentCell = grid.cellOfElite(parent.id)
+        yield* pickFrom(grid.elites, (e) => parentCell === undefined || grid.cellOfElite(e.id) !== parentCell)
+      }
+      kind = "random"
+      yield* pickFrom(island.members, () => true)
+      return { members: out, kinds }
+    })
+  }
+
+  /**
+   * A parent and inspirations from the next island; undefined when nothing was scored and
+   * nothing failed yet (the engine then breeds from the initial program).
+   */
+  readonly sample: Effect.Effect<Sample | undefined> = Effect.suspend(() => {
+    const island = this.nextIsland()
+    const pool = island.pool.length > 0 ? island.pool : island.members
+    if (pool.length === 0) return Effect.succeed(this.fixSample(island))
+    const self = this
+    return Effect.gen(function*() {
+      const { member, mode } = yield* self.pickParent(island, pool)
+      self.uses.set(member.id, (self.uses.get(member.id) ?? 0) + 1)
+      const inspirations = yield* self.inspirationsFor(island, pool, member)
+      return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: island.index, mode }
     })
   })
+}
+
+/** Adds to a front in place: dominated newcomers are dropped, members they dominate leave. */
+const addToFrontInPlace = (front: Array<FrontEntry>, entry: FrontEntry): void => {
+  for (const f of front) if (dominates(f.v, entry.v)) return
+  let k = 0
+  for (const f of front) if (!dominates(entry.v, f.v)) front[k++] = f
+  front.length = k
+  front.push(entry)
+  if (front.length > FRONT_CAP) {
+    let worst = 0
+    for (let i = 1; i < front.length; i++) if (front[i]!.member.score < front[worst]!.member.score) worst = i
+    front.splice(worst, 1)
+  }
+}
+
+/** The non-dominated entries: sorted lexicographically (best first), a point can only be dominated by an earlier one. */
+const frontOf = (entries: ReadonlyArray<FrontEntry>): Array<FrontEntry> => {
+  const sorted = [...entries].sort((a, b) => {
+    for (let i = 0; i < a.v.length; i++) if (a.v[i] !== b.v[i]) return b.v[i]! - a.v[i]!
+    return 0
+  })
+  const front: Array<FrontEntry> = []
+  for (const e of sorted) {
+    let dominated = false
+    for (const f of front) {
+      if (dominates(f.v, e.v)) {
+        dominated = true
+        break
+      }
+    }
+    if (!dominated) front.push(e)
+  }
+  if (front.length > FRONT_CAP) {
+    front.sort((a, b) => b.member.score - a.member.score)
+    front.length = FRONT_CAP
+  }
+  return front
 }

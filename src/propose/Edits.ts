@@ -648,3 +648,37 @@ export const applyResponse = (
   const patch = sr.blocks.length > 0 ? result.right.patch : `full rewrite\n${lineDiff(parent, lfCode)}`
   return Either.right({ code, patch })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Required symbols
+// ---------------------------------------------------------------------------------------------
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/**
+ * Whether `code` defines `name`, language-agnostically: after a definition keyword (`def`,
+ * `function`, `class`, `const`, `let`, `var`, `fn`, `func`, `struct`, `type`, …), as an
+ * assignment target (`name =`, `name: T =`, `name :=`), in an export list, or as a C-like
+ * function definition (`double name(…) {`). Lines that are only comments are ignored.
+ */
+export const definesSymbol = (code: string, name: string): boolean => {
+  const n = escapeRe(name)
+  const patterns = [
+    new RegExp(
+      String.raw`\b(?:def|function\*?|class|fn|func|fun|sub|struct|enum|interface|type|trait|module|object|let|const|var|val|local|static|macro|proc|procedure)\s+\*?\s*${n}(?![\w$])`
+    ),
+    new RegExp(String.raw`(?:^|[\s;,(])${n}\s*(?::[^=\n]*)?:?=(?!=)`),
+    new RegExp(String.raw`\bexport\s*\{[^}]*(?<![\w$])${n}(?![\w$])`),
+    new RegExp(String.raw`^[\t ]*[\w<>\[\]*&:,\t ]+[\s*&]${n}\s*\([^;{}]*\)\s*(?:const\s*)?\{`)
+  ]
+  for (const line of toLf(code).split("\n")) {
+    if (/^\s*(?:#|\/\/|--|\*|\/\*)/.test(line)) continue
+    if (!line.includes(name)) continue
+    if (patterns.some((re) => re.test(line))) return true
+  }
+  return false
+}
+
+/** The required names the parent defines but the child no longer does. */
+export const missingSymbols = (parentCode: string, childCode: string, required: ReadonlyArray<string>): Array<string> =>
+  required.filter((name) => definesSymbol(parentCode, name) && !definesSymbol(childCode, name))

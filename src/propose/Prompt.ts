@@ -1,9 +1,46 @@
 /**
  * Prompt building: a system prompt with the task and the exact edit format, and a compact user
- * prompt (goal, metrics, weaknesses, inspirations, then the current program). The current
- * program is always the LAST fenced code block of the user message: the offline model and the
- * test server find it that way.
+ * prompt (goal, results, weakness analysis, inspirations, retry feedback, then the current
+ * program and the instruction). The current program is always the LAST fenced code block of
+ * the user message: the offline model and the test server find it that way, and a custom
+ * template that breaks this rule gets the program appended.
+ *
+ * Templates (`prompt.system_template[_file]`, `prompt.user_template[_file]`) use
+ * `{{placeholder}}`s, substituted in one pass (text inside values is never re-expanded):
+ * goal, language, edit_rules, required_symbols, results, weaknesses, inspirations, retry,
+ * current_program, instruction, task.
  */
+import { fencedBlocks } from "./Edits.js"
+
+export type PromptMode = "exploit" | "explore" | "pareto" | "fix"
+
+export interface PromptLimits {
+  /** Recent failures listed. */
+  readonly failures: number
+  /** Characters per failure message. */
+  readonly failureChars: number
+  /** Tail of evaluator feedback (stderr, text feedback) kept. */
+  readonly feedbackChars: number
+  /** The whole weakness section. */
+  readonly weaknessChars: number
+  readonly inspirations: number
+  readonly inspirationChars: number
+  readonly metrics: number
+  /** The previous answer quoted back on a retry. */
+  readonly retryAnswerChars: number
+}
+
+/** Caps keeping prompts compact (the defaults of `prompt.max_*`). */
+export const promptLimits: PromptLimits = {
+  failures: 5,
+  failureChars: 300,
+  feedbackChars: 1500,
+  weaknessChars: 4000,
+  inspirations: 6,
+  inspirationChars: 4000,
+  metrics: 12,
+  retryAnswerChars: 2000
+}
 
 export interface PromptInput {
   readonly goal: string
@@ -15,13 +52,27 @@ export interface PromptInput {
     readonly metrics: Record<string, number> | null
     readonly score: number | null
     readonly feedback: string | null
+    /** Set when the parent failed (fix mode): its error. */
+    readonly failure?: { readonly kind: string; readonly message: string } | null | undefined
   }
   readonly inspirations: ReadonlyArray<{
     readonly code: string
     readonly score: number
     readonly metrics: Record<string, number>
+    /** e.g. "top", "migrant from island 2", "other cell" */
+    readonly label?: string | undefined
   }>
   readonly recentFailures: ReadonlyArray<{ readonly kind: string; readonly message: string }>
+  readonly mode?: PromptMode | undefined
+  /** The instruction variant of this proposal (default: the first built-in one). */
+  readonly instruction?: string | undefined
+  /** Set on a retry: the answer that could not be used and why. */
+  readonly retry?: { readonly previousAnswer: string; readonly reason: string; readonly attempt: number } | undefined
+  /** Metric directions, for the "lagging metrics" analysis. */
+  readonly objectives?: ReadonlyArray<{ readonly metric: string; readonly direction: "maximize" | "minimize" }> | undefined
+  readonly requiredSymbols?: ReadonlyArray<string> | undefined
+  readonly limits?: Partial<PromptLimits> | undefined
+  readonly templates?: { readonly system?: string | undefined; readonly user?: string | undefined } | undefined
 }
 
 export interface BuiltPrompt {
@@ -29,21 +80,23 @@ export interface BuiltPrompt {
   readonly user: string
 }
 
-/** Caps keeping prompts compact. */
-export const promptLimits = {
-  failures: 5,
-  failureChars: 300,
-  feedbackChars: 1500,
-  inspirations: 3,
-  inspirationChars: 4000,
-  metrics: 12
-} as const
+/** Instruction variants (one is drawn per proposal, to avoid every proposal asking the same thing). */
+export const defaultInstructions: ReadonlyArray<string> = [
+  "Make one focused, well-reasoned change that is likely to raise the score.",
+  "Tune the parameters or constants that matter most for the score.",
+  "Try a meaningfully different approach for the weakest part of the program.",
+  "Combine the strongest ideas of the other programs shown above with the current program.",
+  "Simplify: remove what does not help the score and strengthen what does.",
+  "Address the weaknesses listed above, starting with the most important one."
+]
+
+export const fixInstruction =
+  "The current program FAILS (see the error above). Fix the cause of the failure first, keeping its approach; do not start over."
 
 /** Fence-like runs in free text would confuse fence parsers downstream. */
 const defuse = (text: string): string => text.replace(/`{3,}|~{3,}/g, "'''")
 
-const clip = (text: string, max: number): string =>
-  text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`
+const clip = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`)
 
 /** The last `max` characters, cut at a line start when possible. */
 const tail = (text: string, max: number): string => {
@@ -72,9 +125,9 @@ export const formatNumber = (x: number): string => {
   return a !== 0 && (a < 1e-4 || a >= 1e9) ? x.toExponential(4) : String(Number(x.toPrecision(6)))
 }
 
-const formatMetrics = (metrics: Record<string, number>): string => {
+const formatMetrics = (metrics: Record<string, number>, max: number): string => {
   const entries = Object.entries(metrics).filter(([, v]) => typeof v === "number")
-  const shown = entries.slice(0, promptLimits.metrics).map(([k, v]) => `${k}=${formatNumber(v)}`)
+  const shown = entries.slice(0, max).map(([k, v]) => `${k}=${formatNumber(v)}`)
   if (entries.length > shown.length) shown.push(`(+${entries.length - shown.length} more)`)
   return shown.join(", ")
 }
@@ -102,68 +155,164 @@ Rules:
 - If the program has EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers, keep them and leave every line outside them unchanged.
 - Before the code block, explain the idea in one or two sentences.`
 
-/** Builds the system and user prompts for one proposal. */
-export const buildPrompt = (input: PromptInput): BuiltPrompt => {
-  const lang = fenceLang(input.language)
-  const system = [
-    `You are an expert ${input.language} programmer improving a program through iterative evolution.`,
-    "Each version you propose is run by an automatic evaluator and scored; higher scores are better.",
-    "Make one focused, well-reasoned change that is likely to raise the score. Keep the program's interface, imports and output format intact.",
-    "",
-    input.editFormat === "diff" ? diffRules : fullRules
-  ].join("\n")
+export const defaultSystemTemplate = `You are an expert {{language}} programmer improving a program through iterative evolution.
+Each version you propose is run by an automatic evaluator and scored; higher scores are better.
+Keep the program's interface, imports and output format intact.{{required_symbols}}
 
-  const sections: Array<string> = []
-  sections.push(`# Goal\n${defuse(input.goal.trim()) || "Improve the program's score."}`)
+{{edit_rules}}`
 
-  const { parent } = input
-  const current: Array<string> = []
-  if (parent.score === null && parent.metrics === null) current.push("Not evaluated yet.")
-  else {
-    if (parent.score !== null) current.push(`Score: ${formatNumber(parent.score)}`)
-    if (parent.metrics && Object.keys(parent.metrics).length > 0) current.push(`Metrics: ${formatMetrics(parent.metrics)}`)
-  }
-  sections.push(`# Current program's results\n${current.join("\n")}`)
+export const defaultUserTemplate = `# Goal
+{{goal}}
 
-  const weak: Array<string> = []
-  const best = input.inspirations.reduce<number | null>((m, p) => (m === null || p.score > m ? p.score : m), null)
-  if (best !== null && parent.score !== null && best > parent.score) {
-    weak.push(`- Its score is below the best known program's (${formatNumber(best)}).`)
-  }
-  const failures = input.recentFailures.slice(-promptLimits.failures)
-  if (failures.length > 0) {
-    weak.push("Recent attempts that failed (avoid repeating them):")
-    for (const f of failures) {
-      weak.push(`- [${f.kind}] ${clip(defuse(f.message).replace(/\s+/g, " ").trim(), promptLimits.failureChars)}`)
+# Current program's results
+{{results}}
+
+{{weaknesses}}
+
+{{inspirations}}
+
+{{retry}}
+
+# Current program
+{{current_program}}
+
+{{instruction}}
+{{task}}`
+
+const PLACEHOLDER_RE = /\{\{\s*([A-Za-z_]+)\s*\}\}/g
+const SENTINEL_RE = /\u0000([A-Za-z_]+)\u0000/g
+
+/**
+ * One-pass `{{name}}` substitution (unknown names become empty). The template's own layout is
+ * tidied (blank lines left by empty sections collapsed) before the values go in, so values,
+ * code above all, are inserted byte for byte.
+ */
+export const renderTemplate = (template: string, values: Readonly<Record<string, string>>): string => {
+  const skeleton = template
+    .replace(/\u0000/g, "")
+    .replace(PLACEHOLDER_RE, (_, name: string) => ((values[name] ?? "") === "" ? "" : `\u0000${name}\u0000`))
+    .replace(/[ \t]+\n/g, "\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()
+  return skeleton.replace(SENTINEL_RE, (_, name: string) => values[name] ?? "")
+}
+
+const toLf = (text: string) => text.replace(/\r\n?/g, "\n")
+
+/** Where the best inspiration's metrics differ from the parent's: lagging objectives first, then the largest relative gaps. */
+const laggingMetrics = (input: PromptInput, best: PromptInput["inspirations"][number] | undefined): Array<string> => {
+  const mine = input.parent.metrics
+  if (!best || !mine) return []
+  const directions = new Map((input.objectives ?? []).map((o) => [o.metric, o.direction]))
+  const lines: Array<{ gap: number; text: string }> = []
+  for (const [name, theirs] of Object.entries(best.metrics)) {
+    const own = mine[name]
+    if (typeof own !== "number" || typeof theirs !== "number" || own === theirs) continue
+    if (!Number.isFinite(own) || !Number.isFinite(theirs)) continue
+    const gap = Math.abs(own - theirs) / Math.max(Math.abs(own), Math.abs(theirs), 1e-12)
+    const direction = directions.get(name)
+    if (direction !== undefined) {
+      const lags = direction === "maximize" ? own < theirs : own > theirs
+      if (lags) {
+        lines.push({
+          gap: gap + 10,
+          text: `- ${name} lags (${direction === "maximize" ? "higher" : "lower"} is better): ${formatNumber(own)} here, ${formatNumber(theirs)} in the best program`
+        })
+      }
+    } else if (gap >= 0.05) {
+      lines.push({ gap, text: `- ${name}: ${formatNumber(own)} here, ${formatNumber(theirs)} in the best program` })
     }
   }
-  if (parent.feedback && parent.feedback.trim() !== "") {
-    weak.push("Evaluator feedback on the current program (tail):")
-    weak.push(
-      tail(defuse(parent.feedback.trim()), promptLimits.feedbackChars).split("\n").map((l) => `> ${l}`).join("\n")
-    )
-  }
-  if (weak.length > 0) sections.push(`# Weaknesses to address\n${weak.join("\n")}`)
+  return lines.sort((a, b) => b.gap - a.gap).slice(0, 5).map((l) => l.text)
+}
 
-  const inspirations = [...input.inspirations]
-    .sort((a, b) => b.score - a.score)
-    .slice(0, promptLimits.inspirations)
-  if (inspirations.length > 0) {
-    const parts = inspirations.map((p, i) => {
-      const metrics = Object.keys(p.metrics).length > 0 ? `\nMetrics: ${formatMetrics(p.metrics)}` : ""
-      const code = p.code.length > promptLimits.inspirationChars
-        ? `${p.code.slice(0, promptLimits.inspirationChars)}\n… (truncated)`
+/** Builds the system and user prompts for one proposal. */
+export const buildPrompt = (input: PromptInput): BuiltPrompt => {
+  const limits: PromptLimits = { ...promptLimits, ...input.limits }
+  const lang = fenceLang(input.language)
+  const { parent } = input
+  const fix = input.mode === "fix" || (parent.failure != null && parent.score === null)
+
+  // ---- results
+  const results: Array<string> = []
+  if (parent.failure) results.push(`FAILED: [${parent.failure.kind}] ${clip(defuse(parent.failure.message).replace(/\s+/g, " ").trim(), limits.failureChars * 2)}`)
+  else if (parent.score === null && parent.metrics === null) results.push("Not evaluated yet.")
+  else {
+    if (parent.score !== null) results.push(`Score: ${formatNumber(parent.score)}`)
+    if (parent.metrics && Object.keys(parent.metrics).length > 0) results.push(`Metrics: ${formatMetrics(parent.metrics, limits.metrics)}`)
+  }
+
+  // ---- weakness analysis
+  const weak: Array<string> = []
+  const ranked = [...input.inspirations].sort((a, b) => b.score - a.score)
+  const best = ranked[0]
+  if (best !== undefined && parent.score !== null && best.score > parent.score) {
+    weak.push(`- Its score is below the best known program's (${formatNumber(best.score)}).`)
+  }
+  const lagging = laggingMetrics(input, best)
+  if (lagging.length > 0) {
+    weak.push("Metrics that differ from the best program:")
+    weak.push(...lagging)
+  }
+  const failures = limits.failures > 0 ? input.recentFailures.slice(-limits.failures) : []
+  if (failures.length > 0) {
+    weak.push("Recent attempts that failed (avoid repeating them):")
+    for (const f of failures) weak.push(`- [${f.kind}] ${clip(defuse(f.message).replace(/\s+/g, " ").trim(), limits.failureChars)}`)
+  }
+  if (parent.feedback && parent.feedback.trim() !== "" && limits.feedbackChars > 0) {
+    weak.push(fix ? "The evaluator's output for the current program (tail):" : "Evaluator feedback on the current program (tail):")
+    weak.push(tail(defuse(parent.feedback.trim()), limits.feedbackChars).split("\n").map((l) => `> ${l}`).join("\n"))
+  }
+  const weaknesses = weak.length > 0 ? clip(`# Weaknesses to address\n${weak.join("\n")}`, limits.weaknessChars) : ""
+
+  // ---- inspirations
+  const shown = ranked.slice(0, limits.inspirations)
+  const inspirations = shown.length === 0 ? "" : `# Other programs for inspiration\n${
+    shown.map((p, i) => {
+      const metrics = Object.keys(p.metrics).length > 0 ? `\nMetrics: ${formatMetrics(p.metrics, limits.metrics)}` : ""
+      const code = p.code.length > limits.inspirationChars
+        ? `${p.code.slice(0, limits.inspirationChars)}\n… (truncated)`
         : p.code
-      return `## Program ${i + 1} (score ${formatNumber(p.score)})${metrics}\n${fenced(code, lang)}`
-    })
-    sections.push(`# Other programs for inspiration\n${parts.join("\n\n")}`)
-  }
+      const label = p.label ? `, ${p.label}` : ""
+      return `## Program ${i + 1} (score ${formatNumber(p.score)}${label})${metrics}\n${fenced(code, lang)}`
+    }).join("\n\n")
+  }`
 
-  sections.push(`# Current program\n${fenced(parent.code, lang)}`)
-  sections.push(
+  // ---- retry feedback
+  const retry = input.retry === undefined ? "" : [
+    `# Your previous answer could not be used (attempt ${input.retry.attempt})`,
+    `Reason: ${clip(defuse(input.retry.reason).replace(/\s+/g, " ").trim(), limits.failureChars * 2)}`,
+    "Your previous answer (code fences shown as '''):",
+    clip(defuse(input.retry.previousAnswer.trim()), limits.retryAnswerChars).split("\n").map((l) => `> ${l}`).join("\n"),
     input.editFormat === "diff"
-      ? "Propose an improvement to the current program as SEARCH/REPLACE blocks."
-      : "Propose an improved version of the current program as one complete fenced code block."
-  )
-  return { system, user: sections.join("\n\n") }
+      ? "Answer again. Copy every SEARCH section exactly from the current program below."
+      : "Answer again with the complete program in one fenced code block."
+  ].join("\n")
+
+  const instruction = fix ? fixInstruction : input.instruction ?? defaultInstructions[0]!
+  const task = input.editFormat === "diff"
+    ? "Propose an improvement to the current program as SEARCH/REPLACE blocks."
+    : "Propose an improved version of the current program as one complete fenced code block."
+  const required = input.requiredSymbols ?? []
+  const currentProgram = fenced(parent.code, lang)
+  const values: Record<string, string> = {
+    goal: defuse(input.goal.trim()) || "Improve the program's score.",
+    language: input.language,
+    edit_rules: input.editFormat === "diff" ? diffRules : fullRules,
+    required_symbols: required.length > 0 ? `\nThese names must stay defined: ${required.join(", ")}.` : "",
+    results: results.join("\n"),
+    weaknesses,
+    inspirations,
+    retry,
+    current_program: currentProgram,
+    instruction,
+    task
+  }
+  const system = renderTemplate(input.templates?.system ?? defaultSystemTemplate, values)
+  let user = renderTemplate(input.templates?.user ?? defaultUserTemplate, values)
+  // The current program must be the last fenced block, whatever the template says.
+  if (fencedBlocks(user).blocks.at(-1) !== toLf(parent.code).replace(/\s+$/, "")) {
+    user = `${user}\n\n# Current program\n${currentProgram}\n\n${task}`
+  }
+  return { system, user }
 }

@@ -1,20 +1,65 @@
-import { Context, Effect, Either, Layer } from "effect"
+import { readFileSync } from "node:fs"
+import { isAbsolute, resolve } from "node:path"
+import { Context, Effect, Either, Layer, Option, Random } from "effect"
 import type { Program } from "../domain/Program.js"
+import type { RunConfig } from "../domain/RunConfig.js"
+import { EmbeddingClient, makeOffline } from "../llm/Embeddings.js"
 import { LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
-import { applyResponse } from "./Edits.js"
-import { buildPrompt } from "./Prompt.js"
+import { applyResponse, missingSymbols } from "./Edits.js"
+import { judgeSystem, judgeUser, makeNoveltyCheck, type Neighbour, type NoveltySettings, type NoveltyVerdict, parseJudgement } from "./Novelty.js"
+import { buildPrompt, defaultInstructions, type PromptLimits, type PromptMode } from "./Prompt.js"
+
+/** Per-run proposal settings (from the run config's `prompt:` and `search:` sections). */
+export interface ProposalSettings {
+  /** Further LLM calls after an answer that does not apply or fails validation (each gets the reason). */
+  readonly maxPatchRetries: number
+  /** Names that must stay defined (checked when the parent defines them). */
+  readonly requiredSymbols: ReadonlyArray<string>
+  /** Instruction variants; one is drawn per proposal when `varyInstructions`. */
+  readonly instructions: ReadonlyArray<string>
+  readonly varyInstructions: boolean
+  readonly limits: Partial<PromptLimits>
+  /** Template text, or a file to read it from (relative: to the working directory, then `baseDir`). */
+  readonly systemTemplate?: { readonly text: string } | { readonly file: string } | undefined
+  readonly userTemplate?: { readonly text: string } | { readonly file: string } | undefined
+  readonly baseDir?: string | undefined
+  readonly objectives: ReadonlyArray<{ readonly metric: string; readonly direction: "maximize" | "minimize" }>
+}
+
+export const defaultSettings: ProposalSettings = {
+  maxPatchRetries: 0,
+  requiredSymbols: [],
+  instructions: defaultInstructions,
+  varyInstructions: false,
+  limits: {},
+  objectives: []
+}
 
 export interface ProposalInput {
   readonly parent: Program
   readonly inspirations: ReadonlyArray<Program>
   readonly recentFailures: ReadonlyArray<{ readonly kind: string; readonly message: string }>
+  /** How the parent was picked; "fix": the parent failed and the prompt asks to fix it. */
+  readonly mode?: PromptMode | undefined
+  /** Per inspiration (same order), how it was chosen ("top", "migrant from island 2", …). */
+  readonly inspirationLabels?: ReadonlyArray<string | undefined> | undefined
+  /** Overrides of the layer's settings for this proposal (the engine passes the run's). */
+  readonly settings?: Partial<ProposalSettings> | undefined
 }
 
 export type ProposalResult =
-  | { readonly _tag: "Proposed"; readonly code: string; readonly patch: string; readonly llm: LlmReply }
+  | {
+    readonly _tag: "Proposed"
+    readonly code: string
+    readonly patch: string
+    /** Accounting summed over every LLM call of the proposal (retries included). */
+    readonly llm: LlmReply
+    /** LLM calls made (1 + retries after unusable answers). */
+    readonly tries?: number | undefined
+  }
   | {
     readonly _tag: "Failed"
-    readonly kind: "llm" | "patch"
+    readonly kind: "llm" | "patch" | "invalid"
     readonly message: string
     readonly llm: LlmReply | null
     /** The model's answer when it could not be applied, kept for inspection. */
@@ -27,6 +72,7 @@ export interface ProposerOptions {
   readonly language: string
   readonly editFormat: "diff" | "full"
   readonly maxCodeBytes: number
+  readonly settings?: Partial<ProposalSettings> | undefined
 }
 
 /** Turns a parent (plus context) into a new candidate program through the LLM. Never fails. */
@@ -35,58 +81,200 @@ export class Proposer extends Context.Tag("evolve/Proposer")<Proposer, {
     input: ProposalInput,
     onRetry?: (info: LlmRetryInfo) => Effect.Effect<void>
   ) => Effect.Effect<ProposalResult>
+  /**
+   * Optional novelty check of a candidate against programs of its island (embedding cosine
+   * similarity, then an optional LLM judge). Proposers without it accept every candidate.
+   */
+  readonly checkNovelty?: (
+    candidate: string,
+    neighbours: ReadonlyArray<Neighbour>,
+    settings: NoveltySettings
+  ) => Effect.Effect<NoveltyVerdict>
 }>() {}
 
+/** The proposer settings of a run (prompt templates, instruction variants, patch retries, required symbols). */
+export const settingsFromConfig = (config: RunConfig, programPath: string): Partial<ProposalSettings> => {
+  const p = config.prompt
+  const template = (text: string | undefined, file: string | undefined) =>
+    text !== undefined ? { text } : file !== undefined ? { file } : undefined
+  const slash = programPath.lastIndexOf("/")
+  return {
+    maxPatchRetries: config.search.max_patch_retries,
+    requiredSymbols: config.search.required_symbols,
+    ...(p.instructions !== undefined ? { instructions: p.instructions } : {}),
+    varyInstructions: p.vary_instructions,
+    limits: {
+      failures: p.max_failures,
+      failureChars: p.max_failure_chars,
+      feedbackChars: p.max_feedback_chars,
+      weaknessChars: p.max_weakness_chars,
+      inspirationChars: p.max_inspiration_chars
+    },
+    systemTemplate: template(p.system_template, p.system_template_file),
+    userTemplate: template(p.user_template, p.user_template_file),
+    baseDir: slash > 0 ? programPath.slice(0, slash) : undefined,
+    objectives: config.population.objectives ?? []
+  }
+}
+
 const metricsOf = (p: Program) => p.metrics ?? null
+
+/** Sums the accounting of several calls; text, model and finish reason of the last one. */
+export const combineReplies = (replies: ReadonlyArray<LlmReply>): LlmReply => {
+  const last = replies[replies.length - 1]!
+  if (replies.length === 1) return last
+  return {
+    text: last.text,
+    model: last.model,
+    inputTokens: replies.reduce((n, r) => n + r.inputTokens, 0),
+    outputTokens: replies.reduce((n, r) => n + r.outputTokens, 0),
+    usd: replies.reduce((n, r) => n + r.usd, 0),
+    latencyMs: replies.reduce((n, r) => n + r.latencyMs, 0),
+    attempts: replies.reduce((n, r) => n + r.attempts, 0),
+    finishReason: last.finishReason
+  }
+}
+
+const templateCache = new Map<string, Either.Either<string, string>>()
+
+/** A template's text; files are read once per process. */
+const templateText = (
+  source: ProposalSettings["systemTemplate"],
+  baseDir: string | undefined
+): Either.Either<string | undefined, string> => {
+  if (source === undefined) return Either.right(undefined)
+  if ("text" in source) return Either.right(source.text)
+  const candidates = isAbsolute(source.file)
+    ? [source.file]
+    : [resolve(source.file), ...(baseDir !== undefined ? [resolve(baseDir, source.file)] : [])]
+  const key = candidates.join("\u0000")
+  const cached = templateCache.get(key)
+  if (cached !== undefined) return cached
+  let result: Either.Either<string, string> = Either.left(`cannot read the prompt template ${source.file}`)
+  for (const path of candidates) {
+    try {
+      result = Either.right(readFileSync(path, "utf8"))
+      break
+    } catch {
+      // try the next location
+    }
+  }
+  templateCache.set(key, result)
+  return result
+}
 
 export const make = (options: ProposerOptions) =>
   Effect.gen(function*() {
     const llm = yield* LlmClient
+    const embeddings = yield* Effect.serviceOption(EmbeddingClient)
+    const embedder = Option.getOrElse(embeddings, () => makeOffline())
+    const novelty = makeNoveltyCheck(
+      (texts) => Effect.map(embedder.embed(texts), (r) => r.vectors),
+      (candidate, other) =>
+        llm.complete({ system: judgeSystem, user: judgeUser(candidate, other), maxTokens: 16 }).pipe(
+          Effect.map((reply) => ({ novel: parseJudgement(reply.text), llm: reply })),
+          Effect.catchAll((e) =>
+            Effect.as(Effect.logWarning(`novelty judge failed: ${e.message}`), { novel: null, llm: null })
+          )
+        )
+    )
+
     return Proposer.of({
+      checkNovelty: (candidate, neighbours, settings) => novelty(candidate, neighbours, settings),
+
       propose: Effect.fn("Proposer.propose")(function*(input, onRetry) {
-        const prompt = buildPrompt({
+        const s: ProposalSettings = { ...defaultSettings, ...options.settings, ...input.settings }
+        const system = templateText(s.systemTemplate, s.baseDir)
+        const user = templateText(s.userTemplate, s.baseDir)
+        if (Either.isLeft(system) || Either.isLeft(user)) {
+          const message = Either.isLeft(system) ? system.left : (user as Either.Left<string, string>).left
+          return { _tag: "Failed", kind: "invalid", message, llm: null, response: null, attempts: 0 } as const
+        }
+        const instructions = s.instructions.length > 0 ? s.instructions : defaultInstructions
+        const instruction = s.varyInstructions && instructions.length > 1
+          ? instructions[yield* Random.nextIntBetween(0, instructions.length)]!
+          : instructions[0]!
+        const parent = input.parent
+        const labels = input.inspirationLabels ?? []
+        const base = {
           goal: options.goal,
           language: options.language,
           editFormat: options.editFormat,
           parent: {
-            code: input.parent.code,
-            metrics: metricsOf(input.parent),
-            score: input.parent.score,
-            feedback: input.parent.feedback ?? (input.parent.failure ? input.parent.failure.message : null)
+            code: parent.code,
+            metrics: metricsOf(parent),
+            score: parent.score,
+            feedback: parent.feedback ?? (parent.failure ? parent.failure.message : null),
+            failure: parent.status === "failed" || parent.score === null ? parent.failure : null
           },
-          inspirations: input.inspirations.map((p) => ({ code: p.code, score: p.score ?? 0, metrics: p.metrics ?? {} })),
-          recentFailures: input.recentFailures
-        })
-        const reply = yield* Effect.either(llm.complete(prompt, onRetry))
-        if (Either.isLeft(reply)) {
-          const error = reply.left
-          return {
-            _tag: "Failed",
-            kind: "llm",
-            message: `${error.reason}: ${error.message}`,
-            llm: null,
-            response: null,
-            attempts: error.attempts ?? 1
-          } as const
+          inspirations: input.inspirations.map((p, i) => ({
+            code: p.code,
+            score: p.score ?? 0,
+            metrics: p.metrics ?? {},
+            label: labels[i]
+          })),
+          recentFailures: input.recentFailures,
+          mode: input.mode,
+          instruction,
+          objectives: s.objectives,
+          requiredSymbols: s.requiredSymbols,
+          limits: s.limits,
+          templates: { system: system.right, user: user.right }
         }
-        const applied = applyResponse(input.parent.code, reply.right.text, {
-          format: options.editFormat,
-          maxCodeBytes: options.maxCodeBytes
-        })
-        if (Either.isLeft(applied)) {
-          return {
-            _tag: "Failed",
-            kind: "patch",
-            message: `${applied.left.reason}: ${applied.left.message}`,
-            llm: reply.right,
-            response: reply.right.text,
-            attempts: reply.right.attempts
-          } as const
+
+        const replies: Array<LlmReply> = []
+        let retry: { previousAnswer: string; reason: string; attempt: number } | undefined
+        for (let attempt = 0;; attempt++) {
+          const prompt = buildPrompt({ ...base, retry })
+          const reply = yield* Effect.either(llm.complete(prompt, onRetry))
+          if (Either.isLeft(reply)) {
+            const error = reply.left
+            return {
+              _tag: "Failed",
+              kind: "llm",
+              message: `${error.reason}: ${error.message}`,
+              llm: replies.length > 0 ? combineReplies(replies) : null,
+              response: null,
+              attempts: (error.attempts ?? 1) + replies.reduce((n, r) => n + r.attempts, 0)
+            } as const
+          }
+          replies.push(reply.right)
+          const applied = applyResponse(parent.code, reply.right.text, {
+            format: options.editFormat,
+            maxCodeBytes: options.maxCodeBytes
+          })
+          let failure: { kind: "patch" | "invalid"; message: string } | undefined
+          if (Either.isLeft(applied)) {
+            failure = {
+              kind: applied.left.reason === "too_large" ? "invalid" : "patch",
+              message: `${applied.left.reason}: ${applied.left.message}`
+            }
+          } else {
+            const missing = missingSymbols(parent.code, applied.right.code, s.requiredSymbols)
+            if (missing.length > 0) {
+              failure = {
+                kind: "invalid",
+                message: `missing_symbols: the new program no longer defines ${missing.map((m) => `\`${m}\``).join(", ")}, which must stay defined`
+              }
+            } else {
+              return { _tag: "Proposed", code: applied.right.code, patch: applied.right.patch, llm: combineReplies(replies), tries: attempt + 1 } as const
+            }
+          }
+          if (attempt >= s.maxPatchRetries) {
+            const combined = combineReplies(replies)
+            return {
+              _tag: "Failed",
+              kind: failure.kind,
+              message: attempt > 0 ? `${failure.message} (after ${attempt + 1} tries)` : failure.message,
+              llm: combined,
+              response: reply.right.text,
+              attempts: combined.attempts
+            } as const
+          }
+          retry = { previousAnswer: reply.right.text, reason: failure.message, attempt: attempt + 1 }
         }
-        return { _tag: "Proposed", code: applied.right.code, patch: applied.right.patch, llm: reply.right } as const
       })
     })
   })
 
-export const layer = (options: ProposerOptions): Layer.Layer<Proposer, never, LlmClient> =>
-  Layer.effect(Proposer, make(options))
+export const layer = (options: ProposerOptions): Layer.Layer<Proposer, never, LlmClient> => Layer.effect(Proposer, make(options))

@@ -7,8 +7,8 @@ import Database from "better-sqlite3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 
-// End to end through the built CLI (dist/, produced by `npm run build`, which `npm test` runs first).
-const cliPath = resolve("dist/src/main.js")
+// End to end through the bundled CLI (dist/bin, produced by `npm run build`, which `npm test` runs first).
+const cliPath = resolve("dist/bin/evolve.mjs")
 const example = resolve("examples/function_minimization")
 const apiKey = "sk-e2e-secret-1234567890"
 

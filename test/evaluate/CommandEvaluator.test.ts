@@ -7,6 +7,8 @@ import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
 
+const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(`${dir}/bwrap`))
+
 const baseOptions: CommandEvaluatorOptions = {
   command: [process.execPath],
   cwd: process.cwd(),
@@ -84,7 +86,7 @@ describe("CommandEvaluator", () => {
         `))
         expect(outcome.score).toBe(2)
         expect(outcome.metrics).toEqual({ combined_score: 2 })
-        expect(outcome.feedback).toBe("try harder\n\nsome warning")
+        expect(outcome.feedback).toBe("try harder\n\n[stderr]\nsome warning")
       }))
 
     it.live("combined_score wins over the primary metric", () =>
@@ -143,7 +145,8 @@ describe("CommandEvaluator", () => {
         )
         expect(outcome.failure.message).toMatch(/^evaluator exited with code 3:\n…x+\nTraceback: boom$/)
         expect(outcome.failure.message.length).toBeLessThan(2200)
-        expect(outcome.feedback).toMatch(/Traceback: boom$/)
+        expect(outcome.feedback).toMatch(/^\[stderr\]\n…x+\nTraceback: boom\n\n\[stdout\]\n\{"score":1\}\n\n\[exit\]\nexit code 3$/)
+        expect(outcome.feedback!.length).toBeLessThan(1600)
       }))
 
     it.live("a signal exit names the signal", () =>
@@ -272,6 +275,76 @@ describe("CommandEvaluator", () => {
         expect(path.dirname(path.dirname(programPath ?? ""))).toBe(path.resolve(tempRoot))
         expect(yield* fs.readDirectory(tempRoot)).toEqual([])
       }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scopedLive("kills a grandchild that called setsid() at the timeout, and one orphaned by a clean exit", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped()
+        const pidFile = path.join(dir, "pids")
+        // setsid leaves the process group; the evaluator stays alive and ignores SIGTERM
+        const outcome = expectFailed(
+          yield* evaluate(`
+            const { spawn } = require("node:child_process")
+            const child = spawn("setsid", ["sh", "-c", "trap '' TERM; echo $$ >> ${pidFile}; sleep 1000"], { stdio: "ignore" })
+            process.on("SIGTERM", () => {})
+            setInterval(() => {}, 1000)
+          `, { timeoutMs: 500, killGraceMs: 100 }),
+          "timeout"
+        )
+        expect(outcome.durationMs).toBeLessThan(2_000)
+        yield* Effect.sleep("50 millis")
+        const escaped = (yield* fs.readFileString(pidFile)).trim().split("\n").map(Number)
+        expect(yield* eventuallyDead(escaped)).toEqual([])
+        // The evaluator exits at once; its setsid grandchild is orphaned (no longer in the tree)
+        // but holds stdout open: found by the candidate's environment and killed.
+        const orphanFile = path.join(dir, "orphan")
+        const clean = expectScored(
+          yield* sh(`setsid sh -c 'echo $$ > ${orphanFile}; exec sleep 1000' & sleep 0.2; echo '{"score": 1}'`)
+        )
+        expect(clean.durationMs).toBeLessThan(1_500)
+        const orphan = Number((yield* fs.readFileString(orphanFile)).trim())
+        expect(yield* eventuallyDead([orphan])).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.live("a memory limit (RLIMIT_AS) fails a 1 GiB allocation with a message naming the limit", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`block = bytearray(1 << 30)\nprint('{"score": 1}')\n`, {
+            command: ["python3"],
+            memoryMb: 512
+          }, ".py"),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toMatch(/exited with code 1 \(memory limit of 512 MB probably exceeded\)/)
+        expect(outcome.failure.message).toContain("MemoryError")
+        const small = expectScored(
+          yield* evaluate(`block = bytearray(1 << 20)\nprint('{"score": 2}')\n`, { command: ["python3"], memoryMb: 512 }, ".py")
+        )
+        expect(small.score).toBe(2)
+      }))
+
+    it.live("a CPU-time limit (RLIMIT_CPU) stops a busy loop", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`for (;;) {}`, { cpuSeconds: 1, timeoutMs: 10_000 }),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toMatch(/killed by SIGXCPU \(CPU time limit of 1 s exceeded\)/)
+      }))
+
+    it.live.skipIf(!hasBwrap)("bubblewrap: no network, read-only filesystem, writable temp dir", () =>
+      Effect.gen(function*() {
+        const outcome = expectScored(
+          yield* sh(`
+            if sh -c 'exec 3<>/dev/tcp/1.1.1.1/53' 2>/dev/null || python3 -c 'import socket; socket.create_connection(("1.1.1.1", 53), timeout=1)' 2>/dev/null; then net=1; else net=0; fi
+            if touch /etc/evolve-escape 2>/dev/null; then ro=0; else ro=1; fi
+            echo x > "$EVOLVE_RESULTS_DIR/scratch" && tmp=1 || tmp=0
+            printf '{"score": 1, "network": %s, "read_only": %s, "writable_tmp": %s}\\n' "$net" "$ro" "$tmp"
+          `, { sandbox: "bwrap" })
+        )
+        expect(outcome.metrics).toEqual({ score: 1, network: 0, read_only: 1, writable_tmp: 1 })
+      }))
 
     it.scopedLive("keeps the temp dir with keepArtifacts", () =>
       Effect.gen(function*() {

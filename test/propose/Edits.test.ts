@@ -1,7 +1,7 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import type { PatchError } from "../../src/domain/Errors.js"
-import { applyResponse, codeHash, evolveBlocks, lineDiff } from "../../src/propose/Edits.js"
+import { applyResponse, codeHash, definesSymbol, evolveBlocks, lineDiff, missingSymbols } from "../../src/propose/Edits.js"
 
 const diff = { format: "diff", maxCodeBytes: 1 << 20 } as const
 const full = { format: "full", maxCodeBytes: 1 << 20 } as const
@@ -264,5 +264,54 @@ describe("limits and identity", () => {
     expect(d.match(/^@@/gm)).toHaveLength(2)
     expect(d).toContain("-line 3\n+line three")
     expect(d).toContain("@@ -2,5 +2,5 @@")
+  })
+})
+
+describe("edge cases (search issue)", () => {
+  it("refuses the whole answer when one of several blocks lies outside the regions, naming it", () => {
+    const response = `${sr("    step = 0.5", "    step = 0.25")}\n${sr("    return x * 2", "    return x * 3")}`
+    const e = err(applyResponse(py, response, diff))
+    expect(e.reason).toBe("outside_evolve_block")
+    expect(e.message).toMatch(/^SEARCH block 2 of 2/)
+  })
+
+  it("matches tab-indented code from a space-indented SEARCH only with a uniform difference", () => {
+    const tabs = "function f() {\n\tconst a = 1\n\tif (a) {\n\t\treturn a\n\t}\n}\n"
+    const r = ok(applyResponse(tabs, sr("const a = 1\nif (a) {", "const a = 2\nif (a) {"), diff))
+    expect(r.code).toBe(tabs.replace("const a = 1", "const a = 2"))
+    expect(err(applyResponse(tabs, sr("    return a", "    return 0"), diff)).reason).toBe("no_match")
+  })
+
+  it("reports a block that matches nothing even when an earlier one applied", () => {
+    const response = `${sr("    step = 0.5", "    step = 0.25")}\n${sr("    step = 0.5", "    step = 0.125")}`
+    const e = err(applyResponse(py, response, diff))
+    expect(e.reason).toBe("no_match")
+    expect(e.message).toMatch(/^SEARCH block 2 of 2 does not match/)
+  })
+})
+
+describe("required symbols", () => {
+  it("recognises definitions across languages", () => {
+    expect(definesSymbol("def search(f):\n    pass\n", "search")).toBe(true)
+    expect(definesSymbol("async def search(f): ...\n", "search")).toBe(true)
+    expect(definesSymbol("export function search(f, b) {}\n", "search")).toBe(true)
+    expect(definesSymbol("export const search = (f) => f\n", "search")).toBe(true)
+    expect(definesSymbol("class Solver:\n  pass\n", "Solver")).toBe(true)
+    expect(definesSymbol("STEP: float = 0.5\n", "STEP")).toBe(true)
+    expect(definesSymbol("double search(double x) {\n  return x;\n}\n", "search")).toBe(true)
+    expect(definesSymbol("fn search(x: f64) -> f64 { x }\n", "search")).toBe(true)
+    expect(definesSymbol("func search(x int) int { return x }\n", "search")).toBe(true)
+    expect(definesSymbol("export { search, other }\n", "search")).toBe(true)
+    expect(definesSymbol("x := search(1)\n", "search")).toBe(false) // a call, not a definition
+    expect(definesSymbol("if search == 1:\n  pass\n", "search")).toBe(false)
+    expect(definesSymbol("# def search(f): removed\n", "search")).toBe(false)
+    expect(definesSymbol("def search_fast(f): pass\n", "search")).toBe(false)
+  })
+
+  it("lists the required names the parent defines and the child lost", () => {
+    const parent = "def search(f):\n    return helper(f)\n\ndef helper(f):\n    return f\n"
+    const child = "def search(f):\n    return f\n"
+    expect(missingSymbols(parent, child, ["search", "helper", "absent"])).toEqual(["helper"])
+    expect(missingSymbols(parent, parent, ["search", "helper"])).toEqual([])
   })
 })

@@ -8,6 +8,11 @@
  * per-request sequence or a seeded probability mix, adds latency, records every request with a
  * `performance.now()` timestamp and tracks the maximum number of requests in flight.
  *
+ * Also `POST …/responses` (the Responses API, as @effect/ai-openai's OpenAiLanguageModel speaks
+ * it; same faults and responder) and `POST …/embeddings` (deterministic hashed-trigram vectors).
+ * Faults and latency can differ per model (`modelFaults`, `modelLatency`, keyed by the request's
+ * `model`).
+ *
  * Fault modes:
  * - "ok"                       normal answer
  * - "429-retry-after:S"        429 with `Retry-After: S` (seconds)
@@ -88,11 +93,19 @@ export interface FakeOpenAiServerOptions {
   readonly requireApiKey?: string | undefined
   /** Model name echoed in responses. Default "fake-model". */
   readonly model?: string | undefined
+  /** Fault plans for requests naming these models (each with its own sequence position). */
+  readonly modelFaults?: Readonly<Record<string, FaultPlan>> | undefined
+  /** Latency for requests naming these models. */
+  readonly modelLatency?: Readonly<Record<string, Latency>> | undefined
+  /** Dimensions of /embeddings vectors. Default 16. */
+  readonly embeddingDimensions?: number | undefined
 }
 
 export interface RecordedRequest {
   /** Arrival time, `performance.now()` ms. */
   readonly at: number
+  /** Which endpoint: Chat Completions or Responses. */
+  readonly api: "chat" | "responses"
   readonly body: any
   readonly headers: http.IncomingHttpHeaders
   readonly fault: FaultMode
@@ -107,8 +120,10 @@ export interface FakeOpenAiServer {
   readonly inFlightMax: number
   /** Chat requests in flight now. */
   readonly inFlight: number
-  /** Replaces the fault plan; a sequence restarts at its first element. */
-  readonly setFaults: (plan: FaultPlan | undefined) => void
+  /** `/embeddings` requests (parsed bodies), in arrival order. */
+  readonly embeddingRequests: Array<any>
+  /** Replaces the fault plan (of `model` only, when given); a sequence restarts at its first element. */
+  readonly setFaults: (plan: FaultPlan | undefined, model?: string) => void
   /** Forgets recorded requests and resets `inFlightMax` to the current in-flight count. */
   readonly reset: () => void
   /** Stops listening and destroys every open socket (hung requests included). */
@@ -235,6 +250,20 @@ export const defaultAnswer = (user: string, random: () => number): string => {
   ].join("\n")
 }
 
+/** A deterministic embedding: hashed character trigrams (FNV-1a), L2-normalised. */
+export const fakeEmbedding = (text: string, dimensions: number): Array<number> => {
+  const v = new Array<number>(dimensions).fill(0)
+  const t = ` ${text} `
+  for (let i = 0; i + 3 <= t.length; i++) {
+    let h = 0x811c9dc5
+    for (let j = i; j < i + 3; j++) h = Math.imul(h ^ t.charCodeAt(j), 0x01000193)
+    h >>>= 0
+    v[h % dimensions]! += (h & 1) === 0 ? 1 : -1
+  }
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1
+  return v.map((x) => x / norm)
+}
+
 // -----------------------------------------------------------------------------
 // Server
 // -----------------------------------------------------------------------------
@@ -270,18 +299,25 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
   let inFlightMax = 0
   let closed = false
 
-  const nextFault = (): FaultMode => {
-    if (plan === undefined) return "ok"
-    if ("sequence" in plan) {
-      const mode = plan.sequence[sequenceIndex]
-      sequenceIndex++
-      return mode ?? plan.then ?? "ok"
-    }
-    return pickFromMix(plan.mix, random())
+  const modelPlans = new Map<string, { plan: FaultPlan | undefined; index: number }>(
+    Object.entries(options.modelFaults ?? {}).map(([m, p]) => [m, { plan: p, index: 0 }])
+  )
+  const embeddingRequests: Array<any> = []
+
+  const draw = (p: FaultPlan | undefined, index: number): FaultMode => {
+    if (p === undefined) return "ok"
+    if ("sequence" in p) return p.sequence[index] ?? p.then ?? "ok"
+    return pickFromMix(p.mix, random())
   }
 
-  const latencyMs = (): number => {
-    const l = options.latency
+  const nextFault = (model?: unknown): FaultMode => {
+    const perModel = typeof model === "string" ? modelPlans.get(model) : undefined
+    if (perModel !== undefined) return draw(perModel.plan, perModel.index++)
+    return draw(plan, sequenceIndex++)
+  }
+
+  const latencyMs = (model?: unknown): number => {
+    const l = (typeof model === "string" ? options.modelLatency?.[model] : undefined) ?? options.latency
     if (l === undefined) return 0
     if (typeof l === "number") return l
     return Math.max(0, l.meanMs + (random() * 2 - 1) * l.jitterMs)
@@ -345,30 +381,72 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
     return body
   }
 
-  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string) => {
+  const responsesBody = (content: string, promptChars: number, extra: { readonly usage?: boolean; readonly incomplete?: boolean } = {}) => {
+    const input_tokens = estimate(promptChars)
+    const output_tokens = estimate(content.length)
+    return {
+      id: `resp_${chatIndex}`,
+      object: "response",
+      created_at: 1_700_000_000,
+      status: extra.incomplete ? "incomplete" : "completed",
+      error: null,
+      incomplete_details: extra.incomplete ? { reason: "max_output_tokens" } : null,
+      instructions: null,
+      model,
+      output: [{
+        type: "message",
+        id: `msg_${chatIndex}`,
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: content, annotations: [] }]
+      }],
+      parallel_tool_calls: true,
+      tool_choice: "auto",
+      tools: [],
+      metadata: null,
+      temperature: null,
+      top_p: null,
+      ...(extra.usage === false ? {} : {
+        usage: {
+          input_tokens,
+          input_tokens_details: { cached_tokens: 0 },
+          output_tokens,
+          output_tokens_details: { reasoning_tokens: 0 },
+          total_tokens: input_tokens + output_tokens
+        }
+      })
+    }
+  }
+
+  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string, api: "chat" | "responses") => {
     const at = performance.now()
     const index = chatIndex++
-    const fault = nextFault()
     let body: any
     try {
       body = JSON.parse(raw)
     } catch {
       body = undefined
     }
-    requests.push({ at, body, headers: req.headers, fault })
+    const fault = nextFault(body?.model)
+    requests.push({ at, api, body, headers: req.headers, fault })
     if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
       return sendJson(res, 401, errorBody(401, "Incorrect API key provided."))
     }
-    if (body === undefined || !Array.isArray(body.messages)) {
-      return sendJson(res, 400, errorBody(400, "request body must be JSON with a `messages` array"))
+    const rawMessages = api === "chat"
+      ? body?.messages
+      : typeof body?.input === "string"
+      ? [{ role: "user", content: body.input }]
+      : body?.input
+    if (body === undefined || !Array.isArray(rawMessages)) {
+      return sendJson(res, 400, errorBody(400, `request body must be JSON with a \`${api === "chat" ? "messages" : "input"}\` array`))
     }
     if (fault === "hang") return // never answer; the socket is destroyed by the client or by close()
 
-    const delay = latencyMs()
+    const delay = latencyMs(body.model)
     if (delay > 0) await new Promise<void>((resolve) => setTimeout(resolve, delay))
     if (closed || res.destroyed) return
 
-    const messages: Array<{ role: string; content: unknown }> = body.messages
+    const messages: Array<{ role: string; content: unknown }> = rawMessages
     const system = messages.filter((m) => m.role === "system").map((m) => messageText(m.content)).join("\n")
     const user = messageText([...messages].reverse().find((m) => m.role === "user")?.content)
     const promptChars = messages.reduce((n, m) => n + messageText(m.content).length, 0)
@@ -407,6 +485,16 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
     const info: ChatRequestInfo = { body, system, user, index, random }
     const content = options.responder ? await options.responder(info) : defaultAnswer(user, random)
     if (closed || res.destroyed) return
+    if (api === "responses") {
+      switch (fault) {
+        case "no-usage":
+          return sendJson(res, 200, responsesBody(content, promptChars, { usage: false }))
+        case "length":
+          return sendJson(res, 200, responsesBody(content.slice(0, Math.ceil(content.length / 2)), promptChars, { incomplete: true }))
+        default:
+          return sendJson(res, 200, responsesBody(content, promptChars))
+      }
+    }
     switch (fault) {
       case "no-usage":
         return sendJson(res, 200, completion(content, promptChars, { usage: false }))
@@ -425,12 +513,53 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
     }
   }
 
+  const dimensions = options.embeddingDimensions ?? 16
+  const handleEmbeddings = (req: http.IncomingMessage, res: http.ServerResponse, raw: string) => {
+    let body: any
+    try {
+      body = JSON.parse(raw)
+    } catch {
+      body = undefined
+    }
+    embeddingRequests.push(body)
+    if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
+      return sendJson(res, 401, errorBody(401, "Incorrect API key provided."))
+    }
+    const input: Array<string> | undefined = typeof body?.input === "string"
+      ? [body.input]
+      : Array.isArray(body?.input) && body.input.every((t: unknown) => typeof t === "string")
+      ? body.input
+      : undefined
+    if (input === undefined) return sendJson(res, 400, errorBody(400, "`input` must be a string or an array of strings"))
+    const dims = typeof body.dimensions === "number" ? body.dimensions : dimensions
+    const tokens = input.reduce((n, t) => n + estimate(t.length), 0)
+    return sendJson(res, 200, {
+      object: "list",
+      model: body.model ?? model,
+      data: input.map((text, index) => ({ object: "embedding", index, embedding: fakeEmbedding(text, dims) })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens }
+    })
+  }
+
   const server = http.createServer((req, res) => {
     const url = req.url ?? "/"
     if (req.method === "GET" && /\/models\/?$/.test(url)) {
       return sendJson(res, 200, { object: "list", data: [{ id: model, object: "model", owned_by: "fake" }] })
     }
-    if (req.method !== "POST" || !/\/chat\/completions\/?(\?.*)?$/.test(url)) {
+    if (req.method === "POST" && /\/embeddings\/?(\?.*)?$/.test(url)) {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("end", () => handleEmbeddings(req, res, Buffer.concat(chunks).toString("utf8")))
+      return
+    }
+    const api = req.method !== "POST"
+      ? undefined
+      : /\/chat\/completions\/?(\?.*)?$/.test(url)
+      ? "chat" as const
+      : /\/responses\/?(\?.*)?$/.test(url)
+      ? "responses" as const
+      : undefined
+    if (api === undefined) {
       return sendJson(res, 404, errorBody(404, `no route for ${req.method} ${url}`))
     }
     inFlight++
@@ -446,7 +575,7 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
-      handleChat(req, res, Buffer.concat(chunks).toString("utf8")).catch((e) => {
+      handleChat(req, res, Buffer.concat(chunks).toString("utf8"), api).catch((e) => {
         if (!res.headersSent) sendJson(res, 500, errorBody(500, `fake server error: ${String(e)}`))
         else res.destroy()
       })
@@ -469,18 +598,24 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
         url: `http://127.0.0.1:${port}/v1`,
         port,
         requests,
+        embeddingRequests,
         get inFlightMax() {
           return inFlightMax
         },
         get inFlight() {
           return inFlight
         },
-        setFaults: (next) => {
+        setFaults: (next, forModel) => {
+          if (forModel !== undefined) {
+            modelPlans.set(forModel, { plan: next, index: 0 })
+            return
+          }
           plan = next
           sequenceIndex = 0
         },
         reset: () => {
           requests.length = 0
+          embeddingRequests.length = 0
           inFlightMax = inFlight
         },
         close: () =>

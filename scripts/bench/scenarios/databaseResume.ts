@@ -1,0 +1,119 @@
+/**
+ * Helper process of the database scenario: resumes a run from its database as the engine does
+ * in `EvolutionRun.start` (open with migrations, `loadRunState`, `loadSearchState`, build the
+ * `Population` with the default search options, load its reference code), then samples a
+ * parent and its inspirations and reads them (`pickParent`) many times.
+ *
+ *   node databaseResume.js --db FILE --run RUN_ID --samples N --out FILE
+ */
+import { writeFileSync } from "node:fs"
+import { performance } from "node:perf_hooks"
+import { Effect } from "effect"
+import * as ProgramDatabase from "../../../src/db/ProgramDatabase.js"
+import { RunId } from "../../../src/domain/Ids.js"
+import { defaultOptions, Population } from "../../../src/population/Population.js"
+import { type Distribution, distribution, round } from "../stats.js"
+
+export interface ResumeReport {
+  readonly openMs: number
+  /** loadRunState + loadSearchState. */
+  readonly loadStateMs: number
+  /** Population construction and its reference code. */
+  readonly populationMs: number
+  readonly resumeMs: number
+  readonly population: number
+  readonly rssBeforeMb: number
+  readonly rssAfterMb: number
+  /** Population.sample plus the getProgram reads of parent and inspirations, wall ms per call. */
+  readonly sampling: Distribution
+  /** The same calls in CPU ms of this process: what is left when preemption by other processes is taken out. */
+  readonly samplingCpu: Distribution
+  /** Population.sample alone, wall ms. */
+  readonly populationSampleOnly: Distribution
+}
+
+const arg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  const value = i >= 0 ? process.argv[i + 1] : undefined
+  if (value === undefined) throw new Error(`missing --${name}`)
+  return value
+}
+
+const mb = (bytes: number) => round(bytes / (1024 * 1024), 1)
+
+const roundAll = (d: Distribution): Distribution => ({
+  n: d.n,
+  mean: round(d.mean, 4),
+  p50: round(d.p50, 4),
+  p90: round(d.p90, 4),
+  p99: round(d.p99, 4),
+  max: round(d.max, 4)
+})
+
+const main = (file: string, runId: RunId, samples: number, rssBefore: number, started: number) =>
+  Effect.gen(function*() {
+    const opened = performance.now()
+    const db = yield* ProgramDatabase.ProgramDatabase
+    const state = yield* db.loadRunState(runId)
+    const search = yield* db.loadSearchState(runId, {
+      descriptors: defaultOptions.features.length > 0 || defaultOptions.objectives.length > 0,
+      failures: 16
+    })
+    const loaded = performance.now()
+    const population = new Population(state.population, defaultOptions, {
+      migrants: search.migrants,
+      failures: search.failedEvaluations
+    })
+    yield* population.loadReferenceCode((id) =>
+      db.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
+    )
+    const built = performance.now()
+    const rssAfter = process.memoryUsage().rss
+
+    const pickParent = Effect.gen(function*() {
+      const sample = yield* population.sample
+      if (sample === undefined) return yield* Effect.dieMessage("empty population")
+      yield* db.getProgram(sample.parent.id)
+      yield* Effect.forEach(sample.inspirations, (e) => db.getProgram(e.id))
+    })
+    const timed = <A, E>(effect: Effect.Effect<A, E>) =>
+      Effect.gen(function*() {
+        const wall: Array<number> = []
+        const cpu: Array<number> = []
+        for (let i = 0; i < samples; i++) {
+          const c0 = process.cpuUsage()
+          const t0 = performance.now()
+          yield* effect
+          wall.push(performance.now() - t0)
+          const c = process.cpuUsage(c0)
+          cpu.push((c.user + c.system) / 1000)
+        }
+        return { wall, cpu }
+      })
+    const sampling = yield* timed(pickParent)
+    const sampleOnly = yield* timed(population.sample)
+    const report: ResumeReport = {
+      openMs: round(opened - started, 1),
+      loadStateMs: round(loaded - opened, 1),
+      populationMs: round(built - loaded, 1),
+      resumeMs: round(built - started, 1),
+      population: population.size,
+      rssBeforeMb: mb(rssBefore),
+      rssAfterMb: mb(rssAfter),
+      sampling: roundAll(distribution(sampling.wall)),
+      samplingCpu: roundAll(distribution(sampling.cpu)),
+      populationSampleOnly: roundAll(distribution(sampleOnly.wall))
+    }
+    return report
+  }).pipe(Effect.provide(ProgramDatabase.layer(file)))
+
+const file = arg("db")
+const rssBefore = process.memoryUsage().rss
+const started = performance.now()
+Effect.runPromise(main(file, RunId.make(arg("run")), Number(arg("samples")), rssBefore, started)).then(
+  (report) => writeFileSync(arg("out"), JSON.stringify(report)),
+  (error: unknown) => {
+    process.stderr.write(`${String(error)}\n`)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,265 @@
+/**
+ * `npm run bench:search`: how fast each search strategy finds good programs.
+ *
+ * On examples whose optimum is known (to this script only; the evaluators score programs
+ * without knowing it), runs evolve in-process with the offline provider (deterministic given
+ * the seed) and the real command evaluator, several seeds per strategy, and reports:
+ * - the best score after k evaluations (median over seeds) for a few k;
+ * - the evaluations needed to get within the tolerance of the optimum (median over the seeds
+ *   that got there, and how many did).
+ *
+ *   node dist/scripts/search-bench/index.js [--evals 100] [--seeds 1,2,3,4,5] [--parallel 2]
+ *     [--only point_spread] [--strategies hill_climb,islands_map_elites] [--out results.json]
+ *
+ * Each run uses P = 1 proposal and W = 1 evaluation in flight (so the order of events, and with
+ * it the run, depends on the seed only); `--parallel` runs that many runs side by side.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Effect, Option, Schema } from "effect"
+import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
+import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
+import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunEnvironment from "../../src/engine/RunEnvironment.js"
+
+// ---- problems and strategies ----------------------------------------------------------------
+
+interface Problem {
+  readonly name: string
+  readonly program: string
+  readonly evaluator: string
+  readonly language: string
+  readonly goal: string
+  /** Known best score (the evaluator does not use it). */
+  readonly optimum: number
+  /** "Within tolerance": score ≥ optimum − tolerance. */
+  readonly tolerance: number
+  /** MAP-Elites features for the islands + MAP-Elites strategy. */
+  readonly features: ReadonlyArray<{ readonly name: string; readonly bins: number }>
+  readonly requiredSymbols: ReadonlyArray<string>
+}
+
+/** The repository's examples/ (this file runs from scripts/ under vite-node or from dist/scripts/). */
+const examplesDir = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, "examples", "point_spread", "evaluator.mjs"))) return join(dir, "examples")
+    dir = resolve(dir, "..")
+  }
+  return resolve("examples")
+})()
+
+const problems: ReadonlyArray<Problem> = [
+  {
+    name: "point_spread",
+    program: join(examplesDir, "point_spread", "initial_program.mjs"),
+    evaluator: join(examplesDir, "point_spread", "evaluator.mjs"),
+    language: "javascript",
+    goal: "Place 6 points in the unit square so that the smallest pairwise distance is as large as possible.",
+    // Best packing of 6 points in a unit square: sqrt(13)/6.
+    optimum: Math.sqrt(13) / 6,
+    tolerance: 0.01,
+    features: [{ name: "spread", bins: 6 }, { name: "edit_distance", bins: 6 }],
+    requiredSymbols: ["points"]
+  },
+  {
+    name: "function_minimization",
+    program: join(examplesDir, "function_minimization", "initial_program.mjs"),
+    evaluator: join(examplesDir, "function_minimization", "evaluator.mjs"),
+    language: "javascript",
+    goal: "Minimise the black-box 2-D function given to search(f, bounds, budget, rng). Higher combined_score is better.",
+    // combined_score is 1 when every seed lands on the global minimum.
+    optimum: 1,
+    tolerance: 0.05,
+    features: [{ name: "success_rate", bins: 5 }, { name: "edit_distance", bins: 6 }],
+    requiredSymbols: ["search"]
+  }
+]
+
+interface Strategy {
+  readonly name: string
+  /** Part of the default set (the others run with --strategies). */
+  readonly default: boolean
+  readonly population: (p: Problem) => NonNullable<RunConfigInput["population"]>
+}
+
+const islandsWithGrid = (p: Problem, extra: NonNullable<RunConfigInput["population"]> = {}) => ({
+  islands: 3,
+  migration_interval: 15,
+  migration_fraction: 0.2,
+  selection: "mix" as const,
+  map_elites: { features: p.features.map((f) => ({ ...f })) },
+  ...extra
+})
+
+const strategies: ReadonlyArray<Strategy> = [
+  { name: "hill_climb", default: true, population: () => ({ selection: "hill_climb" }) },
+  { name: "beam", default: false, population: () => ({ selection: "beam", beam_width: 4 }) },
+  { name: "power_law", default: false, population: () => ({ selection: "power_law", power_law_alpha: 1.5 }) },
+  { name: "mix", default: true, population: () => ({ selection: "mix" }) },
+  { name: "fitness_weighted", default: false, population: () => ({ selection: "fitness_weighted" }) },
+  { name: "islands", default: false, population: () => ({ islands: 3, migration_interval: 15, migration_fraction: 0.2 }) },
+  { name: "islands_map_elites", default: true, population: (p) => islandsWithGrid(p) },
+  {
+    name: "islands_map_elites_greedy",
+    default: false,
+    population: (p) => islandsWithGrid(p, { exploitation: 0.9, power_law_alpha: 2 })
+  }
+]
+
+// ---- arguments -------------------------------------------------------------------------------
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1] : undefined
+}
+const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter((x) => x !== ""))
+
+const evals = Number(arg("evals") ?? process.env["EVOLVE_SEARCH_BENCH_EVALS"] ?? 100)
+const seeds = (list(arg("seeds")) ?? ["1", "2", "3", "4", "5"]).map(Number)
+const parallel = Number(arg("parallel") ?? 2)
+const only = list(arg("only"))
+const onlyStrategies = list(arg("strategies"))
+const out = arg("out")
+const checkpoints = [10, 25, 50, 100, 150, 200, 300].filter((k) => k <= evals)
+
+// ---- one run -----------------------------------------------------------------------------------
+
+interface RunResult {
+  readonly problem: string
+  readonly strategy: string
+  readonly seed: number
+  /** Best score after each evaluation (index k − 1: after k evaluations). */
+  readonly curve: ReadonlyArray<number>
+  readonly reachedAt: number | null
+  readonly best: number
+  readonly failures: Readonly<Record<string, number>>
+  readonly seconds: number
+}
+
+const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: string) =>
+  Effect.gen(function*() {
+    const input: RunConfigInput = {
+      goal: problem.goal,
+      language: problem.language,
+      seed,
+      max_evaluations: evals,
+      edit_format: "diff",
+      concurrency: { proposals: 1, evaluations: 1 },
+      evaluator: { command: [process.execPath, problem.evaluator], timeout_seconds: 20 },
+      llm: { provider: "offline" },
+      population: strategy.population(problem),
+      search: { required_symbols: [...problem.requiredSymbols] },
+      max_consecutive_proposal_failures: 1000
+    }
+    const config = Schema.decodeUnknownSync(RunConfig)(input)
+    const spec = { programPath: problem.program, evaluatorPath: problem.evaluator, config }
+    const started = performance.now()
+    const summary = yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: readFileSync(problem.program, "utf8") })
+      return yield* handle.await
+    })).pipe(Effect.provide(RunEnvironment.layer(spec, Option.none())))
+    const db = yield* ProgramDatabase.ProgramDatabase
+    const timeline = yield* db.scoreTimeline(summary.runId, evals + 100)
+    const curve: Array<number> = []
+    let best = Number.NEGATIVE_INFINITY
+    for (const point of timeline) {
+      if (point.score !== null && point.score > best) best = point.score
+      curve.push(best)
+    }
+    const target = problem.optimum - problem.tolerance
+    const reached = curve.findIndex((s) => s >= target)
+    return {
+      problem: problem.name,
+      strategy: strategy.name,
+      seed,
+      curve,
+      reachedAt: reached >= 0 ? reached + 1 : null,
+      best,
+      failures: summary.failuresByKind,
+      seconds: (performance.now() - started) / 1000
+    } satisfies RunResult
+  }).pipe(Effect.provide(ProgramDatabase.layer(dbFile)))
+
+// ---- report ------------------------------------------------------------------------------------
+
+const median = (xs: ReadonlyArray<number>) => {
+  if (xs.length === 0) return Number.NaN
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+const fmt = (x: number, digits = 4) => (Number.isFinite(x) ? x.toFixed(digits) : "—")
+
+const report = (results: ReadonlyArray<RunResult>) => {
+  const lines: Array<string> = []
+  for (const problem of problems) {
+    const mine = results.filter((r) => r.problem === problem.name)
+    if (mine.length === 0) continue
+    lines.push(
+      "",
+      `## ${problem.name}: optimum ${fmt(problem.optimum)}, tolerance ${problem.tolerance} (target ≥ ${fmt(problem.optimum - problem.tolerance)}), ${evals} evaluations, seeds ${seeds.join(",")}`,
+      "",
+      `| strategy | ${checkpoints.map((k) => `best@${k} (median)`).join(" | ")} | final best (mean) | reached target | evals to target (median of those) | patch/invalid/dup failures (mean) |`,
+      `|---|${checkpoints.map(() => "---").join("|")}|---|---|---|---|`
+    )
+    for (const strategy of strategies) {
+      const rs = mine.filter((r) => r.strategy === strategy.name)
+      if (rs.length === 0) continue
+      const at = (k: number) => median(rs.map((r) => r.curve[Math.min(k, r.curve.length) - 1] ?? Number.NaN))
+      const reached = rs.filter((r) => r.reachedAt !== null)
+      const fails = mean(rs.map((r) => (r.failures["patch"] ?? 0) + (r.failures["invalid"] ?? 0) + (r.failures["duplicate"] ?? 0)))
+      lines.push(
+        `| ${strategy.name} | ${checkpoints.map((k) => fmt(at(k))).join(" | ")} | ${fmt(mean(rs.map((r) => r.best)))} | ${reached.length}/${rs.length} | ${
+          reached.length > 0 ? String(median(reached.map((r) => r.reachedAt!))) : "—"
+        } | ${fmt(fails, 1)} |`
+      )
+    }
+  }
+  return lines.join("\n")
+}
+
+// ---- main --------------------------------------------------------------------------------------
+
+const main = Effect.gen(function*() {
+  const dir = mkdtempSync(join(tmpdir(), "evolve-search-bench-"))
+  const jobs = problems.filter((p) => only === undefined || only.includes(p.name)).flatMap((problem) =>
+    strategies.filter((s) => (onlyStrategies === undefined ? s.default : onlyStrategies.includes(s.name))).flatMap((strategy) =>
+      seeds.map((seed) => ({ problem, strategy, seed }))
+    )
+  )
+  console.log(`search bench: ${jobs.length} runs of ${evals} evaluations (offline provider, P=1 W=1, ${parallel} at a time)`)
+  const started = performance.now()
+  try {
+    const results = yield* Effect.forEach(
+      jobs,
+      (job, i) =>
+        runOne(job.problem, job.strategy, job.seed, join(dir, `run${i}.db`)).pipe(
+          Effect.tap((r) =>
+            Effect.sync(() =>
+              console.log(
+                `  ${r.problem} ${r.strategy} seed=${r.seed}: best ${fmt(r.best)}${
+                  r.reachedAt !== null ? `, target at ${r.reachedAt}` : ""
+                } (${r.seconds.toFixed(1)} s) ${JSON.stringify(r.failures)}`
+              )
+            )
+          )
+        ),
+      { concurrency: parallel }
+    )
+    const text = report(results)
+    console.log(text)
+    console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`)
+    if (out !== undefined) writeFileSync(out, JSON.stringify({ evals, seeds, results }, null, 2))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+Effect.runPromise(main).catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

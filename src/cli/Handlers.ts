@@ -1,0 +1,148 @@
+import { FileSystem } from "@effect/platform"
+import { Config, Console, Effect, Layer, Option } from "effect"
+import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
+import { resolveRunSpec } from "../config/RunSpecs.js"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { ConfigError } from "../domain/Errors.js"
+import type { RunId } from "../domain/Ids.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import type * as EvolutionRun from "../engine/EvolutionRun.js"
+import * as RunEnvironment from "../engine/RunEnvironment.js"
+import * as RunTracing from "../observability/RunTracing.js"
+import { CliExit } from "./CliExit.js"
+import * as Inspect from "./Inspect.js"
+import { follow, summaryText } from "./Progress.js"
+
+// The command handlers, loaded on demand by Cli.ts so that `evolve --help` stays fast.
+
+export const defaultDatabase = ".evolve/evolve.db"
+
+const env = Effect.sync(() => process.env as Record<string, string | undefined>)
+
+const apiKeyFor = (spec: RunSpec) =>
+  Config.option(Config.redacted(spec.config.llm.api_key_env)).pipe(
+    Effect.mapError(() => new ConfigError({ message: `environment variable ${spec.config.llm.api_key_env} is invalid` }))
+  )
+
+/** Runs (or resumes) with live progress; Ctrl-C stops proposing and drains in-flight evaluations. */
+const execute = (start: EvolutionRun.StartOptions, recordFile?: string) =>
+  Effect.gen(function*() {
+    const spec = start.spec
+    const apiKey = yield* apiKeyFor(spec)
+    const services = RunEnvironment.layer(spec, apiKey, { recordFile })
+    const summary = yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* RunTracing.start(start)
+      yield* Console.log(`run ${handle.runId}: evolving ${spec.programPath} with ${spec.config.llm.provider}${
+        spec.config.llm.provider === "offline" ? "" : ` (${spec.config.llm.model} at ${spec.config.llm.base_url})`
+      }, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`)
+      const tty = process.stdout.isTTY === true
+      yield* follow(handle, tty, tty ? 200 : 5000)
+      return yield* handle.await.pipe(
+        Effect.onInterrupt(() =>
+          handle.stop("interrupted").pipe(
+            Effect.zipRight(handle.await),
+            Effect.flatMap((s) => Console.error(`\n${summaryText(s, spec.config.database.path)}`)),
+            Effect.ignore
+          )
+        )
+      )
+    })).pipe(Effect.provide(Layer.merge(services, ProgramDatabase.layer(spec.config.database.path))))
+    yield* Console.log(summaryText(summary, spec.config.database.path))
+    if (summary.status === "failed") return yield* new CliExit({ code: 1 })
+  })
+
+export const run = (args: {
+  readonly program: string
+  readonly evaluator: string
+  readonly config: Option.Option<string>
+  readonly flags: ReadonlyArray<FlagValue>
+  /** `--record FILE` (issue 4): every LLM call appended to FILE. */
+  readonly record?: Option.Option<string> | undefined
+}) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const file = Option.isSome(args.config)
+      ? args.config.value
+      : (yield* fs.exists("evolve.yaml").pipe(Effect.orElseSucceed(() => false)))
+      ? "evolve.yaml"
+      : undefined
+    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags })
+    const { initialCode, spec } = yield* resolveRunSpec(args.program, args.evaluator, loaded, process.execPath)
+    yield* checkDatabasePath(spec.config.database.path)
+    const record = Option.getOrUndefined(args.record ?? Option.none())
+    if (record !== undefined) {
+      yield* fs.writeFileString(record, "", { flag: "a" }).pipe(
+        Effect.mapError((e) => new ConfigError({ message: `--record ${record}: cannot write: ${e.message}` }))
+      )
+    }
+    yield* execute({ _tag: "New", spec, initialCode }, record)
+  })
+
+const databasePath = (db: Option.Option<string>) =>
+  Effect.map(env, (e) => Option.getOrElse(db, () => e["EVOLVE_DB"] ?? defaultDatabase))
+
+const sqliteHeader = "SQLite format 3\0"
+
+/**
+ * A database path that cannot be an evolve database is bad input (exit 2), not a database
+ * failure: a directory, a file under a non-directory, or a file that is not SQLite. A missing
+ * or empty file is fine (a new database).
+ */
+export const checkDatabasePath = (path: string) =>
+  Effect.gen(function*() {
+    if (path === ":memory:") return
+    const fs = yield* FileSystem.FileSystem
+    const bad = (why: string) => new ConfigError({ path: "database.path", message: `database ${path}: ${why}` })
+    const info = yield* fs.stat(path).pipe(Effect.option)
+    if (Option.isNone(info)) {
+      const parent = path.replace(/\/+[^/]*$/, "")
+      if (parent !== "" && parent !== path) {
+        const dir = yield* fs.stat(parent).pipe(Effect.option)
+        if (Option.isSome(dir) && dir.value.type !== "Directory") return yield* bad(`${parent} is not a directory`)
+      }
+      return
+    }
+    if (info.value.type === "Directory") return yield* bad("is a directory, expected an SQLite file")
+    if (info.value.type !== "File") return yield* bad("is not a regular file")
+    if (info.value.size === BigInt(0)) return
+    const header = yield* Effect.scoped(Effect.gen(function*() {
+      const file = yield* fs.open(path, { flag: "r" })
+      const buffer = new Uint8Array(16)
+      const n = yield* file.read(buffer)
+      return new TextDecoder("latin1").decode(buffer.subarray(0, Number(n)))
+    })).pipe(Effect.mapError((e) => bad(`cannot read it (${e.message})`)))
+    if (header !== sqliteHeader) return yield* bad("not an SQLite database (is this the right file?)")
+  })
+
+const withDatabase = <A, E, R>(db: Option.Option<string>, effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(databasePath(db), (path) =>
+    Effect.zipRight(checkDatabasePath(path), Effect.provide(effect, ProgramDatabase.layer(path))))
+
+export const resume = (args: {
+  readonly runId: Option.Option<string>
+  readonly db: Option.Option<string>
+  readonly iterations: Option.Option<number>
+}) =>
+  Effect.gen(function*() {
+    const path = yield* Effect.map(databasePath(args.db), (p) => resolvePath(p))
+    if (Option.isSome(args.iterations) && args.iterations.value < 1) {
+      return yield* new ConfigError({ message: `flag --iterations: expected an integer ≥ 1, got ${args.iterations.value}` })
+    }
+    yield* checkDatabasePath(path)
+    const { id, spec } = yield* Inspect.findResumable(args.runId).pipe(Effect.provide(ProgramDatabase.layer(path)))
+    const config = {
+      ...spec.config,
+      max_evaluations: Option.getOrElse(args.iterations, () => spec.config.max_evaluations),
+      database: { path }
+    }
+    yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config } })
+  })
+
+const resolvePath = (path: string) => (path.startsWith("/") ? path : `${process.cwd()}/${path}`)
+
+export const ls = (db: Option.Option<string>) => withDatabase(db, Inspect.listRuns)
+
+export const best = (db: Option.Option<string>, runId: Option.Option<string>, out: Option.Option<string>, pareto = false) =>
+  withDatabase(db, Inspect.best(runId, out, pareto))
+
+export const show = (db: Option.Option<string>, id: string) => withDatabase(db, Inspect.show(id))

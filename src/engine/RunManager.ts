@@ -1,0 +1,321 @@
+import {
+  Chunk,
+  Clock,
+  Config,
+  Context,
+  Data,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  FiberMap,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  type Redacted,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import { ProgramDatabase, type RunOverview, type StoredEventRow } from "../db/ProgramDatabase.js"
+import { type DatabaseError, RunNotFound } from "../domain/Errors.js"
+import type { RunId } from "../domain/Ids.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import { RunEvent, RunStatusChanged } from "../domain/RunEvent.js"
+import type { Evaluator } from "../evaluate/Evaluator.js"
+import type { Proposer } from "../propose/Proposer.js"
+import * as EvolutionRun from "./EvolutionRun.js"
+import * as RunEnvironment from "./RunEnvironment.js"
+import { RunLimits } from "./RunLimits.js"
+
+/** Why a hosted run was asked to stop; stored as the run's stop reason once it has stopped. */
+export type StopIntent = "pause" | "stop" | "shutdown"
+
+export const stopReasons: Record<StopIntent, string> = {
+  pause: "paused",
+  stop: "stopped by user",
+  shutdown: "server shutdown"
+}
+
+/** The `runs.host` marker of runs driven by a RunManager (a restarted server resumes only those). */
+export const serveHost = "serve"
+
+/** A stored RunEvent: `seq` numbers a run's events from 1 (the SSE event id); `data` is its JSON. */
+export interface StoredEvent extends StoredEventRow {
+  /** The decoded event, on live events only (replayed ones carry just `data`). */
+  readonly event?: RunEvent | undefined
+}
+
+export interface RunInfo {
+  readonly overview: RunOverview
+  /** Live statistics while the run is hosted by this manager. */
+  readonly live: Option.Option<EvolutionRun.RunStats>
+  readonly intent: StopIntent | null
+}
+
+export class RunConflict extends Data.TaggedError("RunConflict")<{ readonly message: string }> {}
+
+export interface RunManagerOptions {
+  /** LLM proposals in flight across all hosted runs. */
+  readonly llmConcurrency: number
+  /** Evaluations in flight across all hosted runs. */
+  readonly evaluationConcurrency: number
+  /** Resume, at start, the runs this host drove when it stopped (crash or shutdown). */
+  readonly resumeOnStart: boolean
+  /** Every hosted run writes to this database (overrides the spec's database.path). */
+  readonly databasePath: string
+  /** How long shutdown waits for runs to drain (their own grace periods apply first). */
+  readonly shutdownTimeoutMs?: number | undefined
+  /** A run's proposer and evaluator (default: RunEnvironment.layer, from its spec). */
+  readonly environment?: ((spec: RunSpec, apiKey: Option.Option<Redacted.Redacted>) => Layer.Layer<Proposer | Evaluator>) | undefined
+}
+
+/** Hosts many EvolutionRuns in one process, sharing one LLM pool and one evaluation pool. */
+export class RunManager extends Context.Tag("evolve/RunManager")<RunManager, {
+  readonly create: (spec: RunSpec, initialCode: string) => Effect.Effect<RunId, DatabaseError>
+  readonly list: Effect.Effect<ReadonlyArray<RunInfo>, DatabaseError>
+  readonly get: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound>
+  /** Graceful stop (in-flight evaluations finish, queued candidates stay pending); resumable. */
+  readonly pause: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
+  readonly stop: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
+  /** Resumes a stopped run (EvolutionRun Resume), optionally with a new max_evaluations. */
+  readonly resume: (id: string, maxEvaluations?: number) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
+  /** Stored events after `afterSeq`, then live ones; ends when the manager shuts down. */
+  readonly events: (id: string, afterSeq: number) => Stream.Stream<StoredEvent, DatabaseError | RunNotFound>
+  /** Every hosted run's events as they are stored (for metrics). */
+  readonly subscribeAll: Effect.Effect<Queue.Dequeue<StoredEvent>, never, Scope.Scope>
+  /** Live statistics of the hosted runs. */
+  readonly activeStats: Effect.Effect<ReadonlyArray<EvolutionRun.RunStats>>
+  readonly limits: { readonly llm: number; readonly evaluations: number }
+}>() {}
+
+interface Hosted {
+  readonly handle: EvolutionRun.RunHandle
+  readonly scope: Scope.CloseableScope
+  intent: StopIntent | null
+}
+
+const encodeEvent = Schema.encodeSync(RunEvent)
+const BATCH = 512
+
+const apiKeyFor = (spec: RunSpec) =>
+  Config.option(Config.redacted(spec.config.llm.api_key_env)).pipe(Effect.orElseSucceed(() => Option.none()))
+
+export const make = (options: RunManagerOptions) =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    // Runs live in scopes of their own, closed by `shutdown` only after they have stopped gracefully
+    // (child scopes of the layer's scope would be closed, interrupting the runs, before it runs).
+    const runsScope = yield* Scope.make()
+    const limits = RunLimits.of({
+      llm: yield* Effect.makeSemaphore(options.llmConcurrency),
+      evaluations: yield* Effect.makeSemaphore(options.evaluationConcurrency)
+    })
+    const fibers = yield* FiberMap.make<RunId, void>()
+    const active = new Map<RunId, Hosted>()
+    const hubs = new Map<RunId, PubSub.PubSub<StoredEvent>>()
+    const all = yield* PubSub.unbounded<StoredEvent>()
+    const control = yield* Effect.makeSemaphore(1)
+
+    const hubFor = (runId: RunId) =>
+      Effect.suspend(() => {
+        const hub = hubs.get(runId)
+        if (hub !== undefined) return Effect.succeed(hub)
+        return Effect.map(PubSub.unbounded<StoredEvent>(), (created) => {
+          const existing = hubs.get(runId)
+          if (existing !== undefined) return existing
+          hubs.set(runId, created)
+          return created
+        })
+      })
+
+    const withDatabase = (spec: RunSpec): RunSpec => ({
+      ...spec,
+      config: { ...spec.config, database: { path: options.databasePath } }
+    })
+
+    /** Records a run's events (batched, numbered), then publishes them; ends when the run has stopped. */
+    const supervise = (entry: Hosted, events: Queue.Dequeue<RunEvent>) =>
+      Effect.gen(function*() {
+        const runId = entry.handle.runId
+        const hub = yield* hubFor(runId)
+        yield* db.setRunHost(runId, serveHost).pipe(Effect.ignoreLogged)
+        let seq = yield* db.lastEventSeq(runId).pipe(Effect.orDie)
+        const persist = (batch: Chunk.Chunk<RunEvent>) =>
+          Effect.gen(function*() {
+            if (Chunk.isEmpty(batch)) return
+            const stored: Array<StoredEvent> = Chunk.toReadonlyArray(batch).map((event) => ({
+              runId,
+              seq: ++seq,
+              at: event.at,
+              type: event._tag,
+              data: JSON.stringify(encodeEvent(event)),
+              event
+            }))
+            yield* db.appendEvents(stored.map(({ event: _event, ...row }) => row)).pipe(
+              Effect.catchAll((e) => Effect.logWarning(`run ${runId}: events not stored: ${e.message}`))
+            )
+            yield* PubSub.publishAll(hub, stored)
+            yield* PubSub.publishAll(all, stored)
+          }).pipe(Effect.uninterruptible)
+        const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(
+          Effect.flatMap(persist),
+          Effect.forever,
+          Effect.fork
+        )
+        const summary = yield* Effect.exit(entry.handle.await)
+        yield* Fiber.interrupt(recorder)
+        yield* persist(yield* Queue.takeAll(events))
+        if (Exit.isSuccess(summary) && summary.value.status === "interrupted" && entry.intent !== null) {
+          const reason = stopReasons[entry.intent]
+          const at = yield* Clock.currentTimeMillis
+          yield* db.setRunStatus(runId, "interrupted", reason, at).pipe(Effect.ignoreLogged)
+          yield* persist(Chunk.of(new RunStatusChanged({ runId, at, status: "interrupted", reason })))
+        }
+        if (Exit.isFailure(summary)) yield* Effect.logError(`run ${runId} ended with an error`, summary.cause)
+      }).pipe(
+        Effect.ensuring(Effect.suspend(() => {
+          active.delete(entry.handle.runId)
+          return Scope.close(entry.scope, Exit.void)
+        }))
+      )
+
+    /** Starts (or resumes) a run in its own scope, with its own proposer/evaluator and the shared limits. */
+    const launch = (start: EvolutionRun.StartOptions) =>
+      // Uninterruptible, so a client hanging up mid-request cannot leave a run unsupervised; the
+      // run itself starts interruptible, since its fibers inherit that status (also when a layer
+      // constructor, which may be uninterruptible, resumes runs at start-up).
+      Effect.uninterruptible(Effect.gen(function*() {
+        const scope = yield* Scope.fork(runsScope, ExecutionStrategy.sequential)
+        const started = yield* Effect.interruptible(Effect.gen(function*() {
+          const apiKey = yield* apiKeyFor(start.spec)
+          const environment = options.environment ?? RunEnvironment.layer
+          const services = yield* Layer.buildWithScope(environment(start.spec, apiKey), scope)
+          const handle = yield* EvolutionRun.start(start).pipe(
+            Effect.provide(services),
+            Effect.provideService(RunLimits, limits),
+            Effect.provideService(ProgramDatabase, db),
+            Scope.extend(scope)
+          )
+          // Subscribe before yielding to anything, so the run's first events are recorded.
+          const events = yield* Scope.extend(handle.subscribe, scope)
+          return { handle, events }
+        })).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
+        const entry: Hosted = { handle: started.handle, scope, intent: null }
+        const runId = started.handle.runId
+        active.set(runId, entry)
+        yield* FiberMap.run(fibers, runId, Effect.interruptible(supervise(entry, started.events)))
+        return runId
+      }))
+
+    const info = (id: string) =>
+      Effect.gen(function*() {
+        const overview = yield* db.runOverview(id)
+        const entry = active.get(overview.id)
+        const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
+        return { overview, live, intent: entry?.intent ?? null } satisfies RunInfo
+      })
+
+    const requestStop = (intent: StopIntent) => (id: string) =>
+      control.withPermits(1)(Effect.gen(function*() {
+        const overview = yield* db.runOverview(id)
+        const entry = active.get(overview.id)
+        if (entry === undefined) {
+          return yield* new RunConflict({ message: `run ${overview.id} is not running on this server (status ${overview.status})` })
+        }
+        entry.intent ??= intent
+        yield* entry.handle.stop("interrupted")
+        return yield* info(id)
+      }))
+
+    const resume = (id: string, maxEvaluations: number | undefined, recovering: boolean) =>
+      control.withPermits(1)(Effect.gen(function*() {
+        const run = yield* db.getRun(id)
+        if (active.has(run.id)) return yield* new RunConflict({ message: `run ${run.id} is already running` })
+        if (!recovering && (run.status === "running" || run.status === "stopping")) {
+          // Not hosted here but marked active: another process (e.g. `evolve run`) may be driving it.
+          return yield* new RunConflict({
+            message: `run ${run.id} is marked ${run.status} by another process; stop it there, or resume it with the CLI if that process died`
+          })
+        }
+        const spec = withDatabase(run.spec)
+        yield* launch({
+          _tag: "Resume",
+          runId: run.id,
+          spec: maxEvaluations === undefined ? spec : { ...spec, config: { ...spec.config, max_evaluations: maxEvaluations } }
+        })
+        return yield* info(run.id)
+      }))
+
+    const shutdown = Effect.gen(function*() {
+      for (const entry of active.values()) {
+        entry.intent ??= "shutdown"
+        yield* entry.handle.stop("interrupted")
+      }
+      // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to cut it.
+      yield* FiberMap.awaitEmpty(fibers).pipe(
+        Effect.interruptible,
+        Effect.timeoutOption(options.shutdownTimeoutMs ?? 30_000),
+        Effect.ignore
+      )
+      yield* Scope.close(runsScope, Exit.void)
+      yield* Effect.forEach(hubs.values(), PubSub.shutdown, { discard: true })
+      yield* PubSub.shutdown(all)
+    })
+    // Added after the FiberMap, so it runs first: runs drain before their fibers are interrupted.
+    yield* Effect.addFinalizer(() => shutdown)
+
+    const service = RunManager.of({
+      limits: { llm: options.llmConcurrency, evaluations: options.evaluationConcurrency },
+      create: (spec, initialCode) =>
+        control.withPermits(1)(launch({ _tag: "New", spec: withDatabase(spec), initialCode })),
+      list: Effect.gen(function*() {
+        const runs = yield* db.listRuns
+        return yield* Effect.forEach(runs, (overview) =>
+          Effect.gen(function*() {
+            const entry = active.get(overview.id)
+            const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
+            return { overview, live, intent: entry?.intent ?? null } satisfies RunInfo
+          }))
+      }),
+      get: info,
+      pause: requestStop("pause"),
+      stop: requestStop("stop"),
+      resume: (id, maxEvaluations) => resume(id, maxEvaluations, false),
+      events: (id, afterSeq) =>
+        Stream.unwrapScoped(Effect.gen(function*() {
+          const run = yield* db.getRun(id)
+          const live = yield* PubSub.subscribe(yield* hubFor(run.id)) // before the replay: nothing falls in between
+          let last = afterSeq
+          const replay = Stream.paginateChunkEffect(afterSeq, (after) =>
+            Effect.map(db.readEvents(run.id, after, BATCH), (rows) => [
+              Chunk.unsafeFromArray(rows as Array<StoredEvent>),
+              rows.length < BATCH ? Option.none() : Option.some(rows[rows.length - 1]!.seq)
+            ]))
+          return Stream.concat(replay, Stream.fromQueue(live)).pipe(
+            Stream.filter((e) => {
+              if (e.seq <= last) return false
+              last = e.seq
+              return true
+            })
+          )
+        })),
+      subscribeAll: PubSub.subscribe(all),
+      activeStats: Effect.forEach(active.values(), (entry) => entry.handle.stats)
+    })
+
+    if (options.resumeOnStart) {
+      const runs = yield* db.runsToRecover(serveHost, stopReasons.shutdown)
+      for (const run of runs) {
+        yield* resume(run.id, undefined, true).pipe(
+          Effect.tap(() => Effect.logInfo(`resumed run ${run.id}`)),
+          Effect.catchAll((e) => Effect.logWarning(`cannot resume run ${run.id}: ${e.message}`))
+        )
+      }
+    }
+    return service
+  })
+
+export const layer = (options: RunManagerOptions): Layer.Layer<RunManager, DatabaseError, ProgramDatabase> =>
+  Layer.scoped(RunManager, make(options))

@@ -1,0 +1,72 @@
+/**
+ * Picks the run's `Evaluator` layer by `evaluator.contract`: the command runner, or the warm
+ * Python pool for the openevolve and shinka contracts.
+ */
+import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import { Effect, type Layer } from "effect"
+import { dirname } from "node:path"
+import { ConfigError } from "../domain/Errors.js"
+import type { EvaluatorConfig, RunSpec } from "../domain/RunConfig.js"
+import * as CommandEvaluator from "./CommandEvaluator.js"
+import type { Evaluator } from "./Evaluator.js"
+import * as PythonEvaluator from "./PythonEvaluator.js"
+import * as Sandbox from "./Sandbox.js"
+
+export interface EvaluatorContext {
+  /** The evaluator file given on the command line (absolute). */
+  readonly evaluatorPath: string
+  /** Evaluations in flight (W): the Python pool starts one worker per slot. */
+  readonly slots: number
+}
+
+/** The evaluator for an `evaluator:` config section. Fails when `sandbox: bwrap` cannot be honoured. */
+export const fromConfig = (
+  config: EvaluatorConfig,
+  context: EvaluatorContext
+): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> => {
+  const common = {
+    timeoutMs: config.timeout_seconds * 1000,
+    killGraceMs: config.kill_grace_seconds * 1000,
+    outputCapBytes: config.output_cap_bytes,
+    primaryMetric: config.primary_metric,
+    keepArtifacts: config.keep_artifacts,
+    memoryMb: config.memory_mb,
+    cpuSeconds: config.cpu_seconds,
+    sandbox: config.sandbox
+  }
+  if (config.contract === "command") {
+    return CommandEvaluator.layer({
+      ...common,
+      command: config.command ?? [context.evaluatorPath],
+      cwd: dirname(context.evaluatorPath)
+    })
+  }
+  return PythonEvaluator.layer({
+    ...common,
+    contract: config.contract,
+    evaluatorPath: context.evaluatorPath,
+    python: config.python,
+    slots: context.slots,
+    warm: config.warm_pool,
+    cascade: config.cascade_evaluation,
+    cascadeThresholds: config.cascade_thresholds
+  })
+}
+
+/** The evaluator of a run. */
+export const fromSpec = (spec: RunSpec) =>
+  fromConfig(spec.config.evaluator, {
+    evaluatorPath: spec.evaluatorPath,
+    slots: spec.config.concurrency.evaluations
+  })
+
+/**
+ * What `fromConfig` would refuse, checked without starting anything (a missing `bwrap` when
+ * `sandbox: bwrap`), so a CLI or server can report it as a configuration error up front.
+ */
+export const preflight = (config: EvaluatorConfig) =>
+  Effect.gen(function*() {
+    if (config.sandbox === "bwrap" && (yield* Sandbox.findExecutable("bwrap")) === undefined) {
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+    }
+  })

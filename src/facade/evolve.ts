@@ -1,0 +1,258 @@
+/**
+ * The Promise facade: `evolve({ program, evaluate, goal, iterations, parallel, llm, onEvent,
+ * signal })` evolves a program held in memory against an async evaluation function, and
+ * resolves with the best program, its metrics and the run id. Each call owns one
+ * ManagedRuntime (tracing per the environment), disposed when the call settles, so calls may
+ * nest (an `evaluate` that itself calls `evolve`) and run from inside Effect code.
+ *
+ * The environment switches evolution: `EVOLVE=0` evaluates the program once and returns it
+ * unevolved; `EVOLVE_ITERATIONS`, `EVOLVE_PARALLEL` and the other `EVOLVE_*` variables of the
+ * CLI override the call's values.
+ */
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, type Redacted } from "effect"
+import { decodeRunConfig, envOverrides } from "../config/ConfigLoader.js"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { ConfigError, type DatabaseError, type RunNotFound } from "../domain/Errors.js"
+import type { RunConfig, RunConfigInput, RunSpec } from "../domain/RunConfig.js"
+import type { RunEvent } from "../domain/RunEvent.js"
+import * as FunctionEvaluator from "../evaluate/FunctionEvaluator.js"
+import * as Observability from "../observability/Observability.js"
+import { type EvolveResult, inlineSpec, programKind, run } from "./Evolution.js"
+import { apiKeyFor, proposerLayer } from "./Layers.js"
+
+export interface LlmOptions {
+  /** "offline" (default: no network, a deterministic mutator) or "openai-chat" (any OpenAI-compatible server). */
+  readonly provider?: RunConfig["llm"]["provider"] | undefined
+  readonly model?: string | undefined
+  /** e.g. http://127.0.0.1:8000/v1 */
+  readonly baseUrl?: string | undefined
+  /** The key itself; by default it is read from the variable `apiKeyEnv` names (OPENAI_API_KEY). */
+  readonly apiKey?: string | Redacted.Redacted | undefined
+  readonly apiKeyEnv?: string | undefined
+  readonly temperature?: number | undefined
+  readonly maxTokens?: number | undefined
+  readonly timeoutSeconds?: number | undefined
+  readonly maxRetries?: number | undefined
+  /** USD per million tokens, for cost accounting. */
+  readonly priceInputPerM?: number | undefined
+  readonly priceOutputPerM?: number | undefined
+}
+
+export interface EvolveOptions {
+  /** The starting program: its code, or the code with its extension or language. */
+  readonly program: string | {
+    readonly code: string
+    readonly extension?: string | undefined
+    readonly language?: string | undefined
+  }
+  /** Scores a candidate: returns metrics (`combined_score`, else `score`, is the fitness) or a bare score. */
+  readonly evaluate: (
+    code: string,
+    context: FunctionEvaluator.EvaluateContext
+  ) => FunctionEvaluator.MetricsLike | PromiseLike<FunctionEvaluator.MetricsLike>
+  /** What the evolution should achieve, in words, for the LLM. */
+  readonly goal?: string | undefined
+  /** Evaluations in total, the initial program's included (default 100). */
+  readonly iterations?: number | undefined
+  /** LLM calls and evaluations in flight (default 4 and 2). */
+  readonly parallel?: number | undefined
+  readonly llm?: LlmOptions | undefined
+  /** Called with every run event (new bests, evaluations, LLM calls, status). */
+  readonly onEvent?: ((event: RunEvent) => void) | undefined
+  /** Aborting stops the run gracefully; the promise then resolves with what was found (status "interrupted"). */
+  readonly signal?: AbortSignal | undefined
+  /** SQLite file keeping the run (needed to resume it); default in memory. */
+  readonly db?: string | undefined
+  /** Resume this run (from `db`) instead of starting a new one. */
+  readonly runId?: string | undefined
+  /** Per-candidate time limit for `evaluate` (default 60 s). */
+  readonly timeoutMs?: number | undefined
+  readonly language?: string | undefined
+  readonly extension?: string | undefined
+  readonly seed?: number | undefined
+  readonly targetScore?: number | undefined
+  /** Any other run setting, as in evolve.yaml (snake_case keys). */
+  readonly config?: RunConfigInput | undefined
+  /** Variables read for EVOLVE, EVOLVE_* and OTEL_* (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+type Raw = Record<string, unknown>
+
+const isRecord = (value: unknown): value is Raw => typeof value === "object" && value !== null && !Array.isArray(value)
+
+const deepMerge = (target: Raw, source: Raw): Raw => {
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined) continue
+    const current = target[key]
+    target[key] = isRecord(value) && isRecord(current) ? deepMerge({ ...current }, value) : value
+  }
+  return target
+}
+
+const setPath = (target: Raw, path: ReadonlyArray<string>, value: unknown): void => {
+  let node = target
+  for (const key of path.slice(0, -1)) {
+    const next = node[key]
+    node[key] = isRecord(next) ? { ...next } : {}
+    node = node[key] as Raw
+  }
+  node[path[path.length - 1]!] = value
+}
+
+const parseEnv = (name: string, raw: string, parse: string): unknown => {
+  const bad = (expected: string) =>
+    new ConfigError({ message: `environment variable ${name}: expected ${expected}, got ${JSON.stringify(raw)}` })
+  switch (parse) {
+    case "int":
+      if (!/^-?\d+$/.test(raw.trim())) throw bad("an integer")
+      return Number(raw)
+    case "number": {
+      const n = Number(raw)
+      if (raw.trim() === "" || !Number.isFinite(n)) throw bad("a number")
+      return n
+    }
+    case "boolean":
+      if (raw === "true" || raw === "1") return true
+      if (raw === "false" || raw === "0") return false
+      throw bad("true or false")
+    default:
+      return raw
+  }
+}
+
+/** `EVOLVE=0` (or false/off/no) switches evolution off. */
+export const evolutionDisabled = (env: Readonly<Record<string, string | undefined>>): boolean =>
+  ["0", "false", "off", "no"].includes((env["EVOLVE"] ?? "").trim().toLowerCase())
+
+/** The run config a call asks for: `base` (a stored run's), then the options, then `EVOLVE_*`. */
+export const configFor = (
+  base: RunConfigInput,
+  options: EvolveOptions,
+  env: Readonly<Record<string, string | undefined>>,
+  language: string | undefined
+) =>
+  Effect.try({
+    try: () => {
+      const raw = deepMerge(structuredClone(base) as Raw, (options.config ?? {}) as Raw)
+      const llm = options.llm ?? {}
+      deepMerge(raw, {
+        goal: options.goal,
+        language,
+        seed: options.seed,
+        target_score: options.targetScore,
+        max_evaluations: options.iterations,
+        concurrency: options.parallel === undefined ? undefined : { proposals: options.parallel, evaluations: options.parallel },
+        evaluator: options.timeoutMs === undefined ? undefined : { timeout_seconds: options.timeoutMs / 1000 },
+        llm: {
+          provider: llm.provider,
+          model: llm.model,
+          base_url: llm.baseUrl,
+          api_key_env: llm.apiKeyEnv,
+          temperature: llm.temperature,
+          max_tokens: llm.maxTokens,
+          timeout_seconds: llm.timeoutSeconds,
+          max_retries: llm.maxRetries,
+          price_input_per_m: llm.priceInputPerM,
+          price_output_per_m: llm.priceOutputPerM
+        }
+      })
+      for (const [name, overrides] of Object.entries(envOverrides)) {
+        const value = env[name]
+        if (value === undefined || value === "") continue
+        for (const override of overrides) setPath(raw, override.path, parseEnv(name, value, override.parse))
+      }
+      return raw
+    },
+    catch: (error) => error instanceof ConfigError ? error : new ConfigError({ message: String(error) })
+  }).pipe(Effect.flatMap((raw) => decodeRunConfig(raw)))
+
+const evaluatorOptions = (config: RunConfig): FunctionEvaluator.FunctionEvaluatorOptions => ({
+  primaryMetric: config.evaluator.primary_metric,
+  timeoutMs: config.evaluator.timeout_seconds * 1000
+})
+
+/** `EVOLVE=0`: evaluate the program once and return it as it is. */
+const unevolved = (code: string, extension: string, options: EvolveOptions, config: RunConfig) =>
+  Effect.gen(function*() {
+    const evaluator = yield* FunctionEvaluator.make(FunctionEvaluator.fromPromise(options.evaluate), evaluatorOptions(config))
+    const outcome = yield* evaluator.evaluate({ programId: "unevolved", code, extension })
+    return {
+      evolved: false,
+      runId: null,
+      programId: null,
+      code,
+      metrics: outcome._tag === "Scored" ? outcome.metrics : null,
+      score: outcome._tag === "Scored" ? outcome.score : null,
+      failure: outcome._tag === "Failed" ? outcome.failure : null,
+      summary: null
+    } satisfies EvolveResult
+  })
+
+/**
+ * The facade as an Effect that needs nothing: usable from Effect code (its spans nest under the
+ * caller's), and what `evolve` runs.
+ */
+export const evolveEffect = (
+  options: EvolveOptions
+): Effect.Effect<EvolveResult, ConfigError | DatabaseError | RunNotFound> =>
+  Effect.gen(function*() {
+    const env = options.env ?? (yield* Effect.sync(() => process.env))
+    const program = typeof options.program === "string" ? { code: options.program } : options.program
+    const kind = programKind({
+      extension: program.extension ?? options.extension,
+      language: program.language ?? options.language
+    })
+    if (evolutionDisabled(env)) {
+      const config = yield* configFor({}, options, env, kind.language)
+      return yield* unevolved(program.code, kind.extension, options, config)
+    }
+    const envDb = env["EVOLVE_DB"]
+    const dbPath = envDb !== undefined && envDb !== "" ? envDb : options.db ?? ":memory:"
+    const runId = options.runId
+    if (runId !== undefined && dbPath === ":memory:") {
+      return yield* new ConfigError({ path: "db", message: "resuming a run needs the database file it was stored in: pass `db`" })
+    }
+    return yield* Effect.gen(function*() {
+      let spec: RunSpec
+      if (runId !== undefined) {
+        const db = yield* ProgramDatabase.ProgramDatabase
+        const stored = (yield* db.getRun(runId)).spec
+        const config = yield* configFor(stored.config, options, env, options.language ?? program.language)
+        spec = { ...stored, config: { ...config, database: { path: dbPath } } }
+      } else {
+        const config = yield* configFor({}, options, env, kind.language)
+        spec = yield* inlineSpec({ ...config, database: { path: dbPath } }, kind)
+      }
+      const key = options.llm?.apiKey ?? env[spec.config.llm.api_key_env]
+      const apiKey = key === undefined || key === "" ? Option.none<Redacted.Redacted>() : yield* apiKeyFor(spec.config, key)
+      const services = Layer.merge(
+        proposerLayer(spec.config, apiKey),
+        FunctionEvaluator.layerPromise(options.evaluate, evaluatorOptions(spec.config))
+      )
+      return yield* run({
+        spec,
+        initialCode: program.code,
+        runId,
+        onEvent: options.onEvent,
+        signal: options.signal
+      }).pipe(Effect.provide(services))
+    }).pipe(Effect.provide(ProgramDatabase.layer(dbPath)))
+  }).pipe(Effect.withSpan("evolve"))
+
+/**
+ * Evolves `options.program` and resolves with the best program found. Rejects with a
+ * ConfigError (bad options or environment), DatabaseError or RunNotFound (resume); a signal
+ * already aborted rejects with its reason.
+ */
+export const evolve = async (options: EvolveOptions): Promise<EvolveResult> => {
+  options.signal?.throwIfAborted()
+  const runtime = ManagedRuntime.make(Observability.layer({ env: options.env }))
+  try {
+    const exit = await runtime.runPromiseExit(evolveEffect(options))
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  } finally {
+    await runtime.dispose()
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Recording and replaying LLM calls.
+ *
+ * `evolve run --record FILE` appends one JSON line per finished call (of any provider) to FILE:
+ * the model name, the request, a key = sha256(model name, system, user), and either the reply
+ * (text, tokens, USD, latency, attempts, finish reason) or the final error. The `replay`
+ * provider answers from such a file: the n-th call with a given key gets the n-th recorded
+ * entry for that key (the last one again once they run out), replies and failures alike, with
+ * the recorded accounting, so a run recorded with P = 1 replays exactly. A key recorded under
+ * another model name still matches on (system, user). Unknown requests fail with reason
+ * "bad_request" (never retried). API keys are never part of a record.
+ */
+import { FileSystem } from "@effect/platform"
+import { createHash } from "node:crypto"
+import { Context, Effect, Layer, Option, Schema } from "effect"
+import { ConfigError, type LlmErrorReason } from "../domain/Errors.js"
+
+export const requestKey = (model: string, system: string, user: string): string =>
+  createHash("sha256").update(JSON.stringify([model, system, user])).digest("hex")
+
+const promptKey = (system: string, user: string): string =>
+  createHash("sha256").update(JSON.stringify(["*", system, user])).digest("hex")
+
+export const RecordedReply = Schema.Struct({
+  text: Schema.String,
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  usd: Schema.Number,
+  latencyMs: Schema.Number,
+  attempts: Schema.Number,
+  finishReason: Schema.String
+})
+export type RecordedReply = typeof RecordedReply.Type
+
+export const RecordedError = Schema.Struct({
+  reason: Schema.String,
+  message: Schema.String,
+  status: Schema.optional(Schema.Number),
+  attempts: Schema.optional(Schema.Number)
+})
+export type RecordedError = typeof RecordedError.Type
+
+export const RecordEntry = Schema.Struct({
+  v: Schema.Literal(1),
+  key: Schema.String,
+  model: Schema.String,
+  request: Schema.Struct({ system: Schema.String, user: Schema.String }),
+  reply: Schema.optional(RecordedReply),
+  error: Schema.optional(RecordedError)
+})
+export type RecordEntry = typeof RecordEntry.Type
+
+const encodeLine = Schema.encodeSync(Schema.parseJson(RecordEntry))
+const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordEntry))
+
+// -----------------------------------------------------------------------------
+// Recorder
+// -----------------------------------------------------------------------------
+
+/** Where finished calls are recorded (optional: the client records only when one is provided). */
+export class LlmRecorder extends Context.Tag("evolve/LlmRecorder")<LlmRecorder, {
+  readonly record: (entry: RecordEntry) => Effect.Effect<void>
+}>() {}
+
+/** Appends to `file` (created when missing); one line per call, written in call-finish order. */
+export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigError, FileSystem.FileSystem> =>
+  Layer.effect(
+    LlmRecorder,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      yield* fs.writeFileString(file, "", { flag: "a" }).pipe(
+        Effect.mapError((e) => new ConfigError({ message: `--record ${file}: cannot write: ${e.message}` }))
+      )
+      const lock = yield* Effect.makeSemaphore(1)
+      return {
+        record: (entry) =>
+          lock.withPermits(1)(fs.writeFileString(file, `${encodeLine(entry)}\n`, { flag: "a" })).pipe(
+            Effect.catchAll((e) => Effect.logWarning(`could not record an LLM call to ${file}: ${e.message}`))
+          )
+      }
+    })
+  )
+
+/** An in-memory recorder (tests): entries go to `sink`. */
+export const recorderMemory = (sink: Array<RecordEntry>): Layer.Layer<LlmRecorder> =>
+  Layer.succeed(LlmRecorder, { record: (entry) => Effect.sync(() => void sink.push(entry)) })
+
+// -----------------------------------------------------------------------------
+// Replay
+// -----------------------------------------------------------------------------
+
+export type ReplayAnswer =
+  | { readonly _tag: "Reply"; readonly reply: RecordedReply }
+  | { readonly _tag: "Error"; readonly error: RecordedError & { readonly reason: LlmErrorReason } }
+
+export interface ReplayIndex {
+  readonly file: string
+  readonly size: number
+  readonly lookup: (model: string, system: string, user: string) => ReplayAnswer | undefined
+}
+
+export const makeReplayIndex = (file: string, entries: ReadonlyArray<RecordEntry>): ReplayIndex => {
+  const byKey = new Map<string, Array<RecordEntry>>()
+  const byPrompt = new Map<string, Array<RecordEntry>>()
+  const push = (map: Map<string, Array<RecordEntry>>, key: string, e: RecordEntry) => {
+    const list = map.get(key)
+    if (list === undefined) map.set(key, [e])
+    else list.push(e)
+  }
+  for (const e of entries) {
+    push(byKey, e.key, e)
+    push(byPrompt, promptKey(e.request.system, e.request.user), e)
+  }
+  const cursors = new Map<string, number>()
+  const take = (key: string, list: Array<RecordEntry>): RecordEntry => {
+    const i = cursors.get(key) ?? 0
+    cursors.set(key, i + 1)
+    return list[Math.min(i, list.length - 1)]!
+  }
+  return {
+    file,
+    size: entries.length,
+    lookup: (model, system, user) => {
+      const key = requestKey(model, system, user)
+      const exact = byKey.get(key)
+      const pk = promptKey(system, user)
+      const entry = exact !== undefined ? take(key, exact) : byPrompt.has(pk) ? take(`*${pk}`, byPrompt.get(pk)!) : undefined
+      if (entry === undefined) return undefined
+      if (entry.reply !== undefined) return { _tag: "Reply", reply: entry.reply }
+      const error = entry.error ?? { reason: "malformed", message: "recorded entry has neither reply nor error" }
+      return { _tag: "Error", error: { ...error, reason: error.reason as LlmErrorReason } }
+    }
+  }
+}
+
+/** Recorded files, loaded once, for the replay provider. */
+export class ReplayLog extends Context.Tag("evolve/ReplayLog")<ReplayLog, {
+  readonly index: (file: string) => Option.Option<ReplayIndex>
+}>() {}
+
+export const parseRecording = (file: string, text: string): Effect.Effect<Array<RecordEntry>, ConfigError> =>
+  Effect.gen(function*() {
+    const out: Array<RecordEntry> = []
+    const lines = text.split("\n")
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim()
+      if (line === "") continue
+      const decoded = decodeLine(line)
+      if (decoded._tag === "Left") {
+        // A torn last line (the recording process was killed mid-write) is skipped.
+        if (i >= lines.length - 2) continue
+        return yield* new ConfigError({ message: `${file}:${i + 1}: not a recorded LLM call`, file })
+      }
+      out.push(decoded.right)
+    }
+    return out
+  })
+
+/** Loads each file once. */
+export const replayLayer = (files: ReadonlyArray<string>): Layer.Layer<ReplayLog, ConfigError, FileSystem.FileSystem> =>
+  Layer.effect(
+    ReplayLog,
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const indexes = new Map<string, ReplayIndex>()
+      for (const file of new Set(files)) {
+        const text = yield* fs.readFileString(file).pipe(
+          Effect.mapError((e) => new ConfigError({ message: `replay file ${file}: ${e.message}`, file }))
+        )
+        indexes.set(file, makeReplayIndex(file, yield* parseRecording(file, text)))
+      }
+      return { index: (file) => Option.fromNullable(indexes.get(file)) }
+    })
+  )
+
+/** Replay from entries in memory (tests). */
+export const replayMemory = (file: string, entries: ReadonlyArray<RecordEntry>): Layer.Layer<ReplayLog> =>
+  Layer.sync(ReplayLog, () => {
+    const index = makeReplayIndex(file, entries)
+    return { index: (f) => (f === file ? Option.some(index) : Option.none()) }
+  })

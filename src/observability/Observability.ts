@@ -1,0 +1,60 @@
+/**
+ * Where evolve's spans go. Every service already opens spans through Effect's tracer
+ * (`Effect.fn`: LlmClient.complete, Proposer.propose, Evaluator.evaluate, ProgramDatabase.*,
+ * plus @effect/sql's statement spans and the run span of `RunTracing.start`). This layer picks
+ * the tracer:
+ *
+ * - OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set: spans are exported
+ *   over OTLP/HTTP. The OpenTelemetry modules are imported dynamically only then, so an unset
+ *   variable costs one environment lookup and no module loading.
+ * - `debug`: spans are printed as they end, and a timing table when the layer is released.
+ * - neither: `Layer.empty`, Effect's built-in tracer stays in place.
+ */
+import { Effect, Layer, type Tracer } from "effect"
+import * as DebugTracer from "./DebugTracer.js"
+
+export interface ObservabilityOptions {
+  /** Variables to read OTEL_* from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** Print spans and timings (`--debug`); `true` prints to stderr, a function receives the lines. */
+  readonly debug?: boolean | DebugTracer.Sink | undefined
+  /** `service.name` for exported spans (default "evolve"). */
+  readonly serviceName?: string | undefined
+}
+
+/** The traces URL named by the environment, if export is switched on. */
+export const otlpTracesUrl = (env: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const traces = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+  if (traces !== undefined && traces.trim() !== "") return traces.trim()
+  const base = env["OTEL_EXPORTER_OTLP_ENDPOINT"]
+  if (base !== undefined && base.trim() !== "") return `${base.trim().replace(/\/+$/, "")}/v1/traces`
+  return undefined
+}
+
+/** True when the environment asks for OTLP export (OTEL_SDK_DISABLED=true wins). */
+export const otlpEnabled = (env: Readonly<Record<string, string | undefined>>): boolean =>
+  env["OTEL_SDK_DISABLED"]?.trim().toLowerCase() !== "true" && otlpTracesUrl(env) !== undefined
+
+/** The tracer the options ask for, alive for the scope; `undefined` when nothing changes. */
+export const makeTracer = (options: ObservabilityOptions = {}) =>
+  Effect.gen(function*() {
+    const env = options.env ?? (yield* Effect.sync(() => process.env))
+    let tracer: Tracer.Tracer | undefined
+    if (otlpEnabled(env)) {
+      const Otlp = yield* Effect.promise(() => import("./Otlp.js"))
+      tracer = yield* Otlp.makeTracer({ url: otlpTracesUrl(env), serviceName: options.serviceName })
+    }
+    if (options.debug !== undefined && options.debug !== false) {
+      const inner = tracer ?? (yield* Effect.tracer)
+      tracer = yield* DebugTracer.make(inner, { sink: typeof options.debug === "function" ? options.debug : undefined })
+    }
+    return tracer
+  })
+
+/**
+ * Sets the tracer for whatever this layer is provided to: OTLP export when the environment
+ * asks for it, debug printing when `debug` is on, otherwise nothing. Releasing the layer flushes
+ * exported spans and prints the debug timing table.
+ */
+export const layer = (options: ObservabilityOptions = {}): Layer.Layer<never> =>
+  Layer.unwrapScoped(Effect.map(makeTracer(options), (tracer) => tracer === undefined ? Layer.empty : Layer.setTracer(tracer)))

@@ -1,0 +1,83 @@
+import { HttpApiBuilder, HttpApiSwagger, HttpServer, type HttpServerError } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Either, Layer, type Option, type Redacted } from "effect"
+import { createServer, type Server as NodeServer } from "node:http"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { ConfigError, type DatabaseError } from "../domain/Errors.js"
+import * as RunManager from "../engine/RunManager.js"
+import { ApiLive } from "./Handlers.js"
+import * as Metrics from "./Metrics.js"
+import * as Security from "./Security.js"
+import * as Ui from "./Ui.js"
+
+export interface ServeOptions {
+  /** Address to bind; anything but loopback requires `token`. */
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly databasePath: string
+  readonly token: Option.Option<Redacted.Redacted>
+  /** Shared limits across all hosted runs. */
+  readonly llmConcurrency: number
+  readonly evaluationConcurrency: number
+  readonly resumeOnStart: boolean
+  readonly maxBodyBytes: number
+  /** Log "Listening on http://…" once bound. */
+  readonly logAddress?: boolean | undefined
+}
+
+export const defaults = {
+  host: "127.0.0.1",
+  port: 8765,
+  llmConcurrency: 16,
+  evaluationConcurrency: 8,
+  maxBodyBytes: 1024 * 1024
+} as const
+
+/**
+ * The whole service as one layer: database, RunManager, HttpApi (+ /openapi.json, /docs), web UI,
+ * /metrics, behind the security middleware. Its output includes the bound HttpServer (address).
+ * Fails with a ConfigError when the bind policy refuses the address.
+ */
+export const layer = (
+  options: ServeOptions
+): Layer.Layer<HttpServer.HttpServer, ConfigError | DatabaseError | HttpServerError.ServeError> => {
+  const policy = Security.bindPolicy(options.host, options.token)
+  if (Either.isLeft(policy)) return Layer.fail(new ConfigError({ message: policy.left }))
+  const core = RunManager.layer({
+    llmConcurrency: options.llmConcurrency,
+    evaluationConcurrency: options.evaluationConcurrency,
+    resumeOnStart: options.resumeOnStart,
+    databasePath: options.databasePath
+  }).pipe(Layer.provideMerge(ProgramDatabase.layer(options.databasePath)))
+  const routes = Layer.mergeAll(
+    HttpApiSwagger.layer({ path: "/docs" }),
+    HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
+    Ui.routes
+  )
+  const app = HttpApiBuilder.serve(
+    Security.middleware({ token: options.token, host: options.host, maxBodyBytes: options.maxBodyBytes })
+  ).pipe(
+    Layer.provide(routes),
+    Layer.provide(ApiLive),
+    Layer.provide(Metrics.layer),
+    Layer.provide(core)
+  )
+  const logged = options.logAddress === true ? HttpServer.withLogAddress(app) : app
+  // On shutdown, once the runs have stopped and the event streams ended, drop the remaining
+  // (keep-alive) connections: server.close() alone would wait for their idle timeouts.
+  let nodeServer: NodeServer | undefined
+  const dropConnections = Layer.scopedDiscard(Effect.addFinalizer(() => Effect.sync(() => nodeServer?.closeAllConnections())))
+  return logged.pipe(
+    Layer.provide(dropConnections),
+    Layer.provideMerge(NodeHttpServer.layer(() => (nodeServer = createServer()), { port: options.port, host: options.host }))
+  )
+}
+
+/** The bound address as a base URL (for tests and the serve command's banner). */
+export const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
+  const address = server.address
+  if (address._tag === "UnixAddress") return `unix:${address.path}`
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname
+  return `http://${host}:${address.port}`
+})

@@ -1,0 +1,72 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as LlmCache from "../../src/db/LlmCache.js"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import { LlmConfig } from "../../src/domain/RunConfig.js"
+import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
+import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
+import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
+
+const REQUEST: LlmRequest = { system: "sys", user: "Improve:\n```python\nx = 1.5\n```\n" }
+
+const client = (server: FakeOpenAiServer, cache: Layer.Layer<LlmCache.LlmCache>, llm: Partial<typeof LlmConfig.Encoded> = {}) =>
+  LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "m", base_url: server.url, ...llm } as never)).pipe(
+    Layer.provide(Layer.merge(NodeHttpClient.layerUndici, cache))
+  )
+
+const twice = (request: LlmRequest = REQUEST) =>
+  Effect.flatMap(LlmClient, (llm) => Effect.all([llm.complete(request), llm.complete(request)]))
+
+describe("temperature-0 cache", () => {
+  it.live("answers an identical request at temperature 0 from the cache", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 2 })
+      const [a, b] = yield* twice().pipe(Effect.provide(client(server, LlmCache.layerMemory, { temperature: 0, price_output_per_m: 10 })))
+      expect(server.requests).toHaveLength(1)
+      expect(b).toMatchObject({ text: a.text, cached: true, usd: 0, attempts: 0, inputTokens: a.inputTokens })
+      expect(a.cached).toBeUndefined()
+      expect(a.usd).toBeGreaterThan(0)
+    }).pipe(Effect.scoped))
+
+  it.live("misses at temperature > 0, for other params, and when llm.cache is off", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer()
+      yield* twice().pipe(Effect.provide(client(server, LlmCache.layerMemory, { temperature: 0.7 })))
+      expect(server.requests).toHaveLength(2)
+      yield* twice().pipe(Effect.provide(client(server, LlmCache.layerMemory, { temperature: 0, cache: false })))
+      expect(server.requests).toHaveLength(4)
+      // a per-request temperature of 0 on a 0.7 model is cached; a different max_tokens is another key
+      const layer = client(server, LlmCache.layerMemory, { temperature: 0.7 })
+      yield* Effect.gen(function*() {
+        const llm = yield* LlmClient
+        yield* llm.complete({ ...REQUEST, temperature: 0 })
+        yield* llm.complete({ ...REQUEST, temperature: 0 })
+        yield* llm.complete({ ...REQUEST, temperature: 0, maxTokens: 10 })
+      }).pipe(Effect.provide(layer))
+      expect(server.requests).toHaveLength(6)
+    }).pipe(Effect.scoped))
+
+  it.scoped("persists in the run's SQLite file (migration 0003) across clients", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/evolve.db`
+      // The program database migrates the file (llm_cache included)…
+      yield* Effect.provide(Effect.flatMap(Db.ProgramDatabase, (db) => db.listRuns), Db.layer(file))
+      const server = yield* fakeOpenAiServer()
+      const first = yield* Effect.flatMap(LlmClient, (l) => l.complete(REQUEST)).pipe(
+        Effect.provide(client(server, LlmCache.layerSqlite(file), { temperature: 0 }))
+      )
+      const second = yield* Effect.flatMap(LlmClient, (l) => l.complete(REQUEST)).pipe(
+        Effect.provide(client(server, LlmCache.layerSqlite(file), { temperature: 0 }))
+      )
+      expect(server.requests).toHaveLength(1)
+      expect(second).toMatchObject({ text: first.text, cached: true })
+      // …and a fresh file without the program database works too (table created on first use).
+      const other = `${dir}/cache-only.db`
+      yield* twice().pipe(Effect.provide(client(server, LlmCache.layerSqlite(other), { temperature: 0 })))
+      expect(server.requests).toHaveLength(2)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})

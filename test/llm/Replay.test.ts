@@ -1,0 +1,131 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Queue } from "effect"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
+import type { RunEvent } from "../../src/domain/RunEvent.js"
+import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
+import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
+import * as Replay from "../../src/llm/Replay.js"
+import * as Proposer from "../../src/propose/Proposer.js"
+import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
+import { specWith } from "../support/runFixtures.js"
+
+const request = (i: number): LlmRequest => ({
+  system: "You evolve programs.",
+  user: `Attempt ${i % 3}.\n\n\`\`\`python\nx = 1.25\ny = 7\n\`\`\`\n`
+})
+
+const recordingClient = (server: FakeOpenAiServer, recorder: Layer.Layer<Replay.LlmRecorder>) =>
+  LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "rec-model", base_url: server.url, max_retries: 0 })).pipe(
+    Layer.provide(Layer.merge(NodeHttpClient.layerUndici, recorder))
+  )
+
+const replayClient = <E>(file: string, log: Layer.Layer<Replay.ReplayLog, E>) =>
+  LlmClientLive.layer(LlmConfig.make({ provider: "replay", model: "rec-model", replay_file: file })).pipe(
+    Layer.provide(Layer.merge(NodeHttpClient.layerUndici, log))
+  )
+
+const calls = (n: number) =>
+  Effect.flatMap(LlmClient, (llm) => Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => Effect.either(llm.complete(request(i)))))
+
+describe("record and replay", () => {
+  it.live("replays replies and failures exactly, with their accounting, per key in order", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 3, faults: { sequence: ["ok", "ok", "400", "ok", "ok", "ok"] } })
+      const sink: Array<Replay.RecordEntry> = []
+      const recorded = yield* calls(6).pipe(Effect.provide(recordingClient(server, Replay.recorderMemory(sink))))
+      expect(sink).toHaveLength(6)
+      expect(Either.isLeft(recorded[2]!)).toBe(true)
+      // Requests 0 and 3 are identical prompts with different answers: replayed in recorded order.
+      expect(sink[0]!.key).toBe(sink[3]!.key)
+
+      const replayed = yield* calls(6).pipe(Effect.provide(replayClient("mem", Replay.replayMemory("mem", sink))))
+      const norm = (r: (typeof recorded)[number]) =>
+        Either.isRight(r) ? { ok: r.right } : { error: { reason: r.left.reason, message: r.left.message } }
+      expect(replayed.map(norm)).toEqual(recorded.map(norm))
+      expect(server.requests).toHaveLength(6) // replay sent nothing
+
+      // An unknown request is a bad_request, never retried.
+      const unknown = yield* Effect.flatMap(LlmClient, (l) => Effect.either(l.complete({ system: "?", user: "?" }))).pipe(
+        Effect.provide(replayClient("mem", Replay.replayMemory("mem", sink)))
+      )
+      expect(Either.isLeft(unknown) && unknown.left.reason).toBe("bad_request")
+    }).pipe(Effect.scoped))
+
+  it.scoped("records to a JSONL file and replays from it (no API key in the file)", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/calls.jsonl`
+      const server = yield* fakeOpenAiServer({ requireApiKey: "sk-SECRET-recording-key" })
+      const recorder = Replay.recorderLayer(file).pipe(Layer.provide(NodeContext.layer))
+      const client = LlmClientLive.layerWithKey(
+        LlmConfig.make({ provider: "openai-chat", model: "rec-model", base_url: server.url }),
+        "sk-SECRET-recording-key"
+      ).pipe(Layer.provide(Layer.merge(NodeHttpClient.layerUndici, recorder)))
+      const recorded = yield* calls(4).pipe(Effect.provide(client))
+      const text = yield* fs.readFileString(file)
+      expect(text.trim().split("\n")).toHaveLength(4)
+      expect(text).not.toContain("SECRET")
+      const log = Replay.replayLayer([file]).pipe(Layer.provide(NodeContext.layer))
+      const replayed = yield* calls(4).pipe(Effect.provide(replayClient(file, log)))
+      expect(replayed.map((r) => Either.getOrThrow(r).text)).toEqual(recorded.map((r) => Either.getOrThrow(r).text))
+    }).pipe(Effect.provide(NodeContext.layer), Effect.timeout("20 seconds")))
+
+  it.live("a recorded evolution run (P = 1) replays to the same programs and scores", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 5 })
+      const sink: Array<Replay.RecordEntry> = []
+      const config: Partial<typeof RunConfig.Encoded> = {
+        max_evaluations: 8,
+        seed: 9,
+        concurrency: { proposals: 1, evaluations: 1 },
+        language: "python"
+      }
+      // Score: the closer x is to 3, the better.
+      const evaluator = Layer.succeed(Evaluator, {
+        evaluate: (r) =>
+          Effect.sync(() => {
+            const x = Number(/x = ([\d.]+)/.exec(r.code)?.[1] ?? 0)
+            const score = -Math.abs(3 - x)
+            return { _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 1 } as const
+          })
+      })
+      const runWith = (llm: Layer.Layer<LlmClient>) =>
+        Effect.gen(function*() {
+          const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.25\ny = 7\n" })
+          const events = yield* handle.subscribe
+          yield* handle.await
+          const all = (yield* Queue.takeAll(events)) as Iterable<RunEvent>
+          const db = yield* Db.ProgramDatabase
+          const out: Array<string> = []
+          for (const e of all) {
+            if (e._tag === "CandidateEvaluated") out.push(`${(yield* db.getProgram(e.programId)).code.trim()} => ${e.score}`)
+          }
+          return out
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(Layer.mergeAll(
+            Proposer.layer({ goal: "x near 3", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provide(llm)),
+            evaluator,
+            Db.layer(":memory:")
+          ))
+        )
+      const recorded = yield* runWith(
+        LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "m", base_url: server.url })).pipe(
+          Layer.provide(Layer.merge(NodeHttpClient.layerUndici, Replay.recorderMemory(sink)))
+        )
+      )
+      const replayed = yield* runWith(
+        LlmClientLive.layer(LlmConfig.make({ provider: "replay", model: "m", replay_file: "run" })).pipe(
+          Layer.provide(Layer.merge(NodeHttpClient.layerUndici, Replay.replayMemory("run", sink)))
+        )
+      )
+      expect(recorded.length).toBeGreaterThanOrEqual(5)
+      expect(replayed).toEqual(recorded)
+    }).pipe(Effect.scoped))
+})
