@@ -8,6 +8,7 @@ import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import type * as EvolutionRun from "../engine/EvolutionRun.js"
 import * as RunEnvironment from "../engine/RunEnvironment.js"
+import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import * as RunTracing from "../observability/RunTracing.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
@@ -28,6 +29,7 @@ const apiKeyFor = (spec: RunSpec) =>
 const execute = (start: EvolutionRun.StartOptions, recordFile?: string) =>
   Effect.gen(function*() {
     const spec = start.spec
+    yield* EvaluatorLive.preflight(spec.config.evaluator)
     const apiKey = yield* apiKeyFor(spec)
     const services = RunEnvironment.layer(spec, apiKey, { recordFile })
     const summary = yield* Effect.scoped(Effect.gen(function*() {

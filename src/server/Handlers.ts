@@ -6,6 +6,7 @@ import { Effect, Layer, Option, Stream } from "effect"
 import * as Yaml from "yaml"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
+import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import { ProgramDatabase } from "../db/ProgramDatabase.js"
 import type { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
@@ -183,6 +184,7 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
             )
           )
           const { initialCode, spec } = yield* resolveRunSpec(payload.program, payload.evaluator, config, process.execPath).pipe(
+            Effect.tap(({ spec }) => EvaluatorLive.preflight(spec.config.evaluator)),
             Effect.mapError((e) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) })),
             Effect.provide(context)
           )
