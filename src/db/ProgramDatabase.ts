@@ -76,6 +76,17 @@ export interface ModelUsage {
   readonly usd: number
 }
 
+// ---- LLM layer (issue 4) ----------------------------------------------------------------------
+
+/** One finished candidate of a model, for the bandit (improvement over its parent, ≤ 0 when none). */
+export interface LlmOutcome {
+  readonly model: string
+  readonly improvement: number
+  readonly usd: number
+}
+
+// ---- end LLM layer ----------------------------------------------------------------------------
+
 // ---- search (src/population, issue 5) --------------------------------------------------------
 
 /** A copy of a program living on another island (ring migration). */
@@ -174,6 +185,9 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly usageByModel: (runId: RunId) => Effect.Effect<ReadonlyArray<ModelUsage>, DatabaseError>
+  // ---- LLM layer (issue 4) ----
+  /** Every finished (not pending) candidate with an LLM model, oldest first: rebuilds the bandit on resume. */
+  readonly llmOutcomes: (runId: RunId) => Effect.Effect<ReadonlyArray<LlmOutcome>, DatabaseError>
   // ---- search (src/population) ----
   /** Stores the MAP-Elites / objective descriptor (JSON) of a scored program. */
   readonly recordDescriptor: (id: ProgramId, descriptor: string) => Effect.Effect<void, DatabaseError>
@@ -205,8 +219,14 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly runsToRecover: (host: string, reason: string) => Effect.Effect<ReadonlyArray<RunRecord>, DatabaseError>
 }>() {}
 
+/** SqlError's own message is generic ("Failed to execute statement"): name SQLite's reason too. */
+const sqlReason = (error: SqlError.SqlError): string => {
+  const inner = error.cause instanceof Error ? error.cause.message : typeof error.cause === "string" ? error.cause : ""
+  return inner !== "" && inner !== error.message ? `${error.message}: ${inner}` : error.message
+}
+
 const dbError = (operation: string) => (cause: SqlError.SqlError) =>
-  new DatabaseError({ operation, message: `${operation}: ${cause.message}`, cause })
+  new DatabaseError({ operation, message: `${operation}: ${sqlReason(cause)}`, cause })
 
 const decodeSpec = Schema.decodeUnknownSync(Schema.parseJson(RunSpec))
 const encodeSpec = Schema.encodeSync(Schema.parseJson(RunSpec))
@@ -485,6 +505,21 @@ export const make = Effect.gen(function*() {
         inputTokens: r.input_tokens,
         outputTokens: r.output_tokens,
         usd: r.usd
+      }))
+    }),
+
+    // ---- LLM layer (issue 4) ------------------------------------------------------------------
+
+    llmOutcomes: Effect.fn("ProgramDatabase.llmOutcomes")(function*(runId) {
+      const rows = yield* sql<{ model: string; status: string; score: number | null; parent_score: number | null; usd: number | null }>`
+        SELECT c.llm_model AS model, c.status, c.score, p.score AS parent_score, c.llm_usd AS usd
+        FROM programs c LEFT JOIN programs p ON p.id = c.parent_id
+        WHERE c.run_id = ${runId} AND c.llm_model IS NOT NULL AND c.status <> 'pending'
+        ORDER BY c.created_at, c.id`.pipe(Effect.mapError(dbError("read LLM outcomes")))
+      return rows.map((r) => ({
+        model: r.model,
+        improvement: r.status === "evaluated" && r.score !== null && r.parent_score !== null ? r.score - r.parent_score : 0,
+        usd: r.usd ?? 0
       }))
     }),
 

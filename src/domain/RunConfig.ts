@@ -294,6 +294,8 @@ export const RunConfig = Schema.Struct({
   seed: Schema.optionalWith(Schema.Int, { default: () => 42 }),
   max_evaluations: Schema.optionalWith(PositiveInt(100_000_000), { default: () => 100 }),
   target_score: Schema.optional(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
+  /** Stop when committed plus in-flight estimated LLM cost reaches this many USD. */
+  budget_usd: Schema.optional(PositiveNumber),
   max_wall_seconds: Schema.optional(PositiveNumber),
   /** Stop when the best score has not improved for this many evaluations. */
   patience: Schema.optional(PositiveInt(100_000_000)),

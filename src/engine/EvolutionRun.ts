@@ -28,7 +28,7 @@ import {
   RunStatusChanged
 } from "../domain/RunEvent.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
-import type { LlmReply, LlmRetryInfo } from "../llm/LlmClient.js"
+import { LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
 import { type Descriptor, decodeDescriptor, encodeDescriptor } from "../population/Features.js"
 import { optionsFromConfig, Population } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
@@ -45,12 +45,14 @@ export type StopReason =
   | "database_error"
   | "patience"
   | "target_metrics"
+  | "budget_usd"
 
 const statusFor: Record<StopReason, RunStatus> = {
   max_evaluations: "completed",
   target_score: "completed",
   patience: "completed",
   target_metrics: "completed",
+  budget_usd: "completed",
   wall_clock: "completed",
   interrupted: "interrupted",
   proposal_failures: "failed",
@@ -134,6 +136,8 @@ export const start = (options: StartOptions) =>
     const db = yield* ProgramDatabase
     const proposer = yield* Proposer
     const evaluator = yield* Evaluator
+    // Optional: estimates for the budget stop and outcomes for a model bandit.
+    const llmClient = Option.getOrUndefined(yield* Effect.serviceOption(LlmClient))
     const shared = yield* RunLimits.permits // global LLM/evaluation permits when a RunManager hosts this run
     const spec = options.spec
     const config = spec.config
@@ -199,7 +203,18 @@ export const start = (options: StartOptions) =>
       inputTokens: loaded?.inputTokens ?? 0,
       outputTokens: loaded?.outputTokens ?? 0,
       usd: loaded?.usd ?? 0,
+      llmCalls: 0,
+      /** Estimated USD of the LLM calls in flight (for `budget_usd`). */
+      inFlightUsd: 0,
       stopping: false
+    }
+    /** Model, parent score and cost of each candidate waiting for its evaluation (bandit feedback). */
+    const origins = new Map<ProgramId, { model: string; parentScore: number | null; usd: number }>()
+    const recordOutcome = (model: string, improvement: number, usd: number) =>
+      llmClient === undefined || model === "" ? Effect.void : llmClient.recordOutcome(model, improvement, usd)
+    if (loaded !== undefined && llmClient !== undefined) {
+      // Rebuild the model bandit's state from the run's history.
+      for (const o of yield* db.llmOutcomes(runId)) yield* llmClient.recordOutcome(o.model, o.improvement, o.usd)
     }
     const sessionStart = state.evaluations
     let proposalNumber = 0
@@ -238,6 +253,7 @@ export const start = (options: StartOptions) =>
     }
 
     const accountLlm = (reply: LlmReply) => {
+      state.llmCalls++
       state.inputTokens += reply.inputTokens
       state.outputTokens += reply.outputTokens
       state.usd += reply.usd
@@ -251,6 +267,12 @@ export const start = (options: StartOptions) =>
         const committed = yield* db.commitEvaluation(program.id, outcome, at)
         if (!committed) return
         state.evaluations++
+        const origin = origins.get(program.id)
+        if (origin !== undefined) {
+          origins.delete(program.id)
+          const improvement = outcome._tag === "Scored" && origin.parentScore !== null ? outcome.score - origin.parentScore : 0
+          yield* recordOutcome(origin.model, improvement, origin.usd)
+        }
         if (outcome._tag === "Scored") {
           state.scored++
           const entry = { id: program.id, score: outcome.score, island: program.island, generation: program.generation }
@@ -412,6 +434,9 @@ export const start = (options: StartOptions) =>
       const at = yield* now
       const llm = result.llm
       if (llm) accountLlm(llm)
+      if (config.budget_usd !== undefined && state.usd >= config.budget_usd) {
+        yield* requestStop("budget_usd", `LLM cost $${state.usd.toFixed(4)} reached the budget of $${config.budget_usd}`)
+      }
       const base: Program = {
         id,
         runId,
@@ -455,7 +480,8 @@ export const start = (options: StartOptions) =>
         errorMessage: result._tag === "Failed" && result.kind === "llm" ? result.message : null,
         createdAt: at
       }
-      if (llm) {
+      const llmFailed = result._tag === "Failed" && result.kind === "llm"
+      if (llm && !llmFailed) {
         yield* publish(
           new LlmCallDone({
             runId,
@@ -470,6 +496,12 @@ export const start = (options: StartOptions) =>
         )
       }
       if (result._tag === "Failed") {
+        if (result.kind === "llm" && result.reason === "circuit_open") {
+          // Every model's breaker is open: no call was made. Wait for the first to half-open.
+          state.claimed--
+          return yield* Effect.sleep(Math.min(Math.max(result.retryAfterMs ?? 1000, 100), 60_000))
+        }
+        yield* recordOutcome(llmCall.model, 0, llmCall.usd)
         if (result.kind === "llm") {
           yield* publish(new LlmCallFailed({ runId, at, model: llmCall.model, reason: llmCall.errorKind ?? "", message: result.message }))
         }
@@ -494,6 +526,7 @@ export const start = (options: StartOptions) =>
           failure: { kind: "duplicate", message: "identical to a program already in this run" }
         }
         yield* db.insertProgram(program, llmCall)
+        yield* recordOutcome(llmCall.model, 0, llmCall.usd)
         return yield* recordProposalFailure(program, "duplicate", "identical to a program already in this run")
       }
       if (noveltyEnabled) {
@@ -530,26 +563,67 @@ export const start = (options: StartOptions) =>
             failure: { kind: "duplicate", message: verdict.reason }
           }
           yield* db.insertProgram(program, llmCall)
+          yield* recordOutcome(llmCall.model, 0, llmCall.usd)
           return yield* recordProposalFailure(program, "duplicate", verdict.reason)
         }
       }
       hashes.add(hash)
       const program: Program = { ...base, code: result.code, codeHash: hash, patch: result.patch }
       yield* db.insertProgram(program, llmCall)
+      origins.set(id, { model: llmCall.model, parentScore: parent.score, usd: llmCall.usd })
       state.consecutiveProposalFailures = 0
       yield* publish(new CandidateProposed({ runId, at, programId: id, parentId: parent.id, model: llmCall.model }))
       yield* Queue.offer(queue, program)
     })
 
+    /** Expected USD of the next LLM call: the mean so far, else the client's estimate for the initial program. */
+    const nextCallUsd = Effect.suspend(() =>
+      state.llmCalls > 0
+        ? Effect.succeed(state.usd / state.llmCalls)
+        : llmClient === undefined
+        ? Effect.succeed(0)
+        : llmClient.estimateCostUsd({ system: "", user: options._tag === "New" ? options.initialCode : "" })
+    )
+
+    /** Holds a proposal back while committed plus in-flight cost leaves no room for it under `budget_usd`. */
+    const withinBudget = (budget: number) =>
+      Effect.gen(function*() {
+        while (!state.stopping) {
+          const next = yield* nextCallUsd
+          if (state.usd + state.inFlightUsd + next <= budget) return next
+          if (state.inFlightProposals === 0) {
+            yield* requestStop("budget_usd", `LLM cost $${state.usd.toFixed(4)} leaves no room for another call under the budget of $${budget}`)
+            return undefined
+          }
+          yield* Effect.sleep(50)
+        }
+        return undefined
+      })
+
     const proposalLoop = Effect.gen(function*() {
       while (!state.stopping && state.claimed < max) {
+        // Never starve the event loop, even if a test double answers synchronously.
+        yield* Effect.yieldNow()
+        let reserved = 0
+        if (config.budget_usd !== undefined) {
+          const next = yield* withinBudget(config.budget_usd)
+          if (next === undefined || state.stopping || state.claimed >= max) return
+          reserved = next
+        }
         // Each proposal draws from its own stream, seeded by the run's seed, the session's first
         // evaluation and the proposal's number, so its random choices do not depend on how
         // fibers interleave (failed proposals are retried under a new number).
         const random = Random.make(`${config.seed}:${sessionStart}:${proposalNumber++}`)
         state.claimed++
         state.inFlightProposals++
-        yield* proposeOne.pipe(Effect.withRandom(random), Effect.ensuring(Effect.sync(() => state.inFlightProposals--)))
+        state.inFlightUsd += reserved
+        yield* proposeOne.pipe(
+          Effect.withRandom(random),
+          Effect.ensuring(Effect.sync(() => {
+            state.inFlightProposals--
+            state.inFlightUsd -= reserved
+          }))
+        )
       }
     })
 

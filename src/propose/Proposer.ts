@@ -4,7 +4,8 @@ import { Context, Effect, Either, Layer, Option, Random } from "effect"
 import type { Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
 import { EmbeddingClient, makeOffline } from "../llm/Embeddings.js"
-import { LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
+import type { LlmErrorReason } from "../domain/Errors.js"
+import { failureAccounting, LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
 import { applyResponse, missingSymbols } from "./Edits.js"
 import { judgeSystem, judgeUser, makeNoveltyCheck, type Neighbour, type NoveltySettings, type NoveltyVerdict, parseJudgement } from "./Novelty.js"
 import { buildPrompt, defaultInstructions, type PromptLimits, type PromptMode } from "./Prompt.js"
@@ -60,7 +61,11 @@ export type ProposalResult =
   | {
     readonly _tag: "Failed"
     readonly kind: "llm" | "patch" | "invalid"
+    /** For kind "llm": the LLM error's reason, and the server's retry hint if any. */
+    readonly reason?: LlmErrorReason | undefined
+    readonly retryAfterMs?: number | undefined
     readonly message: string
+    /** Accounting of the LLM calls made, failed ones included; null when no call was made. */
     readonly llm: LlmReply | null
     /** The model's answer when it could not be applied, kept for inspection. */
     readonly response: string | null
@@ -229,13 +234,18 @@ export const make = (options: ProposerOptions) =>
           const reply = yield* Effect.either(llm.complete(prompt, onRetry))
           if (Either.isLeft(reply)) {
             const error = reply.left
+            // A failed call still has a model, tokens, USD and latency to account for.
+            const failed = failureAccounting(error, llm.model)
+            const failedReply: LlmReply = { ...failed, text: "", finishReason: "error" }
             return {
               _tag: "Failed",
               kind: "llm",
+              reason: error.reason,
+              retryAfterMs: error.retryAfterMs,
               message: `${error.reason}: ${error.message}`,
-              llm: replies.length > 0 ? combineReplies(replies) : null,
+              llm: combineReplies([...replies, failedReply]),
               response: null,
-              attempts: (error.attempts ?? 1) + replies.reduce((n, r) => n + r.attempts, 0)
+              attempts: failed.attempts + replies.reduce((n, r) => n + r.attempts, 0)
             } as const
           }
           replies.push(reply.right)

@@ -4,6 +4,7 @@ import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
 import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 
@@ -231,5 +232,61 @@ describe("EvolutionRun", () => {
       expect(tags).toContain("NewBest")
       expect(tags).toContain("LlmCallDone")
       expect(tags.at(-1)).toBe("RunStatusChanged")
+    }))
+
+  it.scoped("stops at budget_usd counting in-flight calls, so the budget is never overshot", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const outcomes: Array<[string, number, number]> = []
+      const llm = Layer.succeed(LlmClient, {
+        ...fromComplete("test-model", () => Effect.die("unused")),
+        estimateCostUsd: () => Effect.succeed(0.001),
+        recordOutcome: (model, improvement, usd) => Effect.sync(() => void outcomes.push([model, improvement, usd]))
+      })
+      const summary = yield* run(
+        { max_evaluations: 1000, budget_usd: 0.0105, concurrency: { proposals: 4, evaluations: 2 } },
+        Layer.mergeAll(testProposer(probe, 1000), testEvaluator(probe, 50), llm)
+      )
+      expect(summary.stopReason).toBe("budget_usd")
+      // Each call costs $0.001: counting only committed cost, 4 calls in flight would overshoot to $0.014.
+      expect(summary.usd).toBeLessThanOrEqual(0.0105 + 1e-12)
+      expect(summary.usd).toBeGreaterThanOrEqual(0.0095)
+      // Every evaluated candidate fed the model bandit: its improvement over its parent and its cost.
+      expect(outcomes.length).toBe((yield* Ref.get(probe)).proposals)
+      expect(outcomes.every(([model, , usd]) => model === "test-model" && usd === 0.001)).toBe(true)
+      expect(outcomes.some(([, improvement]) => improvement > 0)).toBe(true)
+    }))
+
+  it.scoped("waits while every model's circuit breaker is open instead of counting failures", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      let calls = 0
+      const flaky = Layer.succeed(Proposer, {
+        propose: (input, onRetry) =>
+          Effect.suspend(() => {
+            calls++
+            return calls <= 200
+              ? Effect.succeed({
+                _tag: "Failed",
+                kind: "llm",
+                reason: "circuit_open",
+                retryAfterMs: 1000,
+                message: "circuit_open: every model is cooling down",
+                llm: null,
+                response: null,
+                attempts: 0
+              } as const)
+              : Layer.build(testProposer(probe, 10)).pipe(
+                Effect.flatMap((ctx) => Effect.provide(Effect.flatMap(Proposer, (p) => p.propose(input, onRetry)), ctx)),
+                Effect.scoped
+              )
+          })
+      })
+      const summary = yield* run(
+        { max_evaluations: 5, max_consecutive_proposal_failures: 3, concurrency: { proposals: 2, evaluations: 1 } },
+        Layer.merge(flaky, testEvaluator(probe, 10))
+      )
+      expect(summary.stopReason).toBe("max_evaluations")
+      expect(summary.failuresByKind["llm"]).toBeUndefined()
     }))
 })
