@@ -3,7 +3,8 @@ import { Effect } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
 
-const languages: Record<string, string> = {
+/** The language named in prompts, by file extension. */
+export const languageOfExtension: Record<string, string> = {
   ".py": "python",
   ".js": "javascript",
   ".mjs": "javascript",
@@ -97,7 +98,7 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
     } else {
       yield* checkExecutable(config.evaluator.python, path.dirname(evaluator), "evaluator.python")
     }
-    const language = config.language ?? languages[path.extname(program)] ?? "text"
+    const language = config.language ?? languageOfExtension[path.extname(program)] ?? "text"
     const spec: RunSpec = {
       programPath: program,
       evaluatorPath: evaluator,

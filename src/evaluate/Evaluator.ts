@@ -17,11 +17,8 @@ export class Evaluator extends Context.Tag("evolve/Evaluator")<Evaluator, {
   readonly evaluate: (request: EvaluationRequest) => Effect.Effect<EvaluationOutcome>
 }>() {}
 
-export interface CommandEvaluatorOptions {
-  /** Command and arguments; the candidate's absolute path is appended as the last argument. */
-  readonly command: ReadonlyArray<string>
-  /** Working directory of the evaluator process (the evaluator file's directory). */
-  readonly cwd: string
+/** Limits and housekeeping every evaluator contract applies to each candidate. */
+export interface CandidateLimits {
   readonly timeoutMs: number
   /** After SIGTERM at the timeout, how long before SIGKILL to the whole process group. */
   readonly killGraceMs: number
@@ -41,10 +38,17 @@ export interface CommandEvaluatorOptions {
   readonly sandbox?: "none" | "bwrap" | undefined
 }
 
+export interface CommandEvaluatorOptions extends CandidateLimits {
+  /** Command and arguments; the candidate's absolute path is appended as the last argument. */
+  readonly command: ReadonlyArray<string>
+  /** Working directory of the evaluator process (the evaluator file's directory). */
+  readonly cwd: string
+}
+
 /** The Python contracts: an OpenEvolve `evaluate(program_path)` module or a Shinka `evaluate.py`. */
 export type PythonContract = "openevolve" | "shinka"
 
-export interface PythonEvaluatorOptions {
+export interface PythonEvaluatorOptions extends CandidateLimits {
   readonly contract: PythonContract
   /** The evaluator file (evaluator.py / evaluate.py); its directory is the working directory. */
   readonly evaluatorPath: string
@@ -57,15 +61,6 @@ export interface PythonEvaluatorOptions {
    * false: a fresh worker per candidate (cold start; edits to the evaluator are picked up).
    */
   readonly warm?: boolean | undefined
-  readonly timeoutMs: number
-  readonly killGraceMs: number
-  readonly outputCapBytes: number
-  readonly primaryMetric: string
-  readonly keepArtifacts: boolean
-  readonly tempRoot?: string | undefined
-  readonly memoryMb?: number | undefined
-  readonly cpuSeconds?: number | undefined
-  readonly sandbox?: "none" | "bwrap" | undefined
   /** openevolve: run evaluate_stage1/2/3 as a cascade when the module defines them (default true). */
   readonly cascade?: boolean | undefined
   /** Stage k+1 runs only when stage k's score reaches thresholds[k-1] (missing: always runs). */

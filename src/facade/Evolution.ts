@@ -7,6 +7,7 @@
 import { Effect, Fiber, Queue } from "effect"
 import { ProgramDatabase } from "../db/ProgramDatabase.js"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
+import { languageOfExtension } from "../config/RunSpecs.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import { RunId } from "../domain/Ids.js"
 import type { Failure, Metrics } from "../domain/Program.js"
@@ -31,22 +32,6 @@ export interface EvolveResult {
   /** Why the returned program has no score (the initial program failed and nothing scored). */
   readonly failure: Failure | null
   readonly summary: RunSummary | null
-}
-
-const languageOfExtension: Record<string, string> = {
-  ".js": "javascript",
-  ".mjs": "javascript",
-  ".cjs": "javascript",
-  ".ts": "typescript",
-  ".py": "python",
-  ".rs": "rust",
-  ".go": "go",
-  ".c": "c",
-  ".cpp": "c++",
-  ".java": "java",
-  ".jl": "julia",
-  ".rb": "ruby",
-  ".sh": "shell"
 }
 
 const extensionOfLanguage: Record<string, string> = {
