@@ -602,8 +602,10 @@ export const start = (options: StartOptions) =>
 
     const proposalLoop = Effect.gen(function*() {
       while (!state.stopping && state.claimed < max) {
-        // Never starve the event loop, even if a test double answers synchronously.
+        // Never starve the event loop, even if a test double answers synchronously; other
+        // fibers may claim in the meantime, so check again before claiming.
         yield* Effect.yieldNow()
+        if (state.stopping || state.claimed >= max) return
         let reserved = 0
         if (config.budget_usd !== undefined) {
           const next = yield* withinBudget(config.budget_usd)
