@@ -20,27 +20,44 @@ export const dominates = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): b
   return strictly
 }
 
-/**
- * Adds `item` to a front (returned as a new array, or the same one when `item` is dominated).
- * Members the newcomer dominates leave; equal vectors stay side by side.
- */
-export const addToFront = <A>(
-  front: ReadonlyArray<A>,
-  item: A,
-  vector: (a: A) => ReadonlyArray<number>
-): ReadonlyArray<A> => {
-  const v = vector(item)
-  if (!isComplete(v)) return front
-  for (const f of front) if (dominates(vector(f), v)) return front
-  const kept = front.filter((f) => !dominates(v, vector(f)))
-  kept.push(item)
-  return kept
+/** A candidate for a front: an oriented objective vector and a score (the tie-breaker of the cap). */
+export interface FrontEntry<A> {
+  readonly member: A
+  readonly v: ReadonlyArray<number>
+  readonly score: number
 }
 
-/** The non-dominated items of `items` (order kept). */
-export const paretoFront = <A>(items: ReadonlyArray<A>, vector: (a: A) => ReadonlyArray<number>): Array<A> => {
-  let front: ReadonlyArray<A> = []
-  for (const item of items) front = addToFront(front, item, vector)
-  const keep = new Set(front)
-  return items.filter((i) => keep.has(i))
+/**
+ * Adds to a front in place: a dominated newcomer is dropped, members it dominates leave, equal
+ * vectors stay side by side. Past `cap` members the lowest-scoring one leaves.
+ */
+export const addToFront = <A>(front: Array<FrontEntry<A>>, entry: FrontEntry<A>, cap = Infinity): void => {
+  for (const f of front) if (dominates(f.v, entry.v)) return
+  let k = 0
+  for (const f of front) if (!dominates(entry.v, f.v)) front[k++] = f
+  front.length = k
+  front.push(entry)
+  if (front.length > cap) {
+    let worst = 0
+    for (let i = 1; i < front.length; i++) if (front[i]!.score < front[worst]!.score) worst = i
+    front.splice(worst, 1)
+  }
+}
+
+/**
+ * The non-dominated entries, in one sweep: sorted lexicographically (best first), a point can
+ * only be dominated by an earlier one. Past `cap`, the best-scoring `cap` are kept.
+ */
+export const frontOf = <A>(entries: ReadonlyArray<FrontEntry<A>>, cap = Infinity): Array<FrontEntry<A>> => {
+  const sorted = [...entries].sort((a, b) => {
+    for (let i = 0; i < a.v.length; i++) if (a.v[i] !== b.v[i]) return b.v[i]! - a.v[i]!
+    return 0
+  })
+  const front: Array<FrontEntry<A>> = []
+  for (const e of sorted) if (!front.some((f) => dominates(f.v, e.v))) front.push(e)
+  if (front.length > cap) {
+    front.sort((a, b) => b.score - a.score)
+    front.length = cap
+  }
+  return front
 }

@@ -28,7 +28,7 @@ import type { ProgramId } from "../domain/Ids.js"
 import { type Direction, PopulationConfig, type SelectionStrategy } from "../domain/RunConfig.js"
 import { type Descriptor, describe, EDIT_DISTANCE } from "./Features.js"
 import { type FeatureSpec, Grid, insertSorted } from "./Grid.js"
-import { dominates, isComplete, orient } from "./Pareto.js"
+import { addToFront, type FrontEntry, frontOf, isComplete, orient } from "./Pareto.js"
 import { fitnessWeightedIndex, powerLawRank, uniformIndex } from "./Selection.js"
 
 /** One program as a member of one island. */
@@ -106,12 +106,6 @@ export const optionsFromConfig = (c: PopulationConfig): SearchOptions => ({
 
 export const defaultOptions: SearchOptions = optionsFromConfig(PopulationConfig.make({}))
 
-/** A front member with its oriented objective vector (larger is better everywhere). */
-interface FrontEntry {
-  readonly member: Member
-  readonly v: ReadonlyArray<number>
-}
-
 /** Beyond this many members an island's front drops its lowest-scoring member (sampling needs no more). */
 const FRONT_CAP = 1024
 
@@ -125,7 +119,7 @@ class Island {
   readonly ids = new Set<string>()
   readonly migrants: Array<Member> = []
   grid: Grid<Member> | undefined
-  front: Array<FrontEntry> = []
+  front: Array<FrontEntry<Member>> = []
   readonly failures: Array<FailedEntry> = []
   /** Codes of the best members, for the edit-distance feature: best first. */
   readonly references: Array<{ readonly id: string; readonly score: number; code: string | undefined }> = []
@@ -191,7 +185,7 @@ export class Population {
         for (const island of entry.generation === 0 ? this.islands : [this.islands[entry.island % n]!]) island.grid?.observe(values)
       }
     }
-    const candidates: Array<Array<FrontEntry>> = this.islands.map(() => [])
+    const candidates: Array<Array<FrontEntry<Member>>> = this.islands.map(() => [])
     const place = (island: Island, member: Member) => {
       island.members.push(member)
       if (n > 1) island.ids.add(member.id)
@@ -199,7 +193,7 @@ export class Population {
       if (island.grid && features) island.grid.add(member, features)
       if (this.directions.length > 0) {
         const v = this.vectorOf(member)
-        if (v !== undefined) candidates[island.index]!.push({ member, v })
+        if (v !== undefined) candidates[island.index]!.push({ member, v, score: member.score })
       }
       if (this.needsReferenceCode && island.references.length < this.options.referencePrograms) {
         island.references.push({ id: member.id, score: member.score, code: undefined })
@@ -221,7 +215,7 @@ export class Population {
       }
     }
     if (this.directions.length > 0) {
-      for (const island of this.islands) island.front = frontOf(candidates[island.index]!)
+      for (const island of this.islands) island.front = frontOf(candidates[island.index]!, FRONT_CAP)
     }
   }
   get size(): number {
@@ -269,10 +263,10 @@ export class Population {
 
   /** The Pareto front over every program of the run. */
   paretoFront(): ReadonlyArray<Member> {
-    const all: Array<FrontEntry> = []
+    const all: Array<FrontEntry<Member>> = []
     for (const member of this.sorted) {
       const v = this.vectorOf(member)
-      if (v !== undefined) all.push({ member, v })
+      if (v !== undefined) all.push({ member, v, score: member.score })
     }
     return frontOf(all).map((f) => f.member)
   }
@@ -355,7 +349,7 @@ export class Population {
     if (island.grid && features) island.grid.add(member, features)
     if (this.directions.length > 0) {
       const v = this.vectorOf(member)
-      if (v !== undefined) addToFrontInPlace(island.front, { member, v })
+      if (v !== undefined) addToFront(island.front, { member, v, score: member.score }, FRONT_CAP)
     }
     if (this.needsReferenceCode) {
       const refs = island.references
@@ -530,40 +524,3 @@ export class Population {
   })
 }
 
-/** Adds to a front in place: dominated newcomers are dropped, members they dominate leave. */
-const addToFrontInPlace = (front: Array<FrontEntry>, entry: FrontEntry): void => {
-  for (const f of front) if (dominates(f.v, entry.v)) return
-  let k = 0
-  for (const f of front) if (!dominates(entry.v, f.v)) front[k++] = f
-  front.length = k
-  front.push(entry)
-  if (front.length > FRONT_CAP) {
-    let worst = 0
-    for (let i = 1; i < front.length; i++) if (front[i]!.member.score < front[worst]!.member.score) worst = i
-    front.splice(worst, 1)
-  }
-}
-
-/** The non-dominated entries: sorted lexicographically (best first), a point can only be dominated by an earlier one. */
-const frontOf = (entries: ReadonlyArray<FrontEntry>): Array<FrontEntry> => {
-  const sorted = [...entries].sort((a, b) => {
-    for (let i = 0; i < a.v.length; i++) if (a.v[i] !== b.v[i]) return b.v[i]! - a.v[i]!
-    return 0
-  })
-  const front: Array<FrontEntry> = []
-  for (const e of sorted) {
-    let dominated = false
-    for (const f of front) {
-      if (dominates(f.v, e.v)) {
-        dominated = true
-        break
-      }
-    }
-    if (!dominated) front.push(e)
-  }
-  if (front.length > FRONT_CAP) {
-    front.sort((a, b) => b.member.score - a.member.score)
-    front.length = FRONT_CAP
-  }
-  return front
-}

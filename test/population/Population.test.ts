@@ -3,6 +3,7 @@ import { Effect, Random, Schema } from "effect"
 import { ProgramId } from "../../src/domain/Ids.js"
 import { PopulationConfig } from "../../src/domain/RunConfig.js"
 import { type Member, optionsFromConfig, Population, type Sample, type SearchOptions } from "../../src/population/Population.js"
+import { addToFront, dominates, type FrontEntry, frontOf } from "../../src/population/Pareto.js"
 import { fitnessWeights, powerLawProbability, powerLawRank } from "../../src/population/Selection.js"
 
 const options = (c: Partial<typeof PopulationConfig.Encoded> = {}): SearchOptions =>
@@ -367,4 +368,25 @@ describe("Pareto front", () => {
       expect(f("c")).toBe(0)
       close(f("a"), 0.5, samples.length)
     }))
+})
+
+describe("Pareto helpers", () => {
+  it.effect("the incremental front equals the one-sweep front and the brute-force one", () =>
+    Effect.gen(function*() {
+      for (let trial = 0; trial < 20; trial++) {
+        const points = yield* Effect.forEach(Array.from({ length: 60 }), (_, i) =>
+          Effect.map(Effect.all([Random.nextIntBetween(0, 8), Random.nextIntBetween(0, 8), Random.nextIntBetween(0, 8)]), (v) => ({
+            member: `m${i}`,
+            v,
+            score: i
+          })))
+        const incremental: Array<FrontEntry<string>> = []
+        for (const p of points) addToFront(incremental, p)
+        const sweep = frontOf(points)
+        const brute = points.filter((p) => !points.some((q) => dominates(q.v, p.v)))
+        const ids = (xs: ReadonlyArray<FrontEntry<string>>) => xs.map((x) => x.member).sort()
+        expect(ids(incremental)).toEqual(ids(brute))
+        expect(ids(sweep)).toEqual(ids(brute))
+      }
+    }).pipe(Effect.withRandom(Random.make(9))))
 })
