@@ -411,8 +411,10 @@ export const configFromOptions = (
   for (const input of inputs) {
     const model = typeof input === "string" ? undefined : input.model
     if (model !== undefined && !names.has(model)) {
+      // Named only by requests: reachable when pinned, never chosen for unpinned requests
+      // (unless no model is listed at all: then all weights are 0 and the choice is uniform).
       names.add(model)
-      listed.push({ model })
+      listed.push({ model, weight: 0 })
     }
   }
   const raw = {

@@ -329,6 +329,7 @@ export const makeClient = (
           if (answer._tag === "Error") {
             return yield* fail(new LlmError({ ...answer.error }), answer.error.attempts ?? priorAttempts + 1)
           }
+          yield* Effect.sleep(Duration.millis(answer.reply.latencyMs))
           rt.stats.completed++
           rt.stats.outputTokens += answer.reply.outputTokens
           return { reply: { ...answer.reply, model: spec.name } }

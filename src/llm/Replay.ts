@@ -6,7 +6,9 @@
  * (text, tokens, USD, latency, attempts, finish reason) or the final error. The `replay`
  * provider answers from such a file: the n-th call with a given key gets the n-th recorded
  * entry for that key (the last one again once they run out), replies and failures alike, with
- * the recorded accounting, so a run recorded with P = 1 replays exactly. A key recorded under
+ * the recorded accounting, after the recorded latency (so a replayed run interleaves like the
+ * recorded one; a run recorded with P = 1 whose interleaving does not depend on evaluation
+ * timing replays exactly). A key recorded under
  * another model name still matches on (system, user). Unknown requests fail with reason
  * "bad_request" (never retried). API keys are never part of a record.
  */

@@ -3,7 +3,8 @@
  *
  * - `weighted`: a draw proportional to `weight` among the available models (Effect `Random`,
  *   so a seeded run is reproducible); all-zero weights mean uniform.
- * - `bandit`: cost-aware UCB1, rewarded by score improvement per USD. For each model:
+ * - `bandit`: cost-aware UCB1 over the models of non-zero weight, rewarded by score improvement
+ *   per USD. For each model:
  *   μ = mean improvement (max(0, child − parent) per outcome) normalised by the largest single
  *   improvement seen, bonus = c·√(2 ln N / n) where n counts outcomes plus calls in flight (so
  *   concurrent picks spread out), and cost = mean USD per outcome relative to the dearest
@@ -118,7 +119,13 @@ export const makeSelector = (models: ReadonlyArray<ModelSpec>, options: Selector
   return {
     choose: (available) =>
       Effect.map(
-        options.strategy === "bandit" ? Effect.sync(() => bandit(available)) : weighted(available),
+        options.strategy === "bandit"
+          ? Effect.sync(() => {
+            // weight 0 takes a model out of the bandit too (unless every model has weight 0)
+            const eligible = available.filter((m) => m.weight > 0)
+            return bandit(eligible.length > 0 ? eligible : available)
+          })
+          : weighted(available),
         (m) => {
           arm(m.name).inFlight++
           return m

@@ -15,6 +15,8 @@ const models = resolveModels(LlmConfig.make({
   ]
 }))
 const prior = (m: (typeof models)[number]) => costUsd(m, 1000, 1000)
+/** The same models, all eligible for the bandit (weight 0 takes a model out of it). */
+const armed = models.map((m) => ({ ...m, weight: 1 }))
 
 describe("model resolution", () => {
   it("inherits unset keys from llm and makes names unique", () => {
@@ -68,9 +70,9 @@ describe("weighted selection", () => {
 describe("cost-aware UCB bandit", () => {
   it.effect("tries every model first, then favours improvement per USD", () =>
     Effect.gen(function*() {
-      const selector = makeSelector(models, { strategy: "bandit", exploration: 0.2, priorUsd: prior })
+      const selector = makeSelector(armed, { strategy: "bandit", exploration: 0.2, priorUsd: prior })
       const first = []
-      for (let i = 0; i < 3; i++) first.push((yield* selector.choose(models)).name)
+      for (let i = 0; i < 3; i++) first.push((yield* selector.choose(armed)).name)
       expect(first).toEqual(["cheap", "mid", "dear"]) // in flight counts: concurrent picks spread out
       for (const name of first) selector.end(name)
       // "dear" improves 3× as much but costs 100× more; "mid" improves as much as cheap at 10× the price.
@@ -79,7 +81,7 @@ describe("cost-aware UCB bandit", () => {
       selector.recordOutcome("dear", 3, 0.02)
       const picks: Record<string, number> = {}
       for (let i = 0; i < 30; i++) {
-        const m = yield* selector.choose(models)
+        const m = yield* selector.choose(armed)
         picks[m.name] = (picks[m.name] ?? 0) + 1
         selector.end(m.name)
         selector.recordOutcome(m.name, m.name === "dear" ? 3 : 1, m.name === "cheap" ? 0.0002 : m.name === "mid" ? 0.002 : 0.02)
@@ -96,15 +98,15 @@ describe("cost-aware UCB bandit", () => {
         ["mid", 0.7, 0.002],
         ["cheap", 0.1, 0.0002]
       ]
-      const a = makeSelector(models, { strategy: "bandit", exploration: 1, priorUsd: prior })
-      const b = makeSelector(models, { strategy: "bandit", exploration: 1, priorUsd: prior })
+      const a = makeSelector(armed, { strategy: "bandit", exploration: 1, priorUsd: prior })
+      const b = makeSelector(armed, { strategy: "bandit", exploration: 1, priorUsd: prior })
       for (const [m, imp, usd] of history) a.recordOutcome(m, imp, usd)
       for (const [m, imp, usd] of history) b.recordOutcome(m, imp, usd)
       const seq = (s: typeof a) =>
         Effect.gen(function*() {
           const out: Array<string> = []
           for (let i = 0; i < 10; i++) {
-            const m = yield* s.choose(models)
+            const m = yield* s.choose(armed)
             out.push(m.name)
             s.end(m.name)
             s.recordOutcome(m.name, 0.1, 0.001)
@@ -113,6 +115,17 @@ describe("cost-aware UCB bandit", () => {
         })
       expect(yield* seq(a)).toEqual(yield* seq(b))
       expect(a.stats().find((s) => s.name === "mid")).toMatchObject({ outcomes: expect.any(Number), totalImprovement: expect.any(Number) })
+    }))
+
+  it.effect("a model of weight 0 is left out of the bandit", () =>
+    Effect.gen(function*() {
+      const selector = makeSelector(models, { strategy: "bandit", exploration: 1, priorUsd: prior })
+      for (let i = 0; i < 20; i++) {
+        const m = yield* selector.choose(models)
+        expect(m.name).not.toBe("dear")
+        selector.end(m.name)
+        selector.recordOutcome(m.name, 0, 0.001)
+      }
     }))
 
   it.effect("with all prices zero it is plain UCB on improvement", () =>
