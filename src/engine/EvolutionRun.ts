@@ -126,6 +126,22 @@ const describeTargets = (targets: Readonly<Record<string, MetricTarget>>) =>
         .filter((x) => x !== "").join(", ")
   ).join(", ")
 
+/** A new candidate, not yet evaluated. */
+const pendingProgram = (
+  fields: Pick<Program, "id" | "runId" | "parentId" | "island" | "generation" | "code" | "createdAt" | "llm">
+): Program => ({
+  ...fields,
+  codeHash: fields.code === "" ? "" : codeHash(fields.code),
+  patch: null,
+  status: "pending",
+  metrics: null,
+  score: null,
+  failure: null,
+  feedback: null,
+  evaluatedAt: null,
+  evalMs: null
+})
+
 /**
  * Starts an evolution run in the current scope: P proposal fibers feed a bounded queue that
  * W evaluation fibers drain; every candidate is stored before evaluation and committed after.
@@ -437,23 +453,14 @@ export const start = (options: StartOptions) =>
       if (config.budget_usd !== undefined && state.usd >= config.budget_usd) {
         yield* requestStop("budget_usd", `LLM cost $${state.usd.toFixed(4)} reached the budget of $${config.budget_usd}`)
       }
-      const base: Program = {
+      const base = pendingProgram({
         id,
         runId,
         parentId: parent.id,
         island: picked.island,
         generation: parent.generation + 1,
         code: "",
-        codeHash: "",
-        patch: null,
-        status: "pending",
-        metrics: null,
-        score: null,
-        failure: null,
-        feedback: null,
         createdAt: at,
-        evaluatedAt: null,
-        evalMs: null,
         llm: llm
           ? {
             model: llm.model,
@@ -464,7 +471,7 @@ export const start = (options: StartOptions) =>
             attempts: llm.attempts
           }
           : null
-      }
+      })
       const llmCall = {
         id: `${id}.llm`,
         runId,
@@ -636,25 +643,7 @@ export const start = (options: StartOptions) =>
       const id = yield* newProgramId
       rootId = id
       const code = options._tag === "New" ? options.initialCode : ""
-      const program: Program = {
-        id,
-        runId,
-        parentId: null,
-        island: 0,
-        generation: 0,
-        code,
-        codeHash: codeHash(code),
-        patch: null,
-        status: "pending",
-        metrics: null,
-        score: null,
-        failure: null,
-        feedback: null,
-        createdAt: at,
-        evaluatedAt: null,
-        evalMs: null,
-        llm: null
-      }
+      const program = pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code, createdAt: at, llm: null })
       hashes.add(program.codeHash)
       yield* db.insertProgram(program)
       state.claimed++
