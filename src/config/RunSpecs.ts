@@ -1,5 +1,5 @@
 import { FileSystem, Path } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
 
@@ -77,6 +77,36 @@ const checkExecutable = (bin: string, cwd: string, what: string) =>
   })
 
 /**
+ * Replaces prompt template files by their text, read now (relative paths: the working directory,
+ * then the program's directory), so a missing file is a config error at start and the stored
+ * spec resumes even if the file moves.
+ */
+const inlineTemplates = (prompt: RunConfig["prompt"], programDir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const read = (file: string, key: string) =>
+      Effect.gen(function*() {
+        const candidates = path.isAbsolute(file) ? [file] : [path.resolve(file), path.resolve(programDir, file)]
+        for (const candidate of candidates) {
+          const text = yield* Effect.option(fs.readFileString(candidate))
+          if (Option.isSome(text)) return text.value
+        }
+        return yield* new ConfigError({ path: `prompt.${key}`, message: `prompt.${key}: cannot read ${candidates.join(" or ")}` })
+      })
+    const { system_template_file, user_template_file, ...rest } = prompt
+    return {
+      ...rest,
+      ...(system_template_file === undefined || rest.system_template !== undefined
+        ? {}
+        : { system_template: yield* read(system_template_file, "system_template_file") }),
+      ...(user_template_file === undefined || rest.user_template !== undefined
+        ? {}
+        : { user_template: yield* read(user_template_file, "user_template_file") })
+    }
+  })
+
+/**
  * Resolves a new run's spec: absolute paths (runs are resumed from any directory), the
  * evaluator command and the language. Fails with a ConfigError naming a missing file.
  */
@@ -99,12 +129,14 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
       yield* checkExecutable(config.evaluator.python, path.dirname(evaluator), "evaluator.python")
     }
     const language = config.language ?? languageOfExtension[path.extname(program)] ?? "text"
+    const prompt = yield* inlineTemplates(config.prompt, path.dirname(program))
     const spec: RunSpec = {
       programPath: program,
       evaluatorPath: evaluator,
       config: {
         ...config,
         language,
+        prompt,
         evaluator: { ...config.evaluator, command: config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath) },
         database: { path: path.resolve(config.database.path) }
       }

@@ -192,7 +192,7 @@ export const start = (options: StartOptions) =>
     const programCode = (id: string) =>
       db.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
     yield* population.loadReferenceCode(programCode)
-    const settings = settingsFromConfig(config, spec.programPath)
+    const settings = settingsFromConfig(config)
     const novelty = config.search.novelty
     const noveltyEnabled = novelty !== undefined && novelty.embedding_threshold !== undefined && proposer.checkNovelty !== undefined
     // Program ids draw their random suffix from a stream of their own (unique per run), so the

@@ -1,5 +1,3 @@
-import { readFileSync } from "node:fs"
-import { isAbsolute, resolve } from "node:path"
 import { Context, Effect, Either, Layer, Option, Random } from "effect"
 import type { Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
@@ -20,10 +18,9 @@ export interface ProposalSettings {
   readonly instructions: ReadonlyArray<string>
   readonly varyInstructions: boolean
   readonly limits: Partial<PromptLimits>
-  /** Template text, or a file to read it from (relative: to the working directory, then `baseDir`). */
+  /** Template text; a file that was not inlined when the run was created is refused. */
   readonly systemTemplate?: { readonly text: string } | { readonly file: string } | undefined
   readonly userTemplate?: { readonly text: string } | { readonly file: string } | undefined
-  readonly baseDir?: string | undefined
   readonly objectives: ReadonlyArray<{ readonly metric: string; readonly direction: "maximize" | "minimize" }>
 }
 
@@ -98,11 +95,10 @@ export class Proposer extends Context.Tag("evolve/Proposer")<Proposer, {
 }>() {}
 
 /** The proposer settings of a run (prompt templates, instruction variants, patch retries, required symbols). */
-export const settingsFromConfig = (config: RunConfig, programPath: string): Partial<ProposalSettings> => {
+export const settingsFromConfig = (config: RunConfig): Partial<ProposalSettings> => {
   const p = config.prompt
   const template = (text: string | undefined, file: string | undefined) =>
     text !== undefined ? { text } : file !== undefined ? { file } : undefined
-  const slash = programPath.lastIndexOf("/")
   return {
     maxPatchRetries: config.search.max_patch_retries,
     requiredSymbols: config.search.required_symbols,
@@ -117,7 +113,6 @@ export const settingsFromConfig = (config: RunConfig, programPath: string): Part
     },
     systemTemplate: template(p.system_template, p.system_template_file),
     userTemplate: template(p.user_template, p.user_template_file),
-    baseDir: slash > 0 ? programPath.slice(0, slash) : undefined,
     objectives: config.population.objectives ?? []
   }
 }
@@ -140,33 +135,13 @@ export const combineReplies = (replies: ReadonlyArray<LlmReply>): LlmReply => {
   }
 }
 
-const templateCache = new Map<string, Either.Either<string, string>>()
-
-/** A template's text; files are read once per process. */
-const templateText = (
-  source: ProposalSettings["systemTemplate"],
-  baseDir: string | undefined
-): Either.Either<string | undefined, string> => {
-  if (source === undefined) return Either.right(undefined)
-  if ("text" in source) return Either.right(source.text)
-  const candidates = isAbsolute(source.file)
-    ? [source.file]
-    : [resolve(source.file), ...(baseDir !== undefined ? [resolve(baseDir, source.file)] : [])]
-  const key = candidates.join("\u0000")
-  const cached = templateCache.get(key)
-  if (cached !== undefined) return cached
-  let result: Either.Either<string, string> = Either.left(`cannot read the prompt template ${source.file}`)
-  for (const path of candidates) {
-    try {
-      result = Either.right(readFileSync(path, "utf8"))
-      break
-    } catch {
-      // try the next location
-    }
-  }
-  templateCache.set(key, result)
-  return result
-}
+/** A template's text. Files are read when the run is created (config/RunSpecs.ts inlines them). */
+const templateText = (source: ProposalSettings["systemTemplate"]): Either.Either<string | undefined, string> =>
+  source === undefined
+    ? Either.right(undefined)
+    : "text" in source
+    ? Either.right(source.text)
+    : Either.left(`the prompt template file ${source.file} was not loaded: pass its text instead`)
 
 export const make = (options: ProposerOptions) =>
   Effect.gen(function*() {
@@ -189,8 +164,8 @@ export const make = (options: ProposerOptions) =>
 
       propose: Effect.fn("Proposer.propose")(function*(input, onRetry) {
         const s: ProposalSettings = { ...defaultSettings, ...options.settings, ...input.settings }
-        const system = templateText(s.systemTemplate, s.baseDir)
-        const user = templateText(s.userTemplate, s.baseDir)
+        const system = templateText(s.systemTemplate)
+        const user = templateText(s.userTemplate)
         if (Either.isLeft(system) || Either.isLeft(user)) {
           const message = Either.isLeft(system) ? system.left : (user as Either.Left<string, string>).left
           return { _tag: "Failed", kind: "invalid", message, llm: null, response: null, attempts: 0 } as const

@@ -2,7 +2,8 @@ import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadRunConfig } from "../../src/config/ConfigLoader.js"
+import { decodeRunConfig, loadRunConfig } from "../../src/config/ConfigLoader.js"
+import { resolveRunSpec } from "../../src/config/RunSpecs.js"
 
 const withFile = (content: string) =>
   Effect.gen(function*() {
@@ -81,5 +82,25 @@ describe("loadRunConfig", () => {
       expect(
         yield* errorOf(loadRunConfig({ flags: [{ flag: "timeout", path: ["evaluator", "timeout_seconds"], value: -1 }] }))
       ).toMatch(/flag --timeout: evaluator\.timeout_seconds: expected a positive number, got -1/)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("resolveRunSpec", () => {
+  it.scoped("inlines prompt template files, and refuses a missing one as a config error", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      yield* fs.writeFileString(`${dir}/program.py`, "x = 1\n")
+      yield* fs.writeFileString(`${dir}/evaluator.py`, "print('{}')\n")
+      yield* fs.writeFileString(`${dir}/system.txt`, "SYSTEM {{language}}")
+      const config = yield* decodeRunConfig({ prompt: { system_template_file: "system.txt" } })
+      // Relative to the working directory first, then the program's directory.
+      const { spec } = yield* resolveRunSpec(`${dir}/program.py`, `${dir}/evaluator.py`, config, process.execPath)
+      expect(spec.config.prompt.system_template).toBe("SYSTEM {{language}}")
+      expect(spec.config.prompt.system_template_file).toBeUndefined()
+
+      const missing = yield* decodeRunConfig({ prompt: { user_template_file: "nope.txt" } })
+      const error = yield* Effect.flip(resolveRunSpec(`${dir}/program.py`, `${dir}/evaluator.py`, missing, process.execPath))
+      expect(error.message).toMatch(/prompt\.user_template_file: cannot read .*nope\.txt/)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

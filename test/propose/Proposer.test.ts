@@ -1,8 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Random } from "effect"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { LlmError } from "../../src/domain/Errors.js"
 import { fromComplete, LlmClient, type LlmReply, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as OfflineModel from "../../src/llm/OfflineModel.js"
@@ -161,29 +158,22 @@ describe("Proposer: prompts", () => {
       expect(fixed.requests.every((r) => r.user.includes("Alpha idea."))).toBe(true)
     }).pipe(Effect.withRandom(Random.make(3))))
 
-  it.effect("reads prompt templates from files; the program is always the last code block", () =>
+  it.effect("uses prompt templates; the program is always the last code block", () =>
     Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "evolve-templates-"))
-      try {
-        writeFileSync(join(dir, "system.txt"), "SYSTEM for {{language}}.\n{{edit_rules}}")
-        writeFileSync(join(dir, "user.txt"), "TASK: {{goal}}\nRESULTS: {{results}}\n{{task}}")
-        const { layer, requests } = scripted([sr("    step = 0.5", "    step = 0.25")])
-        const result = yield* propose(layer, {
-          systemTemplate: { file: "system.txt" },
-          userTemplate: { file: join(dir, "user.txt") },
-          baseDir: dir
-        })
-        expect(result._tag).toBe("Proposed")
-        expect(requests[0]!.system).toMatch(/^SYSTEM for python\.\nAnswer with one or more SEARCH\/REPLACE blocks/)
-        expect(requests[0]!.user).toMatch(/^TASK: Make it better\nRESULTS: Score: 0.3/)
-        // The template has no {{current_program}}: the program is appended last.
-        expect(OfflineModel.codeBlocks(requests[0]!.user).at(-1)!.code).toBe(parentCode.trimEnd())
+      const { layer, requests } = scripted([sr("    step = 0.5", "    step = 0.25")])
+      const result = yield* propose(layer, {
+        systemTemplate: { text: "SYSTEM for {{language}}.\n{{edit_rules}}" },
+        userTemplate: { text: "TASK: {{goal}}\nRESULTS: {{results}}\n{{task}}" }
+      })
+      expect(result._tag).toBe("Proposed")
+      expect(requests[0]!.system).toMatch(/^SYSTEM for python\.\nAnswer with one or more SEARCH\/REPLACE blocks/)
+      expect(requests[0]!.user).toMatch(/^TASK: Make it better\nRESULTS: Score: 0.3/)
+      // The template has no {{current_program}}: the program is appended last.
+      expect(OfflineModel.codeBlocks(requests[0]!.user).at(-1)!.code).toBe(parentCode.trimEnd())
 
-        const missing = yield* propose(scripted(["x"]).layer, { userTemplate: { file: join(dir, "nope.txt") } })
-        expect(missing).toMatchObject({ _tag: "Failed", kind: "invalid" })
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
+      // Template files are inlined when the run is created; one left as a file is refused.
+      const missing = yield* propose(scripted(["x"]).layer, { userTemplate: { file: "user.txt" } })
+      expect(missing).toMatchObject({ _tag: "Failed", kind: "invalid" })
     }))
 
   it.effect("fix mode sends the failing parent with its error", () =>
