@@ -1,6 +1,9 @@
 // Bundles the CLI into dist/bin/ so that `evolve` starts fast: one file per lazily loaded
 // command instead of hundreds of small ES modules (module loading dominated start-up).
+import { rmSync } from "node:fs"
 import { build } from "esbuild"
+
+rmSync("dist/bin", { recursive: true, force: true })
 
 await build({
   entryPoints: { evolve: "src/main.ts" },
