@@ -19,7 +19,6 @@ interface CallFrame {
 interface ProfileNode {
   readonly id: number
   readonly callFrame: CallFrame
-  readonly children?: ReadonlyArray<number>
 }
 
 interface CpuProfile {
@@ -33,15 +32,7 @@ export interface ProfileSummary {
   /** Self time per package, e.g. "effect", "@effect/sql-sqlite-node", "evolve:src/engine", "(garbage collector)". */
   readonly byPackage: ReadonlyArray<{ readonly name: string; readonly ms: number; readonly share: number }>
   readonly topFunctions: ReadonlyArray<{ readonly name: string; readonly ms: number; readonly share: number }>
-  /**
-   * Self time of `effect` and Node internals charged to the nearest caller outside them: which
-   * module's code asked for the work (e.g. which package builds its schemas at import).
-   */
-  readonly byCaller: ReadonlyArray<{ readonly name: string; readonly ms: number; readonly share: number }>
 }
-
-/** Packages whose time is charged to their caller in `byCaller`. */
-const runtimePackages = new Set(["effect", "node:internal", "(native)"])
 
 /** "effect", "@effect/platform", "evolve:src/db", "node:internal", or the VM's pseudo-frames. */
 export const packageOf = (url: string, functionName: string): string => {
@@ -54,7 +45,13 @@ export const packageOf = (url: string, functionName: string): string => {
   return url
 }
 
-const shortUrl = (url: string) => url.replace(/^.*node_modules\//, "").replace(/^.*\/(dist|main)\//, "").replace(/^file:\/\//, "")
+/** "effect/src/Schema.ts", "src/engine/EvolutionRun.ts", "bin/chunk-X.mjs". */
+const shortUrl = (url: string) => {
+  const path = url.replace(/^file:\/\//, "")
+  return path.includes("node_modules/")
+    ? path.replace(/^.*node_modules\//, "")
+    : path.replace(/\/dist\//, "/").replace(/^.*\/(?=(?:src|scripts|test|bin)\/)/, "")
+}
 
 /** Maps frames of files that have a `.map` next to them (the esbuild bundle) to their sources. */
 const sourceMapper = () => {
@@ -84,24 +81,10 @@ const sourceMapper = () => {
 export const summarizeProfile = (profile: CpuProfile, top = 15): ProfileSummary => {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const original = sourceMapper()
-  const parentOf = new Map<number, number>()
-  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
-  const packageOfNode = (id: number) => {
-    const frame = original(byId.get(id)!.callFrame)
-    return packageOf(frame.url, frame.functionName)
-  }
-  const callerOf = (id: number) => {
-    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
-      const pkg = packageOfNode(at)
-      if (!runtimePackages.has(pkg)) return pkg
-    }
-    return "(runtime only)"
-  }
   const selfUs = new Map<number, number>()
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
   const packages = new Map<string, number>()
   const functions = new Map<string, number>()
-  const callers = new Map<string, number>()
   let totalUs = 0
   for (const [id, us] of selfUs) {
     const frame = original(byId.get(id)!.callFrame)
@@ -113,8 +96,6 @@ export const summarizeProfile = (profile: CpuProfile, top = 15): ProfileSummary 
       ? frame.functionName
       : `${frame.functionName || "(anonymous)"} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`
     functions.set(fn, (functions.get(fn) ?? 0) + us)
-    const caller = runtimePackages.has(pkg) ? callerOf(id) : pkg
-    callers.set(caller, (callers.get(caller) ?? 0) + us)
   }
   const rank = (entries: Map<string, number>, n: number) =>
     [...entries].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({
@@ -125,8 +106,7 @@ export const summarizeProfile = (profile: CpuProfile, top = 15): ProfileSummary 
   return {
     totalMs: round(totalUs / 1000, 1),
     byPackage: rank(packages, top),
-    topFunctions: rank(functions, top),
-    byCaller: rank(callers, top)
+    topFunctions: rank(functions, top)
   }
 }
 

@@ -25,6 +25,7 @@ export interface ProbeReport {
   readonly cpuSystemMs: number
   readonly rssMb: number
   readonly maxRssMb: number
+  /** From the preload on, so module loading (one long block at the start) is in the max. */
   readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number }
   readonly samples: ReadonlyArray<ProbeSample>
 }

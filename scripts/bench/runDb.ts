@@ -4,7 +4,6 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect } from "effect"
 
 export interface ProgramTimes {
-  readonly status: string
   /** Epoch ms when the LLM reply was turned into a pending candidate. */
   readonly createdAt: number
   /** Epoch ms when the evaluation result was committed (null: never evaluated). */
@@ -19,14 +18,12 @@ export const readProgramTimes = (filename: string): Promise<ReadonlyArray<Progra
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows = yield* sql<{
-      status: string
       created_at: number
       evaluated_at: number | null
       eval_ms: number | null
       llm_latency_ms: number | null
-    }>`SELECT status, created_at, evaluated_at, eval_ms, llm_latency_ms FROM programs ORDER BY created_at`
+    }>`SELECT created_at, evaluated_at, eval_ms, llm_latency_ms FROM programs ORDER BY created_at`
     return rows.map((r) => ({
-      status: r.status,
       createdAt: r.created_at,
       evaluatedAt: r.evaluated_at,
       evalMs: r.eval_ms,

@@ -7,7 +7,7 @@
  *   node databaseResume.js --db FILE --run RUN_ID --samples N --out FILE
  */
 import { writeFileSync } from "node:fs"
-import { performance } from "node:perf_hooks"
+import { performance, PerformanceObserver } from "node:perf_hooks"
 import { Effect } from "effect"
 import * as ProgramDatabase from "../../../src/db/ProgramDatabase.js"
 import { RunId } from "../../../src/domain/Ids.js"
@@ -30,6 +30,24 @@ export interface ResumeReport {
   readonly samplingCpu: Distribution
   /** Population.sample alone, wall ms. */
   readonly populationSampleOnly: Distribution
+  /** Garbage-collection pauses during the sampling calls: what the tail is made of. */
+  readonly gcDuringSampling: { readonly count: number; readonly totalMs: number; readonly maxMs: number }
+}
+
+/** Counts GC pauses from now until `stop()` (entries arrive asynchronously: it waits for them). */
+const watchGc = () => {
+  const pauses: Array<number> = []
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push(entry.duration)
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  return () =>
+    new Promise<{ count: number; totalMs: number; maxMs: number }>((resolve) =>
+      setTimeout(() => {
+        observer.disconnect()
+        resolve({ count: pauses.length, totalMs: round(pauses.reduce((a, b) => a + b, 0), 1), maxMs: round(Math.max(0, ...pauses), 2) })
+      }, 100)
+    )
 }
 
 const arg = (name: string) => {
@@ -90,7 +108,9 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
         }
         return { wall, cpu }
       })
+    const stopGc = watchGc()
     const sampling = yield* timed(pickParent)
+    const gcDuringSampling = yield* Effect.promise(stopGc)
     const sampleOnly = yield* timed(population.sample)
     const report: ResumeReport = {
       openMs: round(opened - started, 1),
@@ -102,7 +122,8 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
       rssAfterMb: mb(rssAfter),
       sampling: roundAll(distribution(sampling.wall)),
       samplingCpu: roundAll(distribution(sampling.cpu)),
-      populationSampleOnly: roundAll(distribution(sampleOnly.wall))
+      populationSampleOnly: roundAll(distribution(sampleOnly.wall)),
+      gcDuringSampling
     }
     return report
   }).pipe(Effect.provide(ProgramDatabase.layer(file)))

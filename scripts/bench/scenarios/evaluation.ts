@@ -1,7 +1,8 @@
 /**
  * Scenario 5 — evaluation overhead, one evaluation at a time, in this process:
  * - the `command` contract (CommandEvaluator: temp dir, candidate file, process group, pipes,
- *   kill, metrics parsing) against the same evaluator spawned bare;
+ *   kill, metrics parsing) against the same evaluator spawned bare, and against the same steps
+ *   written in plain Node (plainCommand.ts);
  * - the `openevolve` contract on the warm Python pool (PythonEvaluator) with an evaluator that
  *   imports numpy and does next to nothing, so its wall time is the per-candidate overhead;
  * - a cold `python3 -c 'import numpy'`: what a candidate pays without the pool.
@@ -10,11 +11,12 @@
 import { readFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, type Layer } from "effect"
+import { Layer, ManagedRuntime } from "effect"
 import * as CommandEvaluator from "../../../src/evaluate/CommandEvaluator.js"
 import { Evaluator } from "../../../src/evaluate/Evaluator.js"
 import * as PythonEvaluator from "../../../src/evaluate/PythonEvaluator.js"
 import { makePythonWorkspace, makeWorkspace, type Workspace } from "../fixtures.js"
+import { plainCommandEvaluation } from "../plainCommand.js"
 import { atMost, figure, log, runScenario } from "../protocol.js"
 import { timeCommand } from "../spawnTimer.js"
 import { distribution, median, round } from "../stats.js"
@@ -26,27 +28,39 @@ const commandContract = (ws: Workspace) => CommandEvaluator.layer({ ...common, c
 const warmPool = (ws: Workspace) =>
   PythonEvaluator.layer({ ...common, contract: "openevolve", evaluatorPath: ws.evaluator, slots: 1, warm: true })
 
-/** `runs` sequential evaluations (after two warm-ups): wall ms each and mean CPU ms per evaluation. */
-const timeEvaluations = <E>(layer: Layer.Layer<Evaluator, E, NodeContext.NodeContext>, ws: Workspace, runs: number) =>
-  Effect.gen(function*() {
-    const { evaluate } = yield* Evaluator
-    const code = readFileSync(ws.program, "utf8")
-    const extension = ws.program.slice(ws.program.lastIndexOf("."))
-    const once = (i: number) =>
-      Effect.flatMap(evaluate({ programId: `bench-${i}`, code, extension }), (outcome) =>
-        outcome._tag === "Scored" ? Effect.void : Effect.dieMessage(`evaluation failed: ${outcome.failure.message}`))
-    yield* once(-1)
-    yield* once(-2)
-    const wall: Array<number> = []
-    const cpu0 = process.cpuUsage()
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now()
-      yield* once(i)
-      wall.push(performance.now() - t0)
-    }
-    const cpu = process.cpuUsage(cpu0)
-    return { wall, cpuPerEvaluationMs: (cpu.user + cpu.system) / 1000 / runs }
-  }).pipe(Effect.provide(layer), Effect.scoped, Effect.provide(NodeContext.layer), Effect.runPromise)
+/** `runs` sequential calls (after two warm-ups): wall ms each, and this process's CPU ms per call. */
+const timeCalls = async (runs: number, once: (i: number) => Promise<unknown>) => {
+  await once(-1)
+  await once(-2)
+  const wall: Array<number> = []
+  const cpu0 = process.cpuUsage()
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now()
+    await once(i)
+    wall.push(performance.now() - t0)
+  }
+  const cpu = process.cpuUsage(cpu0)
+  return { wall, cpuPerCallMs: (cpu.user + cpu.system) / 1000 / runs }
+}
+
+const programOf = (ws: Workspace) => ({
+  code: readFileSync(ws.program, "utf8"),
+  extension: ws.program.slice(ws.program.lastIndexOf("."))
+})
+
+const timeEvaluator = async <E>(layer: Layer.Layer<Evaluator, E, NodeContext.NodeContext>, ws: Workspace, runs: number) => {
+  const runtime = ManagedRuntime.make(layer.pipe(Layer.provide(NodeContext.layer)))
+  const { code, extension } = programOf(ws)
+  try {
+    const { evaluate } = await runtime.runPromise(Evaluator)
+    return await timeCalls(runs, (i) =>
+      runtime.runPromise(evaluate({ programId: `bench-${i}`, code, extension })).then((outcome) => {
+        if (outcome._tag !== "Scored") throw new Error(`evaluation failed: ${outcome.failure.message}`)
+      }))
+  } finally {
+    await runtime.dispose()
+  }
+}
 
 const coldNumpy = async (runs: number, cwd: string) => {
   try {
@@ -63,10 +77,12 @@ runScenario(async ({ quick }) => {
   try {
     log(`evaluation: ${runs} × bare \`sh evaluator.sh\`, then through CommandEvaluator`)
     const bare = await timeCommand("sh", [shell.evaluator, shell.program], shell.dir, runs)
-    const command = await timeEvaluations(commandContract(shell), shell, runs)
-    log(`  bare ${round(median(bare), 2)} ms, CommandEvaluator ${round(median(command.wall), 2)} ms`)
+    const command = await timeEvaluator(commandContract(shell), shell, runs)
+    const { code, extension } = programOf(shell)
+    const plain = await timeCalls(runs, () => plainCommandEvaluation(["sh", shell.evaluator], shell.dir, code, extension))
+    log(`  bare ${round(median(bare), 2)} ms, CommandEvaluator ${round(median(command.wall), 2)} ms, plain Node ${round(median(plain.wall), 2)} ms`)
     log(`evaluation: ${runs} × warm Python pool (openevolve, evaluator imports numpy)`)
-    const pool = await timeEvaluations(warmPool(python), python, runs)
+    const pool = await timeEvaluator(warmPool(python), python, runs)
     log(`  warm pool ${round(median(pool.wall), 2)} ms`)
     log(`evaluation: cold python3 -c 'import numpy' × ${quick ? 2 : 10}`)
     const numpy = await coldNumpy(quick ? 2 : 10, shell.dir)
@@ -81,7 +97,13 @@ runScenario(async ({ quick }) => {
           round(median(command.wall) - median(bare), 2),
           "ms"
         ),
-        figure("evaluation.commandCpu", "command contract: evolve CPU per evaluation (evaluator only)", round(command.cpuPerEvaluationMs, 2), "ms"),
+        figure("evaluation.commandCpu", "command contract: evolve CPU per evaluation (evaluator only)", round(command.cpuPerCallMs, 2), "ms"),
+        figure(
+          "evaluation.plainCpu",
+          "reference: the same steps in plain Node, CPU per evaluation",
+          round(plain.cpuPerCallMs, 2),
+          "ms"
+        ),
         figure(
           "evaluation.warmPool",
           "warm Python pool: per-candidate overhead, evaluator importing numpy (median)",
@@ -89,7 +111,7 @@ runScenario(async ({ quick }) => {
           "ms",
           atMost(5)
         ),
-        figure("evaluation.warmPoolCpu", "warm Python pool: evolve CPU per evaluation (evaluator only)", round(pool.cpuPerEvaluationMs, 2), "ms"),
+        figure("evaluation.warmPoolCpu", "warm Python pool: evolve CPU per evaluation (evaluator only)", round(pool.cpuPerCallMs, 2), "ms"),
         figure(
           "evaluation.pythonCold",
           "cold `python3 -c 'import numpy'` (median): what the pool saves",
@@ -102,6 +124,7 @@ runScenario(async ({ quick }) => {
       details: {
         bareSpawnMs: distribution(bare.map((t) => round(t, 2))),
         commandEvaluatorMs: distribution(command.wall.map((t) => round(t, 2))),
+        plainNodeMs: distribution(plain.wall.map((t) => round(t, 2))),
         warmPoolMs: distribution(pool.wall.map((t) => round(t, 2))),
         coldNumpyMs: numpy === undefined ? null : distribution(numpy.map((t) => round(t, 1)))
       }

@@ -117,15 +117,15 @@ const measure = async (c: Case) => {
     const requests = server.requests.map((r) => r.at - run.spawnedAt)
     const llmBound = c.proposals / (c.llmMs / 1000)
     const ideal = Math.min(llmBound, c.evaluations / (evalMs / 1000))
-    const steady = steadyRate(completions) / ideal
+    const steadyPerSecond = steadyRate(completions)
     const whole = (completions.length * 1000) / run.wallMs / ideal
     const result = {
       case: c,
       idealPerSecond: round(ideal, 2),
       bound: ideal === llmBound ? "llm" : "evaluation",
       evaluations: completions.length,
-      steadyPerSecond: round(steadyRate(completions), 2),
-      steadyEfficiency: round(steady),
+      steadyPerSecond: round(steadyPerSecond, 2),
+      steadyEfficiency: round(steadyPerSecond / ideal),
       wholeRunEfficiency: round(whole),
       wallMs: Math.round(run.wallMs),
       firstLlmRequestMs: Math.round(requests[0] ?? Number.NaN),
