@@ -10,12 +10,19 @@
  * Per-call temperature / max tokens overrides travel in a FiberRef (`withCallOverrides`).
  */
 import { type LanguageModel } from "@effect/ai"
-import { OpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
 import type { HttpClient } from "@effect/platform"
 import { Effect, Option, type Redacted, type Scope } from "effect"
 import type { ModelSpec } from "./Models.js"
 import * as OfflineModel from "./OfflineModel.js"
 import * as OpenAiChat from "./OpenAiChat.js"
+
+/**
+ * @effect/ai-openai (and the tokenizer it pulls in) costs over a second to import: load it
+ * only for runs that use the Responses API.
+ */
+const responsesApi = Effect.promise(() =>
+  Promise.all([import("@effect/ai-openai/OpenAiClient"), import("@effect/ai-openai/OpenAiLanguageModel")])
+).pipe(Effect.map(([OpenAiClient, OpenAiLanguageModel]) => ({ OpenAiClient, OpenAiLanguageModel })))
 
 export const makeLanguageModel = (
   spec: ModelSpec,
@@ -38,6 +45,7 @@ export const makeLanguageModel = (
       )
     case "openai-responses":
       return Effect.gen(function*() {
+        const { OpenAiClient, OpenAiLanguageModel } = yield* responsesApi
         const client = yield* OpenAiClient.make({
           apiKey: Option.getOrUndefined(apiKey),
           apiUrl: spec.baseUrl.replace(/\/+$/, "")
@@ -65,10 +73,11 @@ export const withOverrides = (
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
   if (overrides.temperature === undefined && overrides.maxTokens === undefined) return effect
   if (spec.provider === "openai-responses") {
-    return OpenAiLanguageModel.withConfigOverride(effect, {
-      ...(overrides.temperature !== undefined ? { temperature: overrides.temperature } : {}),
-      ...(overrides.maxTokens !== undefined ? { max_output_tokens: overrides.maxTokens } : {})
-    })
+    return Effect.flatMap(responsesApi, ({ OpenAiLanguageModel }) =>
+      OpenAiLanguageModel.withConfigOverride(effect, {
+        ...(overrides.temperature !== undefined ? { temperature: overrides.temperature } : {}),
+        ...(overrides.maxTokens !== undefined ? { max_output_tokens: overrides.maxTokens } : {})
+      }))
   }
   return OpenAiChat.withCallOverrides(overrides)(effect)
 }
