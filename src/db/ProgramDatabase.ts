@@ -443,7 +443,7 @@ export const make = Effect.gen(function*() {
       const pending = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'pending'
         ORDER BY created_at, id`
       const hashes = yield* sql<{ code_hash: string }>`SELECT DISTINCT code_hash FROM programs
-        WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code <> ''`
+        WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code_hash <> ''`
       const counts = yield* sql<{ status: string; failure_kind: string | null; n: number }>`
         SELECT status, failure_kind, COUNT(*) AS n FROM programs WHERE run_id = ${runId} GROUP BY status, failure_kind`
       const initial = yield* sql<{ id: string }>`SELECT id FROM programs

@@ -104,5 +104,15 @@ export const migrations = {
       migrated_at INTEGER NOT NULL,
       PRIMARY KEY (run_id, program_id, island)
     )`
+  }),
+  "0005_covering_indexes": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Resume reads only these columns: covering indexes keep it off the code-carrying rows.
+    yield* sql`DROP INDEX programs_by_run_status`
+    yield* sql`DROP INDEX programs_by_run_score`
+    yield* sql`CREATE INDEX programs_by_run_status_score ON programs (run_id, status, score DESC, id, island, generation)`
+    yield* sql`CREATE INDEX programs_by_run_status_hash ON programs (run_id, status, code_hash)`
+    yield* sql`CREATE INDEX programs_by_run_status_failure ON programs (run_id, status, failure_kind)`
+    yield* sql`CREATE INDEX programs_by_run_parent ON programs (run_id, parent_id, created_at, id)`
   })
 }

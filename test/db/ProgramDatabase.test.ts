@@ -75,7 +75,7 @@ describe("ProgramDatabase", () => {
           program({ id: "p1", runId, parentId: ProgramId.make("p0"), createdAt: 2 }),
           program({ id: "p2", runId, parentId: ProgramId.make("p0"), createdAt: 3 }),
           program({ id: "p3", runId, parentId: ProgramId.make("p0"), createdAt: 4 }),
-          program({ id: "p4", runId, parentId: ProgramId.make("p0"), createdAt: 5, status: "failed", code: "", failure: { kind: "patch", message: "no match" } })
+          program({ id: "p4", runId, parentId: ProgramId.make("p0"), createdAt: 5, status: "failed", code: "", codeHash: "", failure: { kind: "patch", message: "no match" } })
         ]
         for (const p of rows) yield* db.insertProgram(p)
         yield* db.commitEvaluation(ProgramId.make("p0"), { _tag: "Scored", metrics: { score: 1 }, score: 1, feedback: null, durationMs: 1 }, 10)
