@@ -37,8 +37,18 @@ export const record = (handle: RunHandle, sampleMs = 1000): Effect.Effect<void, 
   Effect.gen(function*() {
     const events = yield* handle.subscribe
     const run = { run_id: handle.runId }
-    const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, tags: Record<string, string>) =>
-      Object.entries({ ...run, ...tags }).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
+    // Tagged metrics are built once per metric and tag set: events arrive per candidate.
+    const cache = new Map<unknown, Map<string, unknown>>()
+    const tagged = <Type, In, Out>(metric: Metric.Metric<Type, In, Out>, tags: Record<string, string>) => {
+      let byTags = cache.get(metric)
+      if (byTags === undefined) cache.set(metric, byTags = new Map())
+      const key = Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(",")
+      const hit = byTags.get(key) as Metric.Metric<Type, In, Out> | undefined
+      if (hit !== undefined) return hit
+      const made = Object.entries({ ...run, ...tags }).reduce((m, [k, v]) => Metric.tagged(m, k, v), metric)
+      byTags.set(key, made)
+      return made
+    }
     const proposedAt = new Map<string, number>()
 
     const onEvent = Effect.flatMap(Queue.take(events), (event) => {
