@@ -8,7 +8,7 @@
  */
 import { existsSync, rmSync } from "node:fs"
 import { performance } from "node:perf_hooks"
-import { getCliPath, killMatching, root, type ScenarioResult, setCliPath } from "./harness.js"
+import { getCliPath, killMatching, processesMatching, root, type ScenarioResult, setCliPath } from "./harness.js"
 import type { Options } from "./options.js"
 import { badInput } from "./scenarios/badInput.js"
 import { crashResume } from "./scenarios/crashResume.js"
@@ -54,7 +54,7 @@ const padL = (s: string, n: number) => s.padStart(n)
 
 const printResult = (r: ScenarioResult) => {
   const failed = r.checks.filter((c) => !c.ok)
-  process.stdout.write(`\n[${r.verdict}] ${r.id}. ${r.title} (${(r.ms / 1000).toFixed(1)} s)\n`)
+  process.stdout.write(`\n[${r.verdict}] ${r.id}. ${r.title}${r.ms > 0 ? ` (${(r.ms / 1000).toFixed(1)} s)` : ""}\n`)
   for (const [k, v] of Object.entries(r.figures)) process.stdout.write(`    ${k}: ${v}\n`)
   for (const c of verbose ? r.checks : failed) {
     process.stdout.write(`    ${c.ok ? "ok  " : "FAIL"} ${c.name}${c.detail ? ` — ${c.detail.split("\n").join("\n         ")}` : ""}\n`)
@@ -95,13 +95,16 @@ const main = async () => {
       }]
     }
     const ms = performance.now() - t0
+    if (produced.length === 1 && produced[0]!.ms === 0) produced[0]!.ms = ms
+    else process.stdout.write(`\n=== scenario ${scenario.id}: ${produced.length} parts in ${(ms / 1000).toFixed(1)} s\n`)
     for (const r of produced) {
-      if (r.ms === 0) r.ms = ms / produced.length
       printResult(r)
       results.push(r)
     }
   }
   // Anything of ours still running (found by the suite root in its command line) is a leak.
+  const strays = processesMatching([root()])
+  for (const p of strays) process.stdout.write(`stray process left by the suite: ${p.pid} ${p.args.slice(0, 200)}\n`)
   const leftovers = killMatching([root()])
 
   const line = `${pad("scenario", 58)} ${padL("attempts", 8)} ${padL("survived", 8)} ${padL("lost", 5)}  result`

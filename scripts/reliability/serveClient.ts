@@ -36,6 +36,7 @@ const sendUnsafe = (base: string, options: RequestOptions, resolve: (reply: Repl
     const headers: Record<string, string | number> = { ...options.headers }
     if (options.body !== undefined && !options.chunked) headers["content-length"] = Buffer.byteLength(options.body)
     let settled = false
+    let status = 0
     const done = (reply: Reply) => {
       if (!settled) {
         settled = true
@@ -51,6 +52,7 @@ const sendUnsafe = (base: string, options: RequestOptions, resolve: (reply: Repl
       agent: false,
       timeout: options.timeoutMs ?? 10_000
     }, (res) => {
+      status = res.statusCode ?? 0
       const chunks: Array<Buffer> = []
       res.on("data", (c: Buffer) => {
         if (chunks.length < 2000) chunks.push(c)
@@ -61,7 +63,8 @@ const sendUnsafe = (base: string, options: RequestOptions, resolve: (reply: Repl
     req.on("timeout", () => {
       req.destroy(new Error("timeout"))
     })
-    req.on("error", (e) => done({ status: 0, body: "", error: String(e) }))
+    // A server may answer (413) and close while the body is still being sent: keep its answer.
+    req.on("error", (e) => done({ status, body: "", error: String(e) }))
     if (options.body !== undefined) {
       if (options.chunked) {
         const body = Buffer.from(options.body)

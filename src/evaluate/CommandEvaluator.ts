@@ -1,6 +1,9 @@
 import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { constants as fsConstants } from "node:fs"
+import { open as openFile } from "node:fs/promises"
+import { constants as osConstants } from "node:os"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
 import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
@@ -86,6 +89,48 @@ const drain = (
       Effect.zipRight(Effect.when(onOverflow, () => into.bytes > cap)),
       Effect.ignore
     )
+
+/** metrics.json as the candidate left it: it controls that file, so it is read defensively. */
+type ResultFile =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "NotRegular" }
+  | { readonly _tag: "TooBig" }
+  | { readonly _tag: "Text"; readonly text: string }
+
+/**
+ * Reads a file the candidate wrote: only a regular file, opened without following a symlink and
+ * without blocking (a FIFO nobody writes to would block `open` forever, and a symlink to
+ * /dev/zero never ends: both hung the evaluation slot for good), and never more than `cap` bytes.
+ */
+const readResultFile = (file: string, cap: number): Effect.Effect<ResultFile> =>
+  Effect.promise(async (): Promise<ResultFile> => {
+    let handle
+    try {
+      handle = await openFile(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+    } catch (error) {
+      return (error as { code?: string }).code === "ENOENT" ? { _tag: "Missing" } : { _tag: "NotRegular" }
+    }
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) return { _tag: "NotRegular" }
+      if (info.size > cap) return { _tag: "TooBig" }
+      const buffer = Buffer.alloc(Math.min(cap, info.size) + 1)
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+      if (bytesRead > cap) return { _tag: "TooBig" }
+      return { _tag: "Text", text: buffer.subarray(0, bytesRead).toString("utf8") }
+    } catch {
+      return { _tag: "NotRegular" }
+    } finally {
+      await handle.close().catch(() => undefined)
+    }
+  })
+
+/** bubblewrap reports a child killed by signal N as exit code 128 + N: name the signal again. */
+const signalFromExitCode = (ending: Extract<Ending, { _tag: "Exited" }>): Ending => {
+  if (ending.code <= 128 || ending.code > 128 + 64) return ending
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === ending.code - 128)?.[0]
+  return name === undefined ? ending : { _tag: "Signaled", signal: name }
+}
 
 /**
  * The `command` contract: runs `options.command <candidate path>` in its own process group and
@@ -182,16 +227,17 @@ export const make = (options: CommandEvaluatorOptions) =>
         yield* Effect.ignore(proc.kill("SIGKILL"))
         // Pipes still open after that mean a process outside the group holds them: find it by
         // the candidate's environment (the tree no longer leads to an orphan) and kill it.
-        const drained = yield* Effect.timeout(Fiber.join(drains), Duration.millis(50)).pipe(Effect.option)
-        if (ending._tag === "TimedOut" || Option.isNone(drained)) {
-          yield* tree.killByEnvironment(marker)
-        }
+        // Always, not only when a pipe stays open: a daemon that left the group (setsid) with its stdio
+        // closed holds no pipe, and once its parent has exited the tree no longer leads to it.
+        yield* tree.killByEnvironment(marker)
         yield* Effect.ignore(Effect.timeout(Fiber.join(drains), drainGrace))
 
         // Output still buffered in the pipe at the exit may overflow the cap too.
         const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") &&
             (yield* Deferred.isDone(overflow))
           ? { _tag: "OutputLimit", stream: yield* Deferred.await(overflow) }
+          : bwrap !== undefined && ending._tag === "Exited"
+          ? signalFromExitCode(ending)
           : ending
         return { ending: final, stdout: decode(stdout), stderr: decode(stderr) }
       })
@@ -240,13 +286,16 @@ export const make = (options: CommandEvaluatorOptions) =>
         }
         let source: string
         let text: string
-        if (yield* fs.exists(metricsFile)) {
-          const { size } = yield* fs.stat(metricsFile)
-          if (size > BigInt(options.outputCapBytes)) {
-            return failed("bad_metrics", `metrics.json is ${size} bytes, over the ${options.outputCapBytes}-byte cap`)
-          }
+        const file = yield* readResultFile(metricsFile, options.outputCapBytes)
+        if (file._tag === "NotRegular") {
+          return failed("bad_metrics", "metrics.json is not a regular file (a FIFO, device, directory or symlink): refused")
+        }
+        if (file._tag === "TooBig") {
+          return failed("bad_metrics", `metrics.json is larger than the ${options.outputCapBytes}-byte cap`)
+        }
+        if (file._tag === "Text") {
           source = "metrics.json"
-          text = yield* fs.readFileString(metricsFile)
+          text = file.text
         } else {
           source = "the last stdout line"
           text = lastLine(stdout)

@@ -129,7 +129,7 @@ export const badInput = async (_options: Options): Promise<ScenarioResult> => {
     result.notes.push("not root: unreadable-file cases skipped")
   }
 
-  // Four at a time: each case is a separate CLI process that should exit within a second.
+  // Six at a time: each case is a separate CLI process that should exit within a second.
   const outcomes = new Map<Case, CliResult>()
   let nextCase = 0
   const worker = async () => {
@@ -139,7 +139,7 @@ export const badInput = async (_options: Options): Promise<ScenarioResult> => {
       outcomes.set(c, await runCli(c.args, { cwd, env: c.env, timeoutMs: 30_000, asUser: c.asNobody ? 65534 : undefined }))
     }
   }
-  await Promise.all(Array.from({ length: 4 }, worker))
+  await Promise.all(Array.from({ length: 6 }, worker))
   for (const c of cases) {
     const r = outcomes.get(c)!
     const out = `${r.stdout}\n${r.stderr}`

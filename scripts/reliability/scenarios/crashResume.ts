@@ -59,7 +59,8 @@ const hasRun = (db: string) => {
 
 export const crashResume = async (options: Options): Promise<Array<ScenarioResult>> => {
   const kills = options.quick ? 5 : 20
-  const target = options.quick ? 60 : 300
+  // Large enough that every kill lands before the run could complete (~15 evaluations a session).
+  const target = options.quick ? 100 : 500
   const result = newResult("3", `Crash and resume (kill -9 × ${kills}, ${target} evaluations)`)
   const ws = workspace("crash")
   const log = join(ws.dir, "evaluated.log")
@@ -177,7 +178,7 @@ export const crashResume = async (options: Options): Promise<Array<ScenarioResul
     withDb(wsB.db, (db) => {
       db.exec("DELETE FROM llm_calls; DELETE FROM programs; UPDATE runs SET status = 'running', stop_reason = NULL")
     }, false)
-    const resumed = await runCli(["resume", "--db", wsB.db], { cwd: wsB.dir, timeoutMs: 30_000 })
+    const resumed = await runCli(["resume", "--db", wsB.db], { cwd: wsB.dir, timeoutMs: options.quick ? 20_000 : 30_000 })
     b.attempts = 1
     const ok = !resumed.timedOut
     b.survived = ok ? 1 : 0

@@ -94,6 +94,7 @@ interface CaseOutcome {
   readonly message: string
   readonly evalMs: number | null
   readonly leftovers: number
+  readonly leftoverArgs: ReadonlyArray<string>
 }
 
 const bwrapWorks = () => {
@@ -171,16 +172,20 @@ const hostileRun = async (
         metrics: string | null
       }>(ws.db, "SELECT id, code, status, failure_kind, failure_message, eval_ms, metrics FROM programs")
       : []
+    // A leftover belongs to the longest case name in its marker (one name may prefix another).
+    const owner = (args: string) =>
+      [...cases].sort((a, b) => b.length - a.length).find((c) => args.includes(`${nonce}-${c}-`) || args.endsWith(`${nonce}-${c}`))
     const outcomes: Array<CaseOutcome> = cases.map((c) => {
       const row = rows.find((r) => r.code.includes(`HOSTILE:${c} `))
-      const mine = leftovers.filter((p) => p.args.includes(`${nonce}-${c}`) || (row !== undefined && p.args.includes(row.id)))
+      const mine = leftovers.filter((p) => owner(p.args) === c || (row !== undefined && p.args.includes(row.id)))
       return {
         name: c,
         status: row?.status ?? "missing",
         kind: row?.failure_kind ?? null,
         message: row?.failure_message ?? "",
         evalMs: row?.eval_ms ?? null,
-        leftovers: mine.length
+        leftovers: mine.length,
+        leftoverArgs: mine.map((p) => `pid ${p.pid} pgid ${p.pgid}: ${p.args.slice(0, 120)}`)
       }
     })
     const killed = killMatching([nonce, ws.tmp])
@@ -208,7 +213,7 @@ const judge = (o: CaseOutcome): { ok: boolean; why: string } => {
   return {
     ok,
     why: `${o.status}${o.kind ? `/${kind}` : ""}${o.evalMs !== null ? ` in ${(o.evalMs / 1000).toFixed(1)} s` : ""}${
-      o.leftovers > 0 ? `, ${o.leftovers} process(es) left behind` : ""
+      o.leftovers > 0 ? `, ${o.leftovers} process(es) left behind (${o.leftoverArgs.join("; ")})` : ""
     }${o.message ? `: ${o.message.split("\n")[0]!.slice(0, 140)}` : ""}`
   }
 }
@@ -226,7 +231,10 @@ const recordCases = (result: ScenarioResult, label: string, outcomes: ReadonlyAr
   }
 }
 
-const runAll = async (result: ScenarioResult, sandbox: "none" | "bwrap") => {
+/** Contained only by a pid namespace (sandbox: bwrap): reported on its own row under sandbox: none. */
+const namespaceOnly = "setsid-daemon-clean-env"
+
+const runAll = async (result: ScenarioResult, sandbox: "none" | "bwrap", escapes?: ScenarioResult) => {
   const cases = Object.keys(expectations).filter((c) => !trapCases.includes(c))
   const run = await hostileRun(`hostile-${sandbox}`, sandbox, cases, 3, 150_000)
   check(
@@ -237,7 +245,8 @@ const runAll = async (result: ScenarioResult, sandbox: "none" | "bwrap") => {
   )
   const evaluations = existsSync(run.ws.db) ? committedEvaluations(run.ws.db) : 0
   check(result, `[${sandbox}] evaluations committed = ${run.max}`, evaluations === run.max, `${evaluations}`)
-  recordCases(result, sandbox, run.outcomes)
+  recordCases(result, sandbox, run.outcomes.filter((o) => escapes === undefined || o.name !== namespaceOnly))
+  if (escapes !== undefined) recordCases(escapes, sandbox, run.outcomes.filter((o) => o.name === namespaceOnly))
   const strays = run.leftovers.filter((p) => !run.outcomes.some((o) => p.args.includes(`-${o.name}`)))
   check(result, `[${sandbox}] no unattributed process left behind`, strays.length === 0, strays.map((p) => `${p.pid} ${p.args}`).join("\n"))
 
@@ -280,21 +289,32 @@ const runAll = async (result: ScenarioResult, sandbox: "none" | "bwrap") => {
   }
 }
 
-export const hostileCandidates = async (_options: Options): Promise<Array<ScenarioResult>> => {
+export const hostileCandidates = async (options: Options): Promise<Array<ScenarioResult>> => {
   const result = newResult("2", "Hostile candidates (command contract)")
-  await runAll(result, "none")
+  const escapes = newResult("2d", "Daemon that drops its environment too (sandbox: none)")
+  await runAll(result, "none", escapes)
   if (bwrapWorks()) await runAll(result, "bwrap")
   else result.notes.push("bubblewrap is not usable here: the sandbox: bwrap pass was skipped")
   result.lost = result.attempts - result.survived
+  escapes.lost = escapes.attempts - escapes.survived
+  if (escapes.lost > 0) {
+    escapes.notes.push(
+      "a daemon in a new session, with its stdio closed and its environment dropped, is found neither by the process group, " +
+        "nor by the process tree (its parent exited), nor by the environment marker: only a pid namespace contains it " +
+        "(sandbox: bwrap does, see row 2). Proposed: run every evaluation in its own pid namespace when the kernel allows it " +
+        "(unshare --user --map-current-user --pid --fork --kill-child works unprivileged here), or make sandbox: bwrap the default when bwrap exists."
+    )
+  }
 
   // 2b: metrics.json as a FIFO nobody writes to, or a symlink to /dev/zero.
   const traps = newResult("2b", "Hostile candidates: metrics.json traps (FIFO, /dev/zero)")
-  const trapRun = await hostileRun("hostile-traps", "none", trapCases, 2, 60_000)
+  const trapLimit = options.quick ? 30_000 : 60_000
+  const trapRun = await hostileRun("hostile-traps", "none", trapCases, 2, trapLimit)
   check(
     traps,
     "the run goes on and completes (exit 0)",
     trapRun.result.code === 0,
-    `exit ${trapRun.result.code}${trapRun.result.timedOut ? " (still running after 60 s: killed)" : ""}`
+    `exit ${trapRun.result.code}${trapRun.result.timedOut ? ` (still running after ${trapLimit / 1000} s: killed)` : ""}`
   )
   recordCases(traps, "none", trapRun.outcomes)
   traps.lost = traps.attempts - traps.survived
@@ -331,5 +351,5 @@ export const hostileCandidates = async (_options: Options): Promise<Array<Scenar
   killer.lost = 0
   if (!finished) killer.verdict = "FAIL"
   killMatching([run.ws.dir])
-  return [result, traps, killer]
+  return [result, traps, killer, escapes]
 }

@@ -165,9 +165,13 @@ export const secrets = async (options: Options): Promise<ScenarioResult> => {
     check(result, `${label}: in no file (databases, WAL, exports, evaluator env dumps, temp dirs)`, clean, files.join(", "))
     for (const [what, r] of outputs) {
       result.attempts++
-      const leaked = (r.stdout + r.stderr).includes(secret)
+      const text = r.stdout + r.stderr
+      const leaked = text.includes(secret)
       if (!leaked) result.survived++
-      check(result, `${label}: not in the output of \`${what}\``, !leaked)
+      // Where it leaked: the line, with the secret masked.
+      const line = leaked ? text.split("\n").find((l) => l.includes(secret))!.replaceAll(secret, "<SECRET>") : ""
+      const at = line.indexOf("<SECRET>")
+      check(result, `${label}: not in the output of \`${what}\``, !leaked, leaked ? `…${line.slice(Math.max(0, at - 200), at + 100)}…` : "")
     }
   }
   const dumpFiles = readdirSync(dumps)
