@@ -342,35 +342,10 @@ export const make = Effect.gen(function*() {
     }),
 
     listRuns: Effect.gen(function*() {
-      const rows = yield* sql<
-        RunRow & {
-          evaluated: number
-          failed: number
-          pending: number
-          best_score: number | null
-          input_tokens: number | null
-          output_tokens: number | null
-          usd: number | null
-        }
-      >`SELECT r.*,
-          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS evaluated,
-          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status IN ('failed', 'rejected')) AS failed,
-          (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'pending') AS pending,
-          (SELECT MAX(score) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS best_score,
-          (SELECT SUM(input_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS input_tokens,
-          (SELECT SUM(output_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS output_tokens,
-          (SELECT SUM(usd) FROM llm_calls c WHERE c.run_id = r.id) AS usd
-        FROM runs r ORDER BY r.created_at DESC`.pipe(Effect.mapError(dbError("list runs")))
-      return rows.map((row) => ({
-        ...toRun(row),
-        evaluated: row.evaluated,
-        failed: row.failed,
-        pending: row.pending,
-        bestScore: row.best_score,
-        inputTokens: row.input_tokens ?? 0,
-        outputTokens: row.output_tokens ?? 0,
-        usd: row.usd ?? 0
-      }))
+      const rows = yield* sql<OverviewRow>`SELECT r.*, ${overviewColumns} FROM runs r ORDER BY r.created_at DESC`.pipe(
+        Effect.mapError(dbError("list runs"))
+      )
+      return rows.map(toOverview)
     }).pipe(Effect.withSpan("ProgramDatabase.listRuns")),
 
     setRunStatus: Effect.fn("ProgramDatabase.setRunStatus")(function*(id, status, reason, at) {
