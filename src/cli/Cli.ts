@@ -1,6 +1,8 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { FlagValue } from "../config/ConfigLoader.js"
@@ -13,10 +15,26 @@ const handlers = Effect.promise(() => import("./Handlers.js"))
 
 // ---- options shared by run and resume ----------------------------------------------------
 
+// @effect/cli's own message ("'many' is not a integer") does not name the flag: parse here.
+const parsed = (name: string, expected: string, parse: (text: string) => number | undefined) =>
+  Options.text(name).pipe(
+    Options.mapEffect((text) => {
+      const value = parse(text.trim())
+      return value === undefined
+        ? Effect.fail(ValidationError.invalidValue(HelpDoc.p(`flag --${name}: expected ${expected}, got ${JSON.stringify(text)}`)))
+        : Effect.succeed(value)
+    })
+  )
 const intFlag = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.withDescription(description), Options.optional)
+  parsed(name, "an integer", (t) => (/^-?\d+$/.test(t) ? Number(t) : undefined)).pipe(
+    Options.withDescription(description),
+    Options.optional
+  )
 const numFlag = (name: string, description: string) =>
-  Options.float(name).pipe(Options.withDescription(description), Options.optional)
+  parsed(name, "a number", (t) => (t !== "" && Number.isFinite(Number(t)) ? Number(t) : undefined)).pipe(
+    Options.withDescription(description),
+    Options.optional
+  )
 const textFlag = (name: string, description: string) =>
   Options.text(name).pipe(Options.withDescription(description), Options.optional)
 

@@ -137,7 +137,10 @@ export const resume = (args: {
       max_evaluations: Option.getOrElse(args.iterations, () => spec.config.max_evaluations),
       database: { path }
     }
-    yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config } })
+    // A run killed between its creation and the insert of its initial program starts from the file again.
+    const fs = yield* FileSystem.FileSystem
+    const initialCode = Option.getOrUndefined(yield* fs.readFileString(spec.programPath).pipe(Effect.option))
+    yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config }, initialCode })
   })
 
 const resolvePath = (path: string) => (path.startsWith("/") ? path : `${process.cwd()}/${path}`)

@@ -96,7 +96,13 @@ export interface RunHandle {
 
 export type StartOptions =
   | { readonly _tag: "New"; readonly spec: RunSpec; readonly initialCode: string }
-  | { readonly _tag: "Resume"; readonly runId: RunId; readonly spec: RunSpec }
+  | {
+    readonly _tag: "Resume"
+    readonly runId: RunId
+    readonly spec: RunSpec
+    /** The initial program, for a run killed after its creation but before that program was stored. */
+    readonly initialCode?: string | undefined
+  }
 
 const extensionOf = (path: string) => {
   const m = /\.[A-Za-z0-9]+$/.exec(path)
@@ -642,7 +648,7 @@ export const start = (options: StartOptions) =>
       const at = yield* now
       const id = yield* newProgramId
       rootId = id
-      const code = options._tag === "New" ? options.initialCode : ""
+      const code = options.initialCode ?? ""
       const program = pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code, createdAt: at, llm: null })
       hashes.add(program.codeHash)
       yield* db.insertProgram(program)
@@ -668,7 +674,7 @@ export const start = (options: StartOptions) =>
 
       let pending = loaded?.pending ?? []
       let initialId = initialProgramId
-      if (initialId === null && options._tag === "New") {
+      if (initialId === null && (options._tag === "New" || options.initialCode !== undefined)) {
         initialId = yield* evaluateInitial
       } else if (initialId !== null && pending.some((p) => p.id === initialId)) {
         // The initial program itself was interrupted before its result was committed.
@@ -684,7 +690,10 @@ export const start = (options: StartOptions) =>
       }
       if (pending.length > 0) yield* FiberSet.run(workers, failOnDbError(Queue.offerAll(queue, pending)))
       if (state.evaluations >= max) yield* requestStop("max_evaluations")
-      else if (!parentless) {
+      else if (parentless) {
+        // Nothing to breed from and nothing queued: waiting would be forever.
+        yield* requestStop("proposal_failures", "nothing to evolve: the run's initial program was never stored (start a new run)")
+      } else {
         for (let i = 0; i < config.concurrency.proposals; i++) {
           yield* FiberSet.run(proposals, failOnDbError(proposalLoop))
         }
@@ -715,7 +724,10 @@ export const start = (options: StartOptions) =>
         const status = statusFor[stop.reason]
         state.status = status
         const at = yield* now
-        yield* db.setRunStatus(runId, status, stop.message ?? stop.reason, at)
+        const record = db.setRunStatus(runId, status, stop.message ?? stop.reason, at)
+        // A run stopped by a database error can seldom record that: report the first error, not
+        // this one ("update run status" hid "commit evaluation: database or disk is full").
+        yield* stop.reason === "database_error" ? Effect.ignore(record) : record
         yield* publish(new RunStatusChanged({ runId, at, status, reason: stop.message ?? stop.reason }))
         const summary: RunSummary = { ...(yield* stats), stopReason: stop.reason, message: stop.message }
         return summary

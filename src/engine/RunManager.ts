@@ -27,7 +27,7 @@ import type { Evaluator } from "../evaluate/Evaluator.js"
 import type { Proposer } from "../propose/Proposer.js"
 import * as EvolutionRun from "./EvolutionRun.js"
 import * as RunEnvironment from "./RunEnvironment.js"
-import { RunLimits } from "./RunLimits.js"
+import { makeFairPool, RunLimits } from "./RunLimits.js"
 
 /** Why a hosted run was asked to stop; stored as the run's stop reason once it has stopped. */
 export type StopIntent = "pause" | "stop" | "shutdown"
@@ -109,8 +109,8 @@ export const make = (options: RunManagerOptions) =>
     // (child scopes of the layer's scope would be closed, interrupting the runs, before it runs).
     const runsScope = yield* Scope.make()
     const limits = RunLimits.of({
-      llm: yield* Effect.makeSemaphore(options.llmConcurrency),
-      evaluations: yield* Effect.makeSemaphore(options.evaluationConcurrency)
+      llm: yield* makeFairPool(options.llmConcurrency),
+      evaluations: yield* makeFairPool(options.evaluationConcurrency)
     })
     const fibers = yield* FiberMap.make<RunId, void>()
     const active = new Map<RunId, Hosted>()

@@ -18,7 +18,7 @@
  * error itself, whose request object holds the real header.
  */
 import { AiError, type IdGenerator, LanguageModel, type Prompt, type Response } from "@effect/ai"
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import { Headers, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { Effect, FiberRef, Layer, Option, Redacted, Schema, Stream } from "effect"
 
 export interface OpenAiChatOptions {
@@ -315,7 +315,11 @@ export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Se
         if (Option.isSome(options.apiKey)) request = HttpClientRequest.bearerToken(request, options.apiKey.value)
 
         const response = yield* httpClient.execute(request).pipe(
-          Effect.mapError((error) => transportError(method, describe(error)))
+          Effect.mapError((error) => transportError(method, describe(error))),
+          // The client's span records every request and response header; the platform redacts only
+          // a few names (authorization, cookie, …). A gateway that echoes the key in a response header
+          // would put it in --debug output and OTLP exports: redact every header value.
+          Effect.locally(Headers.currentRedactedNames, [/./])
         )
         const body = yield* response.text.pipe(
           Effect.mapError((error) => transportError(method, `connection lost while reading the response: ${describe(error)}`))

@@ -79,6 +79,22 @@ const hostName = (hostHeader: string) => {
 
 const bodyMethods = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
+const maxJsonDepth = 64
+
+/** Nesting depth of a parsed JSON value, iteratively (stops counting past `limit`). */
+const nestingDepth = (value: unknown, limit: number): number => {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== "object" || v === null) continue
+    if (depth > deepest) deepest = depth
+    if (deepest > limit) return deepest
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1])
+  }
+  return deepest
+}
+
 /**
  * The server's outer middleware: Host/Origin checks, bearer token, body size cap and JSON
  * well-formedness, and plain JSON errors for unknown routes and unexpected failures. CORS is
@@ -130,10 +146,15 @@ export const middleware = (options: SecurityOptions) => <E, R>(app: HttpApp.Defa
       }
       const contentType = request.headers["content-type"] ?? ""
       if (text.right.length > 0 && contentType.includes("json")) {
+        let parsed: unknown
         try {
-          JSON.parse(text.right)
+          parsed = JSON.parse(text.right)
         } catch (e) {
           return jsonError(400, "MalformedJson", `malformed JSON body: ${(e as Error).message}`)
+        }
+        // Deeply nested bodies overflow the stack of recursive decoders and error formatters (a 500).
+        if (nestingDepth(parsed, maxJsonDepth) > maxJsonDepth) {
+          return jsonError(400, "MalformedJson", `JSON body nested deeper than ${maxJsonDepth} levels`)
         }
       }
       if ((text.right.length > 0 || contentType !== "") && !contentType.includes("application/json")) {

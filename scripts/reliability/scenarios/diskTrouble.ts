@@ -137,7 +137,10 @@ const scenario = async (trouble: Trouble, options: Options): Promise<ScenarioRes
     const exit = stopped ? (await proc.done).code : null
     result.attempts = 1
     // The reason may come as an error on stderr or as the run's summary ("failed (…)") on stdout.
-    const said = `${out.stdout}\n${out.stderr}`.split("\n").filter((l) => /database/i.test(l) && /(full|space|read-?only|permission|not permitted|disk|I\/O)/i.test(l))
+    const said = `${out.stdout}\n${out.stderr}`.split("\n").filter((l) =>
+      /database error|: failed \(/.test(l) && /database|statement/i.test(l) &&
+      /(full|space|read-?only|permission|not permitted|disk|I\/O)/i.test(l.replace(/\/\S+/g, ""))
+    )
     const stoppedClearly = stopped && exit === 1 && said.length > 0
     check(result, "evolve stops the run (does not hang) within 60 s", stopped, stopped ? `exit ${exit}` : "still running after 60 s: killed")
     check(result, "with exit 1 and a clear message naming the database and the cause", stoppedClearly, message.slice(0, 400))

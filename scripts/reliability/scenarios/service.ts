@@ -383,6 +383,7 @@ const load = async (options: Options, ws: ReturnType<typeof workspace>): Promise
         sessions.push(s)
         await Promise.race([sleep(1000 + random() * 5000), s.ended])
         s.close()
+        await sleep(200) // bounded reconnect rate, even when the server refuses at once
         received.get(id)!.push(...s.ids)
         if (s.ids.length > 0) last = s.ids[s.ids.length - 1]
       }
