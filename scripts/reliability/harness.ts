@@ -14,6 +14,7 @@ import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
+import { mulberry32 } from "../../test/support/FakeOpenAiServer.js"
 
 // ---- locations ---------------------------------------------------------------------------------
 
@@ -112,17 +113,8 @@ export const waitFor = async (predicate: () => boolean, timeoutMs: number, every
   return predicate()
 }
 
-/** mulberry32, the same seeded PRNG as the fake server's. */
-export const rng = (seed: number): () => number => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The fake server's seeded PRNG (mulberry32), so scenario choices are reproducible. */
+export const rng = mulberry32
 
 export const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex")
 
