@@ -3,7 +3,12 @@
  * table of timings per span name when the scope closes. It wraps another tracer (Effect's own,
  * or the OpenTelemetry one), so debug output and OTLP export work together.
  */
-import { Cause, Effect, Exit, Option, type Scope, Tracer } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 
 /** One ended span, as the debug tracer reports it. */
 export interface SpanRecord {

@@ -10,7 +10,9 @@
  * - `debug`: spans are printed as they end, and a timing table when the layer is released.
  * - neither: `Layer.empty`, Effect's built-in tracer stays in place.
  */
-import { Effect, Layer, type Tracer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Tracer from "effect/Tracer"
 import * as DebugTracer from "./DebugTracer.js"
 
 export interface ObservabilityOptions {
