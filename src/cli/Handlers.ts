@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Config, Console, Effect, Layer, Option } from "effect"
 import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"

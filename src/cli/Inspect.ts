@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect, Option } from "effect"
 import { ProgramDatabase, type RunOverview } from "../db/ProgramDatabase.js"
 import { ConfigError, RunNotFound } from "../domain/Errors.js"

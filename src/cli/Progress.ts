@@ -1,4 +1,4 @@
-import { Terminal } from "@effect/platform"
+import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Queue, Schedule, type Scope } from "effect"
 import type { RunHandle, RunStats, RunSummary } from "../engine/EvolutionRun.js"
 

@@ -1,4 +1,4 @@
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect, Either, ParseResult, Schema } from "effect"
 import * as Yaml from "yaml"
 import { ConfigError } from "../domain/Errors.js"

@@ -4,7 +4,7 @@
  * 0003_llm_cache). A cache problem never fails a call: reads and writes that hit a database
  * error are logged and treated as misses.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { migrations } from "./migrations.js"
 

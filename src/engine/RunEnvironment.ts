@@ -1,4 +1,5 @@
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Layer, type Option, type Redacted } from "effect"
 import type { RunSpec } from "../domain/RunConfig.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"

@@ -2,7 +2,9 @@
  * Picks the run's `Evaluator` layer by `evaluator.contract`: the command runner, or the warm
  * Python pool for the openevolve and shinka contracts.
  */
-import type { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { Effect, type Layer } from "effect"
 import { dirname } from "node:path"
 import { ConfigError } from "../domain/Errors.js"

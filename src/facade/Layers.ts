@@ -2,7 +2,8 @@
  * One-call layers for embedding: everything a run needs (program database, LLM client and
  * proposer, evaluator) from a run configuration.
  */
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"

@@ -4,7 +4,8 @@
  * policy and key handling as chat calls, or an offline embedding (hashed character trigrams,
  * L2-normalised; no network, deterministic) for tests and the offline example.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Config, Context, Duration, Effect, Layer, Option, type Redacted, Schema } from "effect"
 import { LlmError } from "../domain/Errors.js"
 import type { LlmConfig } from "../domain/RunConfig.js"

@@ -17,8 +17,9 @@
  *   (nested batches share the outer client and its limits, and their spans are children of the
  *   item's span).
  */
-import type { HttpClient } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { AsyncLocalStorage } from "node:async_hooks"
 import {
   Cause,

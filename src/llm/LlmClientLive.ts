@@ -20,9 +20,11 @@
  *
  * The API key (a `Redacted`) goes only to the provider; every error message is scrubbed of it.
  */
-import { LanguageModel, Prompt } from "@effect/ai"
-import { HttpClient } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as Prompt from "@effect/ai/Prompt"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { createHash } from "node:crypto"
 import {
   Clock,

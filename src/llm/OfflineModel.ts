@@ -12,7 +12,9 @@
  * All randomness comes from Effect's `Random` service: the run seeds it, so a run is
  * reproducible. Token usage is estimated as characters / 4.
  */
-import { LanguageModel, type Prompt, type Response } from "@effect/ai"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Random, Stream } from "effect"
 
 // ---------------------------------------------------------------------------------------------

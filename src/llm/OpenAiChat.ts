@@ -17,8 +17,15 @@
  * request (no Authorization value, no URL credentials or query string) and never the platform
  * error itself, whose request object holds the real header.
  */
-import { AiError, type IdGenerator, LanguageModel, type Prompt, type Response } from "@effect/ai"
-import { Headers, HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
+import * as AiError from "@effect/ai/AiError"
+import type * as IdGenerator from "@effect/ai/IdGenerator"
+import * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as Prompt from "@effect/ai/Prompt"
+import type * as Response from "@effect/ai/Response"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Effect, FiberRef, Layer, Option, Redacted, Schema, Stream } from "effect"
 
 export interface OpenAiChatOptions {

@@ -9,8 +9,8 @@
  * - `replay`: no LanguageModel (the client answers from the recorded file).
  * Per-call temperature / max tokens overrides travel in a FiberRef (`withCallOverrides`).
  */
-import { type LanguageModel } from "@effect/ai"
-import type { HttpClient } from "@effect/platform"
+import type * as LanguageModel from "@effect/ai/LanguageModel"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Option, type Redacted, type Scope } from "effect"
 import type { ModelSpec } from "./Models.js"
 import * as OfflineModel from "./OfflineModel.js"

@@ -12,7 +12,7 @@
  * another model name still matches on (system, user). Unknown requests fail with reason
  * "bad_request" (never retried). API keys are never part of a record.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { createHash } from "node:crypto"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { ConfigError, type LlmErrorReason } from "../domain/Errors.js"

@@ -9,7 +9,7 @@
  *   at most `maxRetries` retries. A server hint (`retry-after-ms`, `Retry-After` in seconds or
  *   as an HTTP date) raises the delay to at least the hint, itself capped at 60 s.
  */
-import type { AiError } from "@effect/ai"
+import type * as AiError from "@effect/ai/AiError"
 import { Clock, Duration, Effect, Schedule, ScheduleDecision, ScheduleIntervals } from "effect"
 import { LlmError, type LlmErrorReason, retryableLlmReasons } from "../domain/Errors.js"
 import { EmptyResponseDescription, scrubUrl } from "./OpenAiChat.js"

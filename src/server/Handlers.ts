@@ -1,5 +1,6 @@
-import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
-import { NodeContext } from "@effect/platform-node"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { createTwoFilesPatch } from "diff"
 import { basename } from "node:path"
 import { Effect, Layer, Option, Stream } from "effect"
