@@ -7,7 +7,7 @@
  *   `LlmClientLive`, `Proposer`, `Evaluator`, `CommandEvaluator`, `FunctionEvaluator`,
  *   `EvolutionRun`, `RunManager`, …), the one-call `EvolveLive(config)` layer and `EvolveTest`,
  *   `Evolution.run` (a whole run with its best program), `BatchProcessor`, and `Observability`
- *   (OpenTelemetry export and debug tracing).
+ *   (OpenTelemetry export and debug tracing). The HTTP service's layers are in `evolve/server`.
  * - Domain schemas and errors, flat: `RunConfig`, `RunSpec`, `Program`, `Metrics`, `RunEvent`
  *   and its cases, `RunId`, `ProgramId`, `ConfigError`, `DatabaseError`, `LlmError`, ….
  */
@@ -50,8 +50,6 @@ export * as EvolutionRun from "./engine/EvolutionRun.js"
 export * as RunEnvironment from "./engine/RunEnvironment.js"
 export * as RunManager from "./engine/RunManager.js"
 export * as RunLimits from "./engine/RunLimits.js"
-export * as ServerApi from "./server/Api.js"
-export * as Server from "./server/Server.js"
 
 // ---- embedding -------------------------------------------------------------------------------
 export * as Evolution from "./facade/Evolution.js"

@@ -125,6 +125,22 @@ describe("examples", () => {
   })
 })
 
+describe("package entry points (dist/, through the package's own name)", () => {
+  it("keeps the HTTP service out of the root import and serves it at evolve/server", () => {
+    const code = `
+      const root = await import("evolve")
+      const server = await import("evolve/server")
+      console.log(JSON.stringify({
+        rootHasServer: "Server" in root || "ServerApi" in root,
+        rootHasEvolve: typeof root.evolve,
+        serverLayer: typeof server.Server.layer,
+        api: typeof server.ServerApi.EvolveApi
+      }))`
+    const stdout = execFileSync(process.execPath, ["--input-type=module", "-e", code], { cwd: root, encoding: "utf8" })
+    expect(JSON.parse(stdout)).toEqual({ rootHasServer: false, rootHasEvolve: "function", serverLayer: "function", api: "function" })
+  })
+})
+
 describe.runIf(process.env["EVOLVE_DOCS_DIST"] === "1")("against the built package (node, dist/)", () => {
   for (const [i, code] of [...docs, ...readme].entries()) {
     it(`runs snippet ${i} in node`, () => {
