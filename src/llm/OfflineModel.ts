@@ -16,6 +16,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Random, Stream } from "effect"
+import * as CodeFences from "../domain/CodeFences.js"
 
 // ---------------------------------------------------------------------------------------------
 // Reading the prompt
@@ -34,32 +35,8 @@ const lastUserText = (prompt: Prompt.Prompt): string => {
   return ""
 }
 
-interface CodeBlock {
-  readonly info: string
-  readonly code: string
-}
-
-/** Complete fenced code blocks (``` or ~~~, any length ≥ 3) in order. */
-export const codeBlocks = (text: string): Array<CodeBlock> => {
-  const lines = text.replace(/\r\n?/g, "\n").split("\n")
-  const out: Array<CodeBlock> = []
-  let i = 0
-  while (i < lines.length) {
-    const open = /^\s*(`{3,}|~{3,})\s*([^\s`]*)/.exec(lines[i]!)
-    if (!open) {
-      i++
-      continue
-    }
-    const fence = open[1]!
-    const close = new RegExp(String.raw`^\s*${fence[0] === "`" ? "`" : "~"}{${fence.length},}\s*$`)
-    let j = i + 1
-    while (j < lines.length && !close.test(lines[j]!)) j++
-    if (j >= lines.length) break
-    out.push({ info: open[2]!.toLowerCase(), code: lines.slice(i + 1, j).join("\n") })
-    i = j + 1
-  }
-  return out
-}
+/** The complete fenced code blocks of a text, in order. */
+export const codeBlocks = (text: string): Array<CodeFences.CodeBlock> => CodeFences.parse(text).blocks
 
 // ---------------------------------------------------------------------------------------------
 // Lexing lines: where code is (not strings, not comments)

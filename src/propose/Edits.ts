@@ -20,6 +20,7 @@
  */
 import { createHash } from "node:crypto"
 import { Either } from "effect"
+import * as CodeFences from "../domain/CodeFences.js"
 import { PatchError, type PatchErrorReason } from "../domain/Errors.js"
 
 export interface EditOptions {
@@ -119,7 +120,6 @@ interface SearchReplace {
 const SEARCH_RE = /^\s*<{5,9}\s*SEARCH\b/i
 const DIVIDER_RE = /^\s*={5,9}\s*$/
 const REPLACE_RE = /^\s*>{5,9}\s*REPLACE\b/i
-const FENCE_OPEN_RE = /^\s*(`{3,}|~{3,})(.*)$/
 
 /** A section wrapped in its own ``` fence (some models do that): drop the fence lines. */
 const unfence = (section: Array<string>): Array<string> =>
@@ -152,26 +152,10 @@ const parseSearchReplace = (text: string): { blocks: Array<SearchReplace>; unter
   return { blocks, unterminated: state !== "out" }
 }
 
-/** Every complete fenced code block (``` or ~~~, any length ≥ 3), in order. */
+/** Every complete fenced code block's code, in order (see CodeFences.parse). */
 export const fencedBlocks = (text: string): { blocks: Array<string>; unterminated: boolean } => {
-  const lines = toLf(text).split("\n")
-  const blocks: Array<string> = []
-  let i = 0
-  while (i < lines.length) {
-    const open = FENCE_OPEN_RE.exec(lines[i]!)
-    if (!open) {
-      i++
-      continue
-    }
-    const fence = open[1]!
-    const close = new RegExp(String.raw`^\s*${fence[0] === "`" ? "`" : "~"}{${fence.length},}\s*$`)
-    let j = i + 1
-    while (j < lines.length && !close.test(lines[j]!)) j++
-    if (j >= lines.length) return { blocks, unterminated: true }
-    blocks.push(lines.slice(i + 1, j).join("\n"))
-    i = j + 1
-  }
-  return { blocks, unterminated: false }
+  const { blocks, unterminated } = CodeFences.parse(text)
+  return { blocks: blocks.map((block) => block.code), unterminated }
 }
 
 // ---------------------------------------------------------------------------------------------
