@@ -1,6 +1,6 @@
 import { Schema } from "effect"
 import { ProgramId, RunId } from "./Ids.js"
-import { FailureKind, Metrics } from "./Program.js"
+import { FailureKind, LlmUsage, Metrics } from "./Program.js"
 
 export const RunStatus = Schema.Literal("running", "stopping", "completed", "interrupted", "failed")
 export type RunStatus = typeof RunStatus.Type
@@ -46,12 +46,7 @@ export class NewBest extends Schema.TaggedClass<NewBest>()("NewBest", {
 
 export class LlmCallDone extends Schema.TaggedClass<LlmCallDone>()("LlmCallDone", {
   ...base,
-  model: Schema.String,
-  inputTokens: Schema.Number,
-  outputTokens: Schema.Number,
-  usd: Schema.Number,
-  latencyMs: Schema.Number,
-  attempts: Schema.Number
+  ...LlmUsage.fields
 }) {}
 
 export class LlmCallRetried extends Schema.TaggedClass<LlmCallRetried>()("LlmCallRetried", {
