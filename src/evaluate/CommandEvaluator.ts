@@ -3,7 +3,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { constants as fsConstants } from "node:fs"
 import { open as openFile } from "node:fs/promises"
-import { constants as osConstants } from "node:os"
+import { constants as osConstants, tmpdir } from "node:os"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
 import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
@@ -125,11 +125,17 @@ const readResultFile = (file: string, cap: number): Effect.Effect<ResultFile> =>
     }
   })
 
-/** bubblewrap reports a child killed by signal N as exit code 128 + N: name the signal again. */
+/** bubblewrap and the namespace wrapper report a child killed by signal N as exit code 128 + N: name the signal again. */
 const signalFromExitCode = (ending: Extract<Ending, { _tag: "Exited" }>): Ending => {
   if (ending.code <= 128 || ending.code > 128 + 64) return ending
   const name = Object.entries(osConstants.signals).find(([, n]) => n === ending.code - 128)?.[0]
   return name === undefined ? ending : { _tag: "Signaled", signal: name }
+}
+
+/** How evaluations are contained beyond the options (tests turn the pid namespace off to cover the fallback). */
+export interface Isolation {
+  /** Run each evaluation in a private pid namespace when this machine allows it (default true). */
+  readonly pidNamespace: boolean
 }
 
 /**
@@ -137,8 +143,13 @@ const signalFromExitCode = (ending: Extract<Ending, { _tag: "Exited" }>): Ending
  * temp dir, with a scrubbed environment, a wall-clock timeout (SIGTERM, then SIGKILL to the
  * group), and an output cap; metrics come from `$EVOLVE_RESULTS_DIR/metrics.json` or the last
  * stdout line (see `MetricsReport.parse`).
+ *
+ * Without bubblewrap, each evaluation runs in a private pid namespace (`Sandbox.namespacePrefix`)
+ * when the probe at start-up finds that it works: nothing the candidate starts outlives its
+ * evaluation or evolve, and it cannot see or signal evolve. Otherwise (with a one-time warning)
+ * escaped processes are hunted through the process tree and a /proc environment sweep.
  */
-export const make = (options: CommandEvaluatorOptions) =>
+export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -154,14 +165,44 @@ export const make = (options: CommandEvaluatorOptions) =>
       return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
     }
     const cwd = path.resolve(options.cwd)
+    const tempRoot = path.resolve(options.tempRoot ?? tmpdir())
+    const namespaceId = yield* Sandbox.pidNamespaceId
+    // Temp dirs of candidates in flight when an earlier evolve was killed -9.
+    const swept = yield* Sandbox.sweepTempDirs(tempRoot, namespaceId)
+    if (swept.length > 0) {
+      yield* Effect.logInfo(`removed ${swept.length} candidate temp dir(s) left in ${tempRoot} by evolve processes that died`)
+    }
+    // A missing evaluator is reported by the spawn itself ("could not start"), not by a shell.
+    const binFound = bin.includes("/")
+      ? yield* fs.exists(path.resolve(cwd, bin)).pipe(Effect.orElseSucceed(() => false))
+      : (yield* Sandbox.findExecutable(bin)) !== undefined
+    const probe = yield* Effect.forkScoped(
+      bwrap !== undefined || !isolation.pidNamespace || !binFound
+        ? Effect.succeed(undefined)
+        : Sandbox.probePidNamespace.pipe(
+          Effect.tap((probe) =>
+            probe._tag === "Available" ? Effect.void : Effect.logWarning(
+              `command evaluator: no private pid namespace per evaluation (${probe.reason}); escaped processes are ` +
+                "hunted through the process tree and the /proc environment instead, and a candidate can see and signal evolve"
+            )
+          ),
+          Effect.map((probe) => probe._tag === "Available" ? probe.namespace : undefined)
+        )
+    )
     const pythonHint = options.command.some((arg) => arg.endsWith(".py"))
       ? " (for an OpenEvolve evaluator.py or a Shinka evaluate.py, set evaluator.contract: openevolve or shinka)"
       : ""
-    /** The full argv for one candidate: bubblewrap, then the rlimits, then the evaluator. */
-    const argvFor = (dir: string, programPath: string): ReadonlyArray<string> => [
-      ...(bwrap === undefined
-        ? []
-        : Sandbox.bwrapPrefix({ bwrap, writable: [dir], readable: [cwd], cwd, unsharePid: true })),
+    /** The full argv for one candidate: bubblewrap or the pid namespace, then the rlimits, then the evaluator. */
+    const argvFor = (
+      dir: string,
+      programPath: string,
+      namespace: Sandbox.PidNamespace | undefined
+    ): ReadonlyArray<string> => [
+      ...(bwrap !== undefined
+        ? Sandbox.bwrapPrefix({ bwrap, writable: [dir], readable: [cwd], cwd, unsharePid: true })
+        : namespace !== undefined
+        ? Sandbox.namespacePrefix(namespace)
+        : []),
       ...limitArgs,
       bin,
       ...args,
@@ -173,11 +214,11 @@ export const make = (options: CommandEvaluatorOptions) =>
     const drainGrace = Duration.max(killGrace, Duration.seconds(1))
 
     const tempDir = (programId: string) => {
-      const prefix = `evolve-${programId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-`
+      const prefix = Sandbox.tempDirPrefix(namespaceId, programId)
       const create = options.tempRoot === undefined
-        ? fs.makeTempDirectory({ prefix })
-        : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
-          Effect.zipRight(fs.makeTempDirectory({ directory: options.tempRoot, prefix }))
+        ? fs.makeTempDirectory({ directory: tempRoot, prefix })
+        : fs.makeDirectory(tempRoot, { recursive: true }).pipe(
+          Effect.zipRight(fs.makeTempDirectory({ directory: tempRoot, prefix }))
         )
       return Effect.acquireRelease(
         Effect.map(create, (dir) => path.resolve(dir)),
@@ -187,10 +228,11 @@ export const make = (options: CommandEvaluatorOptions) =>
 
     /**
      * Runs the evaluator to its end and kills its whole process group and tree; never leaves it
-     * running. `marker` (an environment entry unique to this candidate) finds orphans that
+     * running. In a pid namespace (`contained`) the kernel kills what is left when the evaluator
+     * ends; otherwise `marker` (an environment entry unique to this candidate) finds orphans that
      * escaped both the group and the tree.
      */
-    const run = (command: Command.Command, marker: string) =>
+    const run = (command: Command.Command, marker: string, namespace: boolean) =>
       Effect.gen(function*() {
         const proc = yield* Command.start(command)
         // Registered after the platform's own finalizer, so it runs first: on interruption the
@@ -219,24 +261,33 @@ export const make = (options: CommandEvaluatorOptions) =>
         if (ending._tag === "TimedOut") {
           // SIGTERM to the group and to every descendant (also those that left the group), then
           // the grace period for the main process to exit, then freeze-and-SIGKILL the tree.
-          yield* tree.terminate(proc.pid)
+          // In a namespace the root is the wrapper: it must live on through the grace period (its
+          // death kills the namespace), and its pid 1 shell ignores SIGTERM anyway.
+          yield* (namespace ? tree.terminateBelow(proc.pid) : tree.terminate(proc.pid))
           yield* Effect.ignore(Effect.timeout(proc.exitCode, killGrace))
           yield* tree.kill(proc.pid)
         }
-        // Always, even after a clean exit: background children left in the group die too.
-        yield* Effect.ignore(proc.kill("SIGKILL"))
-        // Pipes still open after that mean a process outside the group holds them: find it by
-        // the candidate's environment (the tree no longer leads to an orphan) and kill it.
-        // Always, not only when a pipe stays open: a daemon that left the group (setsid) with its stdio
-        // closed holds no pipe, and once its parent has exited the tree no longer leads to it.
-        yield* tree.killByEnvironment(marker)
+        const contained = bwrap !== undefined || namespace
+        if (contained && (ending._tag === "Exited" || ending._tag === "Signaled")) {
+          // The wrapper exits only once its namespace is empty: nothing is left to kill.
+        } else {
+          // Always, even after a clean exit: background children left in the group die too.
+          yield* Effect.ignore(proc.kill("SIGKILL"))
+        }
+        if (!contained) {
+          // Pipes still open after that mean a process outside the group holds them: find it by
+          // the candidate's environment (the tree no longer leads to an orphan) and kill it.
+          // Always, not only when a pipe stays open: a daemon that left the group (setsid) with its
+          // stdio closed holds no pipe, and once its parent has exited the tree no longer leads to it.
+          yield* tree.killByEnvironment(marker)
+        }
         yield* Effect.ignore(Effect.timeout(Fiber.join(drains), drainGrace))
 
         // Output still buffered in the pipe at the exit may overflow the cap too.
         const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") &&
             (yield* Deferred.isDone(overflow))
           ? { _tag: "OutputLimit", stream: yield* Deferred.await(overflow) }
-          : bwrap !== undefined && ending._tag === "Exited"
+          : contained && ending._tag === "Exited"
           ? signalFromExitCode(ending)
           : ending
         return { ending: final, stdout: decode(stdout), stderr: decode(stderr) }
@@ -322,7 +373,8 @@ export const make = (options: CommandEvaluatorOptions) =>
         const resultsDir = path.join(dir, "results")
         yield* fs.writeFileString(programPath, request.code)
         yield* fs.makeDirectory(resultsDir)
-        const [first, ...rest] = argvFor(dir, programPath)
+        const namespace = yield* Fiber.join(probe)
+        const [first, ...rest] = argvFor(dir, programPath, namespace)
         const command = Command.make(first!, ...rest).pipe(
           Command.workingDirectory(cwd),
           Command.env({ ...parentEnv, EVOLVE_PROGRAM: programPath, EVOLVE_RESULTS_DIR: resultsDir }, {
@@ -330,7 +382,7 @@ export const make = (options: CommandEvaluatorOptions) =>
           }),
           Command.stdin(Stream.empty)
         )
-        const { ending, stderr, stdout } = yield* run(command, `EVOLVE_RESULTS_DIR=${resultsDir}`)
+        const { ending, stderr, stdout } = yield* run(command, `EVOLVE_RESULTS_DIR=${resultsDir}`, namespace !== undefined)
         return yield* verdict(ending, stdout, tail(stderr), path.join(resultsDir, "metrics.json"))
       }).pipe(Effect.scoped)
 
@@ -355,6 +407,7 @@ export const make = (options: CommandEvaluatorOptions) =>
  * Fails with a ConfigError when `sandbox: "bwrap"` is asked for and bubblewrap is missing.
  */
 export const layer = (
-  options: CommandEvaluatorOptions
+  options: CommandEvaluatorOptions,
+  isolation?: Isolation
 ): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
-  Layer.effect(Evaluator, make(options))
+  Layer.scoped(Evaluator, make(options, isolation))

@@ -9,10 +9,12 @@
  * - `findByEnvironment` finds processes by an environment entry (the candidate's
  *   `EVOLVE_RESULTS_DIR`): orphans whose parent already exited are reparented away from the
  *   tree, but keep the environment they inherited.
- * - `limitsPrefix` / `bwrapPrefix` build the argv prefixes that apply rlimits and bubblewrap.
+ * - `limitsPrefix` / `bwrapPrefix` / `namespacePrefix` build the argv prefixes that apply rlimits,
+ *   bubblewrap, and a private pid namespace (`probePidNamespace` finds which one works here).
+ * - `sweepTempDirs` removes per-candidate temp dirs left behind by an evolve process that died.
  */
-import { FileSystem, Path } from "@effect/platform"
-import { Effect } from "effect"
+import { Command, FileSystem, Path } from "@effect/platform"
+import { Duration, Effect, Option, Stream } from "effect"
 
 /** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
 export const passedEnv: ReadonlyArray<string> = [
@@ -68,6 +70,11 @@ export interface ProcessTree {
   readonly descendants: (root: number) => Effect.Effect<ReadonlyArray<number>>
   /** SIGTERM to the root's group and every descendant (the polite first step of a timeout). */
   readonly terminate: (root: number) => Effect.Effect<void>
+  /**
+   * SIGTERM to every descendant of `root`, not to `root` nor its group: for a root that is a
+   * namespace wrapper (`namespacePrefix`), which must outlive the grace period of the evaluator.
+   */
+  readonly terminateBelow: (root: number) => Effect.Effect<void>
   /** Freeze, walk, SIGKILL: the root, its group and every descendant. Returns the pids killed. */
   readonly kill: (root: number) => Effect.Effect<ReadonlyArray<number>>
   /** Processes (other than this one) whose environment contains the exact entry `NAME=value`. */
@@ -149,6 +156,9 @@ export const makeProcessTree = Effect.gen(function*() {
       yield* Effect.forEach(below, (pid) => signal(pid, "SIGTERM"), { discard: true })
     })
 
+  const terminateBelow = (root: number) =>
+    Effect.flatMap(descendants(root), (below) => Effect.forEach(below, (pid) => signal(pid, "SIGTERM"), { discard: true }))
+
   const kill = (root: number) =>
     Effect.gen(function*() {
       // A stopped process cannot fork: stop what we find, walk again, until nothing new shows up.
@@ -212,7 +222,7 @@ export const makeProcessTree = Effect.gen(function*() {
 
   const state = (pid: number) => Effect.map(readStat(pid), (stat) => stat?.state)
 
-  const tree: ProcessTree = { descendants, terminate, kill, findByEnvironment, killByEnvironment, state }
+  const tree: ProcessTree = { descendants, terminate, terminateBelow, kill, findByEnvironment, killByEnvironment, state }
   return tree
 })
 
@@ -312,3 +322,133 @@ export const bwrapPrefix = (options: BwrapOptions): ReadonlyArray<string> => [
   options.cwd,
   "--"
 ]
+
+/**
+ * A private pid namespace for each evaluation, without bubblewrap: util-linux's `setpriv` and
+ * `unshare` (root, or an unprivileged user namespace mapping the current user).
+ */
+export interface PidNamespace {
+  readonly setpriv: string
+  readonly unshare: string
+  /** Flags before `--pid`: `--user --map-current-user` when not root, `--mount --mount-proc` for a private /proc. */
+  readonly flags: ReadonlyArray<string>
+  /** /proc inside shows only the namespace's processes (evolve's own /proc entries are out of sight). */
+  readonly privateProc: boolean
+}
+
+/**
+ * `setpriv --pdeathsig KILL unshare … --pid --fork --kill-child -- sh -c '"$@"; exit $?' evolve-init`:
+ * the shell is pid 1 of a new pid namespace and runs the evaluator as its child (pid 1 ignores
+ * signals it has no handler for, so the evaluator must not be pid 1). When the shell exits, the
+ * kernel kills every process left in the namespace, daemons included; when evolve dies (even by
+ * SIGKILL), pdeathsig kills `unshare`, and `--kill-child` the namespace. The candidate cannot see
+ * or signal evolve. A signal death comes out as exit code 128 + N.
+ */
+export const namespacePrefix = (ns: PidNamespace): ReadonlyArray<string> => [
+  ns.setpriv,
+  "--pdeathsig",
+  "KILL",
+  ns.unshare,
+  ...ns.flags,
+  "--pid",
+  "--fork",
+  "--kill-child",
+  "--",
+  "sh",
+  "-c",
+  // (the shell would export its PWD to the evaluator)
+  "unset PWD OLDPWD; \"$@\"; exit $?",
+  "evolve-init"
+]
+
+export type NamespaceProbe =
+  | { readonly _tag: "Available"; readonly namespace: PidNamespace }
+  | { readonly _tag: "Unavailable"; readonly reason: string }
+
+/**
+ * Whether `namespacePrefix` works here, trying a private /proc first: runs a shell in it that
+ * reports its own pid (2 in a new namespace) and the pid /proc/self names (2 when /proc is private).
+ */
+export const probePidNamespace = Effect.gen(function*() {
+  const setpriv = yield* findExecutable("setpriv")
+  const unshare = yield* findExecutable("unshare")
+  if (setpriv === undefined || unshare === undefined) {
+    return { _tag: "Unavailable", reason: "setpriv or unshare (util-linux) is not on PATH" } as NamespaceProbe
+  }
+  const user = process.getuid?.() === 0 ? [] : ["--user", "--map-current-user"]
+  let reason = ""
+  for (const flags of [[...user, "--mount", "--mount-proc"], user]) {
+    const namespace: PidNamespace = { setpriv, unshare, flags, privateProc: flags.includes("--mount-proc") }
+    const [bin, ...args] = [...namespacePrefix(namespace), "sh", "-c", "read -r pid rest < /proc/self/stat; echo \"$$ $pid\""]
+    const result = yield* Effect.scoped(Effect.gen(function*() {
+      const proc = yield* Command.start(Command.make(bin!, ...args))
+      const text = (stream: typeof proc.stdout) => Stream.mkString(Stream.decodeText(stream))
+      const [stdout, stderr, code] = yield* Effect.all([text(proc.stdout), text(proc.stderr), proc.exitCode], {
+        concurrency: 3
+      })
+      return { stdout: stdout.trim(), stderr: stderr.trim(), code }
+    })).pipe(
+      Effect.timeout(Duration.seconds(10)),
+      Effect.catchAll((error) => Effect.succeed({ stdout: "", stderr: String(error), code: -1 }))
+    )
+    const [inner, self] = result.stdout.split(" ")
+    if (result.code === 0 && inner === "2" && (!namespace.privateProc || self === "2")) {
+      return { _tag: "Available", namespace } as NamespaceProbe
+    }
+    reason = `\`${[unshare, ...flags, "--pid", "--fork"].join(" ")}\` failed here (exit ${result.code}${
+      result.stderr === "" ? "" : `: ${result.stderr.slice(0, 300)}`
+    })`
+  }
+  return { _tag: "Unavailable", reason } as NamespaceProbe
+})
+
+/** Alive, or not ours to signal; false only when no such process exists. */
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code !== "ESRCH"
+  }
+}
+
+/** This process's pid namespace ("4026531836"), "" when /proc does not say. */
+export const pidNamespaceId = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  const link = yield* fs.readLink("/proc/self/ns/pid").pipe(Effect.orElseSucceed(() => ""))
+  return /\[(\d+)\]/.exec(link)?.[1] ?? ""
+})
+
+/**
+ * The temp dir prefix of a candidate: `evolve-<pid>-<pid namespace>-<program id>-`, so that a
+ * later evolve can tell dirs whose owner died (killed -9 mid-evaluation) from those of a live one.
+ */
+export const tempDirPrefix = (namespaceId: string, programId: string) =>
+  `evolve-${process.pid}-${namespaceId === "" ? "x" : namespaceId}-${programId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-`
+
+/**
+ * Removes the candidate temp dirs in `root` left by evolve processes of this pid namespace that
+ * no longer exist; never a dir of a live process, of another namespace (its pids mean nothing
+ * here), or one this user does not own. Returns the names removed.
+ */
+export const sweepTempDirs = (root: string, namespaceId: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    if (namespaceId === "") return []
+    const uid = process.getuid?.()
+    const names = yield* fs.readDirectory(root).pipe(Effect.orElseSucceed((): Array<string> => []))
+    const removed: Array<string> = []
+    for (const name of names) {
+      const match = /^evolve-(\d+)-(\d+)-/.exec(name)
+      if (match === null || match[2] !== namespaceId) continue
+      const pid = Number(match[1])
+      if (pid === process.pid || isAlive(pid)) continue
+      const dir = path.join(root, name)
+      const info = yield* fs.stat(dir).pipe(Effect.option)
+      if (Option.isNone(info) || info.value.type !== "Directory" || (uid !== undefined && info.value.uid._tag === "Some" && info.value.uid.value !== uid)) continue
+      const done = yield* fs.remove(dir, { recursive: true }).pipe(Effect.isSuccess)
+      if (done) removed.push(name)
+    }
+    return removed
+  })

@@ -2,6 +2,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
@@ -19,15 +20,78 @@ const baseOptions: CommandEvaluatorOptions = {
   keepArtifacts: false
 }
 
+/** Whether this machine gives each evaluation a private pid namespace (the probe's own test). */
+const namespaceWorks = (() => {
+  try {
+    const out = execFileSync("setpriv", [
+      "--pdeathsig",
+      "KILL",
+      "unshare",
+      ...(process.getuid?.() === 0 ? [] : ["--user", "--map-current-user"]),
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--",
+      "sh",
+      "-c",
+      "\"$@\"; exit $?",
+      "evolve-init",
+      "sh",
+      "-c",
+      "echo $$"
+    ], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "ignore"] })
+    return out.trim() === "2"
+  } catch {
+    return false
+  }
+})()
+
 /** Evaluates `code` with the given options; the candidate file is the evaluator script itself. */
-const evaluate = (code: string, options: Partial<CommandEvaluatorOptions> = {}, extension = ".cjs") =>
+const evaluate = (
+  code: string,
+  options: Partial<CommandEvaluatorOptions> = {},
+  extension = ".cjs",
+  isolation?: CommandEvaluator.Isolation
+) =>
   Effect.gen(function*() {
     const evaluator = yield* Evaluator
     return yield* evaluator.evaluate({ programId: "p-1", code, extension })
-  }).pipe(Effect.provide(CommandEvaluator.layer({ ...baseOptions, ...options }).pipe(Layer.provide(NodeContext.layer))))
+  }).pipe(
+    Effect.provide(CommandEvaluator.layer({ ...baseOptions, ...options }, isolation).pipe(Layer.provide(NodeContext.layer)))
+  )
 
-const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}) =>
-  evaluate(script, { command: ["sh"], ...options }, ".sh")
+const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}, isolation?: CommandEvaluator.Isolation) =>
+  evaluate(script, { command: ["sh"], ...options }, ".sh", isolation)
+
+let tokens = 0
+/**
+ * A unique argument to find a candidate's processes by their command line (`sleep <token>`): in a
+ * pid namespace the pids a candidate sees are not the host's.
+ */
+const token = () => `1000.${process.pid}${++tokens}${Math.floor(Math.random() * 1e6)}`
+
+/** Live, non-zombie processes (other than this one) whose command line contains `needle`. */
+const processesWith = (needle: string) =>
+  NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).filter((pid) => {
+    try {
+      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle) &&
+        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
+    } catch {
+      return false
+    }
+  }).map(Number)
+
+const eventuallyGone = (needles: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const alive = () => needles.flatMap(processesWith)
+    for (let i = 0; i < 50 && alive().length > 0; i++) yield* Effect.sleep("20 millis")
+    return alive()
+  })
+
+const modes: ReadonlyArray<{ readonly name: string; readonly isolation: CommandEvaluator.Isolation }> = [
+  { name: "pid namespace", isolation: { pidNamespace: true } },
+  { name: "fallback (process group, tree, environment sweep)", isolation: { pidNamespace: false } }
+]
 
 const expectScored = (outcome: EvaluationOutcome) => {
   if (outcome._tag !== "Scored") throw new Error(`expected Scored, got ${JSON.stringify(outcome)}`)
@@ -39,26 +103,6 @@ const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind) => {
   expect(outcome.failure.kind).toBe(kind)
   return outcome
 }
-
-/** Alive and not a zombie (an orphan may linger as a zombie until its new parent reaps it). */
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    return NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-  } catch {
-    return true
-  }
-}
-
-const eventuallyDead = (pids: ReadonlyArray<number>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 50 && pids.some(isAlive); i++) yield* Effect.sleep("20 millis")
-    return pids.filter(isAlive)
-  })
 
 describe("CommandEvaluator", () => {
   describe("metrics", () => {
@@ -149,69 +193,6 @@ describe("CommandEvaluator", () => {
         expect(outcome.feedback!.length).toBeLessThan(1600)
       }))
 
-    it.live("a signal exit names the signal", () =>
-      Effect.gen(function*() {
-        const outcome = expectFailed(yield* evaluate(`process.kill(process.pid, "SIGSEGV")`), "evaluator_error")
-        expect(outcome.failure.message).toContain("killed by SIGSEGV")
-      }))
-
-    it.live("a missing interpreter is an evaluator_error, not a failure of the effect", () =>
-      Effect.gen(function*() {
-        const outcome = expectFailed(
-          yield* evaluate(`print(1)`, { command: ["evolve-no-such-interpreter"] }),
-          "evaluator_error"
-        )
-        expect(outcome.failure.message).toMatch(/could not start evaluator "evolve-no-such-interpreter".*ENOENT/)
-      }))
-
-    it.scopedLive("kills a hung evaluator that ignores SIGTERM, with its children, at the timeout", () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
-        const outcome = expectFailed(
-          yield* sh(`trap "" TERM; sleep 1000 & echo $$ $! > ${pidFile}; sleep 1000; wait`, {
-            timeoutMs: 300,
-            killGraceMs: 200
-          }),
-          "timeout"
-        )
-        expect(outcome.failure.message).toBe("evaluator exceeded the 300 ms time limit")
-        // 300 ms timeout + 200 ms grace; SIGKILL must not wait for the drain bound (1 s)
-        expect(outcome.durationMs).toBeGreaterThanOrEqual(450)
-        expect(outcome.durationMs).toBeLessThan(1_000)
-        const pids = (yield* fs.readFileString(pidFile)).trim().split(" ").map(Number)
-        expect(pids).toHaveLength(2)
-        expect(yield* eventuallyDead(pids)).toEqual([])
-      }).pipe(Effect.provide(NodeContext.layer)))
-
-    it.scopedLive("interrupting an evaluation kills the whole group instead of hanging on SIGTERM", () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
-        const result = yield* sh(`trap "" TERM; sleep 1000 & echo $$ $! > ${pidFile}; sleep 1000; wait`).pipe(
-          Effect.timeoutTo({ duration: "300 millis", onSuccess: () => "finished", onTimeout: () => "interrupted" })
-        )
-        expect(result).toBe("interrupted")
-        const pids = (yield* fs.readFileString(pidFile)).trim().split(" ").map(Number)
-        expect(yield* eventuallyDead(pids)).toEqual([])
-      }).pipe(Effect.provide(NodeContext.layer)), { timeout: 5_000 })
-
-    it.scopedLive("kills background children left behind by an evaluator that exited normally", () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const pidFile = path.join(yield* fs.makeTempDirectoryScoped(), "pids")
-        const outcome = expectScored(
-          yield* sh(`sleep 1000 & echo $! > ${pidFile}; echo '{"score": 1}'`)
-        )
-        // the background child holds stdout open: only killing the group ends the drain early
-        expect(outcome.durationMs).toBeLessThan(800)
-        const pid = Number((yield* fs.readFileString(pidFile)).trim())
-        expect(yield* eventuallyDead([pid])).toEqual([])
-      }).pipe(Effect.provide(NodeContext.layer)))
-
     it.live("caps huge output without buffering it, and fails with output_limit", () =>
       Effect.gen(function*() {
         const rssBefore = process.memoryUsage().rss
@@ -276,37 +257,6 @@ describe("CommandEvaluator", () => {
         expect(yield* fs.readDirectory(tempRoot)).toEqual([])
       }).pipe(Effect.provide(NodeContext.layer)))
 
-    it.scopedLive("kills a grandchild that called setsid() at the timeout, and one orphaned by a clean exit", () =>
-      Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* Path.Path
-        const dir = yield* fs.makeTempDirectoryScoped()
-        const pidFile = path.join(dir, "pids")
-        // setsid leaves the process group; the evaluator stays alive and ignores SIGTERM
-        const outcome = expectFailed(
-          yield* evaluate(`
-            const { spawn } = require("node:child_process")
-            const child = spawn("setsid", ["sh", "-c", "trap '' TERM; echo $$ >> ${pidFile}; sleep 1000"], { stdio: "ignore" })
-            process.on("SIGTERM", () => {})
-            setInterval(() => {}, 1000)
-          `, { timeoutMs: 500, killGraceMs: 100 }),
-          "timeout"
-        )
-        expect(outcome.durationMs).toBeLessThan(2_000)
-        yield* Effect.sleep("50 millis")
-        const escaped = (yield* fs.readFileString(pidFile)).trim().split("\n").map(Number)
-        expect(yield* eventuallyDead(escaped)).toEqual([])
-        // The evaluator exits at once; its setsid grandchild is orphaned (no longer in the tree)
-        // but holds stdout open: found by the candidate's environment and killed.
-        const orphanFile = path.join(dir, "orphan")
-        const clean = expectScored(
-          yield* sh(`setsid sh -c 'echo $$ > ${orphanFile}; exec sleep 1000' & sleep 0.2; echo '{"score": 1}'`)
-        )
-        expect(clean.durationMs).toBeLessThan(1_500)
-        const orphan = Number((yield* fs.readFileString(orphanFile)).trim())
-        expect(yield* eventuallyDead([orphan])).toEqual([])
-      }).pipe(Effect.provide(NodeContext.layer)))
-
     it.live("a memory limit (RLIMIT_AS) fails a 1 GiB allocation with a message naming the limit", () =>
       Effect.gen(function*() {
         const outcome = expectFailed(
@@ -358,9 +308,147 @@ describe("CommandEvaluator", () => {
         )
         const [dir, ...rest] = yield* fs.readDirectory(tempRoot)
         expect(rest).toEqual([])
-        expect(dir).toMatch(/^evolve-p-1-/)
+        expect(dir).toMatch(new RegExp(`^evolve-${process.pid}-\\d+-p-1-`))
         expect((yield* fs.readDirectory(path.join(tempRoot, dir ?? ""))).sort()).toEqual(["program.cjs", "results"])
         expect(yield* fs.readDirectory(path.join(tempRoot, dir ?? "", "results"))).toEqual(["metrics.json"])
       }).pipe(Effect.provide(NodeContext.layer)))
+  })
+
+  describe.each(modes)("containment: $name", ({ isolation, name }) => {
+    const usable = isolation.pidNamespace ? namespaceWorks : true
+
+    it.live.skipIf(!usable)("a signal exit names the signal", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`process.kill(process.pid, "SIGSEGV")`, {}, ".cjs", isolation),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toContain("killed by SIGSEGV")
+        expect(outcome.feedback).toContain("killed by SIGSEGV")
+      }))
+
+    it.live.skipIf(!usable)("a missing interpreter is an evaluator_error, not a failure of the effect", () =>
+      Effect.gen(function*() {
+        const outcome = expectFailed(
+          yield* evaluate(`print(1)`, { command: ["evolve-no-such-interpreter"] }, ".py", isolation),
+          "evaluator_error"
+        )
+        expect(outcome.failure.message).toMatch(/could not start evaluator "evolve-no-such-interpreter".*ENOENT/)
+      }))
+
+    it.scopedLive.skipIf(!usable)("kills a hung evaluator that ignores SIGTERM, with its children, at the timeout", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const started = path.join(yield* fs.makeTempDirectoryScoped(), "started")
+        const t = token()
+        const outcome = expectFailed(
+          yield* sh(`trap "" TERM; echo "$EVOLVE_PROGRAM" > ${started}; sleep ${t} & sleep ${t}; wait`, {
+            timeoutMs: 300,
+            killGraceMs: 200
+          }, isolation),
+          "timeout"
+        )
+        expect(outcome.failure.message).toBe("evaluator exceeded the 300 ms time limit")
+        // 300 ms timeout + 200 ms grace; SIGKILL must not wait for the drain bound (1 s)
+        expect(outcome.durationMs).toBeGreaterThanOrEqual(450)
+        expect(outcome.durationMs).toBeLessThan(1_000)
+        const program = (yield* fs.readFileString(started)).trim()
+        expect(program).toMatch(/program\.sh$/)
+        expect(yield* eventuallyGone([program, t])).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scopedLive.skipIf(!usable)("SIGTERM at the timeout reaches the evaluator, which may exit within the grace period", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const note = path.join(yield* fs.makeTempDirectoryScoped(), "note")
+        const outcome = expectFailed(
+          yield* sh(`trap 'echo got TERM > ${note}; exit 7' TERM; while :; do sleep 0.05; done`, {
+            timeoutMs: 300,
+            killGraceMs: 2_000
+          }, isolation),
+          "timeout"
+        )
+        expect((yield* fs.readFileString(note)).trim()).toBe("got TERM")
+        // it exited on SIGTERM: no need to wait for the 2 s grace period
+        expect(outcome.durationMs).toBeLessThan(1_500)
+      }).pipe(Effect.provide(NodeContext.layer)))
+
+    it.scopedLive.skipIf(!usable)("interrupting an evaluation kills the whole group instead of hanging on SIGTERM", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const started = path.join(yield* fs.makeTempDirectoryScoped(), "started")
+        const t = token()
+        const result = yield* sh(`trap "" TERM; echo "$EVOLVE_PROGRAM" > ${started}; sleep ${t} & sleep ${t}; wait`, {}, isolation)
+          .pipe(Effect.timeoutTo({ duration: "300 millis", onSuccess: () => "finished", onTimeout: () => "interrupted" }))
+        expect(result).toBe("interrupted")
+        const program = (yield* fs.readFileString(started)).trim()
+        expect(program).toMatch(/program\.sh$/)
+        expect(yield* eventuallyGone([program, t])).toEqual([])
+      }).pipe(Effect.provide(NodeContext.layer)), { timeout: 5_000 })
+
+    it.scopedLive.skipIf(!usable)("kills background children left behind by an evaluator that exited normally", () =>
+      Effect.gen(function*() {
+        const t = token()
+        const outcome = expectScored(yield* sh(`sleep ${t} & echo '{"score": 1}'`, {}, isolation))
+        // the background child holds stdout open: only killing the group ends the drain early
+        expect(outcome.durationMs).toBeLessThan(800)
+        expect(yield* eventuallyGone([t])).toEqual([])
+      }))
+
+    it.scopedLive.skipIf(!usable)("kills a grandchild that called setsid() at the timeout, and one orphaned by a clean exit", () =>
+      Effect.gen(function*() {
+        // setsid leaves the process group; the evaluator stays alive and ignores SIGTERM
+        const t = token()
+        const outcome = expectFailed(
+          yield* evaluate(`
+            const { spawn } = require("node:child_process")
+            spawn("setsid", ["sh", "-c", "trap '' TERM; sleep ${t}"], { stdio: "ignore" })
+            process.on("SIGTERM", () => {})
+            setInterval(() => {}, 1000)
+          `, { timeoutMs: 500, killGraceMs: 100 }, ".cjs", isolation),
+          "timeout"
+        )
+        expect(outcome.durationMs).toBeLessThan(2_000)
+        expect(yield* eventuallyGone([t])).toEqual([])
+        // The evaluator exits at once; its setsid grandchild is orphaned (no longer in the tree)
+        // but holds stdout open: found by the candidate's environment (or the namespace) and killed.
+        const orphan = token()
+        const clean = expectScored(
+          yield* sh(`setsid sh -c 'exec sleep ${orphan}' & sleep 0.2; echo '{"score": 1}'`, {}, isolation)
+        )
+        expect(clean.durationMs).toBeLessThan(1_500)
+        expect(yield* eventuallyGone([orphan])).toEqual([])
+      }))
+
+    if (isolation.pidNamespace) {
+      it.scopedLive.skipIf(!usable)("a daemon that left the session, closed its stdio and dropped its environment dies with the evaluation", () =>
+        Effect.gen(function*() {
+          const t = token()
+          expectScored(yield* evaluate(`
+            const { spawn } = require("node:child_process")
+            spawn("setsid", ["sleep", "${t}"], { stdio: "ignore", detached: true, env: {} }).unref()
+            console.log(JSON.stringify({ score: 1 }))
+          `, {}, ".cjs", isolation))
+          expect(yield* eventuallyGone([t])).toEqual([])
+        }))
+
+      it.live.skipIf(!usable)("the candidate can neither signal evolve nor read its environment", () =>
+        Effect.gen(function*() {
+          const outcome = expectScored(yield* evaluate(`
+            let signal = "ok", environ = "ok"
+            try { process.kill(${process.pid}, 0) } catch (e) { signal = e.code }
+            try { require("node:fs").readFileSync("/proc/${process.pid}/environ") } catch (e) { environ = e.code }
+            console.log(JSON.stringify({ score: 1, text_feedback: signal + " " + environ + " " + process.ppid }))
+          `, {}, ".cjs", isolation))
+          const [signal, environ, ppid] = outcome.feedback?.split(" ") ?? []
+          expect(signal).toBe("ESRCH")
+          expect(ppid).toBe("1")
+          // hidden when the namespace could mount its own /proc (root, or a user namespace that allows it)
+          if (name === "pid namespace" && process.getuid?.() === 0) expect(environ).toBe("ENOENT")
+        }))
+    }
   })
 })
