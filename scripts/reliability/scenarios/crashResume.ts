@@ -159,10 +159,11 @@ export const crashResume = async (options: Options): Promise<Array<ScenarioResul
   result.figures["evaluator processes alive right after each kill"] = survivorsAtKill.join(", ")
   result.figures["… and 2 s later"] = survivorsAfter2s.join(", ")
   result.figures["candidate temp dirs left behind by the kills"] = orphanDirs
+  check(result, "no candidate temp dir left behind (a later evolve sweeps those of dead ones)", orphanDirs === 0, `${orphanDirs}`)
   if (survivorsAtKill.some((n) => n > 0)) {
     result.notes.push(
-      "after kill -9 of the CLI its running evaluators (own process groups) are orphaned and run to their end " +
-        "(here ~0.1 s each); nothing kills them, and their temp dirs are never removed. A hung evaluator would survive the crash " +
+      "after kill -9 of the CLI some of its evaluators were still alive: without the per-evaluation pid namespace " +
+        "(whose pdeathsig kills them with evolve) they are orphaned and run to their end, and a hung one would survive the crash " +
         "indefinitely (no timeout applies any more)."
     )
   }

@@ -231,7 +231,10 @@ const recordCases = (result: ScenarioResult, label: string, outcomes: ReadonlyAr
   }
 }
 
-/** Contained only by a pid namespace (sandbox: bwrap): reported on its own row under sandbox: none. */
+/**
+ * Contained only by a pid namespace (evolve's per-evaluation namespace, or sandbox: bwrap): reported
+ * on its own row under sandbox: none, where it fails when that namespace is unavailable here.
+ */
 const namespaceOnly = "setsid-daemon-clean-env"
 
 const runAll = async (result: ScenarioResult, sandbox: "none" | "bwrap", escapes?: ScenarioResult) => {
@@ -300,9 +303,9 @@ export const hostileCandidates = async (options: Options): Promise<Array<Scenari
   if (escapes.lost > 0) {
     escapes.notes.push(
       "a daemon in a new session, with its stdio closed and its environment dropped, is found neither by the process group, " +
-        "nor by the process tree (its parent exited), nor by the environment marker: only a pid namespace contains it " +
-        "(sandbox: bwrap does, see row 2). Proposed: run every evaluation in its own pid namespace when the kernel allows it " +
-        "(unshare --user --map-current-user --pid --fork --kill-child works unprivileged here), or make sandbox: bwrap the default when bwrap exists."
+        "nor by the process tree (its parent exited), nor by the environment marker: only a pid namespace contains it. " +
+        "evolve runs each evaluation in its own pid namespace (setpriv + unshare) when the machine allows it; here it did not " +
+        "(see evolve's warning: util-linux missing, or unprivileged user namespaces disabled). sandbox: bwrap contains it too (row 2)."
     )
   }
 
@@ -319,8 +322,9 @@ export const hostileCandidates = async (options: Options): Promise<Array<Scenari
   recordCases(traps, "none", trapRun.outcomes)
   traps.lost = traps.attempts - traps.survived
 
-  // 2c: a candidate that SIGKILLs evolve. Same uid and pid namespace: not containable without a
-  // sandbox. The run must stay resumable; note that the same candidate runs again on resume.
+  // 2c: a candidate that SIGKILLs its parent. In evolve's per-evaluation pid namespace its parent is
+  // the namespace's init (immune to it) and evolve is out of sight; without that namespace it kills
+  // evolve, and the run must stay resumable (the same candidate runs again on resume).
   const killer = newResult("2c", "Hostile candidate that SIGKILLs evolve (sandbox: none)")
   const run = await hostileRun("hostile-kills-evolve", "none", ["kills-evolve"], 2, 60_000)
   const died = run.result.signal === "SIGKILL" || run.result.code === 137
