@@ -70,26 +70,6 @@ const setupFailure = (command: string) => (error: PlatformError): Verdict =>
     ? failed("evaluator_error", `could not start evaluator "${command}": ${error.description ?? error.message}`)
     : failed("evaluator_error", `evaluation failed: ${error.message}`)
 
-/**
- * Drains a pipe into `into` until it ends or passes `cap` bytes; on overflow it stops reading
- * (the writer then blocks until it is killed) and reports which stream overflowed.
- */
-const drain = (
-  stream: Stream.Stream<Uint8Array, PlatformError>,
-  into: Captured,
-  cap: number,
-  onOverflow: Effect.Effect<unknown>
-) =>
-  Stream.runForEachWhile(stream, (chunk) =>
-    Effect.sync(() => {
-      into.chunks.push(chunk)
-      into.bytes += chunk.length
-      return into.bytes <= cap
-    })).pipe(
-      Effect.zipRight(Effect.when(onOverflow, () => into.bytes > cap)),
-      Effect.ignore
-    )
-
 /** metrics.json as the candidate left it: it controls that file, so it is read defensively. */
 type ResultFile =
   | { readonly _tag: "Missing" }
@@ -124,6 +104,17 @@ const readResultFile = (file: string, cap: number): Effect.Effect<ResultFile> =>
       await handle.close().catch(() => undefined)
     }
   })
+
+/**
+ * SIGKILL to the process group the evaluator leads (or to the evaluator alone when the group is
+ * gone and it still runs), without building the platform's error objects when nothing is left.
+ */
+const killGroup = (proc: CommandExecutor.Process) =>
+  Effect.flatMap(Sandbox.signal(-proc.pid, "SIGKILL"), (sent) =>
+    sent
+      ? Effect.void
+      : Effect.flatMap(Effect.orElseSucceed(proc.isRunning, () => false), (running) =>
+        running ? Effect.asVoid(Sandbox.signal(proc.pid, "SIGKILL")) : Effect.void))
 
 /** bubblewrap and the namespace wrapper report a child killed by signal N as exit code 128 + N: name the signal again. */
 const signalFromExitCode = (ending: Extract<Ending, { _tag: "Exited" }>): Ending => {
@@ -237,22 +228,42 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
         const proc = yield* Command.start(command)
         // Registered after the platform's own finalizer, so it runs first: on interruption the
         // group gets SIGKILL before the platform sends SIGTERM and waits for the exit.
-        yield* Effect.addFinalizer(() => Effect.ignore(proc.kill("SIGKILL")))
+        yield* Effect.addFinalizer(() =>
+          Effect.flatMap(Effect.orElseSucceed(proc.isRunning, () => false), (running) => running ? killGroup(proc) : Effect.void)
+        )
         const stdout: Captured = { chunks: [], bytes: 0 }
         const stderr: Captured = { chunks: [], bytes: 0 }
-        const overflow = yield* Deferred.make<OutputStream>()
-        const drains = yield* Effect.forkScoped(Effect.all([
-          drain(proc.stdout, stdout, options.outputCapBytes, Deferred.succeed(overflow, "stdout")),
-          drain(proc.stderr, stderr, options.outputCapBytes, Deferred.succeed(overflow, "stderr"))
-        ], { concurrency: 2 }))
-
-        const ending = yield* Effect.race(
-          proc.exitCode.pipe(Effect.match({
-            onSuccess: (code): Ending => ({ _tag: "Exited", code }),
-            onFailure: (error): Ending => ({ _tag: "Signaled", signal: signalOf(error) })
-          })),
-          Effect.map(Deferred.await(overflow), (stream): Ending => ({ _tag: "OutputLimit", stream }))
-        ).pipe(Effect.timeoutTo({
+        // The first of: the exit, an output overflow (the timeout is applied on the wait).
+        const done = yield* Deferred.make<Ending>()
+        let overflowed: OutputStream | undefined
+        const drain = (stream: Stream.Stream<Uint8Array, PlatformError>, into: Captured, name: OutputStream) =>
+          Stream.runFoldWhile(stream, into, (captured) => captured.bytes <= options.outputCapBytes, (captured, chunk) => {
+            captured.chunks.push(chunk)
+            captured.bytes += chunk.length
+            return captured
+          }).pipe(
+            Effect.flatMap((captured) => {
+              if (captured.bytes <= options.outputCapBytes) return Effect.void
+              overflowed ??= name
+              return Deferred.succeed(done, { _tag: "OutputLimit", stream: name })
+            }),
+            Effect.ignore
+          )
+        const drains = [
+          yield* Effect.forkScoped(drain(proc.stdout, stdout, "stdout")),
+          yield* Effect.forkScoped(drain(proc.stderr, stderr, "stderr"))
+        ]
+        yield* Effect.forkScoped(Effect.flatMap(
+          Effect.either(proc.exitCode),
+          (exit) =>
+            Deferred.succeed(
+              done,
+              exit._tag === "Right"
+                ? { _tag: "Exited", code: exit.right }
+                : { _tag: "Signaled", signal: signalOf(exit.left) }
+            )
+        ))
+        const ending = yield* Deferred.await(done).pipe(Effect.timeoutTo({
           duration: timeout,
           onSuccess: (ending) => ending,
           onTimeout: (): Ending => ({ _tag: "TimedOut" })
@@ -268,11 +279,10 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
           yield* tree.kill(proc.pid)
         }
         const contained = bwrap !== undefined || namespace
-        if (contained && (ending._tag === "Exited" || ending._tag === "Signaled")) {
-          // The wrapper exits only once its namespace is empty: nothing is left to kill.
-        } else {
+        if (!contained || ending._tag === "OutputLimit" || ending._tag === "TimedOut") {
           // Always, even after a clean exit: background children left in the group die too.
-          yield* Effect.ignore(proc.kill("SIGKILL"))
+          // (A wrapper of a namespace exits only once the namespace is empty: nothing is left.)
+          yield* killGroup(proc)
         }
         if (!contained) {
           // Pipes still open after that mean a process outside the group holds them: find it by
@@ -281,12 +291,11 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
           // stdio closed holds no pipe, and once its parent has exited the tree no longer leads to it.
           yield* tree.killByEnvironment(marker)
         }
-        yield* Effect.ignore(Effect.timeout(Fiber.join(drains), drainGrace))
+        yield* Effect.ignore(Effect.timeout(Fiber.joinAll(drains), drainGrace))
 
         // Output still buffered in the pipe at the exit may overflow the cap too.
-        const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") &&
-            (yield* Deferred.isDone(overflow))
-          ? { _tag: "OutputLimit", stream: yield* Deferred.await(overflow) }
+        const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") && overflowed !== undefined
+          ? { _tag: "OutputLimit", stream: overflowed }
           : contained && ending._tag === "Exited"
           ? signalFromExitCode(ending)
           : ending
