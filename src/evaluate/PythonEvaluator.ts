@@ -218,8 +218,13 @@ export const make = (options: PythonEvaluatorOptions) =>
     }
 
     type Collected = PythonPool.Done["files"][string] | undefined
-    const tooBig = (file: Collected): file is { readonly too_big: number } =>
-      typeof file === "object" && file !== null && "too_big" in file
+
+    /** A collected file that cannot be used: why, or undefined when it is text (or missing). */
+    const unusable = (name: string, file: Collected): string | undefined => {
+      if (typeof file !== "object" || file === null) return undefined
+      if ("too_big" in file) return `${name} is ${file.too_big} bytes, over the ${options.outputCapBytes}-byte cap`
+      return `${name} is not a regular file (${file.refused}): refused`
+    }
 
     const shinkaVerdict = (done: PythonPool.Done): Verdict => {
       const decoded = decodeShinka(done.result)
@@ -238,16 +243,14 @@ export const make = (options: PythonEvaluatorOptions) =>
       if (metricsFile === undefined || metricsFile === null) {
         return failed("bad_metrics", `${evaluatorName} wrote no metrics.json to its --results_dir`, Feedback.compose(logs))
       }
-      if (tooBig(metricsFile)) {
-        return failed(
-          "bad_metrics",
-          `metrics.json is ${metricsFile.too_big} bytes, over the ${options.outputCapBytes}-byte cap`
-        )
+      const correctFile = done.files["correct.json"]
+      const refused = unusable("metrics.json", metricsFile) ?? unusable("correct.json", correctFile)
+      if (refused !== undefined || typeof metricsFile !== "string") {
+        return failed("bad_metrics", refused ?? "metrics.json is unusable", Feedback.compose(logs))
       }
       const metrics = MetricsReport.decodeObject(metricsFile, "metrics.json")
       if (metrics._tag === "Failed") return { ...metrics, feedback: Feedback.compose(logs) }
       const fields = shinkaFields(metrics.fields)
-      const correctFile = done.files["correct.json"]
       if (typeof correctFile === "string") {
         const correct = MetricsReport.decodeObject(correctFile, "correct.json")
         if (correct._tag === "Failed") return { ...correct, feedback: Feedback.compose(logs) }

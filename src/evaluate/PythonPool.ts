@@ -12,7 +12,7 @@
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
 import { Command, CommandExecutor } from "@effect/platform"
-import { Data, Duration, Effect, Exit, type Option, Queue, Schema, Scope, Stream } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Queue, Random, Schema, Scope, Stream } from "effect"
 import type { ProcessTree } from "./Sandbox.js"
 
 const Ending = Schema.Union(Schema.Struct({ code: Schema.Number }), Schema.Struct({ signal: Schema.String }))
@@ -33,10 +33,18 @@ export const Done = Schema.Struct({
   overflow: Schema.NullOr(Schema.Literal("stdout", "stderr", "result")),
   /** Processes still alive below the worker after the child ended (killed by the worker). */
   leftover: Schema.Number,
-  /** The job's `collect` files from its results dir: text, null when missing, or too big. */
+  /**
+   * The job's `collect` files from its results dir: text, null when missing, too big, or refused
+   * (not a regular file: a FIFO, a symlink, a device…; `refused` says which).
+   */
   files: Schema.Record({
     key: Schema.String,
-    value: Schema.Union(Schema.String, Schema.Null, Schema.Struct({ too_big: Schema.Number }))
+    value: Schema.Union(
+      Schema.String,
+      Schema.Null,
+      Schema.Struct({ too_big: Schema.Number }),
+      Schema.Struct({ refused: Schema.String })
+    )
   })
 })
 export type Done = typeof Done.Type
@@ -44,9 +52,13 @@ export type Done = typeof Done.Type
 const SetupError = Schema.Struct({ type: Schema.Literal("setup_error"), id: Schema.String, error: Schema.String })
 const WorkerMessage = Schema.Union(Ready, LoadError, Started, Done, SetupError)
 type WorkerMessage = typeof WorkerMessage.Type
-const decodeMessage = Schema.decodeUnknownEither(Schema.parseJson(WorkerMessage))
+const decodeMessage = Schema.decodeUnknownEither(WorkerMessage)
 
-type WorkerEvent = WorkerMessage | { readonly type: "eof"; readonly exit: string }
+type WorkerEvent =
+  | WorkerMessage
+  | { readonly type: "eof"; readonly exit: string }
+  /** A line on the protocol pipe that is not a message for this worker's current state. */
+  | { readonly type: "garbage"; readonly line: string }
 
 export interface PoolJob {
   readonly id: string
@@ -95,10 +107,19 @@ class WorkerFailure extends Data.TaggedError("WorkerFailure")<{ readonly message
 interface Worker {
   readonly pid: number
   readonly scope: Scope.CloseableScope
-  readonly input: Queue.Queue<Uint8Array | null>
-  readonly messages: Queue.Queue<WorkerEvent>
+  /** Lines for the worker's stdin; shut down to close it. */
+  readonly input: Queue.Queue<Uint8Array>
   readonly stderr: { text: string }
+  /** `NAME=value` in the environment of the worker and everything it forks. */
+  readonly marker: string
+  /** false once it ended, sent garbage, or was discarded: never given another job. */
   alive: boolean
+  /** The job in flight: its id, and its child's pid once "started" arrived. */
+  job: { readonly id: string; pid: number | undefined } | undefined
+  /** Who waits for the next event, or the events nobody waited for yet. */
+  waiter: ((event: WorkerEvent) => void) | undefined
+  readonly backlog: Array<WorkerEvent>
+  ended: boolean
 }
 
 interface Slot {
@@ -117,6 +138,70 @@ const withStderr = (message: string, stderr: string) => {
   return tail === "" ? message : `${message}:\n${tail}`
 }
 
+const deliver = (worker: Worker, event: WorkerEvent) => {
+  const waiter = worker.waiter
+  if (waiter === undefined) {
+    worker.backlog.push(event)
+  } else {
+    worker.waiter = undefined
+    waiter(event)
+  }
+}
+
+/** The worker's next event (registered synchronously: an event is never missed). */
+const nextEvent = (worker: Worker): Effect.Effect<WorkerEvent> =>
+  Effect.suspend(() => {
+    const queued = worker.backlog.shift()
+    if (queued !== undefined) return Effect.succeed(queued)
+    return Effect.async<WorkerEvent>((resume) => {
+      worker.waiter = (event) => resume(Effect.succeed(event))
+      return Effect.sync(() => {
+        worker.waiter = undefined
+      })
+    })
+  })
+
+const parseLine = (line: string): WorkerMessage | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  const decoded = decodeMessage(json)
+  return decoded._tag === "Right" ? decoded.right : undefined
+}
+
+/**
+ * One line from the worker's protocol pipe. A message that does not fit the worker's state (not
+ * JSON, an unknown type, another job's id, "ready" twice) means something else wrote to the pipe
+ * (a candidate can reach it through pidfd_getfd): the worker is not trusted again.
+ */
+const onLine = (worker: Worker, line: string) => {
+  if (line === "") return
+  const message = parseLine(line)
+  const job = worker.job
+  if (message !== undefined) {
+    switch (message.type) {
+      case "started":
+        if (job !== undefined && message.id === job.id && job.pid === undefined) {
+          job.pid = message.pid
+          return
+        }
+        break
+      case "done":
+      case "setup_error":
+        if (job !== undefined && message.id === job.id) return deliver(worker, message)
+        break
+      case "ready":
+      case "load_error":
+        if (job === undefined) return deliver(worker, message)
+    }
+  }
+  worker.alive = false
+  deliver(worker, { type: "garbage", line: line.length > 300 ? `${line.slice(0, 300)}…` : line })
+}
+
 export const make = (options: PoolOptions) =>
   Effect.gen(function*() {
     const executor = yield* CommandExecutor.CommandExecutor
@@ -127,16 +212,21 @@ export const make = (options: PoolOptions) =>
     const free = [...slots]
     const permits = yield* Effect.makeSemaphore(options.slots)
     const grace = Duration.millis(Math.max(options.killGraceMs, 50))
+    const timeout = Duration.millis(options.timeoutMs)
+    const markerBase = `${process.pid}-${yield* Random.nextIntBetween(0, 2 ** 30)}`
+    let spawned = 0
 
     const spawn: Effect.Effect<Worker, WorkerFailure> = Effect.gen(function*() {
       const scope = yield* Scope.make()
+      const marker = `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`
       const worker = yield* Effect.gen(function*() {
-        const input = yield* Queue.unbounded<Uint8Array | null>()
-        const messages = yield* Queue.unbounded<WorkerEvent>()
+        const input = yield* Queue.unbounded<Uint8Array>()
         const command = Command.make(bin, ...args).pipe(
           Command.workingDirectory(options.cwd),
-          Command.env(options.env, { extendEnv: false }),
-          Command.stdin(Stream.fromQueue(input).pipe(Stream.takeWhile((chunk): chunk is Uint8Array => chunk !== null)))
+          Command.env({ ...options.env, EVOLVE_POOL_WORKER: marker.slice(marker.indexOf("=") + 1) }, {
+            extendEnv: false
+          }),
+          Command.stdin(Stream.fromQueue(input))
         )
         const proc = yield* Command.start(command).pipe(
           Effect.mapError((error) =>
@@ -147,47 +237,84 @@ export const make = (options: PoolOptions) =>
             })
           )
         )
-        const stderr = { text: "" }
-        const worker: Worker = { pid: proc.pid, scope, input, messages, stderr, alive: true }
+        const worker: Worker = {
+          pid: proc.pid,
+          scope,
+          input,
+          stderr: { text: "" },
+          marker,
+          alive: true,
+          job: undefined,
+          waiter: undefined,
+          backlog: [],
+          ended: false
+        }
+        const end = (exit: string) =>
+          Effect.sync(() => {
+            if (worker.ended) return
+            worker.ended = true
+            worker.alive = false
+            deliver(worker, { type: "eof", exit })
+          })
+        const exitText = proc.exitCode.pipe(
+          Effect.map((code) => `exit code ${code}`),
+          Effect.catchAll((error) => Effect.succeed(/signal: (\w+)/.exec(error.message)?.[1] ?? "unknown exit"))
+        )
         // Runs before the platform's own finalizer (registered earlier), which only sends SIGTERM.
         yield* Effect.addFinalizer(() =>
-          Effect.gen(function*() {
+          Effect.suspend(() => {
             worker.alive = false
-            yield* Queue.offer(input, null)
-            yield* options.tree.kill(proc.pid)
+            return Queue.shutdown(input).pipe(Effect.zipRight(options.tree.kill(proc.pid)))
           })
         )
         yield* proc.stderr.pipe(
           Stream.decodeText(),
           Stream.runForEach((text) =>
             Effect.sync(() => {
-              const joined = stderr.text + text
-              stderr.text = joined.length > stderrKeep ? joined.slice(-stderrKeep) : joined
+              const joined = worker.stderr.text + text
+              worker.stderr.text = joined.length > stderrKeep ? joined.slice(-stderrKeep) : joined
             })
           ),
           Effect.ignore,
           Effect.forkScoped
         )
+        const stdoutEnded = yield* Deferred.make<void>()
+        const decoder = new TextDecoder()
+        let partial = ""
         yield* proc.stdout.pipe(
-          Stream.decodeText(),
-          Stream.splitLines,
-          Stream.runForEach((line) => {
-            const decoded = decodeMessage(line)
-            if (decoded._tag === "Right") return Queue.offer(messages, decoded.right)
-            return Effect.sync(() => {
-              stderr.text = `${stderr.text}\n[protocol] ${line.slice(0, 500)}`.slice(-stderrKeep)
+          Stream.runForEachChunk((chunk) =>
+            Effect.sync(() => {
+              for (const bytes of chunk) {
+                const text = partial + decoder.decode(bytes, { stream: true })
+                let from = 0
+                let newline = text.indexOf("\n")
+                while (newline >= 0) {
+                  onLine(worker, text.slice(from, newline))
+                  from = newline + 1
+                  newline = text.indexOf("\n", from)
+                }
+                partial = from === 0 ? text : text.slice(from)
+              }
             })
-          }),
+          ),
           Effect.ignore,
           Effect.zipRight(Effect.suspend(() => {
-            worker.alive = false
-            return proc.exitCode.pipe(
-              Effect.map((code) => `exit code ${code}`),
-              Effect.catchAll((error) => Effect.succeed(/signal: (\w+)/.exec(error.message)?.[1] ?? "unknown exit")),
-              Effect.timeoutTo({ duration: "2 seconds", onSuccess: (s) => s, onTimeout: () => "no exit status" }),
-              Effect.flatMap((exit) => Queue.offer(messages, { type: "eof", exit }))
-            )
+            if (partial.trim() !== "") onLine(worker, partial)
+            partial = ""
+            return Deferred.succeed(stdoutEnded, undefined)
           })),
+          // The pipe closed: the worker is ending (its exit status, if it comes soon, says how).
+          Effect.zipRight(exitText.pipe(
+            Effect.timeoutTo({ duration: "2 seconds", onSuccess: (s) => s, onTimeout: () => "no exit status" })
+          )),
+          Effect.flatMap(end),
+          Effect.forkScoped
+        )
+        // The worker exited: its last lines come before the end of its pipe, unless something it
+        // left behind holds the pipe open; then the end is declared without waiting for it.
+        yield* exitText.pipe(
+          Effect.tap(() => Effect.timeout(Deferred.await(stdoutEnded), "250 millis").pipe(Effect.ignore)),
+          Effect.flatMap(end),
           Effect.forkScoped
         )
         return worker
@@ -196,7 +323,7 @@ export const make = (options: PoolOptions) =>
         Effect.provideService(CommandExecutor.CommandExecutor, executor),
         Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void))
       )
-      const first = yield* Queue.take(worker.messages).pipe(
+      const first = yield* nextEvent(worker).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(options.startTimeoutMs),
           onTimeout: () =>
@@ -207,41 +334,57 @@ export const make = (options: PoolOptions) =>
               )
             })
         }),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void))
+        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : close(worker, true))
       )
       switch (first.type) {
         case "ready":
           return worker
         case "load_error":
-          yield* Scope.close(scope, Exit.void)
+          yield* close(worker, false)
           return yield* new WorkerFailure({
             message: withStderr(`the evaluator could not be imported:\n${tailOf(first.error, 3000)}`, worker.stderr.text)
           })
         case "eof":
-          yield* Scope.close(scope, Exit.void)
+          yield* close(worker, true)
           return yield* new WorkerFailure({
             message: withStderr(`the Python worker exited at start (${first.exit})`, worker.stderr.text)
           })
         default:
-          yield* Scope.close(scope, Exit.void)
-          return yield* new WorkerFailure({ message: `the Python worker sent "${first.type}" before "ready"` })
+          yield* close(worker, true)
+          return yield* new WorkerFailure({
+            message: `the Python worker sent ${
+              first.type === "garbage" ? `"${first.line}"` : `"${first.type}"`
+            } before "ready"`
+          })
       }
     })
 
-    const discard = (slot: Slot) =>
+    /**
+     * Ends a worker and everything below it; `sweep`: also what escaped its tree (setsid()
+     * grandchildren orphaned when the worker died), found by the marker in their environment.
+     */
+    const close = (worker: Worker, sweep: boolean) =>
+      Scope.close(worker.scope, Exit.void).pipe(
+        Effect.zipRight(sweep ? Effect.asVoid(options.tree.killByEnvironment(worker.marker)) : Effect.void)
+      )
+
+    const discard = (slot: Slot, sweep = true) =>
       Effect.suspend(() => {
         const worker = slot.worker
         slot.worker = undefined
-        return worker === undefined ? Effect.void : Scope.close(worker.scope, Exit.void)
+        return worker === undefined ? Effect.void : close(worker, sweep)
       })
 
     const ensure = (slot: Slot) =>
-      Effect.gen(function*() {
-        if (slot.worker?.alive) return slot.worker
-        yield* discard(slot)
-        const worker = yield* spawn
-        slot.worker = worker
-        return worker
+      Effect.suspend(() => {
+        const current = slot.worker
+        if (current !== undefined && current.alive) return Effect.succeed(current)
+        return discard(slot).pipe(
+          Effect.zipRight(spawn),
+          Effect.tap((worker) => {
+            slot.worker = worker
+          })
+        )
       })
 
     const withSlot = <A, E, R>(f: (slot: Slot) => Effect.Effect<A, E, R>) =>
@@ -252,23 +395,14 @@ export const make = (options: PoolOptions) =>
         })
       )
 
-    /** Waits for this job's "done" (recording the child's pid), or the worker's end. */
-    const awaitDone = (worker: Worker, id: string, state: { pid: number | undefined }) =>
-      Effect.gen(function*() {
-        while (true) {
-          const event = yield* Queue.take(worker.messages)
-          if (event.type === "started" && event.id === id) state.pid = event.pid
-          else if ((event.type === "done" || event.type === "setup_error") && event.id === id) return event
-          else if (event.type === "eof") return event
-        }
-      })
-
     const runOn = (slot: Slot, job: PoolJob, attempt: number): Effect.Effect<PoolOutcome> =>
       Effect.gen(function*() {
         const ready = yield* Effect.either(ensure(slot))
         if (ready._tag === "Left") return { _tag: "WorkerError", message: ready.left.message } as const
         const worker = ready.right
-        const state = { pid: undefined as number | undefined }
+        worker.backlog.length = 0
+        const state: { readonly id: string; pid: number | undefined } = { id: job.id, pid: undefined }
+        worker.job = state
         const line = JSON.stringify({
           type: "job",
           id: job.id,
@@ -278,22 +412,29 @@ export const make = (options: PoolOptions) =>
           collect: job.collect,
           cleanup: job.cleanup
         })
-        yield* Queue.offer(worker.input, encoder.encode(`${line}\n`))
-        const next = awaitDone(worker, job.id, state)
+        worker.input.unsafeOffer(encoder.encode(`${line}\n`))
 
         const finish = (event: WorkerEvent, timedOut: boolean): Effect.Effect<PoolOutcome> =>
           Effect.gen(function*() {
+            worker.job = undefined
             if (event.type === "done") {
-              if (!options.reuse) yield* discard(slot)
+              if (!options.reuse) yield* discard(slot, false)
               return { _tag: "Done", done: event, timedOut } as const
             }
             if (event.type === "setup_error") return { _tag: "WorkerError", message: event.error } as const
             yield* discard(slot)
+            if (event.type === "garbage") {
+              return {
+                _tag: "WorkerError",
+                message: `the Python worker's protocol pipe was corrupted (it carried ${JSON.stringify(event.line)}), ` +
+                  "so the candidate failed and the worker was replaced"
+              } as const
+            }
             if (event.type === "eof" && state.pid === undefined && attempt === 0 && !timedOut) {
               // The worker died before it forked: the candidate never ran, so give it a fresh worker.
               return yield* runOn(slot, job, attempt + 1)
             }
-            const exit = event.type === "eof" ? event.exit : "unexpected message"
+            const exit = event.type === "eof" ? event.exit : `unexpected "${event.type}"`
             return timedOut
               ? { _tag: "TimedOut", message: `the Python worker died while its child was killed (${exit})` } as const
               : {
@@ -302,8 +443,8 @@ export const make = (options: PoolOptions) =>
               } as const
           })
 
-        const first: Option.Option<WorkerEvent> = yield* Effect.timeout(next, Duration.millis(options.timeoutMs))
-          .pipe(Effect.option)
+        const next = nextEvent(worker)
+        const first = yield* Effect.timeout(next, timeout).pipe(Effect.option)
         if (first._tag === "Some") return yield* finish(first.value, false)
 
         // Past the time limit: SIGTERM the child's group and tree, then SIGKILL after the grace period.
@@ -316,6 +457,7 @@ export const make = (options: PoolOptions) =>
           const forced = yield* Effect.option(Effect.timeout(next, Duration.seconds(2)))
           if (forced._tag === "Some") return yield* finish(forced.value, true)
         }
+        worker.job = undefined
         yield* discard(slot)
         return {
           _tag: "TimedOut",
@@ -330,7 +472,7 @@ export const make = (options: PoolOptions) =>
       discard: true
     })
 
-    yield* Effect.addFinalizer(() => Effect.forEach(slots, discard, { discard: true }))
+    yield* Effect.addFinalizer(() => Effect.forEach(slots, (slot) => discard(slot, false), { discard: true }))
 
     const pool: PythonPool = { run, warm }
     return pool

@@ -17,11 +17,16 @@
  *                             {"type": "done", "id", "exit": {"code"} | {"signal"}, "result",
  *                              "result_error", "stdout", "stderr", "overflow", "leftover", "files"}
  *
+ * The `collect` files are the candidate's to tamper with: they are opened without following a
+ * symlink (the candidate dir and results/ too) or blocking on a FIFO, read only when regular and
+ * at most the output cap: {"refused": why} or {"too_big": bytes} otherwise.
+ *
  * The worker is a child subreaper, so a grandchild orphaned by the child is reparented to the
  * worker, which kills and reaps every process left below it after each job. evolve enforces
  * the wall-clock timeout itself by signalling the child's process group and process tree.
  */
 export const pythonWorkerSource = String.raw`# evolve warm evaluation worker: written by evolve at pool start, do not edit.
+import errno
 import json
 import numbers
 import os
@@ -29,6 +34,7 @@ import resource
 import selectors
 import shutil
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -435,31 +441,101 @@ def _result_of(raw):
         return None, "the evaluation process sent an incomplete result (%d bytes)" % len(raw)
 
 
-def _collect(job):
-    files = {}
-    for name in job.get("collect") or []:
-        path = os.path.join(job["results_dir"], name)
-        try:
-            size = os.path.getsize(path)
-        except OSError:
-            files[name] = None
-            continue
+_NO_FOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _kind(mode):
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _refusal(error, name, dir_fd=None):
+    try:
+        mode = os.lstat(name, dir_fd=dir_fd).st_mode
+    except OSError:
+        mode = None
+    if error.errno == errno.ELOOP or (mode is not None and stat.S_ISLNK(mode)):
+        return "a symbolic link"
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return _kind(mode)
+    return "unreadable (%s)" % (error.strerror or error)
+
+
+def _open_dir(path, dir_fd=None):
+    """A directory the candidate could have replaced: no symlink is followed at the last step."""
+    return os.open(path, _NO_FOLLOW | os.O_DIRECTORY, dir_fd=dir_fd)
+
+
+def _read_file(dir_fd, name):
+    """A file of the results dir, which the candidate controls: never follows a symlink, never
+    blocks on a FIFO, reads regular files only and at most _OUTPUT_CAP + 1 bytes."""
+    try:
+        fd = os.open(name, _NO_FOLLOW, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return {"refused": _refusal(error, name, dir_fd)}
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return {"refused": _kind(info.st_mode)}
+        if info.st_size > _OUTPUT_CAP:
+            return {"too_big": info.st_size}
+        chunks, size = [], 0
+        while size <= _OUTPUT_CAP:
+            chunk = os.read(fd, _OUTPUT_CAP + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
         if size > _OUTPUT_CAP:
-            files[name] = {"too_big": size}
-            continue
-        try:
-            with open(path, "rb") as f:
-                files[name] = f.read(_OUTPUT_CAP + 1).decode("utf-8", "replace")
-        except OSError:
-            files[name] = None
-    return files
+            return {"too_big": size}
+        return b"".join(chunks).decode("utf-8", "replace")
+    except OSError as error:
+        return {"refused": "unreadable (%s)" % (error.strerror or error)}
+    finally:
+        os.close(fd)
+
+
+def _collect(job):
+    names = job.get("collect") or []
+    if not names:
+        return {}
+    try:
+        job_fd = _open_dir(job["dir"])
+    except OSError as error:
+        return {name: {"refused": "in a candidate dir that is " + _refusal(error, job["dir"])} for name in names}
+    try:
+        results_fd = _open_dir("results", job_fd)
+    except FileNotFoundError:
+        return {name: None for name in names}
+    except OSError as error:
+        return {name: {"refused": "in a results dir that is " + _refusal(error, "results", job_fd)} for name in names}
+    finally:
+        os.close(job_fd)
+    try:
+        return {name: _read_file(results_fd, name) for name in names}
+    finally:
+        os.close(results_fd)
 
 
 def _prepare(job):
     job["results_dir"] = os.path.join(job["dir"], "results")
     job["program_path"] = os.path.join(job["dir"], job["program"])
-    os.makedirs(job["results_dir"])
-    with open(job["program_path"], "w", encoding="utf-8") as f:
+    if os.path.lexists(job["dir"]):
+        # A retry after a worker that died before it reported its child: start afresh.
+        shutil.rmtree(job["dir"], ignore_errors=True)
+    os.mkdir(job["dir"])
+    os.mkdir(job["results_dir"])
+    fd = os.open(job["program_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(job["code"])
 
 
@@ -641,8 +717,12 @@ def main():
     for line in _lines():
         if not line.strip():
             continue
-        job = json.loads(line)
-        if job.get("type") == "job":
+        try:
+            job = json.loads(line)
+        except ValueError:
+            sys.stderr.write("evolve worker: a malformed line on the control pipe, exiting\n")
+            break
+        if isinstance(job, dict) and job.get("type") == "job":
             _run_job(job)
     _cleanup()
 
