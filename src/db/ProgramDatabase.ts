@@ -41,6 +41,8 @@ export interface PopulationEntry {
 export interface RunState {
   readonly population: ReadonlyArray<PopulationEntry>
   readonly pending: ReadonlyArray<Program>
+  /** How many times each pending candidate's evaluation was started (absent: never). */
+  readonly evaluationStarts: ReadonlyMap<ProgramId, number>
   readonly codeHashes: ReadonlyArray<string>
   /** Evaluations finished (scored, or failed in the evaluator). */
   readonly evaluations: number
@@ -178,9 +180,16 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   /** Inserts a candidate (pending, failed or rejected) with its LLM call, in one transaction. */
   readonly insertProgram: (program: Program, llmCall?: LlmCallRecord) => Effect.Effect<void, DatabaseError>
   readonly recordLlmCall: (call: LlmCallRecord) => Effect.Effect<void, DatabaseError>
+  /**
+   * Counts one more start of a pending candidate's evaluation, just before it begins (returns
+   * the new count; 0 when the candidate is no longer pending).
+   */
+  readonly startEvaluation: (id: ProgramId) => Effect.Effect<number, DatabaseError>
   /** Commits an evaluation result; false when the candidate was not pending (already committed). */
   readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
   readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
+  /** Several programs in one query, in the order of `ids` (a missing one fails with ProgramNotFound). */
+  readonly getPrograms: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Program>, DatabaseError | ProgramNotFound>
   readonly loadRunState: (runId: RunId) => Effect.Effect<RunState, DatabaseError>
   readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
@@ -390,6 +399,12 @@ export const make = Effect.gen(function*() {
       yield* insertLlmCall(call).pipe(Effect.mapError(dbError("record LLM call")))
     }),
 
+    startEvaluation: Effect.fn("ProgramDatabase.startEvaluation")(function*(id) {
+      const rows = yield* sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
+        WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`.pipe(Effect.mapError(dbError("record evaluation start")))
+      return rows[0]?.eval_starts ?? 0
+    }),
+
     commitEvaluation: Effect.fn("ProgramDatabase.commitEvaluation")(function*(id, outcome, at) {
       const rows = outcome._tag === "Scored"
         ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
@@ -411,12 +426,28 @@ export const make = Effect.gen(function*() {
       return toProgram(rows[0]!)
     }),
 
+    getPrograms: Effect.fn("ProgramDatabase.getPrograms")(function*(ids) {
+      if (ids.length === 0) return []
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`.pipe(
+        Effect.mapError(dbError("read programs"))
+      )
+      const byId = new Map<string, ProgramRow>()
+      for (const row of rows) byId.set(row.id, row)
+      const out: Array<Program> = []
+      for (const id of ids) {
+        const row = byId.get(id)
+        if (row === undefined) return yield* new ProgramNotFound({ programId: id })
+        out.push(toProgram(row))
+      }
+      return out
+    }),
+
     loadRunState: Effect.fn("ProgramDatabase.loadRunState")(function*(runId) {
       const population = yield* sql<{ id: string; score: number; island: number; generation: number }>`
         SELECT id, score, island, generation FROM programs
         WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC`
-      const pending = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'pending'
-        ORDER BY created_at, id`
+      const pending = yield* sql<ProgramRow & { eval_starts: number }>`SELECT * FROM programs
+        WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at, id`
       const hashes = yield* sql<{ code_hash: string }>`SELECT DISTINCT code_hash FROM programs
         WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code_hash <> ''`
       const counts = yield* sql<{ status: string; failure_kind: string | null; n: number }>`
@@ -438,6 +469,7 @@ export const make = Effect.gen(function*() {
       return {
         population: population.map((r) => ({ ...r, id: ProgramId.make(r.id) })),
         pending: pending.map(toProgram),
+        evaluationStarts: new Map(pending.flatMap((r) => r.eval_starts > 0 ? [[ProgramId.make(r.id), r.eval_starts] as const] : [])),
         codeHashes: hashes.map((r) => r.code_hash),
         evaluations,
         failuresByKind,

@@ -114,5 +114,13 @@ export const migrations = {
     yield* sql`CREATE INDEX programs_by_run_status_hash ON programs (run_id, status, code_hash)`
     yield* sql`CREATE INDEX programs_by_run_status_failure ON programs (run_id, status, failure_kind)`
     yield* sql`CREATE INDEX programs_by_run_parent ON programs (run_id, parent_id, created_at, id)`
+  }),
+  /**
+   * Evaluation starts per candidate (issue 9): incremented just before its evaluation begins, so
+   * a candidate still pending after N starts took evolve down with it N times and is not retried.
+   */
+  "0006_evaluation_starts": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE programs ADD COLUMN eval_starts INTEGER NOT NULL DEFAULT 0`
   })
 }

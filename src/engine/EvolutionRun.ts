@@ -30,6 +30,7 @@ import {
 import { Evaluator } from "../evaluate/Evaluator.js"
 import { LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
 import { type Descriptor, decodeDescriptor, encodeDescriptor } from "../population/Features.js"
+import { makeParentPicker } from "../population/ParentPicker.js"
 import { optionsFromConfig, Population } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
 import type { Neighbour } from "../propose/Novelty.js"
@@ -110,6 +111,8 @@ const extensionOf = (path: string) => {
 }
 
 const RECENT_FAILURES = 5
+/** Evaluation starts after which a candidate still pending on resume is failed, not re-queued (issue 9). */
+export const MAX_EVALUATION_STARTS = 3
 /** Failed evaluations a resumed run reloads for the population's fix mode. */
 const FIX_MODE_FAILURES = 16
 
@@ -358,7 +361,13 @@ export const start = (options: StartOptions) =>
     const evaluateOne = (program: Program) =>
       Effect.gen(function*() {
         state.inFlightEvaluations++
-        const outcome = yield* shared.evaluation(evaluator.evaluate({ programId: program.id, code: program.code, extension })).pipe(
+        const outcome = yield* shared.evaluation(
+          Effect.zipRight(
+            // Counted before the evaluator starts, so that a candidate that kills evolve is seen on resume.
+            db.startEvaluation(program.id),
+            evaluator.evaluate({ programId: program.id, code: program.code, extension })
+          )
+        ).pipe(
           Effect.ensuring(Effect.sync(() => state.inFlightEvaluations--))
         )
         yield* commit(program, outcome)
@@ -372,33 +381,9 @@ export const start = (options: StartOptions) =>
     /** The initial program, once known (a new run learns it when it evaluates it). */
     let rootId = initialProgramId
 
-    const pickParent = Effect.gen(function*() {
-      const sample = yield* population.sample
-      if (sample === undefined) {
-        // Nothing scored and no failed evaluation remembered: "fix mode" from the initial program.
-        if (rootId === null) return undefined
-        return {
-          parent: yield* db.getProgram(rootId),
-          inspirations: [] as Array<Program>,
-          labels: [] as Array<string | undefined>,
-          island: 0,
-          mode: "fix" as const
-        }
-      }
-      const parent = yield* db.getProgram(sample.parent.id)
-      const inspirations = yield* Effect.forEach(sample.inspirations, (e) => db.getProgram(e.id))
-      const labels = sample.inspirations.map((m, i) => {
-        const kind = sample.inspirationKinds?.[i]
-        return m.origin !== undefined
-          ? `migrant from island ${m.origin}`
-          : kind === "top"
-          ? "one of the best"
-          : kind === "cell"
-          ? "best of another MAP-Elites cell"
-          : undefined
-      })
-      return { parent, inspirations, labels, island: sample.island, mode: sample.mode }
-    }).pipe(Effect.catchTag("ProgramNotFound", Effect.die))
+    // Parent and inspirations: one query for the rows not cached (see ParentPicker).
+    const picker = makeParentPicker(population, db, { rootId: () => rootId })
+    const pickParent = picker.pick.pipe(Effect.catchTag("ProgramNotFound", Effect.die))
 
     /** Programs of the child's island a candidate is compared with by the novelty check. */
     const neighboursOf = (picked: { parent: Program; inspirations: ReadonlyArray<Program>; island: number }, limit: number) =>
@@ -410,12 +395,15 @@ export const start = (options: StartOptions) =>
           seen.add(id)
           out.push({ id, code })
         }
-        if (picked.parent.score !== null) push(picked.parent.id, picked.parent.code)
+        // A failed parent is no yardstick; the initial program still being evaluated is.
+        if (picked.parent.score !== null || picked.parent.status === "pending") push(picked.parent.id, picked.parent.code)
         for (const p of picked.inspirations) push(p.id, p.code)
-        for (const m of population.islandTop(picked.island, limit)) {
-          if (out.length >= limit) break
-          if (!seen.has(m.id)) push(m.id, yield* programCode(m.id))
-        }
+        const ids = population.islandTop(picked.island, limit).map((m) => m.id).filter((id) => !seen.has(id))
+          .slice(0, Math.max(0, limit - out.length))
+        const rows = yield* picker.read(ids).pipe(
+          Effect.catchTag("ProgramNotFound", () => Effect.forEach(ids, (id) => Effect.map(programCode(id), (code) => ({ id, code }))))
+        )
+        for (const row of rows) push(row.id, row.code)
         return out
       })
 
@@ -644,18 +632,46 @@ export const start = (options: StartOptions) =>
 
     // ---- driver -------------------------------------------------------------------------
 
-    const evaluateInitial = Effect.gen(function*() {
+    /** Stores the initial program as pending; it is evaluated by the first free evaluation fiber. */
+    const storeInitial = Effect.gen(function*() {
       const at = yield* now
       const id = yield* newProgramId
-      rootId = id
       const code = options.initialCode ?? ""
       const program = pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code, createdAt: at, llm: null })
       hashes.add(program.codeHash)
       yield* db.insertProgram(program)
+      rootId = id
       state.claimed++
-      yield* evaluateOne(program)
-      return id
+      return program
     })
+
+    /**
+     * A candidate still pending after MAX_EVALUATION_STARTS starts took evolve down with it (or
+     * was cut off by a stop) each time: committed as failed instead of being re-queued forever.
+     */
+    const retireExhausted = (pending: ReadonlyArray<Program>) =>
+      Effect.gen(function*() {
+        const starts = loaded?.evaluationStarts
+        if (starts === undefined || starts.size === 0) return pending
+        const keep: Array<Program> = []
+        for (const program of pending) {
+          const n = starts.get(program.id) ?? 0
+          if (n < MAX_EVALUATION_STARTS) {
+            keep.push(program)
+            continue
+          }
+          yield* commit(program, {
+            _tag: "Failed",
+            failure: {
+              kind: "evaluator_error",
+              message: `evaluation was interrupted ${n} times (evolve stopped or was killed during each); not retried`
+            },
+            feedback: null,
+            durationMs: 0
+          })
+        }
+        return keep
+      })
 
     const drive = Effect.gen(function*() {
       yield* publish(
@@ -669,19 +685,29 @@ export const start = (options: StartOptions) =>
       )
       const workers = yield* FiberSet.make<void, DatabaseError>()
       const proposals = yield* FiberSet.make<void, DatabaseError>()
+      // A defect (a bug, or a service that threw) ends the run instead of silently removing a
+      // fiber, which could leave the run waiting forever for evaluations that never come.
       const failOnDbError = <A, R>(effect: Effect.Effect<A, DatabaseError, R>) =>
-        Effect.catchAll(effect, (e) => requestStop("database_error", e.message))
+        effect.pipe(
+          Effect.catchAll((e) => requestStop("database_error", e.message)),
+          Effect.catchAllDefect((defect) =>
+            requestStop("proposal_failures", `internal error: ${defect instanceof Error ? defect.message : String(defect)}`)
+          )
+        )
 
-      let pending = loaded?.pending ?? []
+      let pending = yield* retireExhausted(loaded?.pending ?? [])
       let initialId = initialProgramId
       if (initialId === null && (options._tag === "New" || options.initialCode !== undefined)) {
-        initialId = yield* evaluateInitial
-      } else if (initialId !== null && pending.some((p) => p.id === initialId)) {
-        // The initial program itself was interrupted before its result was committed.
-        const initial = pending.find((p) => p.id === initialId)!
-        pending = pending.filter((p) => p.id !== initialId)
-        yield* evaluateOne(initial)
+        const initial = yield* storeInitial
+        initialId = initial.id
+        pending = [initial, ...pending]
       }
+      // The initial program (when not evaluated yet) is first in `pending`, and the proposal
+      // fibers start while it is evaluated rather than after: waiting would leave every LLM slot
+      // idle for one evaluation (plus its spawn) at the start of each run. Until its result is
+      // committed, ParentPicker sends it as the parent without metrics ("Not evaluated yet");
+      // once it is scored it is the population's first member, and if it fails, the next
+      // proposals are in fix mode with its error. Only the first P prompts can lack its metrics.
       // Only reached through a resume whose initial program was lost: nothing to breed from.
       const parentless = initialId === null && population.size === 0
 

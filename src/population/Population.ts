@@ -239,6 +239,13 @@ export class Population {
     return (this.islands[island]?.members ?? []).slice(0, n)
   }
 
+  /** The score of an island's `k`-th best member (-Infinity while it has fewer): "among the best k" is `score >= this`. */
+  islandRankScore(island: number, k: number): number {
+    const members = this.islands[island]?.members
+    if (members === undefined || k <= 0) return Number.POSITIVE_INFINITY
+    return members.length < k ? Number.NEGATIVE_INFINITY : members[k - 1]!.score
+  }
+
   islandMembers(island: number): ReadonlyArray<Member> {
     return this.islands[island]?.members ?? []
   }

@@ -95,6 +95,31 @@ describe("ProgramDatabase", () => {
       })
     ))
 
+  it.scoped("counts evaluation starts of pending candidates only, and reads several programs in one call", () =>
+    withDatabase(() =>
+      Effect.gen(function*() {
+        const db = yield* Db.ProgramDatabase
+        yield* db.createRun(runId, specWith(), 0)
+        for (const id of ["a", "b", "c"]) yield* db.insertProgram(program({ id, runId, createdAt: id.charCodeAt(0) }))
+        const [a, b] = [ProgramId.make("a"), ProgramId.make("b")]
+        expect(yield* db.startEvaluation(a)).toBe(1)
+        expect(yield* db.startEvaluation(a)).toBe(2)
+        expect(yield* db.startEvaluation(b)).toBe(1)
+        yield* db.commitEvaluation(b, { _tag: "Scored", metrics: { score: 2 }, score: 2, feedback: null, durationMs: 1 }, 5)
+        // A committed candidate is no longer counted.
+        expect(yield* db.startEvaluation(b)).toBe(0)
+        const state = yield* db.loadRunState(runId)
+        expect(state.pending.map((p) => p.id)).toEqual(["a", "c"])
+        expect([...state.evaluationStarts]).toEqual([["a", 2]])
+
+        const rows = yield* db.getPrograms(["c", "b", "a", "b"])
+        expect(rows.map((p) => p.id)).toEqual(["c", "b", "a", "b"])
+        expect(rows[1]).toEqual(yield* db.getProgram("b"))
+        expect(yield* db.getPrograms([])).toEqual([])
+        expect(yield* Effect.flip(db.getPrograms(["a", "nope"]))).toMatchObject({ _tag: "ProgramNotFound", programId: "nope" })
+      })
+    ))
+
   it.scoped("reopens an existing file without re-running migrations", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem

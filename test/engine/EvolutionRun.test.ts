@@ -289,4 +289,111 @@ describe("EvolutionRun", () => {
       expect(summary.stopReason).toBe("max_evaluations")
       expect(summary.failuresByKind["llm"]).toBeUndefined()
     }))
+
+  it.scoped("starts proposing while the initial program is evaluated, sending it without metrics until it is scored", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const inputs: Array<{ status: string; metrics: unknown; at: number }> = []
+      const proposer = testProposer(probe, 1000)
+      const recording = Layer.effect(
+        Proposer,
+        Effect.map(Effect.provide(Proposer, proposer), (inner) => ({
+          propose: (input, onRetry) =>
+            Effect.flatMap(TestClock.currentTimeMillis, (at) => {
+              inputs.push({ status: input.parent.status, metrics: input.parent.metrics, at })
+              return inner.propose(input, onRetry)
+            })
+        }))
+      )
+      const summary = yield* run(
+        { max_evaluations: 12, concurrency: { proposals: 4, evaluations: 2 } },
+        Layer.merge(recording, testEvaluator(probe, 500))
+      )
+      expect(summary.evaluations).toBe(12)
+      // The first P proposals start at once, next to the initial program's evaluation (500 ms).
+      expect(inputs.slice(0, 4).map((i) => i.at)).toEqual([0, 0, 0, 0])
+      expect(inputs.slice(0, 4).every((i) => i.status === "pending" && i.metrics === null)).toBe(true)
+      // Later ones breed from scored programs, with their metrics.
+      expect(inputs.slice(4).every((i) => i.status === "evaluated" && i.metrics !== null)).toBe(true)
+    }))
+
+  it.scoped("a candidate cut off during evaluation 3 times is committed as failed on resume, not re-run; queued ones are not counted", () =>
+    Effect.gen(function*() {
+      let proposals = 0
+      let killerRuns = 0
+      // The first proposal is a "killer": its evaluation never returns (it takes evolve down).
+      const proposer = Layer.succeed(Proposer, {
+        propose: () =>
+          Effect.gen(function*() {
+            const n = ++proposals
+            yield* Effect.sleep(100)
+            const llm = { text: "", model: "test-model", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 100, attempts: 1, finishReason: "stop" }
+            return { _tag: "Proposed", code: n === 1 ? "killer\n" : `score = ${n}\n`, patch: "diff", llm } as const
+          })
+      })
+      const evaluator = Layer.succeed(Evaluator, {
+        evaluate: (request) =>
+          request.code.startsWith("killer")
+            ? Effect.zipRight(Effect.sync(() => killerRuns++), Effect.never)
+            : Effect.zipRight(
+              Effect.sleep(1000),
+              Effect.succeed({ _tag: "Scored", metrics: { score: 1 }, score: Number(/score = (\d+)/.exec(request.code)?.[1] ?? 0), feedback: null, durationMs: 1000 } as const)
+            )
+      })
+      yield* Effect.gen(function*() {
+        const database = yield* Db.ProgramDatabase
+        const spec = specWith({ max_evaluations: 20, shutdown_grace_seconds: 2, concurrency: { proposals: 2, evaluations: 2, queue: 2 } })
+        let runId: EvolutionRun.RunHandle["runId"] | undefined
+        let killer: string | undefined
+        const session = (options: EvolutionRun.StartOptions, stop: "graceful" | "killed") =>
+          Effect.scoped(Effect.gen(function*() {
+            const handle = yield* EvolutionRun.start(options)
+            runId = handle.runId
+            const summaryFiber = yield* Effect.fork(handle.await)
+            yield* TestClock.adjust("3 seconds")
+            if (stop === "killed") return undefined // the scope closes under the run: like a crash
+            yield* handle.stop("interrupted")
+            yield* TestClock.adjust("1 hour")
+            return yield* Fiber.join(summaryFiber)
+          }))
+
+        // 1. Graceful stop: the killer's evaluation is cut off after the grace period.
+        const first = yield* session({ _tag: "New", spec, initialCode: "score = 0\n" }, "graceful")
+        expect(first!.status).toBe("interrupted")
+        const afterFirst = yield* database.loadRunState(runId!)
+        killer = afterFirst.pending.find((p) => p.code.startsWith("killer"))?.id
+        expect(killer).toBeDefined()
+        expect(afterFirst.evaluationStarts.get(killer as never)).toBe(1)
+        // Candidates still queued at the stop never started: not counted.
+        const neverStarted = afterFirst.pending.filter((p) => p.id !== killer)
+        expect(neverStarted.length).toBeGreaterThan(0)
+        for (const p of neverStarted) expect(afterFirst.evaluationStarts.has(p.id)).toBe(false)
+
+        // 2. and 3. Killed (scope closed) with the killer in evaluation again.
+        yield* session({ _tag: "Resume", runId: runId!, spec }, "killed")
+        expect((yield* database.loadRunState(runId!)).evaluationStarts.get(killer as never)).toBe(2)
+        yield* session({ _tag: "Resume", runId: runId!, spec }, "killed")
+        expect((yield* database.loadRunState(runId!)).evaluationStarts.get(killer as never)).toBe(3)
+        expect(killerRuns).toBe(3)
+
+        // 4. Resume: the killer is committed as failed instead of being evaluated a 4th time.
+        const last = yield* Effect.scoped(Effect.gen(function*() {
+          const handle = yield* EvolutionRun.start({ _tag: "Resume", runId: runId!, spec })
+          const summaryFiber = yield* Effect.fork(handle.await)
+          yield* TestClock.adjust("1 hour")
+          return yield* Fiber.join(summaryFiber)
+        }))
+        expect(killerRuns).toBe(3)
+        expect(last.status).toBe("completed")
+        expect(last.evaluations).toBe(20)
+        expect(last.failuresByKind["evaluator_error"]).toBe(1)
+        const retired = yield* database.getProgram(killer!)
+        expect(retired.status).toBe("failed")
+        expect(retired.failure).toEqual({
+          kind: "evaluator_error",
+          message: "evaluation was interrupted 3 times (evolve stopped or was killed during each); not retried"
+        })
+        expect((yield* database.loadRunState(runId!)).pending).toEqual([])
+      }).pipe(Effect.provide(Layer.mergeAll(proposer, evaluator, Db.layer(":memory:"))))
+    }))
 })

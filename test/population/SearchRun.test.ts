@@ -195,9 +195,17 @@ describe("search in a run", () => {
         Db.layer(":memory:")
       )))
       expect(summary.evaluations).toBe(10)
-      expect(calls[0]!.mode).toBe("fix")
-      expect(calls[0]!.parent.status).toBe("failed")
-      expect(calls[0]!.parent.failure?.message).toContain("crash")
+      // Proposals start while the initial program is evaluated: those get it without metrics...
+      const firstFix = calls.findIndex((c) => c.mode === "fix")
+      expect(firstFix).toBeGreaterThanOrEqual(0)
+      for (const c of calls.slice(0, firstFix)) {
+        expect(c.parent.status).toBe("pending")
+        expect(c.parent.metrics).toBeNull()
+        expect(c.mode).toBe("explore")
+      }
+      // ...and once it failed, the next ones fix it, with its error.
+      expect(calls[firstFix]!.parent.status).toBe("failed")
+      expect(calls[firstFix]!.parent.failure?.message).toContain("crash")
       expect(calls.at(-1)!.mode).not.toBe("fix")
     }))
 
