@@ -7,9 +7,12 @@
  * The store + commit rate is measured on the first 5,000 programs, each write its own
  * transaction as in the engine; the rest go in batches of 2,000 per outer transaction (the same
  * statements, without a WAL commit each), which keeps the build to seconds.
+ *
+ * For work on resume or sampling, `EVOLVE_BENCH_DB=FILE` keeps the built database in FILE and,
+ * when FILE already exists, reuses it instead of building (the store figures are then absent).
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -17,6 +20,7 @@ import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { Effect, Layer, Random } from "effect"
+import Sqlite from "better-sqlite3"
 import { migrations } from "../../../src/db/migrations.js"
 import * as ProgramDatabase from "../../../src/db/ProgramDatabase.js"
 import { makeProgramId, makeRunId, type ProgramId, type RunId } from "../../../src/domain/Ids.js"
@@ -147,9 +151,27 @@ runScenario(async ({ quick }) => {
   const samples = quick ? 500 : 20_000
   const dir = mkdtempSync(join(tmpdir(), "evolve-bench-db-"))
   const file = join(dir, "run.db")
+  const kept = process.env["EVOLVE_BENCH_DB"]
   try {
-    log(`database: storing and committing ${count} programs (rate over the first ${measuredCount})`)
-    const { buildS, cpuMsPerProgram, measured, perSecond, runId } = await build(file, count, measuredCount)
+    let built: { buildS: number; cpuMsPerProgram: number; measured: number; perSecond: number; runId: string }
+    if (kept !== undefined && existsSync(kept)) {
+      log(`database: reusing ${kept} (EVOLVE_BENCH_DB)`)
+      copyFileSync(kept, file)
+      const db = new Sqlite(file, { readonly: true })
+      const row = db.prepare("SELECT id FROM runs ORDER BY created_at LIMIT 1").get() as { id: string }
+      db.close()
+      built = { buildS: 0, cpuMsPerProgram: Number.NaN, measured: 0, perSecond: Number.NaN, runId: row.id }
+    } else {
+      log(`database: storing and committing ${count} programs (rate over the first ${measuredCount})`)
+      built = await build(file, count, measuredCount)
+      if (kept !== undefined) {
+        const db = new Sqlite(file)
+        db.pragma("wal_checkpoint(TRUNCATE)")
+        db.close()
+        copyFileSync(file, kept)
+      }
+    }
+    const { buildS, cpuMsPerProgram, measured, perSecond, runId } = built
     const bytes = fileSize(file)
     log(`  ${round(perSecond, 0)} programs/s, ${round(bytes / 1e6, 1)} MB; resuming in a fresh process`)
     const resume = await resumeInFreshProcess(file, runId, samples)
@@ -162,9 +184,10 @@ runScenario(async ({ quick }) => {
       figures: [
         figure("database.insertRate", `store + commit rate, one transaction each (first ${measured} programs)`, round(perSecond, 0), "programs/s"),
         figure("database.storeCpu", "CPU per store + commit (the engine's two writes per candidate)", round(cpuMsPerProgram, 3), "ms"),
-        figure("database.samplingP50", `parent + inspiration sampling p50 (${n} programs)`, resume.sampling.p50, "ms"),
-        figure("database.samplingP99", `parent + inspiration sampling p99 (${n} programs)`, resume.sampling.p99, "ms", atMost(1)),
+        figure("database.samplingP50", `parent + inspiration sampling and reading p50 (${n} programs)`, resume.sampling.p50, "ms"),
+        figure("database.samplingP99", `parent + inspiration sampling and reading p99 (${n} programs)`, resume.sampling.p99, "ms", atMost(1)),
         figure("database.samplingCpuP99", `the same in CPU time, p99 (preemption by other processes taken out)`, resume.samplingCpu.p99, "ms"),
+        figure("database.perProgramReadsP99", `the same read one getProgram per program, uncached (before ParentPicker), p99`, resume.perProgramReads.p99, "ms"),
         figure("database.resume", `resume: open, load run and search state, build Population (${n} programs)`, round(resume.resumeMs / 1000, 3), "s", atMost(2)),
         figure("database.rss", `RSS after resuming ${n} programs`, resume.rssAfterMb, "MB", atMost(300)),
         figure("database.fileSize", `database file size (${n} programs, ~1.5 KB of code each)`, round(bytes / 1e6, 1), "MB")

@@ -1,8 +1,10 @@
 /**
  * Helper process of the database scenario: resumes a run from its database as the engine does
  * in `EvolutionRun.start` (open with migrations, `loadRunState`, `loadSearchState`, build the
- * `Population` with the default search options, load its reference code), then samples a
- * parent and its inspirations and reads them (`pickParent`) many times.
+ * `Population` with the default search options, load its reference code), then picks a parent
+ * and its inspirations with the engine's own `ParentPicker` (sample, then read their rows: cache
+ * plus one query) many times, as each proposal does. For comparison it also times the former
+ * way (one `getProgram` per program, no cache) in the same process.
  *
  *   node databaseResume.js --db FILE --run RUN_ID --samples N --out FILE
  */
@@ -11,6 +13,7 @@ import { performance, PerformanceObserver } from "node:perf_hooks"
 import { Effect } from "effect"
 import * as ProgramDatabase from "../../../src/db/ProgramDatabase.js"
 import { RunId } from "../../../src/domain/Ids.js"
+import { makeParentPicker } from "../../../src/population/ParentPicker.js"
 import { defaultOptions, Population } from "../../../src/population/Population.js"
 import { type Distribution, distribution, round } from "../stats.js"
 
@@ -24,12 +27,18 @@ export interface ResumeReport {
   readonly population: number
   readonly rssBeforeMb: number
   readonly rssAfterMb: number
-  /** Population.sample plus the getProgram reads of parent and inspirations, wall ms per call. */
+  /** ParentPicker.pick (what the engine runs per proposal), wall ms per call. */
   readonly sampling: Distribution
   /** The same calls in CPU ms of this process: what is left when preemption by other processes is taken out. */
   readonly samplingCpu: Distribution
   /** Population.sample alone, wall ms. */
   readonly populationSampleOnly: Distribution
+  /** The former way: Population.sample, then one getProgram per program, no cache (wall and CPU ms). */
+  readonly perProgramReads: Distribution
+  readonly perProgramReadsCpu: Distribution
+  readonly perProgramReadsGc: { readonly count: number; readonly totalMs: number; readonly maxMs: number }
+  /** The picker's row cache over the sampling calls. */
+  readonly cache: { readonly hits: number; readonly misses: number; readonly size: number }
   /** Garbage-collection pauses during the sampling calls: what the tail is made of. */
   readonly gcDuringSampling: { readonly count: number; readonly totalMs: number; readonly maxMs: number }
 }
@@ -88,7 +97,9 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
     const built = performance.now()
     const rssAfter = process.memoryUsage().rss
 
-    const pickParent = Effect.gen(function*() {
+    const picker = makeParentPicker(population, db, { rootId: () => state.initialProgramId })
+    const pickParent = Effect.flatMap(picker.pick, (picked) => picked === undefined ? Effect.dieMessage("empty population") : Effect.void)
+    const perProgramReads = Effect.gen(function*() {
       const sample = yield* population.sample
       if (sample === undefined) return yield* Effect.dieMessage("empty population")
       yield* db.getProgram(sample.parent.id)
@@ -111,6 +122,10 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
     const stopGc = watchGc()
     const sampling = yield* timed(pickParent)
     const gcDuringSampling = yield* Effect.promise(stopGc)
+    const cache = picker.cacheStats()
+    const stopGcFormer = watchGc()
+    const former = yield* timed(perProgramReads)
+    const formerGc = yield* Effect.promise(stopGcFormer)
     const sampleOnly = yield* timed(population.sample)
     const report: ResumeReport = {
       openMs: round(opened - started, 1),
@@ -123,6 +138,10 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
       sampling: roundAll(distribution(sampling.wall)),
       samplingCpu: roundAll(distribution(sampling.cpu)),
       populationSampleOnly: roundAll(distribution(sampleOnly.wall)),
+      perProgramReads: roundAll(distribution(former.wall)),
+      perProgramReadsCpu: roundAll(distribution(former.cpu)),
+      perProgramReadsGc: formerGc,
+      cache,
       gcDuringSampling
     }
     return report

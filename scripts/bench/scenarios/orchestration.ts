@@ -11,7 +11,7 @@
  * - steady: completions between the 20th and 80th percentile over the time they span;
  * - whole run: all evaluations (initial program included) over spawn-to-exit wall time.
  * Runs are sized for a number of seconds at the ideal rate, with a wall-clock limit in case
- * evolve falls far short of it.
+ * evolve falls far short of it. `EVOLVE_BENCH_CASES=p8w8_40,p8w8` runs only the named cases.
  */
 import { startFakeOpenAiServer } from "../../../test/support/FakeOpenAiServer.js"
 import { expectSuccess, runArgs, runEvolve } from "../evolveCli.js"
@@ -160,7 +160,8 @@ const measure = async (c: Case) => {
 }
 
 runScenario(async ({ quick }) => {
-  const cases = quick ? quickCases : fullCases
+  const only = process.env["EVOLVE_BENCH_CASES"]?.split(",").filter((id) => id !== "")
+  const cases = (quick ? quickCases : fullCases).filter((c) => only === undefined || only.includes(c.id))
   const results = []
   for (const c of cases) results.push(await measure(c))
   const figures: Array<Figure> = []
