@@ -389,7 +389,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
           Command.env({ ...parentEnv, EVOLVE_PROGRAM: programPath, EVOLVE_RESULTS_DIR: resultsDir }, {
             extendEnv: false
           }),
-          Command.stdin(Stream.empty)
+          Command.stdin(namespace === undefined ? Stream.empty : "pipe")
         )
         const { ending, stderr, stdout } = yield* run(command, `EVOLVE_RESULTS_DIR=${resultsDir}`, namespace !== undefined)
         return yield* verdict(ending, stdout, tail(stderr), path.join(resultsDir, "metrics.json"))

@@ -356,8 +356,9 @@ export const namespacePrefix = (ns: PidNamespace): ReadonlyArray<string> => [
   "--",
   "sh",
   "-c",
-  // (the shell would export its PWD to the evaluator)
-  "unset PWD OLDPWD; \"$@\"; exit $?",
+  // The shell would export its PWD to the evaluator; stdin is empty (the wrapper's own stdin may
+  // then be a pipe nobody writes to, which spares evolve a fiber per candidate to close it).
+  "unset PWD OLDPWD; \"$@\" </dev/null; exit $?",
   "evolve-init"
 ]
 

@@ -327,6 +327,17 @@ describe("CommandEvaluator", () => {
         expect(outcome.feedback).toContain("killed by SIGSEGV")
       }))
 
+    it.live.skipIf(!usable)("the evaluator's stdin is empty (a read ends at once)", () =>
+      Effect.gen(function*() {
+        const outcome = expectScored(yield* evaluate(
+          `console.log(JSON.stringify({ score: require("node:fs").readFileSync(0).length + 1 }))`,
+          { timeoutMs: 2_000 },
+          ".cjs",
+          isolation
+        ))
+        expect(outcome.score).toBe(1)
+      }))
+
     it.live.skipIf(!usable)("a missing interpreter is an evaluator_error, not a failure of the effect", () =>
       Effect.gen(function*() {
         const outcome = expectFailed(
