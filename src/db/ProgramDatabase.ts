@@ -195,7 +195,7 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   readonly usageByModel: (runId: RunId) => Effect.Effect<ReadonlyArray<ModelUsage>, DatabaseError>
   // ---- LLM layer (issue 4) ----
-  /** Every finished (not pending) candidate with an LLM model, oldest first: rebuilds the bandit on resume. */
+  /** Every finished (not pending) candidate with an LLM model, in no particular order: rebuilds the bandit on resume. */
   readonly llmOutcomes: (runId: RunId) => Effect.Effect<ReadonlyArray<LlmOutcome>, DatabaseError>
   // ---- search (src/population) ----
   /** Stores the MAP-Elites / objective descriptor (JSON) of a scored program. */
@@ -518,16 +518,23 @@ export const make = Effect.gen(function*() {
     // ---- LLM layer (issue 4) ------------------------------------------------------------------
 
     llmOutcomes: Effect.fn("ProgramDatabase.llmOutcomes")(function*(runId) {
-      const rows = yield* sql<{ model: string; status: string; score: number | null; parent_score: number | null; usd: number | null }>`
-        SELECT c.llm_model AS model, c.status, c.score, p.score AS parent_score, c.llm_usd AS usd
-        FROM programs c LEFT JOIN programs p ON p.id = c.parent_id
-        WHERE c.run_id = ${runId} AND c.llm_model IS NOT NULL AND c.status <> 'pending'
-        ORDER BY c.created_at, c.id`.pipe(Effect.mapError(dbError("read LLM outcomes")))
-      return rows.map((r) => ({
-        model: r.model,
-        improvement: r.status === "evaluated" && r.score !== null && r.parent_score !== null ? r.score - r.parent_score : 0,
-        usd: r.usd ?? 0
-      }))
+      // Both reads are covered by indexes (programs_by_run_model, programs_by_run_status_score):
+      // joining each candidate to its parent's row instead read the whole table.
+      const rows = yield* sql<{ model: string; status: string; score: number | null; parent_id: string | null; usd: number | null }>`
+        SELECT llm_model AS model, status, score, parent_id, llm_usd AS usd FROM programs
+        WHERE run_id = ${runId} AND llm_model IS NOT NULL AND status <> 'pending'`.pipe(Effect.mapError(dbError("read LLM outcomes")))
+      const scored = yield* sql<{ id: string; score: number }>`SELECT id, score FROM programs
+        WHERE run_id = ${runId} AND status = 'evaluated'`.pipe(Effect.mapError(dbError("read LLM outcomes")))
+      const scores = new Map<string, number>()
+      for (const r of scored) scores.set(r.id, r.score)
+      return rows.map((r) => {
+        const parentScore = r.parent_id === null ? undefined : scores.get(r.parent_id)
+        return {
+          model: r.model,
+          improvement: r.status === "evaluated" && r.score !== null && parentScore !== undefined ? r.score - parentScore : 0,
+          usd: r.usd ?? 0
+        }
+      })
     }),
 
     // ---- search (src/population) ----------------------------------------------------------

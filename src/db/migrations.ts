@@ -122,5 +122,13 @@ export const migrations = {
   "0006_evaluation_starts": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE programs ADD COLUMN eval_starts INTEGER NOT NULL DEFAULT 0`
+  }),
+  /**
+   * Resume rebuilds the model bandit from every finished candidate with a model (`llmOutcomes`):
+   * without a covering index that read every code-carrying row of the run (0.5 s at 100k).
+   */
+  "0007_llm_outcomes_index": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE INDEX programs_by_run_model ON programs (run_id, llm_model, status, score, parent_id, llm_usd)`
   })
 }

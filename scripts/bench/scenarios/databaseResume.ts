@@ -1,6 +1,7 @@
 /**
  * Helper process of the database scenario: resumes a run from its database as the engine does
- * in `EvolutionRun.start` (open with migrations, `loadRunState`, `loadSearchState`, build the
+ * in `EvolutionRun.start` (open with migrations, `loadRunState`, `loadSearchState`, the recent
+ * failures and the LLM outcomes that rebuild the model bandit, build the
  * `Population` with the default search options, load its reference code), then picks a parent
  * and its inspirations with the engine's own `ParentPicker` (sample, then read their rows: cache
  * plus one query) many times, as each proposal does. For comparison it also times the former
@@ -19,8 +20,11 @@ import { type Distribution, distribution, round } from "../stats.js"
 
 export interface ResumeReport {
   readonly openMs: number
-  /** loadRunState + loadSearchState. */
+  /** loadRunState + loadSearchState + recentFailures + llmOutcomes. */
   readonly loadStateMs: number
+  /** Up to the end of llmOutcomes, and how many outcomes it read. */
+  readonly llmOutcomesDoneMs: number
+  readonly llmOutcomes: number
   /** Population construction and its reference code. */
   readonly populationMs: number
   readonly resumeMs: number
@@ -86,6 +90,10 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
       descriptors: defaultOptions.features.length > 0 || defaultOptions.objectives.length > 0,
       failures: 16
     })
+    // The engine also reloads the recent failures (prompts) and every LLM outcome (model bandit).
+    yield* db.recentFailures(runId, 5)
+    const outcomes = yield* db.llmOutcomes(runId)
+    const llmOutcomesMs = performance.now() - opened
     const loaded = performance.now()
     const population = new Population(state.population, defaultOptions, {
       migrants: search.migrants,
@@ -130,6 +138,8 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
     const report: ResumeReport = {
       openMs: round(opened - started, 1),
       loadStateMs: round(loaded - opened, 1),
+      llmOutcomesDoneMs: round(llmOutcomesMs, 1),
+      llmOutcomes: outcomes.length,
       populationMs: round(built - loaded, 1),
       resumeMs: round(built - started, 1),
       population: population.size,
