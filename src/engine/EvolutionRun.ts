@@ -711,10 +711,6 @@ export const start = (options: StartOptions) =>
       // Only reached through a resume whose initial program was lost: nothing to breed from.
       const parentless = initialId === null && population.size === 0
 
-      for (let i = 0; i < config.concurrency.evaluations; i++) {
-        yield* FiberSet.run(workers, failOnDbError(evaluationLoop))
-      }
-      if (pending.length > 0) yield* FiberSet.run(workers, failOnDbError(Queue.offerAll(queue, pending)))
       if (state.evaluations >= max) yield* requestStop("max_evaluations")
       else if (parentless) {
         // Nothing to breed from and nothing queued: waiting would be forever.
@@ -724,6 +720,12 @@ export const start = (options: StartOptions) =>
           yield* FiberSet.run(proposals, failOnDbError(proposalLoop))
         }
       }
+      // Evaluation fibers start after the proposal fibers, so that the first LLM requests are
+      // sent before the first evaluator is spawned (a spawn blocks the event loop for a while).
+      for (let i = 0; i < config.concurrency.evaluations; i++) {
+        yield* FiberSet.run(workers, failOnDbError(evaluationLoop))
+      }
+      if (pending.length > 0) yield* FiberSet.run(workers, failOnDbError(Queue.offerAll(queue, pending)))
       if (config.max_wall_seconds !== undefined) {
         const limit = config.max_wall_seconds
         yield* FiberSet.run(
