@@ -196,7 +196,11 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly usageByModel: (runId: RunId) => Effect.Effect<ReadonlyArray<ModelUsage>, DatabaseError>
   // ---- LLM layer (issue 4) ----
   /** Every finished (not pending) candidate with an LLM model, in no particular order: rebuilds the bandit on resume. */
-  readonly llmOutcomes: (runId: RunId) => Effect.Effect<ReadonlyArray<LlmOutcome>, DatabaseError>
+  readonly llmOutcomes: (
+    runId: RunId,
+    /** The score of each scored program when the caller already has them (saves reading them again). */
+    scoreOf?: (id: string) => number | undefined
+  ) => Effect.Effect<ReadonlyArray<LlmOutcome>, DatabaseError>
   // ---- search (src/population) ----
   /** Stores the MAP-Elites / objective descriptor (JSON) of a scored program. */
   readonly recordDescriptor: (id: ProgramId, descriptor: string) => Effect.Effect<void, DatabaseError>
@@ -517,18 +521,22 @@ export const make = Effect.gen(function*() {
 
     // ---- LLM layer (issue 4) ------------------------------------------------------------------
 
-    llmOutcomes: Effect.fn("ProgramDatabase.llmOutcomes")(function*(runId) {
+    llmOutcomes: Effect.fn("ProgramDatabase.llmOutcomes")(function*(runId, scoreOf) {
       // Both reads are covered by indexes (programs_by_run_model, programs_by_run_status_score):
       // joining each candidate to its parent's row instead read the whole table.
       const rows = yield* sql<{ model: string; status: string; score: number | null; parent_id: string | null; usd: number | null }>`
         SELECT llm_model AS model, status, score, parent_id, llm_usd AS usd FROM programs
         WHERE run_id = ${runId} AND llm_model IS NOT NULL AND status <> 'pending'`.pipe(Effect.mapError(dbError("read LLM outcomes")))
-      const scored = yield* sql<{ id: string; score: number }>`SELECT id, score FROM programs
-        WHERE run_id = ${runId} AND status = 'evaluated'`.pipe(Effect.mapError(dbError("read LLM outcomes")))
-      const scores = new Map<string, number>()
-      for (const r of scored) scores.set(r.id, r.score)
+      let score = scoreOf
+      if (score === undefined) {
+        const scored = yield* sql<{ id: string; score: number }>`SELECT id, score FROM programs
+          WHERE run_id = ${runId} AND status = 'evaluated'`.pipe(Effect.mapError(dbError("read LLM outcomes")))
+        const scores = new Map<string, number>()
+        for (const r of scored) scores.set(r.id, r.score)
+        score = (id) => scores.get(id)
+      }
       return rows.map((r) => {
-        const parentScore = r.parent_id === null ? undefined : scores.get(r.parent_id)
+        const parentScore = r.parent_id === null ? undefined : score(r.parent_id)
         return {
           model: r.model,
           improvement: r.status === "evaluated" && r.score !== null && parentScore !== undefined ? r.score - parentScore : 0,

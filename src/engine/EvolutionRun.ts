@@ -239,7 +239,9 @@ export const start = (options: StartOptions) =>
       llmClient === undefined || model === "" ? Effect.void : llmClient.recordOutcome(model, improvement, usd)
     if (loaded !== undefined && llmClient !== undefined) {
       // Rebuild the model bandit's state from the run's history.
-      for (const o of yield* db.llmOutcomes(runId)) yield* llmClient.recordOutcome(o.model, o.improvement, o.usd)
+      for (const o of yield* db.llmOutcomes(runId, (id) => population.scoreOf(id))) {
+        yield* llmClient.recordOutcome(o.model, o.improvement, o.usd)
+      }
     }
     const sessionStart = state.evaluations
     let proposalNumber = 0

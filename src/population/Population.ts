@@ -278,6 +278,11 @@ export class Population {
     return frontOf(all).map((f) => f.member)
   }
 
+  /** The score of a scored program (undefined for any other id). */
+  scoreOf(id: string): number | undefined {
+    return this.byId.get(id)?.score
+  }
+
   /** How many times a program was picked as a parent. */
   timesUsed(id: string): number {
     return this.uses.get(id) ?? 0

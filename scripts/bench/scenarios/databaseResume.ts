@@ -20,12 +20,12 @@ import { type Distribution, distribution, round } from "../stats.js"
 
 export interface ResumeReport {
   readonly openMs: number
-  /** loadRunState + loadSearchState + recentFailures + llmOutcomes. */
+  /** loadRunState + loadSearchState. */
   readonly loadStateMs: number
-  /** Up to the end of llmOutcomes, and how many outcomes it read. */
-  readonly llmOutcomesDoneMs: number
+  /** llmOutcomes alone (part of populationMs), and how many outcomes it read. */
+  readonly llmOutcomesMs: number
   readonly llmOutcomes: number
-  /** Population construction and its reference code. */
+  /** Population construction and its reference code, recent failures and LLM outcomes. */
   readonly populationMs: number
   readonly resumeMs: number
   readonly population: number
@@ -90,15 +90,16 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
       descriptors: defaultOptions.features.length > 0 || defaultOptions.objectives.length > 0,
       failures: 16
     })
-    // The engine also reloads the recent failures (prompts) and every LLM outcome (model bandit).
-    yield* db.recentFailures(runId, 5)
-    const outcomes = yield* db.llmOutcomes(runId)
-    const llmOutcomesMs = performance.now() - opened
     const loaded = performance.now()
     const population = new Population(state.population, defaultOptions, {
       migrants: search.migrants,
       failures: search.failedEvaluations
     })
+    // The engine also reloads the recent failures (prompts) and every LLM outcome (model bandit).
+    yield* db.recentFailures(runId, 5)
+    const outcomesStarted = performance.now()
+    const outcomes = (yield* db.llmOutcomes(runId, (id) => population.scoreOf(id))).length
+    const llmOutcomesMs = performance.now() - outcomesStarted
     yield* population.loadReferenceCode((id) =>
       db.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
     )
@@ -138,8 +139,8 @@ const main = (file: string, runId: RunId, samples: number, rssBefore: number, st
     const report: ResumeReport = {
       openMs: round(opened - started, 1),
       loadStateMs: round(loaded - opened, 1),
-      llmOutcomesDoneMs: round(llmOutcomesMs, 1),
-      llmOutcomes: outcomes.length,
+      llmOutcomesMs: round(llmOutcomesMs, 1),
+      llmOutcomes: outcomes,
       populationMs: round(built - loaded, 1),
       resumeMs: round(built - started, 1),
       population: population.size,
