@@ -682,7 +682,7 @@ export const start = (options: StartOptions) =>
           at: startedAt,
           resumed: options._tag === "Resume",
           evaluated: state.evaluations,
-          requeued: loaded?.pending.length ?? 0
+          requeued: (loaded?.pending ?? []).filter((p) => (loaded?.evaluationStarts.get(p.id) ?? 0) < MAX_EVALUATION_STARTS).length
         })
       )
       const workers = yield* FiberSet.make<void, DatabaseError>()
