@@ -316,16 +316,15 @@ export const make = (options: PythonEvaluatorOptions) =>
         return verdictOf(outcome)
       })
 
-    const evaluate = Effect.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
-      yield* Effect.annotateCurrentSpan("evolve.programId", request.programId)
-      const started = yield* Clock.currentTimeMillis
-      const verdict = yield* evaluateOnce(request).pipe(
-        Effect.catchAllDefect((defect) => Effect.succeed(failed("evaluator_error", `internal error: ${String(defect)}`)))
-      )
-      const durationMs = (yield* Clock.currentTimeMillis) - started
-      const outcome: EvaluationOutcome = { ...verdict, durationMs }
-      return outcome
-    })
+    // A plain function with a span, not Effect.fn: that captures a stack trace (new Error()) per call.
+    const evaluate = (request: EvaluationRequest): Effect.Effect<EvaluationOutcome> =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) =>
+        evaluateOnce(request).pipe(
+          Effect.catchAllDefect((defect) => Effect.succeed(failed("evaluator_error", `internal error: ${String(defect)}`))),
+          Effect.flatMap((verdict) =>
+            Effect.map(Clock.currentTimeMillis, (now): EvaluationOutcome => ({ ...verdict, durationMs: now - started }))
+          )
+        )).pipe(Effect.withSpan("Evaluator.evaluate", { attributes: { "evolve.programId": request.programId } }))
 
     return Evaluator.of({ evaluate })
   })

@@ -12,7 +12,7 @@
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
 import { Command, CommandExecutor } from "@effect/platform"
-import { Data, Deferred, Duration, Effect, Exit, Queue, Random, Schema, Scope, Stream } from "effect"
+import { Clock, Data, Deferred, Duration, Effect, type Either, Exit, Queue, Random, Schema, Scope, Stream } from "effect"
 import type { ProcessTree } from "./Sandbox.js"
 
 const Ending = Schema.Union(Schema.Struct({ code: Schema.Number }), Schema.Struct({ signal: Schema.String }))
@@ -52,13 +52,22 @@ export type Done = typeof Done.Type
 const SetupError = Schema.Struct({ type: Schema.Literal("setup_error"), id: Schema.String, error: Schema.String })
 const WorkerMessage = Schema.Union(Ready, LoadError, Started, Done, SetupError)
 type WorkerMessage = typeof WorkerMessage.Type
-const decodeMessage = Schema.decodeUnknownEither(WorkerMessage)
+/** One decoder per message type: cheaper than trying every member of the union. */
+const decoders: Record<string, (input: unknown) => Either.Either<WorkerMessage, unknown>> = {
+  ready: Schema.decodeUnknownEither(Ready),
+  load_error: Schema.decodeUnknownEither(LoadError),
+  started: Schema.decodeUnknownEither(Started),
+  done: Schema.decodeUnknownEither(Done),
+  setup_error: Schema.decodeUnknownEither(SetupError)
+}
 
 type WorkerEvent =
   | WorkerMessage
   | { readonly type: "eof"; readonly exit: string }
   /** A line on the protocol pipe that is not a message for this worker's current state. */
   | { readonly type: "garbage"; readonly line: string }
+  /** The job in flight reached its time limit (from the worker's watchdog). */
+  | { readonly type: "deadline" }
 
 export interface PoolJob {
   readonly id: string
@@ -115,11 +124,18 @@ interface Worker {
   /** false once it ended, sent garbage, or was discarded: never given another job. */
   alive: boolean
   /** The job in flight: its id, and its child's pid once "started" arrived. */
-  job: { readonly id: string; pid: number | undefined } | undefined
+  job: Job | undefined
   /** Who waits for the next event, or the events nobody waited for yet. */
   waiter: ((event: WorkerEvent) => void) | undefined
   readonly backlog: Array<WorkerEvent>
   ended: boolean
+}
+
+interface Job {
+  readonly id: string
+  pid: number | undefined
+  /** Clock time (ms) past which the watchdog reports "deadline". */
+  readonly deadline: number
 }
 
 interface Slot {
@@ -168,8 +184,10 @@ const parseLine = (line: string): WorkerMessage | undefined => {
   } catch {
     return undefined
   }
-  const decoded = decodeMessage(json)
-  return decoded._tag === "Right" ? decoded.right : undefined
+  const type = typeof json === "object" && json !== null ? (json as { type?: unknown }).type : undefined
+  const decode = typeof type === "string" && Object.hasOwn(decoders, type) ? decoders[type] : undefined
+  const decoded = decode?.(json)
+  return decoded?._tag === "Right" ? decoded.right : undefined
 }
 
 /**
@@ -212,7 +230,6 @@ export const make = (options: PoolOptions) =>
     const free = [...slots]
     const permits = yield* Effect.makeSemaphore(options.slots)
     const grace = Duration.millis(Math.max(options.killGraceMs, 50))
-    const timeout = Duration.millis(options.timeoutMs)
     const markerBase = `${process.pid}-${yield* Random.nextIntBetween(0, 2 ** 30)}`
     let spawned = 0
 
@@ -317,6 +334,21 @@ export const make = (options: PoolOptions) =>
           Effect.flatMap(end),
           Effect.forkScoped
         )
+        // The time limit: one timer per worker, re-armed lazily (it wakes at the earliest deadline
+        // it knows of, or one time limit later when idle), so a job costs no timer or race of its own.
+        yield* Effect.gen(function*() {
+          const reported = new WeakSet<Job>()
+          while (true) {
+            const now = yield* Clock.currentTimeMillis
+            const job = worker.job
+            if (job !== undefined && !reported.has(job) && now >= job.deadline) {
+              reported.add(job)
+              deliver(worker, { type: "deadline" })
+            }
+            const wait = job !== undefined && !reported.has(job) ? job.deadline - now : options.timeoutMs
+            yield* Effect.sleep(Duration.millis(Math.max(1, wait)))
+          }
+        }).pipe(Effect.forkScoped)
         return worker
       }).pipe(
         Scope.extend(scope),
@@ -401,7 +433,8 @@ export const make = (options: PoolOptions) =>
         if (ready._tag === "Left") return { _tag: "WorkerError", message: ready.left.message } as const
         const worker = ready.right
         worker.backlog.length = 0
-        const state: { readonly id: string; pid: number | undefined } = { id: job.id, pid: undefined }
+        const now = yield* Clock.currentTimeMillis
+        const state: Job = { id: job.id, pid: undefined, deadline: now + options.timeoutMs }
         worker.job = state
         const line = JSON.stringify({
           type: "job",
@@ -443,9 +476,11 @@ export const make = (options: PoolOptions) =>
               } as const
           })
 
-        const next = nextEvent(worker)
-        const first = yield* Effect.timeout(next, timeout).pipe(Effect.option)
-        if (first._tag === "Some") return yield* finish(first.value, false)
+        const next = nextEvent(worker).pipe(
+          Effect.repeat({ until: (event): event is Exclude<WorkerEvent, { type: "deadline" }> => event.type !== "deadline" })
+        )
+        const first = yield* nextEvent(worker)
+        if (first.type !== "deadline") return yield* finish(first, false)
 
         // Past the time limit: SIGTERM the child's group and tree, then SIGKILL after the grace period.
         if (state.pid !== undefined) {
