@@ -526,6 +526,20 @@ def _collect(job):
         os.close(results_fd)
 
 
+def _remove(job):
+    """The candidate dir: a few syscalls when it holds only what the worker made, else rmtree."""
+    try:
+        fd = _open_dir(job["dir"])  # never through a symlink the candidate put in its place
+        try:
+            os.unlink(job["program"], dir_fd=fd)
+            os.rmdir("results", dir_fd=fd)
+        finally:
+            os.close(fd)
+        os.rmdir(job["dir"])
+    except OSError:
+        shutil.rmtree(job["dir"], ignore_errors=True)
+
+
 def _prepare(job):
     job["results_dir"] = os.path.join(job["dir"], "results")
     job["program_path"] = os.path.join(job["dir"], job["program"])
@@ -683,7 +697,7 @@ def _run_job(job):
         message["files"] = _collect(job)
         _send(message)
     if job.get("cleanup"):
-        shutil.rmtree(job["dir"], ignore_errors=True)
+        _remove(job)
 
 
 def _lines():
