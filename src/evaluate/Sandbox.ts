@@ -447,7 +447,9 @@ export const sweepTempDirs = (root: string, namespaceId: string) =>
       if (pid === process.pid || isAlive(pid)) continue
       const dir = path.join(root, name)
       const info = yield* fs.stat(dir).pipe(Effect.option)
-      if (Option.isNone(info) || info.value.type !== "Directory" || (uid !== undefined && info.value.uid._tag === "Some" && info.value.uid.value !== uid)) continue
+      if (Option.isNone(info) || info.value.type !== "Directory") continue
+      const owner = Option.getOrUndefined(info.value.uid)
+      if (uid !== undefined && owner !== undefined && owner !== uid) continue
       const done = yield* fs.remove(dir, { recursive: true }).pipe(Effect.isSuccess)
       if (done) removed.push(name)
     }
