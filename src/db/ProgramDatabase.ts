@@ -1,7 +1,14 @@
-import { NodeContext } from "@effect/platform-node"
-import { FileSystem, Path } from "@effect/platform"
-import { SqlClient, type SqlError, Statement } from "@effect/sql"
-import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
+// Deep imports only: a barrel import ("@effect/platform") pulls the whole package, Swagger UI
+// included, into the bundle chunk of every command that opens a database.
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlError from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Context, Effect, Layer, Schema } from "effect"
 import { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
 import { ProgramId, RunId } from "../domain/Ids.js"
@@ -805,13 +812,14 @@ export const layer = (filename: string): Layer.Layer<ProgramDatabase, DatabaseEr
       )
     }
     const client = SqliteClient.layer({ filename })
-    const migrated = SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
-      Layer.provideMerge(client),
-      Layer.provide(NodeContext.layer)
+    // The generic migrator (same table and steps as SqliteMigrator, whose only addition is a
+    // schema dump we do not use and which needs a CommandExecutor).
+    const migrated = Layer.effectDiscard(Migrator.make({})({ loader: Migrator.fromRecord(migrations) })).pipe(
+      Layer.provideMerge(client)
     )
     return Layer.effect(ProgramDatabase, make).pipe(Layer.provide(migrated))
   })).pipe(
-    Layer.provide(NodeContext.layer),
+    Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
     Layer.catchAllCause((cause) =>
       Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${Cause.pretty(cause).split("\n")[0]}`, cause }))
     )
