@@ -120,6 +120,28 @@ describe("ProgramDatabase", () => {
       })
     ))
 
+  it.scoped("llmOutcomes gives the same improvements with the parent scores passed in as read from the database", () =>
+    withDatabase(() =>
+      Effect.gen(function*() {
+        const db = yield* Db.ProgramDatabase
+        yield* db.createRun(runId, specWith(), 0)
+        const llm = { model: "m", inputTokens: 1, outputTokens: 1, usd: 0.5, latencyMs: 1, attempts: 1 }
+        const scored = (score: number) => ({ _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 1 }) as const
+        yield* db.insertProgram(program({ id: "root", runId, createdAt: 0 }))
+        yield* db.commitEvaluation(ProgramId.make("root"), scored(2), 1)
+        yield* db.insertProgram(program({ id: "c1", runId, parentId: "root", createdAt: 2, llm }))
+        yield* db.commitEvaluation(ProgramId.make("c1"), scored(5), 3)
+        yield* db.insertProgram(program({ id: "c2", runId, parentId: "c1", createdAt: 4, llm }))
+        yield* db.commitEvaluation(ProgramId.make("c2"), scored(4), 5)
+        const fromDb = yield* db.llmOutcomes(runId)
+        const scores = new Map([["root", 2], ["c1", 5], ["c2", 4]])
+        const passed = yield* db.llmOutcomes(runId, (id) => scores.get(id))
+        const sort = (xs: ReadonlyArray<Db.LlmOutcome>) => [...xs].sort((a, b) => a.improvement - b.improvement)
+        expect(sort(fromDb)).toEqual([{ model: "m", improvement: -1, usd: 0.5 }, { model: "m", improvement: 3, usd: 0.5 }])
+        expect(sort(passed)).toEqual(sort(fromDb))
+      })
+    ))
+
   it.scoped("reopens an existing file without re-running migrations", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
