@@ -1,4 +1,7 @@
-import { Command, CommandExecutor, FileSystem, Path } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Clock, Deferred, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { constants as fsConstants } from "node:fs"

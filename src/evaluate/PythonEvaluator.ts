@@ -22,7 +22,9 @@
  * worker's address space (the evaluator's imports: numpy and scipy are about 300 MB of virtual
  * memory), so `memoryMb` (RLIMIT_AS) must leave room above that.
  */
-import { CommandExecutor, FileSystem, Path } from "@effect/platform"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Clock, Effect, Layer, Schema } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"

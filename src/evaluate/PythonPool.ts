@@ -11,7 +11,8 @@
  *   next job on its slot starts a new one. A job whose worker died before forking is retried once.
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
-import { Command, CommandExecutor } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Clock, Data, Deferred, Duration, Effect, type Either, Exit, Queue, Random, Schema, Scope, Stream } from "effect"
 import type { ProcessTree } from "./Sandbox.js"
 

@@ -13,7 +13,9 @@
  *   bubblewrap, and a private pid namespace (`probePidNamespace` finds which one works here).
  * - `sweepTempDirs` removes per-candidate temp dirs left behind by an evolve process that died.
  */
-import { Command, FileSystem, Path } from "@effect/platform"
+import * as Command from "@effect/platform/Command"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Duration, Effect, Option, Stream } from "effect"
 
 /** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
