@@ -135,7 +135,9 @@ export const make = (options: PythonEvaluatorOptions) =>
       memory_mb: options.memoryMb ?? null,
       cpu_seconds: options.cpuSeconds ?? null,
       cascade: options.cascade ?? true,
-      thresholds: options.cascadeThresholds ?? []
+      thresholds: options.cascadeThresholds ?? [],
+      // A worker that serves many jobs forks each job's child ahead of time.
+      prefork: options.warm ?? true
     }
     const prefix = bwrap === undefined ? [] : Sandbox.bwrapPrefix({
       bwrap,

@@ -3,8 +3,10 @@
  * can never lose it: the pool writes it to a temp file when it starts.
  *
  * One worker per evaluation slot. At start it imports the evaluator module once, then, for
- * each job line on stdin, forks a child that runs the evaluation in the candidate's temp dir
- * under rlimits and reports back over a pipe; the worker answers on its private protocol fd.
+ * each job line on stdin, hands the job to a child that runs the evaluation in the candidate's
+ * temp dir under rlimits and reports back over a pipe; the worker answers on its private
+ * protocol fd. With `prefork` the child is forked ahead of time, after the previous job's
+ * cleanup, and waits for its job on a pipe: the fork is off the candidate's path.
  *
  * Protocol (one JSON object per line):
  *   evolve → worker (stdin):  {"type": "job", "id", "dir", "program", "code", "collect", "cleanup"}
@@ -553,13 +555,10 @@ def _prepare(job):
         f.write(job["code"])
 
 
-def _run_job(job):
-    _reap()
-    try:
-        _prepare(job)
-    except OSError as error:
-        _send({"type": "setup_error", "id": job["id"], "error": "cannot write the candidate: %s" % error})
-        return
+def _spawn_child():
+    """Forks the child for the next job ahead of time (the fork is off the job's path): it waits
+    for its job on a pipe of its own. Returns (pid, job pipe, result, stdout and stderr pipes)."""
+    r_job, w_job = os.pipe()
     r_res, w_res = os.pipe()
     r_out, w_out = os.pipe()
     r_err, w_err = os.pipe()
@@ -568,15 +567,63 @@ def _run_job(job):
     pid = os.fork()
     if pid == 0:
         try:
-            _child(job, (r_res, w_res, r_out, w_out, r_err, w_err))
+            _prctl(1, signal.SIGKILL)
+            os.close(w_job)
+            data = bytearray()
+            while True:
+                chunk = os.read(r_job, 1 << 20)
+                if not chunk:
+                    break
+                data.extend(chunk)
+            os.close(r_job)
+            if data:
+                _child(json.loads(data), (r_res, w_res, r_out, w_out, r_err, w_err))
         finally:
             os._exit(70)
-    for fd in (w_res, w_out, w_err):
+    for fd in (r_job, w_res, w_out, w_err):
         os.close(fd)
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass
+    return pid, w_job, r_res, r_out, r_err
+
+
+_spare = None
+
+
+def _take_spare():
+    """The child forked ahead of time if it still waits, else a new one."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        try:
+            waiting = os.waitpid(spare[0], os.WNOHANG)[0] == 0
+        except ChildProcessError:  # already reaped
+            waiting = False
+        if waiting:
+            return spare
+        for fd in spare[1:]:
+            os.close(fd)
+    return _spawn_child()
+
+
+def _run_job(job):
+    global _spare
+    _reap()
+    try:
+        _prepare(job)
+    except OSError as error:
+        _send({"type": "setup_error", "id": job["id"], "error": "cannot write the candidate: %s" % error})
+        return
+    pid, w_job, r_res, r_out, r_err = _take_spare()
+    try:
+        data = memoryview(json.dumps(job).encode())
+        while data:
+            data = data[os.write(w_job, data):]
+    except OSError:
+        pass  # the child is gone: it ends below without a result
+    os.close(w_job)
     _send({"type": "started", "id": job["id"], "pid": pid})
 
     buffers = {r_res: bytearray(), r_out: bytearray(), r_err: bytearray()}
@@ -698,6 +745,8 @@ def _run_job(job):
         _send(message)
     if job.get("cleanup"):
         _remove(job)
+    if _CONFIG.get("prefork"):
+        _spare = _spawn_child()
 
 
 def _lines():
@@ -718,7 +767,7 @@ def _lines():
 
 
 def main():
-    global _module
+    global _module, _spare
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _module = _load()
@@ -728,6 +777,8 @@ def main():
     sys.stdout.flush()
     sys.stderr.flush()
     _send({"type": "ready", "pid": os.getpid(), "python": sys.version.split()[0]})
+    if _CONFIG.get("prefork"):
+        _spare = _spawn_child()
     for line in _lines():
         if not line.strip():
             continue
