@@ -237,7 +237,20 @@ export class ProgramDatabase extends Context.Tag("evolve/ProgramDatabase")<Progr
   readonly setRunHost: (runId: RunId, host: string | null) => Effect.Effect<void, DatabaseError>
   /** Runs driven by `host` that were active when it stopped: still running/stopping, or stopped with `reason`. */
   readonly runsToRecover: (host: string, reason: string) => Effect.Effect<ReadonlyArray<RunRecord>, DatabaseError>
+  // ---- run leases (src/engine/RunLease) ----
+  /** Who holds the run's lease, and its last heartbeat; null when nobody does. */
+  readonly readLease: (runId: RunId) => Effect.Effect<RunLeaseRecord | null, DatabaseError>
+  /** Takes the lease if its holder is still `expected` (compare-and-set); false when someone else got there first. */
+  readonly takeLease: (runId: RunId, owner: string, expected: string | null, at: number) => Effect.Effect<boolean, DatabaseError>
+  /** A heartbeat; false when `owner` no longer holds the lease. */
+  readonly renewLease: (runId: RunId, owner: string, at: number) => Effect.Effect<boolean, DatabaseError>
+  readonly releaseLease: (runId: RunId, owner: string) => Effect.Effect<void, DatabaseError>
 }>() {}
+
+export interface RunLeaseRecord {
+  readonly owner: string
+  readonly heartbeatAt: number
+}
 
 /** SqlError's own message is generic ("Failed to execute statement"): name SQLite's reason too. */
 const sqlReason = (error: SqlError.SqlError): string => {
@@ -749,6 +762,32 @@ export const make = Effect.gen(function*() {
         AND (status IN ('running', 'stopping') OR (status = 'interrupted' AND stop_reason = ${reason}))
         ORDER BY created_at`.pipe(Effect.mapError(dbError("find runs to recover")))
       return rows.map(toRun)
+    }),
+
+    readLease: Effect.fn("ProgramDatabase.readLease")(function*(runId) {
+      const rows = yield* sql<{ lease_owner: string | null; lease_heartbeat_at: number | null }>`SELECT lease_owner,
+        lease_heartbeat_at FROM runs WHERE id = ${runId}`.pipe(Effect.mapError(dbError("read run lease")))
+      const row = rows[0]
+      return row === undefined || row.lease_owner === null
+        ? null
+        : { owner: row.lease_owner, heartbeatAt: row.lease_heartbeat_at ?? 0 }
+    }),
+
+    takeLease: Effect.fn("ProgramDatabase.takeLease")(function*(runId, owner, expected, at) {
+      const rows = yield* sql<{ id: string }>`UPDATE runs SET lease_owner = ${owner}, lease_heartbeat_at = ${at}
+        WHERE id = ${runId} AND lease_owner IS ${expected} RETURNING id`.pipe(Effect.mapError(dbError("take run lease")))
+      return rows.length > 0
+    }),
+
+    renewLease: Effect.fn("ProgramDatabase.renewLease")(function*(runId, owner, at) {
+      const rows = yield* sql<{ id: string }>`UPDATE runs SET lease_heartbeat_at = ${at}
+        WHERE id = ${runId} AND lease_owner = ${owner} RETURNING id`.pipe(Effect.mapError(dbError("renew run lease")))
+      return rows.length > 0
+    }),
+
+    releaseLease: Effect.fn("ProgramDatabase.releaseLease")(function*(runId, owner) {
+      yield* sql`UPDATE runs SET lease_owner = NULL, lease_heartbeat_at = NULL
+        WHERE id = ${runId} AND lease_owner = ${owner}`.pipe(Effect.mapError(dbError("release run lease")))
     })
   })
 })

@@ -130,5 +130,14 @@ export const migrations = {
   "0007_llm_outcomes_index": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`CREATE INDEX programs_by_run_model ON programs (run_id, llm_model, status, score, parent_id, llm_usd)`
+  }),
+  /**
+   * Which process drives a run, renewed by a heartbeat: a second process (a CLI resume, a second
+   * server on the same file) cannot drive the same run at the same time.
+   */
+  "0008_run_leases": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE runs ADD COLUMN lease_owner TEXT`
+    yield* sql`ALTER TABLE runs ADD COLUMN lease_heartbeat_at INTEGER`
   })
 }

@@ -20,6 +20,23 @@ export class RunNotFound extends Data.TaggedError("RunNotFound")<{ readonly runI
   }
 }
 
+/** Another live process drives the run (it holds the run's lease). */
+export class RunBusy extends Data.TaggedError("RunBusy")<{
+  readonly runId: string
+  /** Who holds it, e.g. "pid 4242 on host build-3". */
+  readonly holder: string
+  readonly heartbeatAgoMs: number
+  readonly staleAfterMs: number
+}> {
+  override get message() {
+    return `run ${this.runId} is being driven by ${this.holder} (last heartbeat ${
+      Math.round(this.heartbeatAgoMs / 1000)
+    } s ago): stop that process first; if it died on another host, its lease expires ${
+      Math.round(this.staleAfterMs / 1000)
+    } s after its last heartbeat`
+  }
+}
+
 export class ProgramNotFound extends Data.TaggedError("ProgramNotFound")<{ readonly programId: string }> {
   override get message() {
     return `no program with id ${this.programId}`

@@ -35,6 +35,7 @@ import { optionsFromConfig, Population } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
 import type { Neighbour } from "../propose/Novelty.js"
 import { Proposer, settingsFromConfig } from "../propose/Proposer.js"
+import * as RunLease from "./RunLease.js"
 import * as RunLimits from "./RunLimits.js"
 
 export type StopReason =
@@ -47,6 +48,7 @@ export type StopReason =
   | "patience"
   | "target_metrics"
   | "budget_usd"
+  | "lease_lost"
 
 const statusFor: Record<StopReason, RunStatus> = {
   max_evaluations: "completed",
@@ -57,7 +59,9 @@ const statusFor: Record<StopReason, RunStatus> = {
   wall_clock: "completed",
   interrupted: "interrupted",
   proposal_failures: "failed",
-  database_error: "failed"
+  database_error: "failed",
+  // Another process took the run over (this one was presumed dead): the run goes on there.
+  lease_lost: "interrupted"
 }
 
 export interface RunStats {
@@ -173,11 +177,14 @@ export const start = (options: StartOptions) =>
     let loaded: RunState | undefined
     if (options._tag === "Resume") {
       runId = options.runId
-      loaded = yield* db.loadRunState(runId)
     } else {
       runId = yield* makeRunId
       yield* db.createRun(runId, spec, startedAt)
     }
+    // One process drives a run at a time (RunBusy otherwise); released when the run has finished.
+    const lease = yield* RunLease.acquire(runId)
+    yield* Effect.addFinalizer(() => Effect.ignore(lease.release))
+    if (options._tag === "Resume") loaded = yield* db.loadRunState(runId)
     yield* db.setRunStatus(runId, "running", null, startedAt)
 
     const events = yield* PubSub.unbounded<RunEvent>()
@@ -676,6 +683,10 @@ export const start = (options: StartOptions) =>
       })
 
     const drive = Effect.gen(function*() {
+      yield* Effect.forkScoped(RunLease.keepAlive(
+        lease,
+        requestStop("lease_lost", `another process took run ${runId} over (this one missed its heartbeats)`)
+      ))
       yield* publish(
         new RunStarted({
           runId,
@@ -757,7 +768,9 @@ export const start = (options: StartOptions) =>
         const record = db.setRunStatus(runId, status, stop.message ?? stop.reason, at)
         // A run stopped by a database error can seldom record that: report the first error, not
         // this one ("update run status" hid "commit evaluation: database or disk is full").
-        yield* stop.reason === "database_error" ? Effect.ignore(record) : record
+        // A run taken over by another process: its status is that process's to write.
+        if (stop.reason === "database_error") yield* Effect.ignore(record)
+        else if (stop.reason !== "lease_lost") yield* record
         yield* publish(new RunStatusChanged({ runId, at, status, reason: stop.message ?? stop.reason }))
         const summary: RunSummary = { ...(yield* stats), stopReason: stop.reason, message: stop.message }
         return summary
@@ -766,6 +779,7 @@ export const start = (options: StartOptions) =>
     const seeded = Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`))
     yield* Effect.scoped(drive).pipe(
       Effect.flatMap(finish),
+      Effect.ensuring(Effect.ignore(lease.release)),
       seeded,
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),

@@ -193,6 +193,8 @@ export const make = (options: RunManagerOptions) =>
           const environment = options.environment ?? RunEnvironment.layer
           const services = yield* Layer.buildWithScope(environment(start.spec, apiKey), scope)
           const handle = yield* EvolutionRun.start(start).pipe(
+            // Another process (a CLI resume, a second server) drives it: a conflict, not an error.
+            Effect.catchTag("RunBusy", (busy) => new RunConflict({ message: busy.message })),
             Effect.provide(services),
             Effect.provideService(RunLimits, limits),
             Effect.provideService(ProgramDatabase, db),
@@ -269,7 +271,10 @@ export const make = (options: RunManagerOptions) =>
     const service = RunManager.of({
       limits: { llm: options.llmConcurrency, evaluations: options.evaluationConcurrency },
       create: (spec, initialCode) =>
-        control.withPermits(1)(launch({ _tag: "New", spec: withDatabase(spec), initialCode })),
+        control.withPermits(1)(launch({ _tag: "New", spec: withDatabase(spec), initialCode })).pipe(
+          // Nobody else can hold the lease of a run id just made.
+          Effect.catchTag("RunConflict", Effect.die)
+        ),
       list: Effect.gen(function*() {
         const runs = yield* db.listRuns
         return yield* Effect.forEach(runs, (overview) =>

@@ -8,7 +8,7 @@ import { Effect, Fiber, Queue } from "effect"
 import { ProgramDatabase } from "../db/ProgramDatabase.js"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
 import { languageOfExtension } from "../config/RunSpecs.js"
-import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
+import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import { RunId } from "../domain/Ids.js"
 import type { Failure, Metrics } from "../domain/Program.js"
 import type { RunConfigInput, RunSpec } from "../domain/RunConfig.js"
@@ -91,7 +91,7 @@ export interface RunOptions {
 /** Runs (or resumes) an evolution to its end and returns its best program. */
 export const run = (
   options: RunOptions
-): Effect.Effect<EvolveResult, DatabaseError | RunNotFound, ProgramDatabase | Proposer | Evaluator> =>
+): Effect.Effect<EvolveResult, DatabaseError | RunNotFound | RunBusy, ProgramDatabase | Proposer | Evaluator> =>
   Effect.scoped(Effect.gen(function*() {
     const db = yield* ProgramDatabase
     if (options.runId !== undefined) yield* db.getRun(options.runId)

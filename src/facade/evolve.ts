@@ -12,7 +12,7 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, type Redacted } from "effect"
 import { decodeRunConfig, envOverrides } from "../config/ConfigLoader.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
-import { ConfigError, type DatabaseError, type RunNotFound } from "../domain/Errors.js"
+import { ConfigError, type DatabaseError, type RunBusy, type RunNotFound } from "../domain/Errors.js"
 import type { RunConfig, RunConfigInput, RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
 import * as FunctionEvaluator from "../evaluate/FunctionEvaluator.js"
@@ -195,7 +195,7 @@ const unevolved = (code: string, extension: string, options: EvolveOptions, conf
  */
 export const evolveEffect = (
   options: EvolveOptions
-): Effect.Effect<EvolveResult, ConfigError | DatabaseError | RunNotFound> =>
+): Effect.Effect<EvolveResult, ConfigError | DatabaseError | RunNotFound | RunBusy> =>
   Effect.gen(function*() {
     const env = options.env ?? (yield* Effect.sync(() => process.env))
     const program = typeof options.program === "string" ? { code: options.program } : options.program
@@ -242,8 +242,8 @@ export const evolveEffect = (
 
 /**
  * Evolves `options.program` and resolves with the best program found. Rejects with a
- * ConfigError (bad options or environment), DatabaseError or RunNotFound (resume); a signal
- * already aborted rejects with its reason.
+ * ConfigError (bad options or environment), DatabaseError, RunNotFound or RunBusy (resume of a
+ * run another process drives); a signal already aborted rejects with its reason.
  */
 export const evolve = async (options: EvolveOptions): Promise<EvolveResult> => {
   options.signal?.throwIfAborted()

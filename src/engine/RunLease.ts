@@ -1,0 +1,94 @@
+/**
+ * One process drives a run at a time. The process that starts or resumes a run takes the run's
+ * lease in the database (compare-and-set) and renews it with a heartbeat; a second process — a
+ * CLI resume while a server hosts the run, a second server recovering the same runs — gets
+ * `RunBusy` instead of evaluating the same candidates twice.
+ *
+ * A lease is free when nobody holds it, when its heartbeat is older than `staleAfterMs` (the
+ * holder died on another host, or hung), or at once when the holder ran on this host and its pid
+ * no longer exists (killed -9: resume needs no wait).
+ */
+import { Clock, Duration, Effect, Random } from "effect"
+import { hostname } from "node:os"
+import type { DatabaseError } from "../domain/Errors.js"
+import { RunBusy } from "../domain/Errors.js"
+import type { RunId } from "../domain/Ids.js"
+import { ProgramDatabase } from "../db/ProgramDatabase.js"
+
+export const heartbeatEvery = Duration.seconds(5)
+export const staleAfterMs = 30_000
+
+interface Holder {
+  readonly host: string
+  readonly pid: number
+}
+
+/** "host/pid/nonce": host and pid tell liveness, the nonce tells two runs of one process apart. */
+const parseOwner = (owner: string): Holder | undefined => {
+  const m = /^(.*)\/(\d+)\/[^/]+$/.exec(owner)
+  return m === null ? undefined : { host: m[1]!, pid: Number(m[2]) }
+}
+
+const describe = (owner: string) => {
+  const holder = parseOwner(owner)
+  return holder === undefined ? owner : `pid ${holder.pid} on host ${holder.host}`
+}
+
+/** False only when the process does not exist (EPERM: alive, someone else's). */
+const pidAlive = (pid: number) =>
+  Effect.sync(() => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (error) {
+      return (error as { code?: string }).code !== "ESRCH"
+    }
+  })
+
+export interface Lease {
+  readonly owner: string
+  /** A heartbeat; false when the lease was taken over (this process was presumed dead). */
+  readonly renew: Effect.Effect<boolean, DatabaseError>
+  readonly release: Effect.Effect<void, DatabaseError>
+}
+
+/** Takes the run's lease, or fails with RunBusy naming the live holder. */
+export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseError, ProgramDatabase> =>
+  Effect.gen(function*() {
+    const db = yield* ProgramDatabase
+    const host = yield* Effect.sync(() => hostname())
+    const nonce = (yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)
+    const owner = `${host}/${process.pid}/${nonce}`
+    // A compare-and-set can lose to another taker; the next read then sees the winner.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const current = yield* db.readLease(runId)
+      const at = yield* Clock.currentTimeMillis
+      if (current !== null) {
+        const holder = parseOwner(current.owner)
+        const ago = at - current.heartbeatAt
+        const deadHere = holder !== undefined && holder.host === host && !(yield* pidAlive(holder.pid))
+        if (!deadHere && ago < staleAfterMs) {
+          return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: ago, staleAfterMs })
+        }
+      }
+      if (yield* db.takeLease(runId, owner, current?.owner ?? null, at)) {
+        return {
+          owner,
+          renew: Effect.flatMap(Clock.currentTimeMillis, (now) => db.renewLease(runId, owner, now)),
+          release: db.releaseLease(runId, owner)
+        }
+      }
+    }
+    const current = yield* db.readLease(runId)
+    // Three lost compare-and-sets and nobody holds it: the update matched no row.
+    if (current === null) return yield* Effect.dieMessage(`run ${runId} does not exist`)
+    return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: 0, staleAfterMs })
+  })
+
+/** Renews the lease every `heartbeatEvery` until it is lost (then runs `onLost`) or interrupted. */
+export const keepAlive = (lease: Lease, onLost: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    // A database hiccup is not a lost lease: the next beat tries again.
+    while (yield* Effect.orElseSucceed(lease.renew, () => true)) yield* Effect.sleep(heartbeatEvery)
+    yield* onLost
+  })
