@@ -75,6 +75,7 @@ export interface RunStats {
   readonly failuresByKind: Readonly<Record<string, number>>
   readonly bestScore: number | null
   readonly bestProgramId: ProgramId | null
+  /** LLM calls and evaluations running now; work waiting for a shared (RunManager) permit is not counted. */
   readonly inFlightProposals: number
   readonly inFlightEvaluations: number
   readonly queued: number
@@ -227,6 +228,9 @@ export const start = (options: StartOptions) =>
       claimed: (loaded?.evaluations ?? 0) + (loaded?.pending.length ?? 0),
       failuresByKind: { ...loaded?.failuresByKind } as Record<string, number>,
       best: population.best as PopulationEntry | undefined,
+      /** Proposals claimed and not finished, waiting for a shared permit included (for `budget_usd`). */
+      proposalsUnderway: 0,
+      /** LLM calls and evaluations running now (holding their permits), for stats. */
       inFlightProposals: 0,
       inFlightEvaluations: 0,
       consecutiveProposalFailures: 0,
@@ -367,17 +371,22 @@ export const start = (options: StartOptions) =>
         if (state.evaluations >= max) yield* requestStop("max_evaluations")
       })
 
+    /** Counts `effect` in a stats counter while it runs (inside its shared permit, not while waiting for it). */
+    const inFlight = (counter: "inFlightProposals" | "inFlightEvaluations") => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => void state[counter]++),
+        () => effect,
+        () => Effect.sync(() => void state[counter]--)
+      )
+
     const evaluateOne = (program: Program) =>
       Effect.gen(function*() {
-        state.inFlightEvaluations++
         const outcome = yield* shared.evaluation(
           Effect.zipRight(
             // Counted before the evaluator starts, so that a candidate that kills evolve is seen on resume.
             db.startEvaluation(program.id),
             evaluator.evaluate({ programId: program.id, code: program.code, extension })
-          )
-        ).pipe(
-          Effect.ensuring(Effect.sync(() => state.inFlightEvaluations--))
+          ).pipe(inFlight("inFlightEvaluations"))
         )
         yield* commit(program, outcome)
       })
@@ -449,7 +458,7 @@ export const start = (options: StartOptions) =>
         mode: picked.mode,
         inspirationLabels: picked.labels,
         settings
-      }, onRetry))
+      }, onRetry).pipe(inFlight("inFlightProposals")))
       const at = yield* now
       const llm = result.llm
       if (llm) accountLlm(llm)
@@ -601,7 +610,7 @@ export const start = (options: StartOptions) =>
         while (!state.stopping) {
           const next = yield* nextCallUsd
           if (state.usd + state.inFlightUsd + next <= budget) return next
-          if (state.inFlightProposals === 0) {
+          if (state.proposalsUnderway === 0) {
             yield* requestStop("budget_usd", `LLM cost $${state.usd.toFixed(4)} leaves no room for another call under the budget of $${budget}`)
             return undefined
           }
@@ -627,12 +636,12 @@ export const start = (options: StartOptions) =>
         // fibers interleave (failed proposals are retried under a new number).
         const random = Random.make(`${config.seed}:${sessionStart}:${proposalNumber++}`)
         state.claimed++
-        state.inFlightProposals++
+        state.proposalsUnderway++
         state.inFlightUsd += reserved
         yield* proposeOne.pipe(
           Effect.withRandom(random),
           Effect.ensuring(Effect.sync(() => {
-            state.inFlightProposals--
+            state.proposalsUnderway--
             state.inFlightUsd -= reserved
           }))
         )

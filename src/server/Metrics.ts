@@ -147,8 +147,8 @@ const liveGauges = (registry: Registry, stats: ReadonlyArray<RunStats>, limits: 
   let llm = 0
   let evals = 0
   for (const s of stats) {
-    registry.set("evolve_in_flight_proposals", "LLM proposals in flight (including those waiting for a shared permit)", { run: s.runId }, s.inFlightProposals)
-    registry.set("evolve_in_flight_evaluations", "Evaluations in flight (including those waiting for a shared permit)", { run: s.runId }, s.inFlightEvaluations)
+    registry.set("evolve_in_flight_proposals", "LLM proposals in flight (not counting those waiting for a shared permit)", { run: s.runId }, s.inFlightProposals)
+    registry.set("evolve_in_flight_evaluations", "Evaluations in flight (not counting those waiting for a shared permit)", { run: s.runId }, s.inFlightEvaluations)
     registry.set("evolve_queued_candidates", "Candidates waiting in the run's queue", { run: s.runId }, s.queued)
     registry.set("evolve_run_elapsed_seconds", "Wall time of the run's current session", { run: s.runId }, s.elapsedMs / 1000)
     llm += s.inFlightProposals

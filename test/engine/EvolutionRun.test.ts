@@ -3,6 +3,7 @@ import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
 import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import { makeFairPool, RunLimits } from "../../src/engine/RunLimits.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import { Proposer } from "../../src/propose/Proposer.js"
@@ -70,6 +71,28 @@ const run = (
   }).pipe(Effect.provide(Layer.merge(layers, Db.layer(":memory:"))))
 
 describe("EvolutionRun", () => {
+  it.scoped("counts work as in flight only once it holds its shared permit", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const limits = RunLimits.of({ llm: yield* makeFairPool(2), evaluations: yield* makeFairPool(1) })
+      const seen = { proposals: 0, evaluations: 0 }
+      const summary = yield* run(
+        { max_evaluations: 20, concurrency: { proposals: 5, evaluations: 4, queue: 4 } },
+        Layer.merge(testProposer(probe, 1000), testEvaluator(probe, 300)),
+        (handle) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 60; i++) {
+              yield* TestClock.adjust("100 millis")
+              const stats = yield* handle.stats
+              seen.proposals = Math.max(seen.proposals, stats.inFlightProposals)
+              seen.evaluations = Math.max(seen.evaluations, stats.inFlightEvaluations)
+            }
+          })
+      ).pipe(Effect.provideService(RunLimits, limits))
+      expect(summary.evaluations).toBe(20)
+      expect(seen).toEqual({ proposals: 2, evaluations: 1 })
+    }))
+
   it.scoped("keeps at most P LLM calls and W evaluations in flight and stops at max evaluations", () =>
     Effect.gen(function*() {
       const probe = yield* makeProbe
