@@ -6,9 +6,15 @@
  *   pid, which leads its own process group) and then "done".
  * - evolve owns the clock: past the job's timeout it sends SIGTERM to the child's group and
  *   tree, waits the grace period, then freezes and SIGKILLs the tree. A worker that still does
- *   not answer is killed with everything below it and replaced on the next job.
+ *   not answer is killed with everything below it and replaced on the next job. The first
+ *   deadline comes from one timer per worker (a watchdog fiber re-armed lazily), not a race per job.
  * - A worker that dies (or fails to import the evaluator) costs at most the job in flight; the
  *   next job on its slot starts a new one. A job whose worker died before forking is retried once.
+ *   Its exit is noticed even when something it left behind holds its stdout open.
+ * - A line on the protocol pipe that does not fit (a candidate can write there through
+ *   pidfd_getfd) fails the job in flight and retires the worker.
+ * - A worker that died, was corrupted or timed out is killed with what escaped its tree: every
+ *   process carrying its `EVOLVE_POOL_WORKER` environment marker.
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
 import * as Command from "@effect/platform/Command"
