@@ -170,7 +170,10 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
     const binFound = bin.includes("/")
       ? yield* fs.exists(path.resolve(cwd, bin)).pipe(Effect.orElseSucceed(() => false))
       : (yield* Sandbox.findExecutable(bin)) !== undefined
-    const probe = yield* Effect.forkScoped(
+    // The probe runs in the background; evaluations wait on its result (a Deferred, not a join of
+    // the probe's fiber, which would also merge that fiber's FiberRefs into every evaluation).
+    const probe = yield* Deferred.make<Sandbox.PidNamespace | undefined>()
+    yield* Effect.forkScoped(Effect.flatMap(
       bwrap !== undefined || !isolation.pidNamespace || !binFound
         ? Effect.succeed(undefined)
         : Sandbox.probePidNamespace.pipe(
@@ -181,8 +184,9 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
             )
           ),
           Effect.map((probe) => probe._tag === "Available" ? probe.namespace : undefined)
-        )
-    )
+        ),
+      (namespace) => Deferred.succeed(probe, namespace)
+    ))
     const pythonHint = options.command.some((arg) => arg.endsWith(".py"))
       ? " (for an OpenEvolve evaluator.py or a Shinka evaluate.py, set evaluator.contract: openevolve or shinka)"
       : ""
@@ -294,7 +298,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
           // stdio closed holds no pipe, and once its parent has exited the tree no longer leads to it.
           yield* tree.killByEnvironment(marker)
         }
-        yield* Effect.ignore(Effect.timeout(Fiber.joinAll(drains), drainGrace))
+        yield* Effect.ignore(Effect.timeout(Fiber.awaitAll(drains), drainGrace))
 
         // Output still buffered in the pipe at the exit may overflow the cap too.
         const final: Ending = (ending._tag === "Exited" || ending._tag === "Signaled") && overflowed !== undefined
@@ -385,7 +389,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
         const resultsDir = path.join(dir, "results")
         yield* fs.writeFileString(programPath, request.code)
         yield* fs.makeDirectory(resultsDir)
-        const namespace = yield* Fiber.join(probe)
+        const namespace = yield* Deferred.await(probe)
         const [first, ...rest] = argvFor(dir, programPath, namespace)
         const command = Command.make(first!, ...rest).pipe(
           Command.workingDirectory(cwd),
