@@ -7,6 +7,7 @@ import * as NodeFs from "node:fs"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
+import { processesWith } from "../support/processFixtures.js"
 
 const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(`${dir}/bwrap`))
 
@@ -69,17 +70,6 @@ let tokens = 0
  * pid namespace the pids a candidate sees are not the host's.
  */
 const token = () => `1000.${process.pid}${++tokens}${Math.floor(Math.random() * 1e6)}`
-
-/** Live, non-zombie processes (other than this one) whose command line contains `needle`. */
-const processesWith = (needle: string) =>
-  NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).filter((pid) => {
-    try {
-      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle) &&
-        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-    } catch {
-      return false
-    }
-  }).map(Number)
 
 const eventuallyGone = (needles: ReadonlyArray<string>) =>
   Effect.gen(function*() {

@@ -2,24 +2,13 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
+import { fixtureDir } from "../support/processFixtures.js"
 
 const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(NodePath.join(dir, "bwrap")))
-
-/** A directory holding `files`, removed after the test. */
-const fixtureDir = (files: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "evolve-pytest-"))
-      for (const [name, text] of Object.entries(files)) NodeFs.writeFileSync(NodePath.join(dir, name), text)
-      return dir
-    }),
-    (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-  )
 
 const baseOptions = (evaluatorPath: string): PythonEvaluatorOptions => ({
   contract: "openevolve",
@@ -41,7 +30,7 @@ const withEvaluator = <A>(
   Effect.gen(function*() {
     const contract = options.contract ?? "openevolve"
     const name = contract === "shinka" ? "evaluate.py" : "evaluator.py"
-    const dir = yield* fixtureDir(files)
+    const dir = yield* fixtureDir(files, "evolve-pytest-")
     let n = 0
     return yield* Effect.gen(function*() {
       const evaluator = yield* Evaluator
@@ -266,7 +255,7 @@ def evaluate(program_path):
 
     it.scopedLive("kills a grandchild left behind by a child that exits", () =>
       Effect.gen(function*() {
-        const pidDir = yield* fixtureDir({})
+        const pidDir = yield* fixtureDir({}, "evolve-pytest-")
         const pidFile = NodePath.join(pidDir, "pids")
         yield* withEvaluator({ "evaluator.py": runningEvaluator }, {}, (evaluate) =>
           Effect.gen(function*() {
@@ -288,7 +277,7 @@ def run():
 
     it.scopedLive("kills a grandchild that called setsid() when the candidate times out", () =>
       Effect.gen(function*() {
-        const pidDir = yield* fixtureDir({})
+        const pidDir = yield* fixtureDir({}, "evolve-pytest-")
         const pidFile = NodePath.join(pidDir, "pids")
         yield* withEvaluator({ "evaluator.py": runningEvaluator }, { timeoutMs: 1_000 }, (evaluate) =>
           Effect.gen(function*() {
@@ -370,7 +359,7 @@ def evaluate(program_path):
 
     it.scopedLive("imports the evaluator once per worker, and again per candidate when cold", () =>
       Effect.gen(function*() {
-        const counterDir = yield* fixtureDir({})
+        const counterDir = yield* fixtureDir({}, "evolve-pytest-")
         const counter = NodePath.join(counterDir, "imports")
         const files = {
           "evaluator.py": `
@@ -397,7 +386,7 @@ def evaluate(program_path):
   describe("temp dirs", () => {
     it.scopedLive("each candidate runs in its own dir, removed afterwards unless keepArtifacts", () =>
       Effect.gen(function*() {
-        const root = yield* fixtureDir({})
+        const root = yield* fixtureDir({}, "evolve-pytest-")
         const evaluator = `
 import os
 
@@ -494,7 +483,7 @@ if __name__ == "__main__":
   describe.skipIf(!hasBwrap)("bubblewrap", () => {
     it.scopedLive("runs without network and with a read-only filesystem, writable temp dir", () =>
       Effect.gen(function*() {
-        const outside = yield* fixtureDir({})
+        const outside = yield* fixtureDir({}, "evolve-pytest-")
         yield* withEvaluator({
           "evaluator.py": `
 import os, socket

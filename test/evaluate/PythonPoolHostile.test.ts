@@ -8,21 +8,11 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
-
-const fixtureDir = (files: Record<string, string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "evolve-pyhostile-"))
-      for (const [name, text] of Object.entries(files)) NodeFs.writeFileSync(NodePath.join(dir, name), text)
-      return dir
-    }),
-    (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-  )
+import { fixtureDir } from "../support/processFixtures.js"
 
 /** A time limit far above what any case here needs: a case that hits it was hung. */
 const timeoutMs = 8_000
@@ -34,7 +24,7 @@ const withEvaluator = <A>(
 ) =>
   Effect.gen(function*() {
     const contract = options.contract ?? "openevolve"
-    const dir = yield* fixtureDir(files)
+    const dir = yield* fixtureDir(files, "evolve-pyhostile-")
     let n = 0
     return yield* Effect.gen(function*() {
       const evaluator = yield* Evaluator
@@ -216,7 +206,7 @@ describe("warm Python pool: hostile candidates", () => {
       for (const [name, code, message] of tampering) {
         it.scopedLive(`${contract}: a candidate that ${name} fails, and a new worker scores the next one`, () =>
           Effect.gen(function*() {
-            const pids = NodePath.join(yield* fixtureDir({}), "pids")
+            const pids = NodePath.join(yield* fixtureDir({}, "evolve-pyhostile-"), "pids")
             yield* withEvaluator(files, { contract }, (evaluate) =>
               Effect.gen(function*() {
                 const before = expectScored(yield* evaluate("pass\n"))

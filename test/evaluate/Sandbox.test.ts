@@ -3,10 +3,10 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { spawn, spawnSync } from "node:child_process"
-import * as NodeFs from "node:fs"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import * as Sandbox from "../../src/evaluate/Sandbox.js"
+import { processesWith } from "../support/processFixtures.js"
 
 /** The pid of a process that has exited (and been reaped). */
 const deadPid = () => {
@@ -14,17 +14,6 @@ const deadPid = () => {
   if (pid === undefined || Sandbox.isAlive(pid)) throw new Error("could not get a dead pid")
   return pid
 }
-
-/** Live, non-zombie processes whose command line contains `needle` (arguments are NUL-separated). */
-const processesWith = (needle: string) =>
-  NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).filter((pid) => {
-    try {
-      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle) &&
-        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-    } catch {
-      return false
-    }
-  }).map(Number)
 
 describe("Sandbox", () => {
   describe("temp dirs left by a dead evolve", () => {

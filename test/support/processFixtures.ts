@@ -1,0 +1,27 @@
+/** Helpers shared by the evaluator tests: fixture directories and finding processes by command line. */
+import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+
+/** A temp directory holding `files`, removed when the scope closes. */
+export const fixtureDir = (files: Record<string, string>, prefix = "evolve-test-") =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), prefix))
+      for (const [name, text] of Object.entries(files)) NodeFs.writeFileSync(NodePath.join(dir, name), text)
+      return dir
+    }),
+    (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** Live, non-zombie processes (other than this one) whose command line contains `needle`. */
+export const processesWith = (needle: string): Array<number> =>
+  NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).filter((pid) => {
+    try {
+      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle) &&
+        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
+    } catch {
+      return false
+    }
+  }).map(Number)
