@@ -59,8 +59,9 @@ const hasRun = (db: string) => {
 
 export const crashResume = async (options: Options): Promise<Array<ScenarioResult>> => {
   const kills = options.quick ? 5 : 20
-  // Large enough that every kill lands before the run could complete (~15 evaluations a session).
-  const target = options.quick ? 100 : 500
+  // Large enough that every kill lands before the run could complete: a session lasts at most 3 s,
+  // up to ~40 evaluations on a quiet machine (500 was too few once evaluations got cheaper).
+  const target = options.quick ? 200 : 1200
   const result = newResult("3", `Crash and resume (kill -9 × ${kills}, ${target} evaluations)`)
   const ws = workspace("crash")
   const log = join(ws.dir, "evaluated.log")
