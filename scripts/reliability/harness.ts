@@ -153,7 +153,9 @@ export const baseEnv = (cwd: string, tmp?: string): Record<string, string> => ({
   HOME: cwd,
   TMPDIR: tmp ?? join(cwd, "tmp"),
   NO_COLOR: "1",
-  LANG: "C.UTF-8"
+  LANG: "C.UTF-8",
+  // For diagnosing a scenario, e.g. EVOLVE_REL_NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2.
+  ...(process.env["EVOLVE_REL_NODE_OPTIONS"] ? { NODE_OPTIONS: process.env["EVOLVE_REL_NODE_OPTIONS"] } : {})
 })
 
 /**
