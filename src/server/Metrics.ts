@@ -161,6 +161,15 @@ const liveGauges = (registry: Registry, stats: ReadonlyArray<RunStats>, limits: 
   registry.set("evolve_in_flight_evaluations_total", "Evaluations in flight across runs", {}, evals)
 }
 
+/** The server process's memory, split the way V8 sees it: tells a growing live heap from a lazy GC or native buffers. */
+const memoryGauges = (registry: Registry, memory: NodeJS.MemoryUsage) => {
+  registry.set("process_resident_memory_bytes", "Resident set size of the server process", {}, memory.rss)
+  registry.set("nodejs_heap_size_total_bytes", "V8 heap capacity", {}, memory.heapTotal)
+  registry.set("nodejs_heap_size_used_bytes", "V8 heap in use (live data plus garbage not yet collected)", {}, memory.heapUsed)
+  registry.set("nodejs_external_memory_bytes", "Memory of C++ objects bound to JS objects (buffers included)", {}, memory.external)
+  registry.set("nodejs_array_buffers_bytes", "Memory of ArrayBuffers and Buffers", {}, memory.arrayBuffers)
+}
+
 /** Prometheus metrics for the hosted runs: counters from their event stream, gauges at scrape time. */
 export class ServerMetrics extends Context.Tag("evolve/ServerMetrics")<ServerMetrics, {
   readonly render: Effect.Effect<string>
@@ -185,8 +194,9 @@ export const layer = Layer.scoped(
       Effect.forkScoped
     )
     return ServerMetrics.of({
-      render: Effect.map(manager.activeStats, (stats) => {
+      render: Effect.map(Effect.zip(manager.activeStats, Effect.sync(() => process.memoryUsage())), ([stats, memory]) => {
         liveGauges(registry, stats, manager.limits)
+        memoryGauges(registry, memory)
         return registry.render()
       })
     })

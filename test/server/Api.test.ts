@@ -122,6 +122,10 @@ describe("evolve serve HTTP API", () => {
     expect(text).toContain("# TYPE evolve_llm_latency_seconds histogram")
     expect(text).toContain(`evolve_llm_calls_total{run="${runId}",model="offline",outcome="ok"}`)
     expect(text).toContain("evolve_queue_wait_seconds_bucket")
+    const heapUsed = Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])
+    expect(heapUsed).toBeGreaterThan(1_000_000)
+    expect(rss).toBeGreaterThan(heapUsed)
   })
 
   it("serves the OpenAPI document, the docs page, the UI and its assets", async () => {
