@@ -218,6 +218,16 @@ const portInUse = async (ws: ReturnType<typeof workspace>): Promise<ScenarioResu
 
 // ---- 3c: kill -9 of the service -----------------------------------------------------------------
 
+/** `nodejs_heap_size_used_bytes` from the server's /metrics, in MB (NaN when unavailable). */
+const heapUsedMb = async (url: string): Promise<number> => {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { headers: auth })).text()
+    return Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1]) / 1024 / 1024
+  } catch {
+    return Number.NaN
+  }
+}
+
 const runStatus = async (url: string, runId: string) => {
   const r = await send(url, { method: "GET", path: `/api/runs/${runId}`, headers: auth })
   try {
@@ -392,6 +402,7 @@ const load = async (options: Options, ws: ReturnType<typeof workspace>): Promise
       return last
     })
     const samples: Array<number> = []
+    const heapSamples: Array<number> = []
     const progressAt = new Map<string, number>()
     const started = Date.now()
     const warmup = seconds * 1000 / 2
@@ -399,6 +410,7 @@ const load = async (options: Options, ws: ReturnType<typeof workspace>): Promise
     while (Date.now() - started < seconds * 1000) {
       await sleep(2000)
       samples.push(rssKb(service.proc.pid))
+      heapSamples.push(await heapUsedMb(service.url))
       if (!warmed && Date.now() - started >= warmup) {
         warmed = true
         for (const id of runIds) progressAt.set(id, (await runStatus(service.url, id))?.evaluated ?? 0)
@@ -424,6 +436,8 @@ const load = async (options: Options, ws: ReturnType<typeof workspace>): Promise
     }
     result.figures["server RSS (MB) samples"] = samples.map((s) => (s / 1024).toFixed(0)).join(" ")
     result.figures["RSS growth after warm-up"] = `${(growth * 100).toFixed(1)}%`
+    // Context for the RSS figure: V8's heap in use (live data plus garbage not yet collected).
+    result.figures["server V8 heap used (MB) samples"] = heapSamples.map((h) => h.toFixed(0)).join(" ")
     // Stop every run, then collect what the followers missed.
     for (const id of runIds) responses.push(await send(service.url, { method: "POST", path: `/api/runs/${id}/stop`, headers: auth }))
     following = false
