@@ -10,10 +10,10 @@
  */
 import { Clock, Duration, Effect, Random } from "effect"
 import { hostname } from "node:os"
-import type { DatabaseError } from "../domain/Errors.js"
-import { RunBusy } from "../domain/Errors.js"
-import type { RunId } from "../domain/Ids.js"
 import { ProgramDatabase } from "../db/ProgramDatabase.js"
+import { type DatabaseError, RunBusy } from "../domain/Errors.js"
+import type { RunId } from "../domain/Ids.js"
+import { isAlive } from "../evaluate/Sandbox.js"
 
 export const heartbeatEvery = Duration.seconds(5)
 export const staleAfterMs = 30_000
@@ -33,17 +33,6 @@ const describe = (owner: string) => {
   const holder = parseOwner(owner)
   return holder === undefined ? owner : `pid ${holder.pid} on host ${holder.host}`
 }
-
-/** False only when the process does not exist (EPERM: alive, someone else's). */
-const pidAlive = (pid: number) =>
-  Effect.sync(() => {
-    try {
-      process.kill(pid, 0)
-      return true
-    } catch (error) {
-      return (error as { code?: string }).code !== "ESRCH"
-    }
-  })
 
 export interface Lease {
   readonly owner: string
@@ -66,7 +55,7 @@ export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseEr
       if (current !== null) {
         const holder = parseOwner(current.owner)
         const ago = at - current.heartbeatAt
-        const deadHere = holder !== undefined && holder.host === host && !(yield* pidAlive(holder.pid))
+        const deadHere = holder !== undefined && holder.host === host && !(yield* Effect.sync(() => isAlive(holder.pid)))
         if (!deadHere && ago < staleAfterMs) {
           return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: ago, staleAfterMs })
         }
