@@ -667,29 +667,21 @@ export const start = (options: StartOptions) =>
      * A candidate still pending after MAX_EVALUATION_STARTS starts took evolve down with it (or
      * was cut off by a stop) each time: committed as failed instead of being re-queued forever.
      */
-    const retireExhausted = (pending: ReadonlyArray<Program>) =>
-      Effect.gen(function*() {
-        const starts = loaded?.evaluationStarts
-        if (starts === undefined || starts.size === 0) return pending
-        const keep: Array<Program> = []
-        for (const program of pending) {
-          const n = starts.get(program.id) ?? 0
-          if (n < MAX_EVALUATION_STARTS) {
-            keep.push(program)
-            continue
-          }
-          yield* commit(program, {
-            _tag: "Failed",
-            failure: {
-              kind: "evaluator_error",
-              message: `evaluation was interrupted ${n} times (evolve stopped or was killed during each); not retried`
-            },
-            feedback: null,
-            durationMs: 0
-          })
-        }
-        return keep
-      })
+    const exhausted = (program: Program) => (loaded?.evaluationStarts.get(program.id) ?? 0) >= MAX_EVALUATION_STARTS
+    const loadedPending = loaded?.pending ?? []
+    const requeue = loadedPending.filter((program) => !exhausted(program))
+    const retireExhausted = Effect.forEach(loadedPending.filter(exhausted), (program) =>
+      commit(program, {
+        _tag: "Failed",
+        failure: {
+          kind: "evaluator_error",
+          message: `evaluation was interrupted ${
+            loaded?.evaluationStarts.get(program.id) ?? 0
+          } times (evolve stopped or was killed during each); not retried`
+        },
+        feedback: null,
+        durationMs: 0
+      }), { discard: true })
 
     const drive = Effect.gen(function*() {
       yield* Effect.forkScoped(RunLease.keepAlive(
@@ -702,7 +694,7 @@ export const start = (options: StartOptions) =>
           at: startedAt,
           resumed: options._tag === "Resume",
           evaluated: state.evaluations,
-          requeued: (loaded?.pending ?? []).filter((p) => (loaded?.evaluationStarts.get(p.id) ?? 0) < MAX_EVALUATION_STARTS).length
+          requeued: requeue.length
         })
       )
       const workers = yield* FiberSet.make<void, DatabaseError>()
@@ -717,7 +709,8 @@ export const start = (options: StartOptions) =>
           )
         )
 
-      let pending = yield* retireExhausted(loaded?.pending ?? [])
+      yield* retireExhausted
+      let pending = requeue
       let initialId = initialProgramId
       if (initialId === null && (options._tag === "New" || options.initialCode !== undefined)) {
         const initial = yield* storeInitial
