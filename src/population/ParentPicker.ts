@@ -91,8 +91,7 @@ export const makeParentPicker = (
           continue
         }
         hits++
-        cache.delete(cached.id)
-        cache.set(cached.id, cached)
+        remember(cached) // most recently used again
         out[i] = cached
       }
       if (missing.length === 0) return Effect.succeed(out as Array<Program>)
