@@ -8,6 +8,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
+import { heapGrowthPercent, limitHeapGrowth } from "./cli/HeapGrowth.js"
+import { ConfigError } from "./domain/Errors.js"
 import * as Observability from "./observability/Observability.js"
 
 // ---- observability (issue 10) ----------------------------------------------------------------
@@ -18,8 +20,14 @@ const debug = process.argv.includes("--debug")
 const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.argv
 // ---------------------------------------------------------------------------------------------
 
+// A long-lived evolve keeps its heap near its live data (see HeapGrowth).
+const heapPolicy = Effect.try({
+  try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env)),
+  catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
+})
+
 /** Exit codes: 0 done, 1 run failed or internal error, 2 bad configuration or command line. */
-const program = Effect.suspend(() => cli(argv)).pipe(
+const program = Effect.zipRight(heapPolicy, Effect.suspend(() => cli(argv))).pipe(
   Effect.as(0),
   Effect.catchAll((error) => {
     // @effect/cli has already printed what was wrong with the command line.

@@ -169,5 +169,9 @@ describe("evolve CLI end to end", () => {
 
     const flag = await runCli(["run", "initial_program.mjs", "evaluator.mjs", "--iterations", "many"], dir)
     expect(flag.status).toBe(2)
+
+    const heap = await runCli(["ls"], dir, { EVOLVE_HEAP_GROWTH_PERCENT: "lots" })
+    expect(heap.status).toBe(2)
+    expect(heap.stderr).toMatch(/EVOLVE_HEAP_GROWTH_PERCENT: expected an integer from 0 to 400, got "lots"/)
   })
 })
