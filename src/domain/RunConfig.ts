@@ -85,7 +85,7 @@ export const LlmConfig = Schema.Struct({
   max_concurrency: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 4096 }),
   /** Per model: optional requests-per-minute limit. */
   requests_per_minute: Schema.optional(PositiveNumber),
-  /** AIMD: after a 429 the limit halves; it grows by one per this many successes. */
+  /** AIMD: after a 429 the limit halves; it grows by one per min(limit, this many) successes. */
   aimd_increase_after: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 10 }),
   /** Circuit breaker: this many consecutive failed attempts open it (0 disables it)… */
   breaker_failures: Schema.optionalWith(

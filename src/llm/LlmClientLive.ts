@@ -11,7 +11,7 @@
  * 3. the retry loop (`RetryPolicy.llmRetrySchedule`: exponential from 0.5 s, ×2, jitter, 8 s
  *    cap, `max_retries`, Retry-After honoured), bounded by `retry_budget_seconds` overall;
  * 4. per attempt: breaker admission, the optional requests-per-minute limiter, the AIMD
- *    concurrency limiter (429 → halve, +1 per `aimd_increase_after` successes), the per-attempt
+ *    concurrency limiter (429 → halve, +1 per min(limit, `aimd_increase_after`) successes), the per-attempt
  *    timeout, and the provider call;
  * 5. accounting: latency (Clock, whole call), tokens (provider usage, else chars / 4), USD
  *    from the model's prices, attempts; failures are `LlmCallError`s with the same fields;

@@ -40,17 +40,18 @@ describe("AdaptiveLimiter (AIMD)", () => {
       expect((yield* limiter.snapshot).inFlight).toBe(0)
     }))
 
-  it.effect("grows back by one per N successes, up to the maximum", () =>
+  it.effect("grows back by one per round of `limit` successes, at most N per step, up to the maximum", () =>
     Effect.gen(function*() {
-      const limiter = yield* makeAdaptiveLimiter({ max: 4, increaseAfter: 3 })
+      const limiter = yield* makeAdaptiveLimiter({ max: 6, increaseAfter: 3 })
       yield* limiter.withPermit((w) => limiter.onRateLimited(w)) // 1 in flight → limit max(1, 0) = 1
       expect((yield* limiter.snapshot).limit).toBe(1)
       const limits: Array<number> = []
-      for (let i = 0; i < 12; i++) {
+      for (let i = 0; i < 14; i++) {
         yield* limiter.onSuccess
         limits.push((yield* limiter.snapshot).limit)
       }
-      expect(limits).toEqual([1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4])
+      // 1 → 2 after one success, 2 → 3 after two, then every three (N) up to the maximum.
+      expect(limits).toEqual([2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6])
     }))
 
   it.effect("an interrupted waiter leaks no permit", () =>
