@@ -4,9 +4,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
-import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
+import { expectFailed, expectScored } from "../support/evaluatorFixtures.js"
 import { processesWith } from "../support/processFixtures.js"
 
 const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(`${dir}/bwrap`))
@@ -82,17 +82,6 @@ const modes: ReadonlyArray<{ readonly name: string; readonly isolation: CommandE
   { name: "pid namespace", isolation: { pidNamespace: true } },
   { name: "fallback (process group, tree, environment sweep)", isolation: { pidNamespace: false } }
 ]
-
-const expectScored = (outcome: EvaluationOutcome) => {
-  if (outcome._tag !== "Scored") throw new Error(`expected Scored, got ${JSON.stringify(outcome)}`)
-  return outcome
-}
-
-const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind) => {
-  if (outcome._tag !== "Failed") throw new Error(`expected Failed, got ${JSON.stringify(outcome)}`)
-  expect(outcome.failure.kind).toBe(kind)
-  return outcome
-}
 
 describe("CommandEvaluator", () => {
   describe("metrics", () => {

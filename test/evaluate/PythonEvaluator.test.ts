@@ -1,59 +1,20 @@
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
-import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
-import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
+import type { EvaluationOutcome } from "../../src/domain/Program.js"
+import type { PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
+import { expectFailed, expectScored, withPythonEvaluator } from "../support/evaluatorFixtures.js"
 import { fixtureDir } from "../support/processFixtures.js"
 
 const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(NodePath.join(dir, "bwrap")))
 
-const baseOptions = (evaluatorPath: string): PythonEvaluatorOptions => ({
-  contract: "openevolve",
-  evaluatorPath,
-  slots: 1,
-  timeoutMs: 5_000,
-  killGraceMs: 300,
-  outputCapBytes: 64 * 1024,
-  primaryMetric: "score",
-  keepArtifacts: false
-})
-
-/** Builds the evaluator for `files[evaluatorName]` and runs `use` with it. */
+/** Builds the evaluator for `files` (5 s time limit unless `options` says otherwise) and runs `use` with it. */
 const withEvaluator = <A>(
   files: Record<string, string>,
   options: Partial<PythonEvaluatorOptions>,
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
-) =>
-  Effect.gen(function*() {
-    const contract = options.contract ?? "openevolve"
-    const name = contract === "shinka" ? "evaluate.py" : "evaluator.py"
-    const dir = yield* fixtureDir(files, "evolve-pytest-")
-    let n = 0
-    return yield* Effect.gen(function*() {
-      const evaluator = yield* Evaluator
-      return yield* use((code) => evaluator.evaluate({ programId: `p-${++n}`, code, extension: ".py" }))
-    }).pipe(
-      Effect.provide(
-        PythonEvaluator.layer({ ...baseOptions(NodePath.join(dir, name)), ...options }).pipe(
-          Layer.provide(NodeContext.layer)
-        )
-      )
-    )
-  })
-
-const expectScored = (outcome: EvaluationOutcome) => {
-  if (outcome._tag !== "Scored") throw new Error(`expected Scored, got ${JSON.stringify(outcome)}`)
-  return outcome
-}
-
-const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind) => {
-  if (outcome._tag !== "Failed") throw new Error(`expected Failed, got ${JSON.stringify(outcome)}`)
-  expect(outcome.failure.kind, outcome.failure.message).toBe(kind)
-  return outcome
-}
+) => withPythonEvaluator(files, { timeoutMs: 5_000, ...options }, use)
 
 /** Alive and not a zombie. */
 const isAlive = (pid: number) => {

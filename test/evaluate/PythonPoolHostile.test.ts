@@ -4,14 +4,13 @@
  * the worker's pipes or kill it. Each must cost only its own candidate, with a clear reason,
  * and later candidates must still score.
  */
-import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
-import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
-import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
+import type { EvaluationOutcome } from "../../src/domain/Program.js"
+import type { PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
+import { expectFailed, expectScored, withPythonEvaluator } from "../support/evaluatorFixtures.js"
 import { fixtureDir } from "../support/processFixtures.js"
 
 /** A time limit far above what any case here needs: a case that hits it was hung. */
@@ -21,42 +20,7 @@ const withEvaluator = <A>(
   files: Record<string, string>,
   options: Partial<PythonEvaluatorOptions>,
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
-) =>
-  Effect.gen(function*() {
-    const contract = options.contract ?? "openevolve"
-    const dir = yield* fixtureDir(files, "evolve-pyhostile-")
-    let n = 0
-    return yield* Effect.gen(function*() {
-      const evaluator = yield* Evaluator
-      return yield* use((code) => evaluator.evaluate({ programId: `h-${++n}`, code, extension: ".py" }))
-    }).pipe(
-      Effect.provide(
-        PythonEvaluator.layer({
-          contract,
-          evaluatorPath: NodePath.join(dir, contract === "shinka" ? "evaluate.py" : "evaluator.py"),
-          slots: 1,
-          timeoutMs,
-          killGraceMs: 300,
-          outputCapBytes: 64 * 1024,
-          primaryMetric: "score",
-          keepArtifacts: false,
-          ...options
-        }).pipe(Layer.provide(NodeContext.layer))
-      )
-    )
-  })
-
-const expectScored = (outcome: EvaluationOutcome) => {
-  if (outcome._tag !== "Scored") throw new Error(`expected Scored, got ${JSON.stringify(outcome)}`)
-  return outcome
-}
-
-const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind, message: RegExp) => {
-  if (outcome._tag !== "Failed") throw new Error(`expected Failed, got ${JSON.stringify(outcome)}`)
-  expect(outcome.failure.kind, outcome.failure.message).toBe(kind)
-  expect(outcome.failure.message).toMatch(message)
-  return outcome
-}
+) => withPythonEvaluator(files, { timeoutMs, ...options }, use, "evolve-pyhostile-")
 
 const isAlive = (pid: number) => {
   try {
