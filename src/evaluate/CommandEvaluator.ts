@@ -126,12 +126,6 @@ const signalFromExitCode = (ending: Extract<Ending, { _tag: "Exited" }>): Ending
   return name === undefined ? ending : { _tag: "Signaled", signal: name }
 }
 
-/** How evaluations are contained beyond the options (tests turn the pid namespace off to cover the fallback). */
-export interface Isolation {
-  /** Run each evaluation in a private pid namespace when this machine allows it (default true). */
-  readonly pidNamespace: boolean
-}
-
 /**
  * The `command` contract: runs `options.command <candidate path>` in its own process group and
  * temp dir, with a scrubbed environment, a wall-clock timeout (SIGTERM, then SIGKILL to the
@@ -143,7 +137,7 @@ export interface Isolation {
  * evaluation or evolve, and it cannot see or signal evolve. Otherwise (with a one-time warning)
  * escaped processes are hunted through the process tree and a /proc environment sweep.
  */
-export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { pidNamespace: true }) =>
+export const make = (options: CommandEvaluatorOptions, isolation: Sandbox.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -424,6 +418,6 @@ export const make = (options: CommandEvaluatorOptions, isolation: Isolation = { 
  */
 export const layer = (
   options: CommandEvaluatorOptions,
-  isolation?: Isolation
+  isolation?: Sandbox.Isolation
 ): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
   Layer.scoped(Evaluator, make(options, isolation))

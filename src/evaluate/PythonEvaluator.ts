@@ -97,7 +97,14 @@ const shinkaFields = (fields: Record<string, unknown>): Record<string, unknown> 
   return out
 }
 
-export const make = (options: PythonEvaluatorOptions) =>
+/**
+ * Without bubblewrap, each worker runs in a private pid namespace when the machine allows it
+ * (`Sandbox.namespacePrefix`, probed before the first worker starts): a candidate cannot see or
+ * signal evolve (without it, one `os.kill` took evolve, or the whole `evolve serve`, down), and
+ * whatever it leaves running dies with its worker. Otherwise a one-time warning, and the process
+ * tree and environment marker are all that finds escaped processes.
+ */
+export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -139,18 +146,39 @@ export const make = (options: PythonEvaluatorOptions) =>
       // A worker that serves many jobs forks each job's child ahead of time.
       prefork: options.warm ?? true
     }
-    const prefix = bwrap === undefined ? [] : Sandbox.bwrapPrefix({
-      bwrap,
-      writable: [candidatesRoot],
-      readable: [workerDir, cwd],
-      cwd,
-      // The worker reports its children's pids, which evolve signals: they must be host pids.
-      unsharePid: false
-    })
     const env = { ...(yield* Sandbox.scrubbedEnv), PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
     const warm = options.warm ?? true
+    const workerArgv = [options.python ?? "python3", "-u", workerFile, JSON.stringify(config)]
+    const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
+    const namespacedLaunch = Sandbox.probePidNamespace.pipe(
+      Effect.flatMap((probe): Effect.Effect<PythonPool.WorkerLaunch> =>
+        probe._tag === "Available"
+          ? Effect.succeed({ argv: [...Sandbox.namespacePrefix(probe.namespace, "inherit"), ...workerArgv], namespaced: true })
+          : Effect.as(
+            Effect.logWarning(
+              `python evaluator: no private pid namespace for the workers (${probe.reason}); a candidate can see and ` +
+                "signal evolve, and processes it leaves behind are hunted through the process tree and the environment"
+            ),
+            { argv: workerArgv, namespaced: false }
+          )
+      ),
+      Effect.provide(context)
+    )
+    const launch = yield* Effect.cached(
+      bwrap !== undefined
+        ? Effect.succeed<PythonPool.WorkerLaunch>({
+          argv: [
+            ...Sandbox.bwrapPrefix({ bwrap, writable: [candidatesRoot], readable: [workerDir, cwd], cwd, unsharePid: true }),
+            ...workerArgv
+          ],
+          namespaced: true
+        })
+        : isolation.pidNamespace
+        ? namespacedLaunch
+        : Effect.succeed<PythonPool.WorkerLaunch>({ argv: workerArgv, namespaced: false })
+    )
     const pool = yield* PythonPool.make({
-      argv: [...prefix, options.python ?? "python3", "-u", workerFile, JSON.stringify(config)],
+      launch,
       cwd,
       env,
       slots: options.slots,
@@ -338,6 +366,7 @@ export const make = (options: PythonEvaluatorOptions) =>
  * the layer. Fails with a ConfigError when the sandbox asked for is unavailable.
  */
 export const layer = (
-  options: PythonEvaluatorOptions
+  options: PythonEvaluatorOptions,
+  isolation?: Sandbox.Isolation
 ): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
-  Layer.scoped(Evaluator, make(options))
+  Layer.scoped(Evaluator, make(options, isolation))

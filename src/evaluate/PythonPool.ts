@@ -15,6 +15,9 @@
  *   pidfd_getfd) fails the job in flight and retires the worker.
  * - A worker that died, was corrupted or timed out is killed with what escaped its tree: every
  *   process carrying its `EVOLVE_POOL_WORKER` environment marker.
+ * - Workers may run in a private pid namespace (`WorkerLaunch.namespaced`): a candidate then
+ *   cannot see or signal evolve, and whatever it leaves behind dies with its worker. The child
+ *   pids a worker reports are then its namespace's, and are translated before evolve signals them.
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
 import * as Command from "@effect/platform/Command"
@@ -98,9 +101,16 @@ export type PoolOutcome =
   /** No worker could run the job: spawn failure, import error, or the worker died. */
   | { readonly _tag: "WorkerError"; readonly message: string }
 
-export interface PoolOptions {
-  /** The worker's argv (interpreter, worker file, config; possibly behind bwrap). */
+/** How workers start: decided once, before the first worker (finding out may take a probe). */
+export interface WorkerLaunch {
+  /** The worker's argv (interpreter, worker file, config; possibly behind bwrap or a pid namespace). */
   readonly argv: ReadonlyArray<string>
+  /** The worker runs in its own pid namespace: the pids it reports are not evolve's. */
+  readonly namespaced: boolean
+}
+
+export interface PoolOptions {
+  readonly launch: Effect.Effect<WorkerLaunch>
   readonly cwd: string
   readonly env: Record<string, string>
   readonly slots: number
@@ -122,6 +132,7 @@ class WorkerFailure extends Data.TaggedError("WorkerFailure")<{ readonly message
 
 interface Worker {
   readonly pid: number
+  readonly namespaced: boolean
   readonly scope: Scope.CloseableScope
   /** Lines for the worker's stdin; shut down to close it. */
   readonly input: Queue.Queue<Uint8Array>
@@ -230,8 +241,6 @@ const onLine = (worker: Worker, line: string) => {
 export const make = (options: PoolOptions) =>
   Effect.gen(function*() {
     const executor = yield* CommandExecutor.CommandExecutor
-    const [bin, ...args] = options.argv
-    if (bin === undefined) return yield* Effect.dieMessage("python pool: empty argv")
     const encoder = new TextEncoder()
     const slots: Array<Slot> = Array.from({ length: options.slots }, () => ({ worker: undefined }))
     const free = [...slots]
@@ -243,6 +252,9 @@ export const make = (options: PoolOptions) =>
     const spawn: Effect.Effect<Worker, WorkerFailure> = Effect.gen(function*() {
       const scope = yield* Scope.make()
       const marker = `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`
+      const launch = yield* options.launch
+      const [bin, ...args] = launch.argv
+      if (bin === undefined) return yield* Effect.dieMessage("python pool: empty argv")
       const worker = yield* Effect.gen(function*() {
         const input = yield* Queue.unbounded<Uint8Array>()
         const command = Command.make(bin, ...args).pipe(
@@ -263,6 +275,7 @@ export const make = (options: PoolOptions) =>
         )
         const worker: Worker = {
           pid: proc.pid,
+          namespaced: launch.namespaced,
           scope,
           input,
           stderr: { text: "" },
@@ -490,8 +503,10 @@ export const make = (options: PoolOptions) =>
         if (first.type !== "deadline") return yield* finish(first, false)
 
         // Past the time limit: SIGTERM the child's group and tree, then SIGKILL after the grace period.
-        if (state.pid !== undefined) {
-          const pid = state.pid
+        const pid = state.pid === undefined || !worker.namespaced
+          ? state.pid
+          : yield* options.tree.hostPid(worker.pid, state.pid)
+        if (pid !== undefined) {
           yield* options.tree.terminate(pid)
           const polite = yield* Effect.option(Effect.timeout(next, grace))
           if (polite._tag === "Some") return yield* finish(polite.value, true)

@@ -85,6 +85,11 @@ export interface ProcessTree {
   readonly killByEnvironment: (entry: string) => Effect.Effect<ReadonlyArray<number>>
   /** The state letter of a process ("R", "S", "Z", …), undefined when it is gone. */
   readonly state: (pid: number) => Effect.Effect<string | undefined>
+  /**
+   * The pid, as this process sees it, of the process below `root` that its own pid namespace
+   * knows as `innerPid` (the last entry of its `NSpid`); undefined when there is none.
+   */
+  readonly hostPid: (root: number, innerPid: number) => Effect.Effect<number | undefined>
 }
 
 /** The process-tree operations over the platform's FileSystem (reads `/proc`). */
@@ -224,7 +229,30 @@ export const makeProcessTree = Effect.gen(function*() {
 
   const state = (pid: number) => Effect.map(readStat(pid), (stat) => stat?.state)
 
-  const tree: ProcessTree = { descendants, terminate, terminateBelow, kill, findByEnvironment, killByEnvironment, state }
+  const innermostPid = (pid: number) =>
+    fs.readFileString(`/proc/${pid}/status`).pipe(
+      Effect.map((status) => Number(/^NSpid:.*?(\d+)\s*$/m.exec(status)?.[1])),
+      Effect.orElseSucceed(() => Number.NaN)
+    )
+
+  const hostPid = (root: number, innerPid: number) =>
+    Effect.gen(function*() {
+      for (const pid of yield* descendants(root)) {
+        if ((yield* innermostPid(pid)) === innerPid) return pid
+      }
+      return undefined
+    })
+
+  const tree: ProcessTree = {
+    descendants,
+    terminate,
+    terminateBelow,
+    kill,
+    findByEnvironment,
+    killByEnvironment,
+    state,
+    hostPid
+  }
   return tree
 })
 
@@ -325,6 +353,12 @@ export const bwrapPrefix = (options: BwrapOptions): ReadonlyArray<string> => [
   "--"
 ]
 
+/** How evaluations are contained beyond the options (tests turn the pid namespace off to cover the fallback). */
+export interface Isolation {
+  /** Run evaluations (or pool workers) in a private pid namespace when this machine allows it (default true). */
+  readonly pidNamespace: boolean
+}
+
 /**
  * A private pid namespace for each evaluation, without bubblewrap: util-linux's `setpriv` and
  * `unshare` (root, or an unprivileged user namespace mapping the current user).
@@ -346,7 +380,7 @@ export interface PidNamespace {
  * SIGKILL), pdeathsig kills `unshare`, and `--kill-child` the namespace. The candidate cannot see
  * or signal evolve. A signal death comes out as exit code 128 + N.
  */
-export const namespacePrefix = (ns: PidNamespace): ReadonlyArray<string> => [
+export const namespacePrefix = (ns: PidNamespace, stdin: "empty" | "inherit" = "empty"): ReadonlyArray<string> => [
   ns.setpriv,
   "--pdeathsig",
   "KILL",
@@ -358,9 +392,10 @@ export const namespacePrefix = (ns: PidNamespace): ReadonlyArray<string> => [
   "--",
   "sh",
   "-c",
-  // The shell would export its PWD to the evaluator; stdin is empty (the wrapper's own stdin may
-  // then be a pipe nobody writes to, which spares evolve a fiber per candidate to close it).
-  "unset PWD OLDPWD; \"$@\" </dev/null; exit $?",
+  // The shell would export its PWD to the evaluator. stdin is empty unless asked for (a pool
+  // worker reads its jobs there): the wrapper's own stdin may then be a pipe nobody writes to,
+  // which spares evolve a fiber per candidate to close it.
+  stdin === "empty" ? "unset PWD OLDPWD; \"$@\" </dev/null; exit $?" : "unset PWD OLDPWD; \"$@\"; exit $?",
   "evolve-init"
 ]
 

@@ -5,6 +5,7 @@ import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
+import type * as Sandbox from "../../src/evaluate/Sandbox.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
 import { expectFailed, expectScored } from "../support/evaluatorFixtures.js"
 import { processesWith } from "../support/processFixtures.js"
@@ -52,7 +53,7 @@ const evaluate = (
   code: string,
   options: Partial<CommandEvaluatorOptions> = {},
   extension = ".cjs",
-  isolation?: CommandEvaluator.Isolation
+  isolation?: Sandbox.Isolation
 ) =>
   Effect.gen(function*() {
     const evaluator = yield* Evaluator
@@ -61,7 +62,7 @@ const evaluate = (
     Effect.provide(CommandEvaluator.layer({ ...baseOptions, ...options }, isolation).pipe(Layer.provide(NodeContext.layer)))
   )
 
-const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}, isolation?: CommandEvaluator.Isolation) =>
+const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}, isolation?: Sandbox.Isolation) =>
   evaluate(script, { command: ["sh"], ...options }, ".sh", isolation)
 
 let tokens = 0
@@ -78,7 +79,7 @@ const eventuallyGone = (needles: ReadonlyArray<string>) =>
     return alive()
   })
 
-const modes: ReadonlyArray<{ readonly name: string; readonly isolation: CommandEvaluator.Isolation }> = [
+const modes: ReadonlyArray<{ readonly name: string; readonly isolation: Sandbox.Isolation }> = [
   { name: "pid namespace", isolation: { pidNamespace: true } },
   { name: "fallback (process group, tree, environment sweep)", isolation: { pidNamespace: false } }
 ]

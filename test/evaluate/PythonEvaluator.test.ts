@@ -4,8 +4,9 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { EvaluationOutcome } from "../../src/domain/Program.js"
 import type { PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
+import type * as Sandbox from "../../src/evaluate/Sandbox.js"
 import { expectFailed, expectScored, withPythonEvaluator } from "../support/evaluatorFixtures.js"
-import { fixtureDir } from "../support/processFixtures.js"
+import { fixtureDir, processesWith } from "../support/processFixtures.js"
 
 const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(NodePath.join(dir, "bwrap")))
 
@@ -16,28 +17,23 @@ const withEvaluator = <A>(
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
 ) => withPythonEvaluator(files, { timeoutMs: 5_000, ...options }, use)
 
-/** Alive and not a zombie. */
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-  } catch {
-    return false
-  }
-  try {
-    return NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-  } catch {
-    return false
-  }
-}
+const isolationModes: ReadonlyArray<{ readonly name: string; readonly isolation: Sandbox.Isolation }> = [
+  { name: "workers in a pid namespace", isolation: { pidNamespace: true } },
+  { name: "fallback (process tree, environment marker)", isolation: { pidNamespace: false } }
+]
 
-const eventuallyDead = (pids: ReadonlyArray<number>) =>
+/** A candidate scoring the number of its worker (from the marker every worker gets in its environment). */
+const workerNumber = `import os\ndef run():\n    return {"score": int(os.environ["EVOLVE_POOL_WORKER"].rsplit("-", 1)[1])}\n`
+
+/** A unique argument for a `sleep` left behind, to find it from here whatever pid namespace it is in. */
+let sleepers = 0
+const sleeperTag = () => `${300 + ++sleepers}.${process.pid}`
+
+const eventuallyGone = (tag: string) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 100 && pids.some(isAlive); i++) yield* Effect.sleep("20 millis")
-    return pids.filter(isAlive)
+    for (let i = 0; i < 100 && processesWith(tag).length > 0; i++) yield* Effect.sleep("20 millis")
+    return processesWith(tag)
   })
-
-const readPids = (file: string) =>
-  NodeFs.existsSync(file) ? NodeFs.readFileSync(file, "utf8").split(/\s+/).filter((s) => s !== "").map(Number) : []
 
 /** An OpenEvolve evaluator that runs the candidate's `run()` and returns its dict. */
 const runningEvaluator = `
@@ -198,70 +194,85 @@ def evaluate(program_path):
           expect(slow.score).toBe(3)
         })), 40_000)
 
-    it.scopedLive("a killed pool process costs one candidate and is replaced", () =>
-      withEvaluator({ "evaluator.py": runningEvaluator }, {}, (evaluate) =>
-        Effect.gen(function*() {
-          expect(expectScored(yield* evaluate(`import os\ndef run():\n    return {"score": os.getppid()}\n`)).score)
-            .toBeGreaterThan(1)
-          const killed = expectFailed(
-            yield* evaluate(`import os, signal, time\ndef run():\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(5)\n`),
-            "evaluator_error"
-          )
-          expect(killed.failure.message).toMatch(/Python worker died during the evaluation/)
-          const first = expectScored(yield* evaluate(`import os\ndef run():\n    return {"score": os.getppid()}\n`))
-          const second = expectScored(yield* evaluate(`import os\ndef run():\n    return {"score": os.getppid()}\n`))
-          expect(second.score).toBe(first.score)
-          expect(isAlive(first.score)).toBe(true)
-        })))
+    // In a worker's pid namespace (the default) the pids a candidate sees are not this process's:
+    // workers are told apart by the number in their environment marker, leftovers by their argv.
+    for (const mode of isolationModes) {
+      describe(mode.name, () => {
+        const inMode = <A>(
+          options: Partial<PythonEvaluatorOptions>,
+          use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
+        ) => withPythonEvaluator({ "evaluator.py": runningEvaluator }, { timeoutMs: 5_000, ...options }, use, "evolve-pytest-", mode.isolation)
 
-    it.scopedLive("kills a grandchild left behind by a child that exits", () =>
-      Effect.gen(function*() {
-        const pidDir = yield* fixtureDir({}, "evolve-pytest-")
-        const pidFile = NodePath.join(pidDir, "pids")
-        yield* withEvaluator({ "evaluator.py": runningEvaluator }, {}, (evaluate) =>
-          Effect.gen(function*() {
-            expectScored(yield* evaluate(`
-import os, time
+        it.scopedLive("a killed pool process costs one candidate and is replaced", () =>
+          inMode({}, (evaluate) =>
+            Effect.gen(function*() {
+              const before = expectScored(yield* evaluate(workerNumber)).score
+              const killed = expectFailed(
+                yield* evaluate(`import os, signal, time\ndef run():\n    os.kill(os.getppid(), signal.SIGKILL)\n    time.sleep(5)\n`),
+                "evaluator_error"
+              )
+              expect(killed.failure.message).toMatch(/Python worker died during the evaluation/)
+              const first = expectScored(yield* evaluate(workerNumber)).score
+              const second = expectScored(yield* evaluate(workerNumber)).score
+              expect(first).not.toBe(before)
+              expect(second).toBe(first)
+            })))
+
+        it.scopedLive("kills a grandchild left behind by a child that exits", () =>
+          inMode({}, (evaluate) =>
+            Effect.gen(function*() {
+              const tag = sleeperTag()
+              expectScored(yield* evaluate(`
+import os
 def run():
-    pid = os.fork()
-    if pid == 0:
-        time.sleep(300)
-        os._exit(0)
-    open(${JSON.stringify(pidFile)}, "a").write("%d\\n" % pid)
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", "${tag}"])
     return {"score": 1}
 `))
-            const pids = readPids(pidFile)
-            expect(pids.length).toBe(1)
-            expect(yield* eventuallyDead(pids)).toEqual([])
-          }))
-      }))
+              expect(yield* eventuallyGone(tag)).toEqual([])
+            })))
 
-    it.scopedLive("kills a grandchild that called setsid() when the candidate times out", () =>
-      Effect.gen(function*() {
-        const pidDir = yield* fixtureDir({}, "evolve-pytest-")
-        const pidFile = NodePath.join(pidDir, "pids")
-        yield* withEvaluator({ "evaluator.py": runningEvaluator }, { timeoutMs: 1_000 }, (evaluate) =>
-          Effect.gen(function*() {
-            expectFailed(yield* evaluate(`
+        it.scopedLive("kills a grandchild that called setsid() when the candidate times out, and keeps the worker", () =>
+          inMode({ timeoutMs: 1_000 }, (evaluate) =>
+            Effect.gen(function*() {
+              const tag = sleeperTag()
+              const worker = expectScored(yield* evaluate(workerNumber)).score
+              expectFailed(yield* evaluate(`
 import os, signal, time
 def run():
-    pid = os.fork()
-    if pid == 0:
+    if os.fork() == 0:
         os.setsid()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        open(${JSON.stringify(pidFile)}, "a").write("%d\\n" % os.getpid())
-        time.sleep(300)
-        os._exit(0)
+        os.execvp("sleep", ["sleep", "${tag}"])
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         time.sleep(1)
 `), "timeout")
-            const pids = readPids(pidFile)
-            expect(pids.length).toBe(1)
-            expect(yield* eventuallyDead(pids)).toEqual([])
-            expect(expectScored(yield* evaluate(`def run():\n    return {"score": 4}\n`)).score).toBe(4)
-          }))
-      }))
+              expect(yield* eventuallyGone(tag)).toEqual([])
+              // Only the candidate's processes were killed: the same worker scores the next one.
+              expect(expectScored(yield* evaluate(workerNumber)).score).toBe(worker)
+            })))
+
+        it.scopedLive("whether a candidate can see this process", () =>
+          inMode({}, (evaluate) =>
+            Effect.gen(function*() {
+              const seen = expectScored(yield* evaluate(`
+import os
+def run():
+    seen = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name != str(os.getpid()):
+            try:
+                seen += b"vitest" in open("/proc/%s/cmdline" % name, "rb").read()
+            except OSError:
+                pass
+    return {"score": seen}
+`)).score
+              if (mode.isolation.pidNamespace) expect(seen).toBe(0)
+              else expect(seen).toBeGreaterThan(0)
+            })))
+      })
+    }
 
     it.scopedLive("a 1 GiB allocation under a 512 MB memory limit fails that candidate only", () =>
       withEvaluator({ "evaluator.py": runningEvaluator }, { memoryMb: 512 }, (evaluate) =>

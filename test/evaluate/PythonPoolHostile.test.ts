@@ -22,19 +22,28 @@ const withEvaluator = <A>(
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
 ) => withPythonEvaluator(files, { timeoutMs, ...options }, use, "evolve-pyhostile-")
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-  } catch {
-    return false
-  }
+/**
+ * Live processes carrying worker number `n`'s environment marker (the worker and whatever its
+ * candidates left): found from here whatever pid namespace they run in.
+ */
+const workerProcesses = (n: number) => {
+  const marker = new RegExp(`(^|\\0)EVOLVE_POOL_WORKER=${process.pid}-\\d+-${n}(\\0|$)`)
+  return NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      return marker.test(NodeFs.readFileSync(`/proc/${pid}/environ`, "latin1")) &&
+        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
+    } catch {
+      return false
+    }
+  })
 }
+
+/** The number of the worker running this code, from its environment marker. */
+const workerNumber = `int(os.environ["EVOLVE_POOL_WORKER"].rsplit("-", 1)[1])`
 
 /**
  * Shinka: the evaluator writes a good metrics.json and correct.json, then runs the candidate,
- * which may replace them (`RESULTS` is the results dir). The candidate reports its worker's pid
- * in `worker`.
+ * which may replace them (`RESULTS` is the results dir). It reports its worker's number in `worker`.
  */
 const shinka = `
 import argparse, json, os
@@ -44,19 +53,19 @@ parser.add_argument("--program_path")
 parser.add_argument("--results_dir")
 if __name__ == "__main__":
     args = parser.parse_args()
-    metrics = {"combined_score": 1.0, "public": {"worker": os.getppid()}}
+    metrics = {"combined_score": 1.0, "public": {"worker": ${workerNumber}}}
     json.dump(metrics, open(os.path.join(args.results_dir, "metrics.json"), "w"))
     json.dump({"correct": True}, open(os.path.join(args.results_dir, "correct.json"), "w"))
     exec(open(args.program_path).read(), {"RESULTS": args.results_dir})
 `
 
-/** OpenEvolve: runs the candidate with `RESULTS` set, returns {"score": 1, "worker": <worker pid>}. */
+/** OpenEvolve: runs the candidate with `RESULTS` set, returns {"score": 1, "worker": <worker number>}. */
 const openevolve = `
 import os
 
 def evaluate(program_path):
     exec(open(program_path).read(), {"RESULTS": os.environ["EVOLVE_RESULTS_DIR"]})
-    return {"score": 1.0, "worker": os.getppid()}
+    return {"score": 1.0, "worker": ${workerNumber}}
 `
 
 const plant = (what: string, name = "metrics.json") => {
@@ -182,11 +191,12 @@ describe("warm Python pool: hostile candidates", () => {
                 expect(outcome.durationMs).toBeLessThan(timeoutMs)
                 const after = expectScored(yield* evaluate("pass\n"))
                 expect(after.metrics.worker).not.toBe(before.metrics.worker)
-                expect(isAlive(before.metrics.worker!)).toBe(false)
+                // The old worker is gone with whatever its candidate left (a setsid() grandchild);
+                // the new one is found the same way.
+                expect(workerProcesses(before.metrics.worker!)).toEqual([])
+                expect(workerProcesses(after.metrics.worker!).length).toBeGreaterThan(0)
               }))
-            // Whatever the candidate left behind (a setsid() grandchild of a killed worker) is gone too.
-            const left = NodeFs.existsSync(pids) ? NodeFs.readFileSync(pids, "utf8").trim().split("\n").map(Number) : []
-            expect(left.filter(isAlive)).toEqual([])
+            const left = NodeFs.existsSync(pids) ? NodeFs.readFileSync(pids, "utf8").trim().split("\n") : []
             if (name.includes("grandchild")) expect(left.length).toBe(1)
           }), 30_000)
       }

@@ -6,6 +6,7 @@ import { expect } from "vitest"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
+import type * as Sandbox from "../../src/evaluate/Sandbox.js"
 import { fixtureDir } from "./processFixtures.js"
 
 export const expectScored = (outcome: EvaluationOutcome) => {
@@ -23,13 +24,16 @@ export const expectFailed = (outcome: EvaluationOutcome, kind: FailureKind, mess
 
 /**
  * Builds the warm-pool evaluator for the evaluator among `files` (evaluator.py, or evaluate.py for
- * the shinka contract) with one slot and a 64 KB output cap, and runs `use` with it.
+ * the shinka contract) with one slot and a 64 KB output cap, and runs `use` with it. Tests that
+ * look at the pids a candidate reports need `isolation: { pidNamespace: false }`: in a worker's
+ * pid namespace they are not this process's pids.
  */
 export const withPythonEvaluator = <A>(
   files: Record<string, string>,
   options: Partial<PythonEvaluatorOptions> & { readonly timeoutMs: number },
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>,
-  prefix = "evolve-pytest-"
+  prefix = "evolve-pytest-",
+  isolation?: Sandbox.Isolation
 ) =>
   Effect.gen(function*() {
     const contract = options.contract ?? "openevolve"
@@ -49,7 +53,7 @@ export const withPythonEvaluator = <A>(
           primaryMetric: "score",
           keepArtifacts: false,
           ...options
-        }).pipe(Layer.provide(NodeContext.layer))
+        }, isolation).pipe(Layer.provide(NodeContext.layer))
       )
     )
   })

@@ -9,6 +9,8 @@
  *
  * Run twice: `sandbox: none` (the default) and `sandbox: bwrap` when bubblewrap works here.
  * A candidate that SIGKILLs evolve itself is run on its own: the run must resume afterwards.
+ * 2e: the same attack from inside the warm Python pool (OpenEvolve contract), where the candidate
+ * runs in a child of a long-lived worker: evolve must survive it and the run complete.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -355,5 +357,69 @@ export const hostileCandidates = async (options: Options): Promise<Array<Scenari
   killer.lost = 0
   if (!finished) killer.verdict = "FAIL"
   killMatching([run.ws.dir])
-  return [result, traps, killer, escapes]
+  return [result, traps, killer, escapes, await poolKiller()]
+}
+
+/** An OpenEvolve candidate that walks up its ancestors and SIGKILLs the first node process (evolve). */
+const poolKillerProgram = `import os, signal
+
+def run():
+    found = 0
+    pid = os.getppid()
+    while pid > 1:
+        try:
+            stat = open("/proc/%d/stat" % pid).read()
+        except OSError:
+            break
+        if stat[stat.index("(") + 1:stat.rindex(")")].startswith("node"):
+            os.kill(pid, signal.SIGKILL)
+            found = 1
+            break
+        pid = int(stat[stat.rindex(")") + 2:].split()[1])
+    return {"score": 1.0, "found_evolve": found}
+`
+
+const poolKillerEvaluator = `import importlib.util
+
+def evaluate(program_path):
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.run()
+`
+
+const poolKiller = async (): Promise<ScenarioResult> => {
+  const result = newResult("2e", "Hostile candidate that SIGKILLs evolve (warm Python pool)")
+  for (const sandbox of bwrapWorks() ? ["none", "bwrap"] as const : ["none"] as const) {
+    const ws = workspace(`hostile-pool-killer-${sandbox}`)
+    writeFileSync(join(ws.dir, "killer.py"), poolKillerProgram)
+    writeFileSync(join(ws.dir, "evaluator.py"), poolKillerEvaluator)
+    writeFileSync(
+      join(ws.dir, "pool.yaml"),
+      configFile({
+        language: "python",
+        goal: "Return a score.",
+        max_evaluations: 4,
+        evaluator: { contract: "openevolve", sandbox, timeout_seconds: 20 }
+      })
+    )
+    const run = await runCli(["run", "killer.py", "evaluator.py", "--config", "pool.yaml", "--db", ws.db], {
+      cwd: ws.dir,
+      env: { OPENAI_API_KEY: SECRET_KEY },
+      timeoutMs: 60_000
+    })
+    result.attempts++
+    const killed = run.signal === "SIGKILL" || run.code === 137
+    const survived = check(result, `[${sandbox}] evolve survives and the run completes (exit 0)`, run.code === 0, killed ? "evolve was SIGKILLed by its candidate" : `exit ${run.code ?? run.signal}\n${(run.stdout + run.stderr).slice(-600)}`)
+    if (survived) result.survived++
+    const evaluations = existsSync(ws.db) ? committedEvaluations(ws.db) : 0
+    check(result, `[${sandbox}] evaluations committed = 4`, evaluations === 4, `${evaluations}`)
+    const found = existsSync(ws.db)
+      ? query<{ n: number }>(ws.db, "SELECT COUNT(*) AS n FROM programs WHERE json_extract(metrics, '$.found_evolve') = 1")[0]!.n
+      : 0
+    result.figures[`[${sandbox}] candidates that found a node ancestor to kill`] = String(found)
+    killMatching([ws.dir])
+  }
+  result.lost = result.attempts - result.survived
+  return result
 }
