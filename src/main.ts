@@ -8,9 +8,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
-import { heapGrowthPercent, limitHeapGrowth } from "./cli/HeapGrowth.js"
 import { ConfigError } from "./domain/Errors.js"
 import * as Observability from "./observability/Observability.js"
+import { heapGrowthPercent, limitHeapGrowth } from "./server/HeapGrowth.js"
 
 // ---- observability (issue 10) ----------------------------------------------------------------
 // `--debug`, anywhere on the command line, prints spans and timings to stderr; it is taken out
@@ -20,9 +20,10 @@ const debug = process.argv.includes("--debug")
 const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.argv
 // ---------------------------------------------------------------------------------------------
 
-// A long-lived evolve keeps its heap near its live data (see HeapGrowth).
+// The heap policy the user asked for with EVOLVE_HEAP_GROWTH_PERCENT, checked for every command
+// (`evolve serve` sets its own default, see server/HeapGrowth.ts).
 const heapPolicy = Effect.try({
-  try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env)),
+  try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env, undefined)),
   catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
 })
 
