@@ -8,9 +8,8 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
-import { ConfigError } from "./domain/Errors.js"
 import * as Observability from "./observability/Observability.js"
-import { heapGrowthPercent, limitHeapGrowth } from "./server/HeapGrowth.js"
+import { applyHeapPolicy } from "./server/HeapGrowth.js"
 
 // ---- observability (issue 10) ----------------------------------------------------------------
 // `--debug`, anywhere on the command line, prints spans and timings to stderr; it is taken out
@@ -22,10 +21,7 @@ const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.a
 
 // The heap policy the user asked for with EVOLVE_HEAP_GROWTH_PERCENT, checked for every command
 // (`evolve serve` sets its own default, see server/HeapGrowth.ts).
-const heapPolicy = Effect.try({
-  try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env, undefined)),
-  catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
-})
+const heapPolicy = applyHeapPolicy(undefined)
 
 /** Exit codes: 0 done, 1 run failed or internal error, 2 bad configuration or command line. */
 const program = Effect.zipRight(heapPolicy, Effect.suspend(() => cli(argv))).pipe(

@@ -1,4 +1,6 @@
+import { Effect } from "effect"
 import * as v8 from "node:v8"
+import { ConfigError } from "../domain/Errors.js"
 
 /** How much `evolve serve` lets V8 grow the heap past the live data after a full collection, in percent. */
 export const serviceHeapGrowthPercent = 50
@@ -40,3 +42,10 @@ export const heapGrowthPercent = (
 export const limitHeapGrowth = (percent: number | undefined) => {
   if (percent !== undefined) v8.setFlagsFromString(`--heap-growing-percent=${percent}`)
 }
+
+/** Applies `heapGrowthPercent` for this process; a bad `EVOLVE_HEAP_GROWTH_PERCENT` is a ConfigError. */
+export const applyHeapPolicy = (fallback: number | undefined) =>
+  Effect.try({
+    try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env, fallback)),
+    catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
+  })

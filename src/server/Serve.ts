@@ -1,6 +1,6 @@
 import { Cause, Config, Console, Effect, Layer, Option, type Redacted } from "effect"
 import { ConfigError } from "../domain/Errors.js"
-import { heapGrowthPercent, limitHeapGrowth, serviceHeapGrowthPercent } from "./HeapGrowth.js"
+import { applyHeapPolicy, serviceHeapGrowthPercent } from "./HeapGrowth.js"
 import * as Server from "./Server.js"
 
 const defaultDatabase = ".evolve/evolve.db"
@@ -24,10 +24,7 @@ export const serve = (o: ServeFlags) =>
     const envToken = yield* Config.option(Config.redacted("EVOLVE_TOKEN")).pipe(Effect.orElseSucceed(() => Option.none()))
     const token = Option.orElse(o.token, () => envToken)
     // A service runs for days: its heap is kept near its live data (see HeapGrowth).
-    yield* Effect.try({
-      try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env, serviceHeapGrowthPercent)),
-      catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
-    })
+    yield* applyHeapPolicy(serviceHeapGrowthPercent)
     const envDb = yield* Config.option(Config.string("EVOLVE_DB")).pipe(Effect.orElseSucceed(() => Option.none()))
     const databasePath = Option.getOrElse(Option.orElse(o.db, () => envDb), () => defaultDatabase)
     yield* Effect.scoped(Effect.gen(function*() {
