@@ -667,7 +667,8 @@ export const start = (options: StartOptions) =>
      * A candidate still pending after MAX_EVALUATION_STARTS starts took evolve down with it (or
      * was cut off by a stop) each time: committed as failed instead of being re-queued forever.
      */
-    const exhausted = (program: Program) => (loaded?.evaluationStarts.get(program.id) ?? 0) >= MAX_EVALUATION_STARTS
+    const startsOf = (program: Program) => loaded?.evaluationStarts.get(program.id) ?? 0
+    const exhausted = (program: Program) => startsOf(program) >= MAX_EVALUATION_STARTS
     const loadedPending = loaded?.pending ?? []
     const requeue = loadedPending.filter((program) => !exhausted(program))
     const retireExhausted = Effect.forEach(loadedPending.filter(exhausted), (program) =>
@@ -675,9 +676,7 @@ export const start = (options: StartOptions) =>
         _tag: "Failed",
         failure: {
           kind: "evaluator_error",
-          message: `evaluation was interrupted ${
-            loaded?.evaluationStarts.get(program.id) ?? 0
-          } times (evolve stopped or was killed during each); not retried`
+          message: `evaluation was interrupted ${startsOf(program)} times (evolve stopped or was killed during each); not retried`
         },
         feedback: null,
         durationMs: 0

@@ -11,7 +11,7 @@ import * as NodePath from "node:path"
 import type { EvaluationOutcome } from "../../src/domain/Program.js"
 import type { PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
 import { expectFailed, expectScored, withPythonEvaluator } from "../support/evaluatorFixtures.js"
-import { fixtureDir } from "../support/processFixtures.js"
+import { fixtureDir, processesWhere } from "../support/processFixtures.js"
 
 /** A time limit far above what any case here needs: a case that hits it was hung. */
 const timeoutMs = 8_000
@@ -28,14 +28,7 @@ const withEvaluator = <A>(
  */
 const workerProcesses = (n: number) => {
   const marker = new RegExp(`(^|\\0)EVOLVE_POOL_WORKER=${process.pid}-\\d+-${n}(\\0|$)`)
-  return NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      return marker.test(NodeFs.readFileSync(`/proc/${pid}/environ`, "latin1")) &&
-        NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
-    } catch {
-      return false
-    }
-  })
+  return processesWhere("environ", (environ) => marker.test(environ))
 }
 
 /** The number of the worker running this code, from its environment marker. */

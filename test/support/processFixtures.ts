@@ -15,13 +15,16 @@ export const fixtureDir = (files: Record<string, string>, prefix = "evolve-test-
     (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
   )
 
-/** Live, non-zombie processes (other than this one) whose command line contains `needle`. */
-export const processesWith = (needle: string): Array<number> =>
+/** Live, non-zombie processes (other than this one) whose /proc/<pid>/`file` satisfies `matches`. */
+export const processesWhere = (file: "cmdline" | "environ", matches: (text: string) => boolean): Array<number> =>
   NodeFs.readdirSync("/proc").filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid).filter((pid) => {
     try {
-      return NodeFs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(needle) &&
+      return matches(NodeFs.readFileSync(`/proc/${pid}/${file}`, "latin1")) &&
         NodeFs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] !== "Z"
     } catch {
       return false
     }
   }).map(Number)
+
+/** Live, non-zombie processes (other than this one) whose command line contains `needle`. */
+export const processesWith = (needle: string): Array<number> => processesWhere("cmdline", (text) => text.includes(needle))

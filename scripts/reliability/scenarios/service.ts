@@ -8,9 +8,9 @@
  * - 4c a port in use: `evolve serve` exits with code 2 naming the port.
  * - 6 load: concurrent runs × P against the fake server; all progress, the server's RSS stays
  *   flat after warm-up (< 10% growth from the first 5 samples after warm-up to the last 5; the
- *   warm-up is the first half, since V8 takes 1–2 minutes at this load to size its heap: RSS
- *   then climbs from ~210 to a ~320 MB plateau and stays there), SSE clients that disconnect and reconnect with
- *   Last-Event-ID miss no stored event; neither secret appears in responses, SSE or the database.
+ *   warm-up is the first half, while V8 sizes its heap: ~165 → ~215 MB with the service's heap
+ *   growth limit), SSE clients that disconnect and reconnect with Last-Event-ID miss no stored
+ *   event; neither secret appears in responses, SSE or the database.
  *
  * When `evolve serve` is not a command yet, each is a PENDING row ("not available yet").
  */
