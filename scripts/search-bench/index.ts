@@ -28,6 +28,7 @@ import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
 import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
 import * as RunEnvironment from "../../src/engine/RunEnvironment.js"
+import { allStores } from "../../test/support/database.js"
 
 // ---- problems and strategies ----------------------------------------------------------------
 
@@ -166,7 +167,7 @@ const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: stri
       const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: readFileSync(problem.program, "utf8") })
       return yield* handle.await
     })).pipe(Effect.provide(RunEnvironment.layer(spec, Option.none())))
-    const db = yield* ProgramDatabase.ProgramDatabase
+    const db = yield* allStores
     const timeline = yield* db.scoreTimeline(summary.runId, evals + 100)
     const curve: Array<number> = []
     let best = Number.NEGATIVE_INFINITY

@@ -1,6 +1,10 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect, Option } from "effect"
-import { ProgramDatabase, type RunOverview } from "../db/ProgramDatabase.js"
+import type { RunOverview } from "../db/Records.js"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { LlmCallStore } from "../db/LlmCallStore.js"
+import { RunQueries } from "../db/RunQueries.js"
+import { RunStore } from "../db/RunStore.js"
 import { ConfigError, RunNotFound } from "../domain/Errors.js"
 import type { Program } from "../domain/Program.js"
 
@@ -16,12 +20,13 @@ const latestRun = (runs: ReadonlyArray<RunOverview>, runId: Option.Option<string
 /** The run to resume: the one named, else the latest that did not complete. */
 export const findResumable = (runId: Option.Option<string>) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const runStore = yield* RunStore
+    const queries = yield* RunQueries
     if (Option.isSome(runId)) {
-      const run = yield* db.getRun(runId.value)
+      const run = yield* runStore.getRun(runId.value)
       return { id: run.id, spec: run.spec }
     }
-    const runs = yield* db.listRuns
+    const runs = yield* queries.listRuns
     const candidate = runs.find((r) => r.status !== "completed")
     if (candidate === undefined) {
       return yield* new ConfigError({
@@ -32,8 +37,8 @@ export const findResumable = (runId: Option.Option<string>) =>
   })
 
 export const listRuns = Effect.gen(function*() {
-  const db = yield* ProgramDatabase
-  const runs = yield* db.listRuns
+  const queries = yield* RunQueries
+  const runs = yield* queries.listRuns
   if (runs.length === 0) return yield* Console.log("no runs")
   yield* Console.log(
     [pad("RUN", 30), pad("STATUS", 12), pad("EVALUATED", 10), pad("FAILED", 8), pad("PENDING", 8), pad("BEST", 12), pad("TOKENS", 10), "USD", "  PROGRAM"].join(" ")
@@ -58,12 +63,12 @@ export const listRuns = Effect.gen(function*() {
 /** `evolve best --pareto`: the non-dominated programs over the run's `population.objectives`. */
 const paretoFront = (run: RunOverview) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const queries = yield* RunQueries
     const objectives = run.spec.config.population?.objectives ?? []
     if (objectives.length === 0) {
       return yield* new ConfigError({ message: `run ${run.id} has no population.objectives: nothing to build a Pareto front over` })
     }
-    const front = yield* db.paretoFront(run.id, objectives)
+    const front = yield* queries.paretoFront(run.id, objectives)
     if (front.length === 0) return yield* Console.error(`run ${run.id} has no scored program reporting ${objectives.map((o) => o.metric).join(", ")}`)
     const heads = objectives.map((o) => `${o.metric} (${o.direction === "maximize" ? "max" : "min"})`)
     yield* Console.log([pad("PROGRAM", 28), pad("SCORE", 12), ...heads.map((h) => pad(h, Math.max(14, h.length + 2))), "ISLAND"].join(" "))
@@ -82,11 +87,12 @@ const paretoFront = (run: RunOverview) =>
 
 export const best = (runId: Option.Option<string>, out: Option.Option<string>, pareto = false) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
-    const run = latestRun(yield* db.listRuns, runId)
+    const candidates = yield* CandidateStore
+    const queries = yield* RunQueries
+    const run = latestRun(yield* queries.listRuns, runId)
     if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
     if (pareto) return yield* paretoFront(run.value)
-    const [top] = yield* db.bestPrograms(run.value.id, 1)
+    const [top] = yield* candidates.bestPrograms(run.value.id, 1)
     if (top === undefined) return yield* Console.error(`run ${run.value.id} has no scored program yet`)
     if (Option.isSome(out)) {
       const fs = yield* FileSystem.FileSystem
@@ -117,11 +123,13 @@ const describeProgram = (p: Program) =>
 
 export const show = (id: string) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const candidates = yield* CandidateStore
+    const llmCalls = yield* LlmCallStore
+    const queries = yield* RunQueries
     if (id.startsWith("run_")) {
-      const run = (yield* db.listRuns).find((r) => r.id === id)
+      const run = (yield* queries.listRuns).find((r) => r.id === id)
       if (run === undefined) return yield* new RunNotFound({ runId: id })
-      const usage = yield* db.usageByModel(run.id)
+      const usage = yield* llmCalls.usageByModel(run.id)
       yield* Console.log(
         [
           `run        ${run.id} (${run.status}${run.stopReason ? `: ${run.stopReason}` : ""})`,
@@ -137,5 +145,5 @@ export const show = (id: string) =>
       )
       return
     }
-    yield* Console.log(describeProgram(yield* db.getProgram(id)))
+    yield* Console.log(describeProgram(yield* candidates.getProgram(id)))
   })

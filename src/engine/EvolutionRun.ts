@@ -9,7 +9,11 @@ import {
   Random,
   type Scope
 } from "effect"
-import { type PopulationEntry, ProgramDatabase, type RunState, type SearchState } from "../db/ProgramDatabase.js"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { LlmCallStore } from "../db/LlmCallStore.js"
+import type { PopulationEntry, SearchState, StoredRun } from "../db/Records.js"
+import { RunStore } from "../db/RunStore.js"
+import { SearchStore } from "../db/SearchStore.js"
 import type { DatabaseError } from "../domain/Errors.js"
 import { makeProgramId, makeRunId, type ProgramId, type RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, FailureKind, Program } from "../domain/Program.js"
@@ -163,7 +167,10 @@ const pendingProgram = (
  */
 export const start = (options: StartOptions) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const search = yield* SearchStore
+    const llmCalls = yield* LlmCallStore
     const proposer = yield* Proposer
     const evaluator = yield* Evaluator
     // Optional: estimates for the budget stop and outcomes for a model bandit.
@@ -175,18 +182,18 @@ export const start = (options: StartOptions) =>
     const startedAt = yield* Clock.currentTimeMillis
 
     let runId: RunId
-    let loaded: RunState | undefined
+    let loaded: StoredRun | undefined
     if (options._tag === "Resume") {
       runId = options.runId
     } else {
       runId = yield* makeRunId
-      yield* db.createRun(runId, spec, startedAt)
+      yield* runs.createRun(runId, spec, startedAt)
     }
     // One process drives a run at a time (RunBusy otherwise); released when the run has finished.
     const lease = yield* RunLease.acquire(runId)
     yield* Effect.addFinalizer(() => Effect.ignore(lease.release))
-    if (options._tag === "Resume") loaded = yield* db.loadRunState(runId)
-    yield* db.setRunStatus(runId, "running", null, startedAt)
+    if (options._tag === "Resume") loaded = yield* search.loadRun(runId)
+    yield* runs.setRunStatus(runId, "running", null, startedAt)
 
     const events = yield* PubSub.unbounded<RunEvent>()
     const capacity = config.concurrency.queue ?? config.concurrency.evaluations
@@ -194,7 +201,7 @@ export const start = (options: StartOptions) =>
     const searchOptions = optionsFromConfig(config.population)
     const needsDescriptors = searchOptions.features.length > 0 || searchOptions.objectives.length > 0
     const searchState: SearchState | undefined = loaded
-      ? yield* db.loadSearchState(runId, { descriptors: needsDescriptors, failures: FIX_MODE_FAILURES })
+      ? yield* search.loadSearchState(runId, { descriptors: needsDescriptors, failures: FIX_MODE_FAILURES })
       : undefined
     const population = new Population(
       searchState === undefined || searchState.descriptors.size === 0
@@ -207,7 +214,7 @@ export const start = (options: StartOptions) =>
       { migrants: searchState?.migrants ?? [], failures: searchState?.failedEvaluations ?? [] }
     )
     const programCode = (id: string) =>
-      db.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
+      candidates.getProgram(id).pipe(Effect.map((p) => p.code), Effect.catchTag("ProgramNotFound", () => Effect.succeed("")))
     yield* population.loadReferenceCode(programCode)
     const settings = settingsFromConfig(config)
     const novelty = config.search.novelty
@@ -218,7 +225,7 @@ export const start = (options: StartOptions) =>
     const newProgramId = makeProgramId.pipe(Effect.withRandom(idRandom))
     const hashes = new Set(loaded?.codeHashes ?? [])
     const recentFailures: Array<{ kind: string; message: string }> = loaded
-      ? (yield* db.recentFailures(runId, RECENT_FAILURES)).flatMap((p) => p.failure ? [p.failure] : []).reverse()
+      ? (yield* candidates.recentFailures(runId, RECENT_FAILURES)).flatMap((p) => p.failure ? [p.failure] : []).reverse()
       : []
     const max = config.max_evaluations
     const state = {
@@ -250,7 +257,7 @@ export const start = (options: StartOptions) =>
       llmClient === undefined || model === "" ? Effect.void : llmClient.recordOutcome(model, improvement, usd)
     if (loaded !== undefined && llmClient !== undefined) {
       // Rebuild the model bandit's state from the run's history.
-      for (const o of yield* db.llmOutcomes(runId, (id) => population.scoreOf(id))) {
+      for (const o of yield* llmCalls.llmOutcomes(runId, (id) => population.scoreOf(id))) {
         yield* llmClient.recordOutcome(o.model, o.improvement, o.usd)
       }
     }
@@ -302,7 +309,7 @@ export const start = (options: StartOptions) =>
     const commit = (program: Program, outcome: EvaluationOutcome) =>
       Effect.gen(function*() {
         const at = yield* now
-        const committed = yield* db.commitEvaluation(program.id, outcome, at)
+        const committed = yield* candidates.commitEvaluation(program.id, outcome, at)
         if (!committed) return
         state.evaluations++
         const origin = origins.get(program.id)
@@ -317,7 +324,7 @@ export const start = (options: StartOptions) =>
           let descriptor: Descriptor | undefined
           if (needsDescriptors) {
             descriptor = population.describe(program.island, program.code, outcome.metrics)
-            yield* db.recordDescriptor(program.id, encodeDescriptor(descriptor))
+            yield* search.recordDescriptor(program.id, encodeDescriptor(descriptor))
           }
           population.add(descriptor === undefined ? entry : { ...entry, descriptor }, program.code)
           yield* publish(
@@ -364,7 +371,7 @@ export const start = (options: StartOptions) =>
         if (population.islandCount > 1 && interval > 0 && state.evaluations % interval === 0) {
           const moved = population.migrate()
           if (moved.length > 0) {
-            yield* db.recordMigrants(runId, moved.map((m) => ({ programId: m.id, island: m.to, origin: m.from })), at)
+            yield* search.recordMigrants(runId, moved.map((m) => ({ programId: m.id, island: m.to, origin: m.from })), at)
             yield* population.loadReferenceCode(programCode)
           }
         }
@@ -384,7 +391,7 @@ export const start = (options: StartOptions) =>
         const outcome = yield* shared.evaluation(
           Effect.zipRight(
             // Counted before the evaluator starts, so that a candidate that kills evolve is seen on resume.
-            db.startEvaluation(program.id),
+            candidates.startEvaluation(program.id),
             evaluator.evaluate({ programId: program.id, code: program.code, extension })
           ).pipe(inFlight("inFlightEvaluations"))
         )
@@ -400,7 +407,7 @@ export const start = (options: StartOptions) =>
     let rootId = initialProgramId
 
     // Parent and inspirations: one query for the rows not cached (see ParentPicker).
-    const picker = makeParentPicker(population, db, { rootId: () => rootId })
+    const picker = makeParentPicker(population, candidates, { rootId: () => rootId })
     const pickParent = picker.pick.pipe(Effect.catchTag("ProgramNotFound", Effect.die))
 
     /** Programs of the child's island a candidate is compared with by the novelty check. */
@@ -531,7 +538,7 @@ export const start = (options: StartOptions) =>
           status: "failed",
           failure: { kind: result.kind, message: result.message }
         }
-        yield* db.insertProgram(program, llmCall)
+        yield* candidates.insertProgram(program, llmCall)
         return yield* recordProposalFailure(program, result.kind, result.message)
       }
       const hash = codeHash(result.code)
@@ -544,7 +551,7 @@ export const start = (options: StartOptions) =>
           status: "rejected",
           failure: { kind: "duplicate", message: "identical to a program already in this run" }
         }
-        yield* db.insertProgram(program, llmCall)
+        yield* candidates.insertProgram(program, llmCall)
         yield* recordOutcome(llmCall.model, 0, llmCall.usd)
         return yield* recordProposalFailure(program, "duplicate", "identical to a program already in this run")
       }
@@ -556,7 +563,7 @@ export const start = (options: StartOptions) =>
         })
         if (verdict.llm !== null) {
           accountLlm(verdict.llm)
-          yield* db.recordLlmCall({
+          yield* llmCalls.recordLlmCall({
             id: `${id}.judge`,
             runId,
             programId: id,
@@ -581,14 +588,14 @@ export const start = (options: StartOptions) =>
             status: "rejected",
             failure: { kind: "duplicate", message: verdict.reason }
           }
-          yield* db.insertProgram(program, llmCall)
+          yield* candidates.insertProgram(program, llmCall)
           yield* recordOutcome(llmCall.model, 0, llmCall.usd)
           return yield* recordProposalFailure(program, "duplicate", verdict.reason)
         }
       }
       hashes.add(hash)
       const program: Program = { ...base, code: result.code, codeHash: hash, patch: result.patch }
-      yield* db.insertProgram(program, llmCall)
+      yield* candidates.insertProgram(program, llmCall)
       origins.set(id, { model: llmCall.model, parentScore: parent.score, usd: llmCall.usd })
       state.consecutiveProposalFailures = 0
       yield* publish(new CandidateProposed({ runId, at, programId: id, parentId: parent.id, model: llmCall.model }))
@@ -657,7 +664,7 @@ export const start = (options: StartOptions) =>
       const code = options.initialCode ?? ""
       const program = pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code, createdAt: at, llm: null })
       hashes.add(program.codeHash)
-      yield* db.insertProgram(program)
+      yield* candidates.insertProgram(program)
       rootId = id
       state.claimed++
       return program
@@ -766,7 +773,7 @@ export const start = (options: StartOptions) =>
         const status = statusFor[stop.reason]
         state.status = status
         const at = yield* now
-        const record = db.setRunStatus(runId, status, stop.message ?? stop.reason, at)
+        const record = runs.setRunStatus(runId, status, stop.message ?? stop.reason, at)
         // A run stopped by a database error can seldom record that: report the first error, not
         // this one ("update run status" hid "commit evaluation: database or disk is full").
         // A run taken over by another process: its status is that process's to write.

@@ -10,7 +10,7 @@
  */
 import { Clock, Duration, Effect, Random } from "effect"
 import { hostname } from "node:os"
-import { ProgramDatabase } from "../db/ProgramDatabase.js"
+import { LeaseStore } from "../db/LeaseStore.js"
 import { type DatabaseError, RunBusy } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import { isAlive } from "../evaluate/Sandbox.js"
@@ -42,15 +42,15 @@ export interface Lease {
 }
 
 /** Takes the run's lease, or fails with RunBusy naming the live holder. */
-export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseError, ProgramDatabase> =>
+export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseError, LeaseStore> =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const leases = yield* LeaseStore
     const host = yield* Effect.sync(() => hostname())
     const nonce = (yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)
     const owner = `${host}/${process.pid}/${nonce}`
     // A compare-and-set can lose to another taker; the next read then sees the winner.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = yield* db.readLease(runId)
+      const current = yield* leases.readLease(runId)
       const at = yield* Clock.currentTimeMillis
       if (current !== null) {
         const holder = parseOwner(current.owner)
@@ -60,15 +60,15 @@ export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseEr
           return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: ago, staleAfterMs })
         }
       }
-      if (yield* db.takeLease(runId, owner, current?.owner ?? null, at)) {
+      if (yield* leases.takeLease(runId, owner, current?.owner ?? null, at)) {
         return {
           owner,
-          renew: Effect.flatMap(Clock.currentTimeMillis, (now) => db.renewLease(runId, owner, now)),
-          release: db.releaseLease(runId, owner)
+          renew: Effect.flatMap(Clock.currentTimeMillis, (now) => leases.renewLease(runId, owner, now)),
+          release: leases.releaseLease(runId, owner)
         }
       }
     }
-    const current = yield* db.readLease(runId)
+    const current = yield* leases.readLease(runId)
     // Three lost compare-and-sets and nobody holds it: the update matched no row.
     if (current === null) return yield* Effect.dieMessage(`run ${runId} does not exist`)
     return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: 0, staleAfterMs })

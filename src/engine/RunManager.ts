@@ -18,7 +18,11 @@ import {
   Scope,
   Stream
 } from "effect"
-import { ProgramDatabase, type RunOverview, type StoredEventRow } from "../db/ProgramDatabase.js"
+import { EventStore } from "../db/EventStore.js"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import type { RunOverview, StoredEventRow } from "../db/Records.js"
+import { RunQueries } from "../db/RunQueries.js"
+import { RunStore } from "../db/RunStore.js"
 import { type DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
@@ -104,7 +108,10 @@ const apiKeyFor = (spec: RunSpec) =>
 
 export const make = (options: RunManagerOptions) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const runs = yield* RunStore
+    const eventStore = yield* EventStore
+    const queries = yield* RunQueries
+    const database = yield* ProgramDatabase.context
     // Runs live in scopes of their own, closed by `shutdown` only after they have stopped gracefully
     // (child scopes of the layer's scope would be closed, interrupting the runs, before it runs).
     const runsScope = yield* Scope.make()
@@ -140,8 +147,8 @@ export const make = (options: RunManagerOptions) =>
       Effect.gen(function*() {
         const runId = entry.handle.runId
         const hub = yield* hubFor(runId)
-        yield* db.setRunHost(runId, serveHost).pipe(Effect.ignoreLogged)
-        let seq = yield* db.lastEventSeq(runId).pipe(Effect.orDie)
+        yield* runs.setRunHost(runId, serveHost).pipe(Effect.ignoreLogged)
+        let seq = yield* eventStore.lastEventSeq(runId).pipe(Effect.orDie)
         const persist = (batch: Chunk.Chunk<RunEvent>) =>
           Effect.gen(function*() {
             if (Chunk.isEmpty(batch)) return
@@ -153,7 +160,7 @@ export const make = (options: RunManagerOptions) =>
               data: JSON.stringify(encodeEvent(event)),
               event
             }))
-            yield* db.appendEvents(stored.map(({ event: _event, ...row }) => row)).pipe(
+            yield* eventStore.appendEvents(stored.map(({ event: _event, ...row }) => row)).pipe(
               Effect.catchAll((e) => Effect.logWarning(`run ${runId}: events not stored: ${e.message}`))
             )
             yield* PubSub.publishAll(hub, stored)
@@ -170,7 +177,7 @@ export const make = (options: RunManagerOptions) =>
         if (Exit.isSuccess(summary) && summary.value.status === "interrupted" && entry.intent !== null) {
           const reason = stopReasons[entry.intent]
           const at = yield* Clock.currentTimeMillis
-          yield* db.setRunStatus(runId, "interrupted", reason, at).pipe(Effect.ignoreLogged)
+          yield* runs.setRunStatus(runId, "interrupted", reason, at).pipe(Effect.ignoreLogged)
           yield* persist(Chunk.of(new RunStatusChanged({ runId, at, status: "interrupted", reason })))
         }
         if (Exit.isFailure(summary)) yield* Effect.logError(`run ${runId} ended with an error`, summary.cause)
@@ -197,7 +204,7 @@ export const make = (options: RunManagerOptions) =>
             Effect.catchTag("RunBusy", (busy) => new RunConflict({ message: busy.message })),
             Effect.provide(services),
             Effect.provideService(RunLimits, limits),
-            Effect.provideService(ProgramDatabase, db),
+            Effect.provide(database),
             Scope.extend(scope)
           )
           // Subscribe before yielding to anything, so the run's first events are recorded.
@@ -213,7 +220,7 @@ export const make = (options: RunManagerOptions) =>
 
     const info = (id: string) =>
       Effect.gen(function*() {
-        const overview = yield* db.runOverview(id)
+        const overview = yield* queries.runOverview(id)
         const entry = active.get(overview.id)
         const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
         return { overview, live, intent: entry?.intent ?? null } satisfies RunInfo
@@ -221,7 +228,7 @@ export const make = (options: RunManagerOptions) =>
 
     const requestStop = (intent: StopIntent) => (id: string) =>
       control.withPermits(1)(Effect.gen(function*() {
-        const overview = yield* db.runOverview(id)
+        const overview = yield* queries.runOverview(id)
         const entry = active.get(overview.id)
         if (entry === undefined) {
           return yield* new RunConflict({ message: `run ${overview.id} is not running on this server (status ${overview.status})` })
@@ -233,7 +240,7 @@ export const make = (options: RunManagerOptions) =>
 
     const resume = (id: string, maxEvaluations: number | undefined, recovering: boolean) =>
       control.withPermits(1)(Effect.gen(function*() {
-        const run = yield* db.getRun(id)
+        const run = yield* runs.getRun(id)
         if (active.has(run.id)) return yield* new RunConflict({ message: `run ${run.id} is already running` })
         if (!recovering && (run.status === "running" || run.status === "stopping")) {
           // Not hosted here but marked active: another process (e.g. `evolve run`) may be driving it.
@@ -276,8 +283,8 @@ export const make = (options: RunManagerOptions) =>
           Effect.catchTag("RunConflict", Effect.die)
         ),
       list: Effect.gen(function*() {
-        const runs = yield* db.listRuns
-        return yield* Effect.forEach(runs, (overview) =>
+        const overviews = yield* queries.listRuns
+        return yield* Effect.forEach(overviews, (overview) =>
           Effect.gen(function*() {
             const entry = active.get(overview.id)
             const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
@@ -290,11 +297,11 @@ export const make = (options: RunManagerOptions) =>
       resume: (id, maxEvaluations) => resume(id, maxEvaluations, false),
       events: (id, afterSeq) =>
         Stream.unwrapScoped(Effect.gen(function*() {
-          const run = yield* db.getRun(id)
+          const run = yield* runs.getRun(id)
           const live = yield* PubSub.subscribe(yield* hubFor(run.id)) // before the replay: nothing falls in between
           let last = afterSeq
           const replay = Stream.paginateChunkEffect(afterSeq, (after) =>
-            Effect.map(db.readEvents(run.id, after, BATCH), (rows) => [
+            Effect.map(eventStore.readEvents(run.id, after, BATCH), (rows) => [
               Chunk.unsafeFromArray(rows as Array<StoredEvent>),
               rows.length < BATCH ? Option.none() : Option.some(rows[rows.length - 1]!.seq)
             ]))
@@ -311,8 +318,8 @@ export const make = (options: RunManagerOptions) =>
     })
 
     if (options.resumeOnStart) {
-      const runs = yield* db.runsToRecover(serveHost, stopReasons.shutdown)
-      for (const run of runs) {
+      const recovering = yield* runs.runsToRecover(serveHost, stopReasons.shutdown)
+      for (const run of recovering) {
         yield* resume(run.id, undefined, true).pipe(
           Effect.tap(() => Effect.logInfo(`resumed run ${run.id}`)),
           Effect.catchAll((e) => Effect.logWarning(`cannot resume run ${run.id}: ${e.message}`))
@@ -322,5 +329,5 @@ export const make = (options: RunManagerOptions) =>
     return service
   })
 
-export const layer = (options: RunManagerOptions): Layer.Layer<RunManager, DatabaseError, ProgramDatabase> =>
+export const layer = (options: RunManagerOptions): Layer.Layer<RunManager, DatabaseError, ProgramDatabase.ProgramDatabase> =>
   Layer.scoped(RunManager, make(options))

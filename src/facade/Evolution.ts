@@ -5,7 +5,10 @@
  * returns the best program with its metrics.
  */
 import { Effect, Fiber, Queue } from "effect"
-import { ProgramDatabase } from "../db/ProgramDatabase.js"
+import type { ProgramDatabase } from "../db/ProgramDatabase.js"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { RunStore } from "../db/RunStore.js"
+import { SearchStore } from "../db/SearchStore.js"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
 import { languageOfExtension } from "../config/RunSpecs.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
@@ -93,8 +96,8 @@ export const run = (
   options: RunOptions
 ): Effect.Effect<EvolveResult, DatabaseError | RunNotFound | RunBusy, ProgramDatabase | Proposer | Evaluator> =>
   Effect.scoped(Effect.gen(function*() {
-    const db = yield* ProgramDatabase
-    if (options.runId !== undefined) yield* db.getRun(options.runId)
+    const runs = yield* RunStore
+    if (options.runId !== undefined) yield* runs.getRun(options.runId)
     const handle = yield* RunTracing.start(
       options.runId !== undefined
         ? { _tag: "Resume", runId: RunId.make(options.runId), spec: options.spec }
@@ -133,8 +136,9 @@ export const run = (
 /** The best program of a finished run, or its initial program when nothing scored. */
 export const bestOf = (summary: RunSummary) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
-    const lookup = (id: string) => db.getProgram(id).pipe(Effect.catchTag("ProgramNotFound", Effect.die))
+    const candidates = yield* CandidateStore
+    const search = yield* SearchStore
+    const lookup = (id: string) => candidates.getProgram(id).pipe(Effect.catchTag("ProgramNotFound", Effect.die))
     if (summary.bestProgramId !== null) {
       const best = yield* lookup(summary.bestProgramId)
       return {
@@ -148,7 +152,7 @@ export const bestOf = (summary: RunSummary) =>
         summary
       } satisfies EvolveResult
     }
-    const state = yield* db.loadRunState(summary.runId)
+    const state = yield* search.loadRun(summary.runId)
     const initial = state.initialProgramId === null ? null : yield* lookup(state.initialProgramId)
     return {
       evolved: true,

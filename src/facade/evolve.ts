@@ -12,6 +12,7 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, type Redacted } from "effect"
 import { decodeRunConfig, envOverrides } from "../config/ConfigLoader.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { RunStore } from "../db/RunStore.js"
 import { ConfigError, type DatabaseError, type RunBusy, type RunNotFound } from "../domain/Errors.js"
 import type { RunConfig, RunConfigInput, RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
@@ -216,8 +217,8 @@ export const evolveEffect = (
     return yield* Effect.gen(function*() {
       let spec: RunSpec
       if (runId !== undefined) {
-        const db = yield* ProgramDatabase.ProgramDatabase
-        const stored = (yield* db.getRun(runId)).spec
+        const runStore = yield* RunStore
+        const stored = (yield* runStore.getRun(runId)).spec
         const config = yield* configFor(stored.config, options, env, options.language ?? program.language)
         spec = { ...stored, config: { ...config, database: { path: dbPath } } }
       } else {

@@ -17,7 +17,7 @@
  * admitted again.
  */
 import { Effect } from "effect"
-import type { ProgramDatabase } from "../db/ProgramDatabase.js"
+import type { CandidateStore } from "../db/CandidateStore.js"
 import type { DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId } from "../domain/Ids.js"
 import type { Program } from "../domain/Program.js"
@@ -62,7 +62,7 @@ const labelOf = (origin: number | undefined, kind: string | undefined) =>
 
 export const makeParentPicker = (
   population: Population,
-  db: ProgramDatabase["Type"],
+  db: Pick<CandidateStore["Type"], "getPrograms">,
   options: PickerOptions
 ): ParentPicker => {
   const capacity = Math.max(0, options.cacheSize ?? 256)

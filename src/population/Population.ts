@@ -23,7 +23,7 @@
  * draw stays far below a millisecond at 100k programs.
  */
 import { Effect, Random } from "effect"
-import type { PopulationEntry } from "../db/ProgramDatabase.js"
+import type { PopulationEntry } from "../db/Records.js"
 import type { ProgramId } from "../domain/Ids.js"
 import { type Direction, PopulationConfig, type SelectionStrategy } from "../domain/RunConfig.js"
 import { type Descriptor, describe, EDIT_DISTANCE } from "./Features.js"

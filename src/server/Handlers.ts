@@ -8,7 +8,12 @@ import * as Yaml from "yaml"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
-import { ProgramDatabase } from "../db/ProgramDatabase.js"
+import type { ProgramDatabase } from "../db/ProgramDatabase.js"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { EventStore } from "../db/EventStore.js"
+import { LlmCallStore } from "../db/LlmCallStore.js"
+import { RunQueries } from "../db/RunQueries.js"
+import { RunStore } from "../db/RunStore.js"
 import type { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { Program } from "../domain/Program.js"
@@ -93,11 +98,13 @@ export const runInfo = ({ intent, live, overview }: ManagerRunInfo): RunInfo => 
 
 const runDetail = (info: ManagerRunInfo) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const candidates = yield* CandidateStore
+    const llmCalls = yield* LlmCallStore
+    const events = yield* EventStore
     const runId = info.overview.id
-    const best = yield* db.bestPrograms(runId, 1)
-    const models = yield* db.usageByModel(runId)
-    const lastEventId = yield* db.lastEventSeq(runId)
+    const best = yield* candidates.bestPrograms(runId, 1)
+    const models = yield* llmCalls.usageByModel(runId)
+    const lastEventId = yield* events.lastEventSeq(runId)
     return {
       ...runInfo(info),
       bestProgramId: best[0]?.id ?? null,
@@ -119,22 +126,24 @@ const unifiedDiff = (parent: Program, program: Program, fileName: string): strin
 
 const programDetail = (id: string, highlight: boolean) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
-    const program = yield* db.getProgram(id)
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const llmCalls = yield* LlmCallStore
+    const program = yield* candidates.getProgram(id)
     const parent = program.parentId === null
       ? Option.none<Program>()
-      : yield* Effect.option(db.getProgram(program.parentId))
-    const run = yield* db.getRun(program.runId).pipe(Effect.option)
+      : yield* Effect.option(candidates.getProgram(program.parentId))
+    const run = yield* runs.getRun(program.runId).pipe(Effect.option)
     const language = Option.match(run, { onNone: () => "text", onSome: (r) => r.spec.config.language ?? "text" })
     const fileName = Option.match(run, { onNone: () => "program", onSome: (r) => basename(r.spec.programPath) })
-    const llmCalls = yield* db.llmCallsForProgram(program.id)
+    const calls = yield* llmCalls.llmCallsForProgram(program.id)
     const highlighted = highlight ? yield* Highlight.toHtml(program.code, language) : undefined
     return {
       ...program,
       language,
       diff: Option.match(parent, { onNone: () => null, onSome: (p) => unifiedDiff(p, program, fileName) }),
       parentScore: Option.match(parent, { onNone: () => null, onSome: (p) => p.score }),
-      llmCalls: llmCalls.map(({ programId: _p, runId: _r, ...call }) => call),
+      llmCalls: calls.map(({ programId: _p, runId: _r, ...call }) => call),
       ...(highlighted === undefined ? {} : { highlighted })
     }
   })
@@ -171,7 +180,9 @@ const SSE_HEARTBEAT = "15 seconds"
 export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
   Effect.gen(function*() {
     const manager = yield* RunManager
-    const db = yield* ProgramDatabase
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const queries = yield* RunQueries
     const context = yield* Effect.context<NodeContext.NodeContext | ProgramDatabase>()
     const detailOf = (id: string) => Effect.flatMap(manager.get(id), runDetail).pipe(Effect.provide(context))
 
@@ -200,14 +211,14 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
         api(Effect.flatMap(manager.resume(path.runId, payload?.max_evaluations), () => detailOf(path.runId))))
       .handle("listPrograms", ({ path, urlParams }) =>
         api(Effect.gen(function*() {
-          const run = yield* db.getRun(path.runId)
-          const page = yield* db.listPrograms(run.id, urlParams)
+          const run = yield* runs.getRun(path.runId)
+          const page = yield* queries.listPrograms(run.id, urlParams)
           return { ...page, offset: urlParams.offset, limit: urlParams.limit }
         })))
       .handle("bestProgram", ({ path, urlParams }) =>
         api(Effect.gen(function*() {
-          const run = yield* db.getRun(path.runId)
-          const best = yield* db.bestPrograms(run.id, 1)
+          const run = yield* runs.getRun(path.runId)
+          const best = yield* candidates.bestPrograms(run.id, 1)
           if (best.length === 0) {
             return yield* new ProgramNotFoundError({ programId: "", message: `run ${run.id} has no scored program yet` })
           }
@@ -215,8 +226,8 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
         })))
       .handle("scores", ({ path }) =>
         api(Effect.gen(function*() {
-          const run = yield* db.getRun(path.runId)
-          const points = yield* db.scoreTimeline(run.id, 20_000)
+          const run = yield* runs.getRun(path.runId)
+          const points = yield* queries.scoreTimeline(run.id, 20_000)
           return { createdAt: run.createdAt, points }
         })))
       .handle("events", ({ path, request, urlParams }) =>
@@ -229,7 +240,7 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
             }
             after = Number(header.trim())
           }
-          const run = yield* db.getRun(path.runId)
+          const run = yield* runs.getRun(path.runId)
           const events = manager.events(run.id as RunId, after).pipe(
             Stream.map((e) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${e.data}\n\n`),
             Stream.catchAll((e) => Stream.make(`event: error\ndata: ${JSON.stringify({ message: e.message })}\n\n`))
@@ -248,12 +259,12 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
 
 export const ProgramsLive = HttpApiBuilder.group(EvolveApi, "programs", (handlers) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase
+    const queries = yield* RunQueries
     const context = yield* Effect.context<ProgramDatabase>()
     return handlers
       .handle("getProgram", ({ path, urlParams }) =>
         api(programDetail(path.programId, urlParams.highlight ?? false).pipe(Effect.provide(context))))
-      .handle("lineage", ({ path }) => api(db.lineage(path.programId, 10_000, 200)))
+      .handle("lineage", ({ path }) => api(queries.lineage(path.programId, 10_000, 200)))
   }))
 
 export const ApiLive = HttpApiBuilder.api(EvolveApi).pipe(

@@ -3,8 +3,10 @@ import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
+import type { LlmOutcome } from "../../src/db/Records.js"
 import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { program, specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const runId = RunId.make("run_test")
 
@@ -20,7 +22,7 @@ describe("ProgramDatabase", () => {
   it.scoped("round-trips runs and programs, and commits an evaluation exactly once", () =>
     withDatabase(() =>
       Effect.gen(function*() {
-        const db = yield* Db.ProgramDatabase
+        const db = yield* allStores
         const spec = specWith({ max_evaluations: 7, goal: "go fast" })
         yield* db.createRun(runId, spec, 1000)
         const run = yield* db.getRun(runId)
@@ -68,7 +70,7 @@ describe("ProgramDatabase", () => {
   it.scoped("loads the state a resume needs: population, pending, counts by stage", () =>
     withDatabase(() =>
       Effect.gen(function*() {
-        const db = yield* Db.ProgramDatabase
+        const db = yield* allStores
         yield* db.createRun(runId, specWith(), 0)
         const rows = [
           program({ id: "p0", runId, createdAt: 1 }),
@@ -82,7 +84,7 @@ describe("ProgramDatabase", () => {
         yield* db.commitEvaluation(ProgramId.make("p1"), { _tag: "Scored", metrics: { score: 5 }, score: 5, feedback: null, durationMs: 1 }, 11)
         yield* db.commitEvaluation(ProgramId.make("p2"), { _tag: "Failed", failure: { kind: "timeout", message: "slow" }, feedback: null, durationMs: 1 }, 12)
 
-        const state = yield* db.loadRunState(runId)
+        const state = yield* db.loadRun(runId)
         expect(state.population.map((e) => [e.id, e.score])).toEqual([["p1", 5], ["p0", 1]])
         expect(state.pending.map((p) => p.id)).toEqual(["p3"])
         // Scored + evaluator failures count as evaluations; a patch failure never reached the evaluator.
@@ -98,7 +100,7 @@ describe("ProgramDatabase", () => {
   it.scoped("counts evaluation starts of pending candidates only, and reads several programs in one call", () =>
     withDatabase(() =>
       Effect.gen(function*() {
-        const db = yield* Db.ProgramDatabase
+        const db = yield* allStores
         yield* db.createRun(runId, specWith(), 0)
         for (const id of ["a", "b", "c"]) yield* db.insertProgram(program({ id, runId, createdAt: id.charCodeAt(0) }))
         const [a, b] = [ProgramId.make("a"), ProgramId.make("b")]
@@ -108,7 +110,7 @@ describe("ProgramDatabase", () => {
         yield* db.commitEvaluation(b, { _tag: "Scored", metrics: { score: 2 }, score: 2, feedback: null, durationMs: 1 }, 5)
         // A committed candidate is no longer counted.
         expect(yield* db.startEvaluation(b)).toBe(0)
-        const state = yield* db.loadRunState(runId)
+        const state = yield* db.loadRun(runId)
         expect(state.pending.map((p) => p.id)).toEqual(["a", "c"])
         expect([...state.evaluationStarts]).toEqual([["a", 2]])
 
@@ -123,7 +125,7 @@ describe("ProgramDatabase", () => {
   it.scoped("llmOutcomes gives the same improvements with the parent scores passed in as read from the database", () =>
     withDatabase(() =>
       Effect.gen(function*() {
-        const db = yield* Db.ProgramDatabase
+        const db = yield* allStores
         yield* db.createRun(runId, specWith(), 0)
         const llm = { model: "m", inputTokens: 1, outputTokens: 1, usd: 0.5, latencyMs: 1, attempts: 1 }
         const scored = (score: number) => ({ _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 1 }) as const
@@ -136,7 +138,7 @@ describe("ProgramDatabase", () => {
         const fromDb = yield* db.llmOutcomes(runId)
         const scores = new Map([["root", 2], ["c1", 5], ["c2", 4]])
         const passed = yield* db.llmOutcomes(runId, (id) => scores.get(id))
-        const sort = (xs: ReadonlyArray<Db.LlmOutcome>) => [...xs].sort((a, b) => a.improvement - b.improvement)
+        const sort = (xs: ReadonlyArray<LlmOutcome>) => [...xs].sort((a, b) => a.improvement - b.improvement)
         expect(sort(fromDb)).toEqual([{ model: "m", improvement: -1, usd: 0.5 }, { model: "m", improvement: 3, usd: 0.5 }])
         expect(sort(passed)).toEqual(sort(fromDb))
       })
@@ -148,14 +150,14 @@ describe("ProgramDatabase", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       const file = `${dir}/evolve.db`
       const useOnce = <A, E>(eff: Effect.Effect<A, E, Db.ProgramDatabase>) => Effect.scoped(Layer.build(Db.layer(file)).pipe(Effect.flatMap((ctx) => Effect.provide(eff, ctx))))
-      yield* useOnce(Effect.flatMap(Db.ProgramDatabase, (db) => db.createRun(runId, specWith(), 0)))
-      const runs = yield* useOnce(Effect.flatMap(Db.ProgramDatabase, (db) => db.listRuns))
+      yield* useOnce(Effect.flatMap(allStores, (db) => db.createRun(runId, specWith(), 0)))
+      const runs = yield* useOnce(Effect.flatMap(allStores, (db) => db.listRuns))
       expect(runs.map((r) => r.id)).toEqual([runId])
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.live("reports a database that cannot be opened as a DatabaseError", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Effect.provide(Db.ProgramDatabase, Db.layer("/etc/passwd/evolve.db")))
+      const error = yield* Effect.flip(Effect.provide(allStores, Db.layer("/etc/passwd/evolve.db")))
       expect(error._tag).toBe("DatabaseError")
       expect(error.message).toMatch(/\/etc\/passwd\/evolve.db/)
     }))

@@ -8,6 +8,7 @@ import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 interface Probe {
   readonly llmInFlight: number
@@ -207,8 +208,8 @@ describe("EvolutionRun", () => {
           return yield* Fiber.join(summaryFiber)
         }))
         expect(first.status).toBe("interrupted")
-        const database = yield* Db.ProgramDatabase
-        const state = yield* database.loadRunState(first.runId)
+        const database = yield* allStores
+        const state = yield* database.loadRun(first.runId)
         expect(state.pending.length).toBeGreaterThan(0)
         expect(state.evaluations).toBe(first.evaluations)
         const evaluatedBefore = new Set((yield* Ref.get(probe)).evaluations)
@@ -229,7 +230,7 @@ describe("EvolutionRun", () => {
         const afterResume = all.slice(evaluatedBefore.size)
         for (const id of state.pending) expect(afterResume).toContain(id.id)
         expect(all.filter((id) => evaluatedBefore.has(id)).length).toBe(evaluatedBefore.size)
-        expect((yield* database.loadRunState(first.runId)).pending).toEqual([])
+        expect((yield* database.loadRun(first.runId)).pending).toEqual([])
       }).pipe(Effect.provide(Layer.merge(layers, db)))
     }))
 
@@ -364,7 +365,7 @@ describe("EvolutionRun", () => {
             )
       })
       yield* Effect.gen(function*() {
-        const database = yield* Db.ProgramDatabase
+        const database = yield* allStores
         const spec = specWith({ max_evaluations: 20, shutdown_grace_seconds: 2, concurrency: { proposals: 2, evaluations: 2, queue: 2 } })
         let runId: EvolutionRun.RunHandle["runId"] | undefined
         let killer: string | undefined
@@ -383,7 +384,7 @@ describe("EvolutionRun", () => {
         // 1. Graceful stop: the killer's evaluation is cut off after the grace period.
         const first = yield* session({ _tag: "New", spec, initialCode: "score = 0\n" }, "graceful")
         expect(first!.status).toBe("interrupted")
-        const afterFirst = yield* database.loadRunState(runId!)
+        const afterFirst = yield* database.loadRun(runId!)
         killer = afterFirst.pending.find((p) => p.code.startsWith("killer"))?.id
         expect(killer).toBeDefined()
         expect(afterFirst.evaluationStarts.get(killer as never)).toBe(1)
@@ -394,9 +395,9 @@ describe("EvolutionRun", () => {
 
         // 2. and 3. Killed (scope closed) with the killer in evaluation again.
         yield* session({ _tag: "Resume", runId: runId!, spec }, "killed")
-        expect((yield* database.loadRunState(runId!)).evaluationStarts.get(killer as never)).toBe(2)
+        expect((yield* database.loadRun(runId!)).evaluationStarts.get(killer as never)).toBe(2)
         yield* session({ _tag: "Resume", runId: runId!, spec }, "killed")
-        expect((yield* database.loadRunState(runId!)).evaluationStarts.get(killer as never)).toBe(3)
+        expect((yield* database.loadRun(runId!)).evaluationStarts.get(killer as never)).toBe(3)
         expect(killerRuns).toBe(3)
 
         // 4. Resume: the killer is committed as failed instead of being evaluated a 4th time.
@@ -416,7 +417,7 @@ describe("EvolutionRun", () => {
           kind: "evaluator_error",
           message: "evaluation was interrupted 3 times (evolve stopped or was killed during each); not retried"
         })
-        expect((yield* database.loadRunState(runId!)).pending).toEqual([])
+        expect((yield* database.loadRun(runId!)).pending).toEqual([])
       }).pipe(Effect.provide(Layer.mergeAll(proposer, evaluator, Db.layer(":memory:"))))
     }))
 })

@@ -9,12 +9,13 @@ import * as RunLease from "../../src/engine/RunLease.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const runId = RunId.make("run_lease")
 
-const withRun = <A, E>(body: (db: Db.ProgramDatabase["Type"]) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
+const withRun = <A, E>(body: (db: Effect.Effect.Success<typeof allStores>) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
   Effect.gen(function*() {
-    const db = yield* Db.ProgramDatabase
+    const db = yield* allStores
     yield* db.createRun(runId, specWith(), 0)
     return yield* body(db)
   }).pipe(Effect.provide(Db.layer(":memory:")))
@@ -103,7 +104,7 @@ describe("EvolutionRun with a lease", () => {
       yield* TestClock.adjust("1 minute")
       const summary = yield* Fiber.join(summaryFiber)
       expect(summary.status).toBe("completed")
-      const db = yield* Db.ProgramDatabase
+      const db = yield* allStores
       expect(yield* db.readLease(handle.runId)).toBeNull()
       const again = yield* Effect.scoped(Effect.gen(function*() {
         const resumed = yield* EvolutionRun.start({ _tag: "Resume", runId: handle.runId, spec })
@@ -118,7 +119,7 @@ describe("EvolutionRun with a lease", () => {
       const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: "score = 0\n" })
       const summaryFiber = yield* Effect.fork(handle.await)
       yield* TestClock.adjust("3 seconds")
-      const db = yield* Db.ProgramDatabase
+      const db = yield* allStores
       const held = yield* db.readLease(handle.runId)
       expect(yield* db.takeLease(handle.runId, "elsewhere/9/z", held!.owner, 3000)).toBe(true)
       yield* db.setRunStatus(handle.runId, "running", "taken over", 3000)

@@ -6,13 +6,14 @@ import { RunId } from "../../src/domain/Ids.js"
 import { costUsd, resolveModels } from "../../src/llm/Models.js"
 import { makeSelector } from "../../src/llm/Selection.js"
 import { program, specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const llm = (model: string, usd: number) => ({ model, inputTokens: 10, outputTokens: 5, usd, latencyMs: 1, attempts: 1 })
 
 describe("bandit state from the run's history (resume)", () => {
   it.effect("llmOutcomes gives each finished candidate's improvement over its parent and cost", () =>
     Effect.gen(function*() {
-      const db = yield* Db.ProgramDatabase
+      const db = yield* allStores
       const runId = RunId.make("run_b")
       yield* db.createRun(runId, specWith({}), 0)
       yield* db.insertProgram(program({ id: "root", runId: "run_b", createdAt: 0 }))

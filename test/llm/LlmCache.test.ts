@@ -8,6 +8,7 @@ import { LlmConfig } from "../../src/domain/RunConfig.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
+import { allStores } from "../support/database.js"
 
 const REQUEST: LlmRequest = { system: "sys", user: "Improve:\n```python\nx = 1.5\n```\n" }
 
@@ -54,7 +55,7 @@ describe("temperature-0 cache", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       const file = `${dir}/evolve.db`
       // The program database migrates the file (llm_cache included)…
-      yield* Effect.provide(Effect.flatMap(Db.ProgramDatabase, (db) => db.listRuns), Db.layer(file))
+      yield* Effect.provide(Effect.flatMap(allStores, (db) => db.listRuns), Db.layer(file))
       const server = yield* fakeOpenAiServer()
       const first = yield* Effect.flatMap(LlmClient, (l) => l.complete(REQUEST)).pipe(
         Effect.provide(client(server, LlmCache.layerSqlite(file), { temperature: 0 }))

@@ -13,6 +13,7 @@ import * as Replay from "../../src/llm/Replay.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const request = (i: number): LlmRequest => ({
   system: "You evolve programs.",
@@ -101,7 +102,7 @@ describe("record and replay", () => {
           const events = yield* handle.subscribe
           yield* handle.await
           const all = (yield* Queue.takeAll(events)) as Iterable<RunEvent>
-          const db = yield* Db.ProgramDatabase
+          const db = yield* allStores
           const out: Array<string> = []
           for (const e of all) {
             if (e._tag === "CandidateEvaluated") out.push(`${(yield* db.getProgram(e.programId)).code.trim()} => ${e.score}`)

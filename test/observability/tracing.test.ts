@@ -69,11 +69,11 @@ describe("tracing", () => {
       expect(parentOf(spans, e)).toBe(run)
       expect(e.attributes["evolve.programId"]).toBeDefined()
     }
-    const commits = named("ProgramDatabase.commitEvaluation")
+    const commits = named("CandidateStore.commitEvaluation")
     expect(commits.length).toBe(6)
     for (const c of commits) expect(parentOf(spans, c)).toBe(run)
     // @effect/sql traces the statements inside each database transaction.
-    const sqlUnderCommit = spans.filter((s) => parentOf(spans, s)?.name === "ProgramDatabase.commitEvaluation")
+    const sqlUnderCommit = spans.filter((s) => parentOf(spans, s)?.name === "CandidateStore.commitEvaluation")
     expect(sqlUnderCommit.length).toBeGreaterThan(0)
   })
 

@@ -9,13 +9,14 @@ import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { makeParentPicker } from "../../src/population/ParentPicker.js"
 import { Population } from "../../src/population/Population.js"
 import { program, specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const runId = RunId.make("run_picker")
 
 describe("ParentPicker", () => {
   it.effect("reads what the sample names, caches only the best final rows, and re-reads a pending root until it is committed", () =>
     Effect.gen(function*() {
-      const db = yield* Db.ProgramDatabase
+      const db = yield* allStores
       yield* db.createRun(runId, specWith(), 0)
       const root = ProgramId.make("root")
       yield* db.insertProgram(program({ id: "root", runId, createdAt: 1 }))

@@ -4,13 +4,14 @@ import * as Db from "../../src/db/ProgramDatabase.js"
 import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { decodeDescriptor, encodeDescriptor } from "../../src/population/Features.js"
 import { program, specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 const runId = RunId.make("run_search")
 
 /** Inserts and commits programs: [id, score | failure kind, metrics, evaluatedAt, island]. */
 const seed = (rows: ReadonlyArray<readonly [string, number | string, Record<string, number>, number, number?]>) =>
   Effect.gen(function*() {
-    const db = yield* Db.ProgramDatabase
+    const db = yield* allStores
     yield* db.createRun(runId, specWith(), 0)
     for (const [id, outcome, metrics, at, island] of rows) {
       yield* db.insertProgram(program({ id, runId, createdAt: at, island: island ?? 0, parentId: id === "root" ? null : "root" }))

@@ -16,6 +16,7 @@ import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { codeHash } from "../../src/propose/Edits.js"
 import * as Proposer from "../../src/propose/Proposer.js"
+import { allStores } from "../support/database.js"
 
 const decode = Schema.decodeUnknownSync(RunConfig)
 const specOf = (config: RunConfigInput) => ({
@@ -44,7 +45,7 @@ const resumeToEnd = (runId: RunId, spec: ReturnType<typeof specOf>) =>
 /** Every program of a run in creation order. */
 const programsOf = (runId: RunId) =>
   Effect.gen(function*() {
-    const db = yield* Db.ProgramDatabase
+    const db = yield* allStores
     const page = yield* db.listPrograms(runId, { offset: 0, limit: 100_000, sort: "time", order: "asc" })
     return page.items
   })
@@ -232,7 +233,7 @@ describe("search in a run", () => {
         const byId = new Map(programs.map((p) => [p.id, p]))
         const children = programs.filter((p) => p.parentId !== null)
         expect(new Set(children.map((p) => p.island))).toEqual(new Set([0, 1, 2]))
-        const db = yield* Db.ProgramDatabase
+        const db = yield* allStores
         const state = yield* db.loadSearchState(first.runId, { descriptors: true, failures: 10 })
         // Migration at 6, 12 and 18 evaluations: copies tagged with their origin, to the next island.
         expect(state.migrants.length).toBeGreaterThan(0)
@@ -326,7 +327,7 @@ const offlineRun = (seed: number) =>
     return yield* Effect.gen(function*() {
       const summary = yield* runToEnd(spec, pointSpread)
       const programs = yield* programsOf(summary.runId)
-      const db = yield* Db.ProgramDatabase
+      const db = yield* allStores
       const search = yield* db.loadSearchState(summary.runId, { descriptors: true, failures: 100 })
       return {
         summary,

@@ -7,6 +7,7 @@ import * as RunManager from "../../src/engine/RunManager.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
+import { allStores } from "../support/database.js"
 
 /** Counts what is in flight across every run of the manager. */
 const makeProbe = () => ({ llm: 0, llmMax: 0, evals: 0, evalMax: 0, proposals: 0 })
@@ -125,7 +126,7 @@ describe("RunManager", () => {
       yield* first.manager.stop(other)
       yield* until(first.manager, other, (i) => Option.isNone(i.live))
       yield* first.close // graceful shutdown: the hosted run stops with reason "server shutdown"
-      const db = yield* Effect.provide(Db.ProgramDatabase, yield* Layer.build(Db.layer(`${dir}/evolve.db`)))
+      const db = yield* Effect.provide(allStores, yield* Layer.build(Db.layer(`${dir}/evolve.db`)))
       expect(yield* db.getRun(id)).toMatchObject({ status: "interrupted", stopReason: "server shutdown" })
       expect(yield* db.getRun(other)).toMatchObject({ status: "interrupted", stopReason: "stopped by user" })
 

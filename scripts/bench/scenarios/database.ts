@@ -16,12 +16,9 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync }
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
-import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
-import { Effect, Layer, Random } from "effect"
+import { Effect, Random } from "effect"
 import Sqlite from "better-sqlite3"
-import { migrations } from "../../../src/db/migrations.js"
 import * as ProgramDatabase from "../../../src/db/ProgramDatabase.js"
 import { makeProgramId, makeRunId, type ProgramId, type RunId } from "../../../src/domain/Ids.js"
 import type { Program } from "../../../src/domain/Program.js"
@@ -30,6 +27,7 @@ import { scenarioModule } from "../paths.js"
 import { atMost, figure, log, runScenario } from "../protocol.js"
 import { round } from "../stats.js"
 import type { ResumeReport } from "./databaseResume.js"
+import { allStores } from "../../../test/support/database.js"
 
 /** About 1.5 KB of code per program, each unique. */
 const codeFor = (i: number) =>
@@ -63,19 +61,13 @@ const program = (runId: RunId, id: ProgramId, parentId: ProgramId | null, i: num
 
 const BATCH = 2000
 
-/** ProgramDatabase.layer's client, migrations and service, keeping the SqlClient for batching. */
-const databaseLayer = (filename: string) => {
-  const migrated = SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) }).pipe(
-    Layer.provideMerge(SqliteClient.layer({ filename })),
-    Layer.provide(NodeContext.layer)
-  )
-  return Layer.effect(ProgramDatabase.ProgramDatabase, ProgramDatabase.make).pipe(Layer.provideMerge(migrated))
-}
+/** The database with its SqlClient (the store uses it for batching). */
+const databaseLayer = (filename: string) => ProgramDatabase.layer(filename)
 
 /** Writes `count` scored programs; returns the run id and the store + commit rate. */
 const build = (file: string, count: number, measuredCount: number) =>
   Effect.gen(function*() {
-    const db = yield* ProgramDatabase.ProgramDatabase
+    const db = yield* allStores
     const sql = yield* SqlClient.SqlClient
     const runId = yield* makeRunId
     const spec = { programPath: "/bench/program.js", evaluatorPath: "/bench/evaluator.sh", config: RunConfig.make({}) }

@@ -17,6 +17,7 @@ import { RunId } from "../../../src/domain/Ids.js"
 import { makeParentPicker } from "../../../src/population/ParentPicker.js"
 import { defaultOptions, Population } from "../../../src/population/Population.js"
 import { type Distribution, distribution, round } from "../stats.js"
+import { allStores } from "../../../test/support/database.js"
 
 export interface ResumeReport {
   readonly openMs: number
@@ -84,8 +85,8 @@ const roundAll = (d: Distribution): Distribution => ({
 const main = (file: string, runId: RunId, samples: number, rssBefore: number, started: number) =>
   Effect.gen(function*() {
     const opened = performance.now()
-    const db = yield* ProgramDatabase.ProgramDatabase
-    const state = yield* db.loadRunState(runId)
+    const db = yield* allStores
+    const state = yield* db.loadRun(runId)
     const search = yield* db.loadSearchState(runId, {
       descriptors: defaultOptions.features.length > 0 || defaultOptions.objectives.length > 0,
       failures: 16

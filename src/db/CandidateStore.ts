@@ -1,0 +1,99 @@
+/**
+ * Candidates on the run's hot path: stored when proposed (pending, or failed/rejected with the
+ * reason), counted when their evaluation starts, committed once with their result.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Context, Effect, Layer } from "effect"
+import { type DatabaseError, ProgramNotFound } from "../domain/Errors.js"
+import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome, Program } from "../domain/Program.js"
+import type { LlmCallRecord } from "./Records.js"
+import { dbError, llmCallRow, programRow, type ProgramRow, toProgram } from "./Rows.js"
+
+export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
+  /** Inserts a candidate (pending, failed or rejected) with its LLM call, in one transaction. */
+  readonly insertProgram: (program: Program, llmCall?: LlmCallRecord) => Effect.Effect<void, DatabaseError>
+  /**
+   * Counts one more start of a pending candidate's evaluation, just before it begins (returns
+   * the new count; 0 when the candidate is no longer pending).
+   */
+  readonly startEvaluation: (id: ProgramId) => Effect.Effect<number, DatabaseError>
+  /** Commits an evaluation result; false when the candidate was not pending (already committed). */
+  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
+  readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
+  /** Several programs in one query, in the order of `ids` (a missing one fails with ProgramNotFound). */
+  readonly getPrograms: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Program>, DatabaseError | ProgramNotFound>
+  readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
+  /** The latest failed or rejected candidates, newest first. */
+  readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
+}>() {}
+
+export const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return CandidateStore.of({
+    insertProgram: Effect.fn("CandidateStore.insertProgram")(function*(p, llmCall) {
+      const insert = sql`INSERT INTO programs ${sql.insert(programRow(p))}`
+      const write = llmCall === undefined
+        ? insert
+        : sql.withTransaction(Effect.zipRight(insert, sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`))
+      yield* write.pipe(Effect.mapError(dbError("insert program")))
+    }),
+
+    startEvaluation: Effect.fn("CandidateStore.startEvaluation")(function*(id) {
+      const rows = yield* sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
+        WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`.pipe(Effect.mapError(dbError("record evaluation start")))
+      return rows[0]?.eval_starts ?? 0
+    }),
+
+    commitEvaluation: Effect.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
+      const rows = outcome._tag === "Scored"
+        ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
+          JSON.stringify(outcome.metrics)
+        }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
+            WHERE id = ${id} AND status = 'pending' RETURNING id`
+        : yield* sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
+            failure_message = ${outcome.failure.message}, feedback = ${outcome.feedback}, evaluated_at = ${at},
+            eval_ms = ${outcome.durationMs}
+            WHERE id = ${id} AND status = 'pending' RETURNING id`
+      return rows.length === 1
+    }, (effect) => Effect.mapError(effect, dbError("commit evaluation"))),
+
+    getProgram: Effect.fn("CandidateStore.getProgram")(function*(id) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id = ${id}`.pipe(
+        Effect.mapError(dbError("read program"))
+      )
+      if (rows.length === 0) return yield* new ProgramNotFound({ programId: id })
+      return toProgram(rows[0]!)
+    }),
+
+    getPrograms: Effect.fn("CandidateStore.getPrograms")(function*(ids) {
+      if (ids.length === 0) return []
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`.pipe(
+        Effect.mapError(dbError("read programs"))
+      )
+      const byId = new Map<string, ProgramRow>()
+      for (const row of rows) byId.set(row.id, row)
+      const out: Array<Program> = []
+      for (const id of ids) {
+        const row = byId.get(id)
+        if (row === undefined) return yield* new ProgramNotFound({ programId: id })
+        out.push(toProgram(row))
+      }
+      return out
+    }),
+
+    bestPrograms: Effect.fn("CandidateStore.bestPrograms")(function*(runId, limit) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
+        ORDER BY score DESC, created_at LIMIT ${limit}`.pipe(Effect.mapError(dbError("read best programs")))
+      return rows.map(toProgram)
+    }),
+
+    recentFailures: Effect.fn("CandidateStore.recentFailures")(function*(runId, limit) {
+      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status IN ('failed', 'rejected')
+        ORDER BY created_at DESC LIMIT ${limit}`.pipe(Effect.mapError(dbError("read recent failures")))
+      return rows.map(toProgram)
+    })
+  })
+})
+
+export const layer: Layer.Layer<CandidateStore, never, SqlClient.SqlClient> = Layer.effect(CandidateStore, make)
