@@ -5,7 +5,8 @@
  *   `processBatch(items, fn, options)`, `llmBatch(prompts, options)`.
  * - Effect: every service as a module with its tag and layers (`ProgramDatabase`, `LlmClient`,
  *   `LlmClientLive`, `Proposer`, `Evaluator`, `CommandEvaluator`, `FunctionEvaluator`,
- *   `EvolutionRun`, `RunManager`, …), the one-call `EvolveLive(config)` layer and `EvolveTest`,
+ *   `RunActor`, `RunManager`, …), `startRun` and `RunServices` (how every run is started and
+ *   built), the run's message protocol `RunProtocol`, the one-call `EvolveLive(config)` layer and `EvolveTest`,
  *   `Evolution.run` (a whole run with its best program), `BatchProcessor`, and `Observability`
  *   (OpenTelemetry export and debug tracing). The HTTP service's layers are in `evolve/server`.
  * - Domain schemas and errors, flat: `RunConfig`, `RunSpec`, `Program`, `Metrics`, `RunEvent`
@@ -25,6 +26,13 @@ export * as RunSpecs from "./config/RunSpecs.js"
 
 // ---- services, each with its tag and layers --------------------------------------------------
 export * as ProgramDatabase from "./db/ProgramDatabase.js"
+export { CandidateStore } from "./db/CandidateStore.js"
+export { EventStore } from "./db/EventStore.js"
+export { LeaseStore } from "./db/LeaseStore.js"
+export { LlmCallStore } from "./db/LlmCallStore.js"
+export { RunQueries } from "./db/RunQueries.js"
+export { RunStore } from "./db/RunStore.js"
+export { SearchStore } from "./db/SearchStore.js"
 export * as LlmCache from "./db/LlmCache.js"
 export * as LlmClient from "./llm/LlmClient.js"
 export * as LlmClientLive from "./llm/LlmClientLive.js"
@@ -46,8 +54,11 @@ export * as PythonEvaluator from "./evaluate/PythonEvaluator.js"
 export * as EvaluatorLive from "./evaluate/EvaluatorLive.js"
 export * as FunctionEvaluator from "./evaluate/FunctionEvaluator.js"
 export * as MetricsReport from "./evaluate/MetricsReport.js"
-export * as EvolutionRun from "./engine/EvolutionRun.js"
-export * as RunEnvironment from "./engine/RunEnvironment.js"
+export * as RunActor from "./engine/RunActor.js"
+export * as RunProtocol from "./engine/RunProtocol.js"
+export * as RunServices from "./engine/RunServices.js"
+export * as RunState from "./engine/RunState.js"
+export { startRun } from "./engine/startRun.js"
 export * as RunManager from "./engine/RunManager.js"
 export * as RunLimits from "./engine/RunLimits.js"
 
@@ -57,7 +68,8 @@ export type { EvolveResult, RunOptions } from "./facade/Evolution.js"
 export { EvolveLive, type EvolveLiveOptions, EvolveTest } from "./facade/Layers.js"
 export { evolve, evolveEffect, type EvolveOptions, type LlmOptions } from "./facade/evolve.js"
 export type { EvaluateContext, MetricsLike } from "./evaluate/FunctionEvaluator.js"
-export type { RunHandle, RunStats, RunSummary, StartOptions, StopReason } from "./engine/EvolutionRun.js"
+export type { RunHandle, RunSummary, StartOptions } from "./engine/RunActor.js"
+export { RunStats, type StopReason } from "./engine/RunProtocol.js"
 
 // ---- batch processing ------------------------------------------------------------------------
 export * as BatchProcessor from "./batch/BatchProcessor.js"
@@ -83,5 +95,4 @@ export { llmBatch, llmBatchEffect, type LlmBatchOptions } from "./llm/LlmBatch.j
 // OpenTelemetry modules load only when OTEL_EXPORTER_OTLP_ENDPOINT is set (see Observability.layer).
 export * as Observability from "./observability/Observability.js"
 export * as DebugTracer from "./observability/DebugTracer.js"
-export * as RunTracing from "./observability/RunTracing.js"
 export * as RunMetrics from "./observability/RunMetrics.js"

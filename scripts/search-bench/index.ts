@@ -23,11 +23,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Schema } from "effect"
 import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
-import * as RunEnvironment from "../../src/engine/RunEnvironment.js"
+import * as RunLimits from "../../src/engine/RunLimits.js"
+import * as RunServices from "../../src/engine/RunServices.js"
+import { startRun } from "../../src/engine/startRun.js"
 import { allStores } from "../../test/support/database.js"
 
 // ---- problems and strategies ----------------------------------------------------------------
@@ -164,9 +165,10 @@ const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: stri
     const spec = { programPath: problem.program, evaluatorPath: problem.evaluator, config }
     const started = performance.now()
     const summary = yield* Effect.scoped(Effect.gen(function*() {
-      const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: readFileSync(problem.program, "utf8") })
+      const start = { _tag: "New", spec, initialCode: readFileSync(problem.program, "utf8") } as const
+      const handle = yield* startRun(start, { services: RunServices.layer(spec), metrics: false })
       return yield* handle.await
-    })).pipe(Effect.provide(RunEnvironment.layer(spec, Option.none())))
+    })).pipe(Effect.provide(RunLimits.unlimited))
     const db = yield* allStores
     const timeline = yield* db.scoreTimeline(summary.runId, evals + 100)
     const curve: Array<number> = []

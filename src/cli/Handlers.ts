@@ -1,15 +1,15 @@
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
-import type { RunSpec } from "../domain/RunConfig.js"
-import type * as EvolutionRun from "../engine/EvolutionRun.js"
-import * as RunEnvironment from "../engine/RunEnvironment.js"
+import type { StartOptions } from "../engine/RunActor.js"
+import * as RunLimits from "../engine/RunLimits.js"
+import * as RunServices from "../engine/RunServices.js"
+import { startRun } from "../engine/startRun.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
-import * as RunTracing from "../observability/RunTracing.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
 import { follow, summaryText } from "./Progress.js"
@@ -20,20 +20,13 @@ export const defaultDatabase = ".evolve/evolve.db"
 
 const env = Effect.sync(() => process.env as Record<string, string | undefined>)
 
-const apiKeyFor = (spec: RunSpec) =>
-  Config.option(Config.redacted(spec.config.llm.api_key_env)).pipe(
-    Effect.mapError(() => new ConfigError({ message: `environment variable ${spec.config.llm.api_key_env} is invalid` }))
-  )
-
 /** Runs (or resumes) with live progress; Ctrl-C stops proposing and drains in-flight evaluations. */
-const execute = (start: EvolutionRun.StartOptions, recordFile?: string) =>
+const execute = (start: StartOptions, recordFile?: string) =>
   Effect.gen(function*() {
     const spec = start.spec
     yield* EvaluatorLive.preflight(spec.config.evaluator)
-    const apiKey = yield* apiKeyFor(spec)
-    const services = RunEnvironment.layer(spec, apiKey, { recordFile })
     const summary = yield* Effect.scoped(Effect.gen(function*() {
-      const handle = yield* RunTracing.start(start)
+      const handle = yield* startRun(start, { services: RunServices.layer(spec, { recordFile }) })
       yield* Console.log(`run ${handle.runId}: evolving ${spec.programPath} with ${spec.config.llm.provider}${
         spec.config.llm.provider === "offline" ? "" : ` (${spec.config.llm.model} at ${spec.config.llm.base_url})`
       }, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`)
@@ -41,26 +34,29 @@ const execute = (start: EvolutionRun.StartOptions, recordFile?: string) =>
       yield* follow(handle, tty, tty ? 200 : 5000)
       return yield* handle.await.pipe(
         Effect.onInterrupt(() =>
-          handle.stop("interrupted").pipe(
+          handle.client.Stop({}).pipe(
             Effect.zipRight(handle.await),
             Effect.flatMap((s) => Console.error(`\n${summaryText(s, spec.config.database.path)}`)),
             Effect.ignore
           )
         )
       )
-    })).pipe(Effect.provide(Layer.merge(services, ProgramDatabase.layer(spec.config.database.path))))
+    })).pipe(Effect.provide(Layer.merge(ProgramDatabase.layer(spec.config.database.path), RunLimits.unlimited)))
     yield* Console.log(summaryText(summary, spec.config.database.path))
     if (summary.status === "failed") return yield* new CliExit({ code: 1 })
   })
 
-export const run = (args: {
+export interface RunArgs {
   readonly program: string
   readonly evaluator: string
   readonly config: Option.Option<string>
   readonly flags: ReadonlyArray<FlagValue>
   /** `--record FILE` (issue 4): every LLM call appended to FILE. */
   readonly record?: Option.Option<string> | undefined
-}) =>
+}
+
+/** What `evolve run` starts: the new run's spec and initial program, and its service options. */
+export const runSetup = (args: RunArgs) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const file = Option.isSome(args.config)
@@ -77,8 +73,11 @@ export const run = (args: {
         Effect.mapError((e) => new ConfigError({ message: `--record ${record}: cannot write: ${e.message}` }))
       )
     }
-    yield* execute({ _tag: "New", spec, initialCode }, record)
+    return { start: { _tag: "New", spec, initialCode } as const, services: { recordFile: record } }
   })
+
+export const run = (args: RunArgs) =>
+  Effect.flatMap(runSetup(args), ({ services, start }) => execute(start, services.recordFile))
 
 const databasePath = (db: Option.Option<string>) =>
   Effect.map(env, (e) => Option.getOrElse(db, () => e["EVOLVE_DB"] ?? defaultDatabase))

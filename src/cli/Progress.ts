@@ -1,6 +1,7 @@
 import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Queue, Schedule, type Scope } from "effect"
-import type { RunHandle, RunStats, RunSummary } from "../engine/EvolutionRun.js"
+import type { RunHandle, RunSummary } from "../engine/RunActor.js"
+import type { RunStats } from "../engine/RunProtocol.js"
 
 const fmtScore = (score: number | null) => (score === null ? "—" : Number(score.toPrecision(6)).toString())
 const fmtCount = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n))

@@ -108,6 +108,23 @@ const inlineTemplates = (prompt: RunConfig["prompt"], programDir: string) =>
   })
 
 /**
+ * The evaluator section of a run whose evaluator is the file `evaluator` (absolute): its command
+ * (by extension when the config names none), checked to exist and be executable now.
+ */
+export const resolveEvaluator = (evaluator: string, config: RunConfig, nodePath: string) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    if (config.evaluator.contract === "command") {
+      const command = config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath)
+      const what = config.evaluator.command === undefined ? "evaluator" : "evaluator.command"
+      yield* checkExecutable(command[0]!, path.dirname(evaluator), what)
+    } else {
+      yield* checkExecutable(config.evaluator.python, path.dirname(evaluator), "evaluator.python")
+    }
+    return { ...config.evaluator, command: config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath) }
+  })
+
+/**
  * Resolves a new run's spec: absolute paths (runs are resumed from any directory), the
  * evaluator command and the language. Fails with a ConfigError naming a missing file.
  */
@@ -122,13 +139,7 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
     const initialCode = yield* fs.readFileString(program).pipe(
       Effect.mapError(() => new ConfigError({ path: "program", message: `program ${program}: not readable as UTF-8 text` }))
     )
-    if (config.evaluator.contract === "command") {
-      const command = config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath)
-      const what = config.evaluator.command === undefined ? "evaluator" : "evaluator.command"
-      yield* checkExecutable(command[0]!, path.dirname(evaluator), what)
-    } else {
-      yield* checkExecutable(config.evaluator.python, path.dirname(evaluator), "evaluator.python")
-    }
+    const evaluatorConfig = yield* resolveEvaluator(evaluator, config, nodePath)
     const language = config.language ?? languageOfExtension[path.extname(program)] ?? "text"
     const prompt = yield* inlineTemplates(config.prompt, path.dirname(program))
     const spec: RunSpec = {
@@ -138,7 +149,7 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
         ...config,
         language,
         prompt,
-        evaluator: { ...config.evaluator, command: config.evaluator.command ?? defaultEvaluatorCommand(evaluator, nodePath) },
+        evaluator: evaluatorConfig,
         database: { path: path.resolve(config.database.path) }
       }
     }

@@ -8,7 +8,7 @@
  * holder died on another host, or hung), or at once when the holder ran on this host and its pid
  * no longer exists (killed -9: resume needs no wait).
  */
-import { Clock, Duration, Effect, Random } from "effect"
+import { Clock, Data, Duration, Effect, Random, Schedule } from "effect"
 import { hostname } from "node:os"
 import { LeaseStore } from "../db/LeaseStore.js"
 import { type DatabaseError, RunBusy } from "../domain/Errors.js"
@@ -41,6 +41,9 @@ export interface Lease {
   readonly release: Effect.Effect<void, DatabaseError>
 }
 
+/** A compare-and-set lost to another taker: the next read sees the winner. */
+class LostRace extends Data.TaggedError("LostRace") {}
+
 /** Takes the run's lease, or fails with RunBusy naming the live holder. */
 export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseError, LeaseStore> =>
   Effect.gen(function*() {
@@ -48,8 +51,7 @@ export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseEr
     const host = yield* Effect.sync(() => hostname())
     const nonce = (yield* Random.nextIntBetween(0, 2 ** 31)).toString(36)
     const owner = `${host}/${process.pid}/${nonce}`
-    // A compare-and-set can lose to another taker; the next read then sees the winner.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const attempt = Effect.gen(function*() {
       const current = yield* leases.readLease(runId)
       const at = yield* Clock.currentTimeMillis
       if (current !== null) {
@@ -60,24 +62,29 @@ export const acquire = (runId: RunId): Effect.Effect<Lease, RunBusy | DatabaseEr
           return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: ago, staleAfterMs })
         }
       }
-      if (yield* leases.takeLease(runId, owner, current?.owner ?? null, at)) {
-        return {
-          owner,
-          renew: Effect.flatMap(Clock.currentTimeMillis, (now) => leases.renewLease(runId, owner, now)),
-          release: leases.releaseLease(runId, owner)
-        }
-      }
-    }
-    const current = yield* leases.readLease(runId)
-    // Three lost compare-and-sets and nobody holds it: the update matched no row.
-    if (current === null) return yield* Effect.dieMessage(`run ${runId} does not exist`)
-    return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: 0, staleAfterMs })
+      if (!(yield* leases.takeLease(runId, owner, current?.owner ?? null, at))) return yield* new LostRace()
+      return {
+        owner,
+        renew: Effect.flatMap(Clock.currentTimeMillis, (now) => leases.renewLease(runId, owner, now)),
+        release: leases.releaseLease(runId, owner)
+      } satisfies Lease
+    })
+    return yield* attempt.pipe(
+      Effect.retry({ schedule: Schedule.recurs(2), while: (e) => e._tag === "LostRace" }),
+      Effect.catchTag("LostRace", () =>
+        Effect.gen(function*() {
+          const current = yield* leases.readLease(runId)
+          // Three lost compare-and-sets and nobody holds it: the update matched no row.
+          if (current === null) return yield* Effect.dieMessage(`run ${runId} does not exist`)
+          return yield* new RunBusy({ runId, holder: describe(current.owner), heartbeatAgoMs: 0, staleAfterMs })
+        }))
+    )
   })
 
 /** Renews the lease every `heartbeatEvery` until it is lost (then runs `onLost`) or interrupted. */
 export const keepAlive = (lease: Lease, onLost: Effect.Effect<void>) =>
-  Effect.gen(function*() {
-    // A database hiccup is not a lost lease: the next beat tries again.
-    while (yield* Effect.orElseSucceed(lease.renew, () => true)) yield* Effect.sleep(heartbeatEvery)
-    yield* onLost
-  })
+  // A database hiccup is not a lost lease: the next beat tries again.
+  Effect.orElseSucceed(lease.renew, () => true).pipe(
+    Effect.repeat({ schedule: Schedule.spaced(heartbeatEvery), while: (held) => held }),
+    Effect.zipRight(onLost)
+  )

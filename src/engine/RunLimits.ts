@@ -1,4 +1,4 @@
-import { Context, Effect, Option, Queue } from "effect"
+import { Context, Effect, Layer, Queue } from "effect"
 
 /** A pool of permits handed out strictly first come, first served. */
 export interface Pool {
@@ -22,20 +22,17 @@ export const makeFairPool = (n: number): Effect.Effect<Pool> =>
   })
 
 /**
- * Global limits shared by every run in one process (DESIGN §3: the RunManager's one LLM pool and
- * one evaluation pool). Optional: EvolutionRun looks it up with `Effect.serviceOption` and, when
- * present, holds one permit of `llm` around each proposal and one of `evaluations` around each
- * evaluation, on top of the run's own P and W.
+ * Limits shared by every run in one process (DESIGN §3: the RunManager's one LLM pool and one
+ * evaluation pool): a run holds one permit of `llm` around each proposal and one of
+ * `evaluations` around each evaluation, on top of its own P and W. A run on its own is
+ * `unlimited`.
  */
 export class RunLimits extends Context.Tag("evolve/RunLimits")<RunLimits, {
   readonly llm: Pool
   readonly evaluations: Pool
 }>() {}
 
-/** Wrappers that take a permit of the shared pools when a RunLimits service is present. */
-export const permits = Effect.map(Effect.serviceOption(RunLimits), (limits) => ({
-  llm: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Option.isSome(limits) ? limits.value.llm.withPermit(effect) : effect,
-  evaluation: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Option.isSome(limits) ? limits.value.evaluations.withPermit(effect) : effect
-}))
+const noLimit: Pool = { withPermit: (effect) => effect }
+
+/** No limit beyond the run's own: a run the CLI or the facade drives alone. */
+export const unlimited: Layer.Layer<RunLimits> = Layer.succeed(RunLimits, { llm: noLimit, evaluations: noLimit })

@@ -1,7 +1,12 @@
+/**
+ * Hosts many runs in one process (DESIGN §3), sharing one LLM pool and one evaluation pool.
+ * It addresses runs by id the way a cluster would: a message for a run it hosts goes to that
+ * run's actor (RunProtocol); Resume and Extend of a run it does not host start that run again;
+ * other messages for such a run are a conflict. It also numbers and stores every run's events
+ * and serves them (replay, then live) to SSE clients.
+ */
 import {
   Chunk,
-  Clock,
-  Config,
   Context,
   Data,
   Effect,
@@ -13,7 +18,6 @@ import {
   Option,
   PubSub,
   Queue,
-  type Redacted,
   Schema,
   Scope,
   Stream
@@ -23,15 +27,15 @@ import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import type { RunOverview, StoredEventRow } from "../db/Records.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
-import { type DatabaseError, RunNotFound } from "../domain/Errors.js"
+import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
-import { RunEvent, RunStatusChanged } from "../domain/RunEvent.js"
-import type { Evaluator } from "../evaluate/Evaluator.js"
-import type { Proposer } from "../propose/Proposer.js"
-import * as EvolutionRun from "./EvolutionRun.js"
-import * as RunEnvironment from "./RunEnvironment.js"
+import { RunEvent } from "../domain/RunEvent.js"
+import type { RunHandle, StartOptions } from "./RunActor.js"
+import type { RunStats } from "./RunProtocol.js"
 import { makeFairPool, RunLimits } from "./RunLimits.js"
+import * as RunServices from "./RunServices.js"
+import { startRun } from "./startRun.js"
 
 /** Why a hosted run was asked to stop; stored as the run's stop reason once it has stopped. */
 export type StopIntent = "pause" | "stop" | "shutdown"
@@ -40,6 +44,12 @@ export const stopReasons: Record<StopIntent, string> = {
   pause: "paused",
   stop: "stopped by user",
   shutdown: "server shutdown"
+}
+
+const intentOf = (stats: RunStats): StopIntent | null => {
+  if (stats.stopReason !== "interrupted") return null
+  const found = (Object.keys(stopReasons) as Array<StopIntent>).find((intent) => stopReasons[intent] === stats.stopMessage)
+  return found ?? null
 }
 
 /** The `runs.host` marker of runs driven by a RunManager (a restarted server resumes only those). */
@@ -54,7 +64,7 @@ export interface StoredEvent extends StoredEventRow {
 export interface RunInfo {
   readonly overview: RunOverview
   /** Live statistics while the run is hosted by this manager. */
-  readonly live: Option.Option<EvolutionRun.RunStats>
+  readonly live: Option.Option<RunStats>
   readonly intent: StopIntent | null
 }
 
@@ -71,40 +81,43 @@ export interface RunManagerOptions {
   readonly databasePath: string
   /** How long shutdown waits for runs to drain (their own grace periods apply first). */
   readonly shutdownTimeoutMs?: number | undefined
-  /** A run's proposer and evaluator (default: RunEnvironment.layer, from its spec). */
-  readonly environment?: ((spec: RunSpec, apiKey: Option.Option<Redacted.Redacted>) => Layer.Layer<Proposer | Evaluator>) | undefined
+  /** A run's services (default: RunServices.layer, from its spec). */
+  readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError>) | undefined
 }
 
-/** Hosts many EvolutionRuns in one process, sharing one LLM pool and one evaluation pool. */
+type Failures = DatabaseError | RunNotFound | RunConflict
+
 export class RunManager extends Context.Tag("evolve/RunManager")<RunManager, {
-  readonly create: (spec: RunSpec, initialCode: string) => Effect.Effect<RunId, DatabaseError>
+  readonly create: (spec: RunSpec, initialCode: string) => Effect.Effect<RunId, DatabaseError | ConfigError>
   readonly list: Effect.Effect<ReadonlyArray<RunInfo>, DatabaseError>
   readonly get: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound>
   /** Graceful stop (in-flight evaluations finish, queued candidates stay pending); resumable. */
-  readonly pause: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
-  readonly stop: (id: string) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
-  /** Resumes a stopped run (EvolutionRun Resume), optionally with a new max_evaluations. */
-  readonly resume: (id: string, maxEvaluations?: number) => Effect.Effect<RunInfo, DatabaseError | RunNotFound | RunConflict>
+  readonly pause: (id: string) => Effect.Effect<RunInfo, Failures>
+  readonly stop: (id: string) => Effect.Effect<RunInfo, Failures>
+  /** Starts a stopped run again, optionally with a new max_evaluations. */
+  readonly resume: (id: string, maxEvaluations?: number) => Effect.Effect<RunInfo, Failures | ConfigError>
+  /** A new maximum of evaluations: told to the run when it runs here, else the run starts again. */
+  readonly extend: (id: string, maxEvaluations: number) => Effect.Effect<RunInfo, Failures | ConfigError>
+  readonly setConcurrency: (
+    id: string,
+    change: { readonly proposals?: number | undefined; readonly evaluations?: number | undefined }
+  ) => Effect.Effect<RunInfo, Failures>
   /** Stored events after `afterSeq`, then live ones; ends when the manager shuts down. */
   readonly events: (id: string, afterSeq: number) => Stream.Stream<StoredEvent, DatabaseError | RunNotFound>
   /** Every hosted run's events as they are stored (for metrics). */
   readonly subscribeAll: Effect.Effect<Queue.Dequeue<StoredEvent>, never, Scope.Scope>
   /** Live statistics of the hosted runs. */
-  readonly activeStats: Effect.Effect<ReadonlyArray<EvolutionRun.RunStats>>
+  readonly activeStats: Effect.Effect<ReadonlyArray<RunStats>>
   readonly limits: { readonly llm: number; readonly evaluations: number }
 }>() {}
 
 interface Hosted {
-  readonly handle: EvolutionRun.RunHandle
+  readonly handle: RunHandle
   readonly scope: Scope.CloseableScope
-  intent: StopIntent | null
 }
 
 const encodeEvent = Schema.encodeSync(RunEvent)
 const BATCH = 512
-
-const apiKeyFor = (spec: RunSpec) =>
-  Config.option(Config.redacted(spec.config.llm.api_key_env)).pipe(Effect.orElseSucceed(() => Option.none()))
 
 export const make = (options: RunManagerOptions) =>
   Effect.gen(function*() {
@@ -124,6 +137,7 @@ export const make = (options: RunManagerOptions) =>
     const hubs = new Map<RunId, PubSub.PubSub<StoredEvent>>()
     const all = yield* PubSub.unbounded<StoredEvent>()
     const control = yield* Effect.makeSemaphore(1)
+    const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
 
     const hubFor = (runId: RunId) =>
       Effect.suspend(() => {
@@ -166,20 +180,10 @@ export const make = (options: RunManagerOptions) =>
             yield* PubSub.publishAll(hub, stored)
             yield* PubSub.publishAll(all, stored)
           }).pipe(Effect.uninterruptible)
-        const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(
-          Effect.flatMap(persist),
-          Effect.forever,
-          Effect.fork
-        )
+        const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(Effect.flatMap(persist), Effect.forever, Effect.fork)
         const summary = yield* Effect.exit(entry.handle.await)
         yield* Fiber.interrupt(recorder)
         yield* persist(yield* Queue.takeAll(events))
-        if (Exit.isSuccess(summary) && summary.value.status === "interrupted" && entry.intent !== null) {
-          const reason = stopReasons[entry.intent]
-          const at = yield* Clock.currentTimeMillis
-          yield* runs.setRunStatus(runId, "interrupted", reason, at).pipe(Effect.ignoreLogged)
-          yield* persist(Chunk.of(new RunStatusChanged({ runId, at, status: "interrupted", reason })))
-        }
         if (Exit.isFailure(summary)) yield* Effect.logError(`run ${runId} ended with an error`, summary.cause)
       }).pipe(
         Effect.ensuring(Effect.suspend(() => {
@@ -188,21 +192,17 @@ export const make = (options: RunManagerOptions) =>
         }))
       )
 
-    /** Starts (or resumes) a run in its own scope, with its own proposer/evaluator and the shared limits. */
-    const launch = (start: EvolutionRun.StartOptions) =>
+    /** Starts (or resumes) a run in its own scope, with its own services and the shared limits. */
+    const launch = (start: StartOptions) =>
       // Uninterruptible, so a client hanging up mid-request cannot leave a run unsupervised; the
       // run itself starts interruptible, since its fibers inherit that status (also when a layer
       // constructor, which may be uninterruptible, resumes runs at start-up).
       Effect.uninterruptible(Effect.gen(function*() {
         const scope = yield* Scope.fork(runsScope, ExecutionStrategy.sequential)
         const started = yield* Effect.interruptible(Effect.gen(function*() {
-          const apiKey = yield* apiKeyFor(start.spec)
-          const environment = options.environment ?? RunEnvironment.layer
-          const services = yield* Layer.buildWithScope(environment(start.spec, apiKey), scope)
-          const handle = yield* EvolutionRun.start(start).pipe(
+          const handle = yield* startRun(start, { services: environment(start.spec) }).pipe(
             // Another process (a CLI resume, a second server) drives it: a conflict, not an error.
             Effect.catchTag("RunBusy", (busy) => new RunConflict({ message: busy.message })),
-            Effect.provide(services),
             Effect.provideService(RunLimits, limits),
             Effect.provide(database),
             Scope.extend(scope)
@@ -211,35 +211,46 @@ export const make = (options: RunManagerOptions) =>
           const events = yield* Scope.extend(handle.subscribe, scope)
           return { handle, events }
         })).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void))
-        const entry: Hosted = { handle: started.handle, scope, intent: null }
+        const entry: Hosted = { handle: started.handle, scope }
         const runId = started.handle.runId
         active.set(runId, entry)
         yield* FiberMap.run(fibers, runId, Effect.interruptible(supervise(entry, started.events)))
         return runId
       }))
 
-    const info = (id: string) =>
-      Effect.gen(function*() {
-        const overview = yield* queries.runOverview(id)
-        const entry = active.get(overview.id)
-        const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
-        return { overview, live, intent: entry?.intent ?? null } satisfies RunInfo
-      })
+    const liveOf = (runId: RunId) => {
+      const entry = active.get(runId)
+      return entry === undefined ? Effect.succeed(Option.none<RunStats>()) : Effect.map(entry.handle.stats, Option.some)
+    }
+    const infoOf = (overview: RunOverview) =>
+      Effect.map(liveOf(overview.id), (live): RunInfo => ({
+        overview,
+        live,
+        intent: Option.match(live, { onNone: () => null, onSome: intentOf })
+      }))
+    const info = (id: string) => Effect.flatMap(queries.runOverview(id), infoOf)
 
-    const requestStop = (intent: StopIntent) => (id: string) =>
-      control.withPermits(1)(Effect.gen(function*() {
+    /** The actor of a run hosted here, or a conflict naming the run's stored status. */
+    const hosted = (id: string) =>
+      Effect.gen(function*() {
         const overview = yield* queries.runOverview(id)
         const entry = active.get(overview.id)
         if (entry === undefined) {
           return yield* new RunConflict({ message: `run ${overview.id} is not running on this server (status ${overview.status})` })
         }
-        entry.intent ??= intent
-        yield* entry.handle.stop("interrupted")
+        return entry.handle
+      })
+
+    /** A message the run's actor refuses (it is stopping) is a conflict too. */
+    const tell = <A, E extends { readonly message: string }>(id: string, message: (handle: RunHandle) => Effect.Effect<A, E>) =>
+      control.withPermits(1)(Effect.gen(function*() {
+        const handle = yield* hosted(id)
+        yield* message(handle).pipe(Effect.mapError((e) => new RunConflict({ message: e.message })))
         return yield* info(id)
       }))
 
     const resume = (id: string, maxEvaluations: number | undefined, recovering: boolean) =>
-      control.withPermits(1)(Effect.gen(function*() {
+      Effect.gen(function*() {
         const run = yield* runs.getRun(id)
         if (active.has(run.id)) return yield* new RunConflict({ message: `run ${run.id} is already running` })
         if (!recovering && (run.status === "running" || run.status === "stopping")) {
@@ -255,12 +266,11 @@ export const make = (options: RunManagerOptions) =>
           spec: maxEvaluations === undefined ? spec : { ...spec, config: { ...spec.config, max_evaluations: maxEvaluations } }
         })
         return yield* info(run.id)
-      }))
+      })
 
     const shutdown = Effect.gen(function*() {
       for (const entry of active.values()) {
-        entry.intent ??= "shutdown"
-        yield* entry.handle.stop("interrupted")
+        yield* Effect.ignore(entry.handle.client.Stop({ message: stopReasons.shutdown }))
       }
       // Finalizers are uninterruptible: the wait must be made interruptible for the timeout to cut it.
       yield* FiberMap.awaitEmpty(fibers).pipe(
@@ -282,19 +292,22 @@ export const make = (options: RunManagerOptions) =>
           // Nobody else can hold the lease of a run id just made.
           Effect.catchTag("RunConflict", Effect.die)
         ),
-      list: Effect.gen(function*() {
-        const overviews = yield* queries.listRuns
-        return yield* Effect.forEach(overviews, (overview) =>
-          Effect.gen(function*() {
-            const entry = active.get(overview.id)
-            const live = entry === undefined ? Option.none() : Option.some(yield* entry.handle.stats)
-            return { overview, live, intent: entry?.intent ?? null } satisfies RunInfo
-          }))
-      }),
+      list: Effect.flatMap(queries.listRuns, (overviews) => Effect.forEach(overviews, infoOf)),
       get: info,
-      pause: requestStop("pause"),
-      stop: requestStop("stop"),
-      resume: (id, maxEvaluations) => resume(id, maxEvaluations, false),
+      pause: (id) => tell(id, (h) => h.client.Pause()),
+      stop: (id) => tell(id, (h) => h.client.Stop({ message: stopReasons.stop })),
+      resume: (id, maxEvaluations) => control.withPermits(1)(resume(id, maxEvaluations, false)),
+      extend: (id, maxEvaluations) =>
+        control.withPermits(1)(Effect.gen(function*() {
+          const overview = yield* queries.runOverview(id)
+          const entry = active.get(overview.id)
+          if (entry === undefined) return yield* resume(overview.id, maxEvaluations, false)
+          yield* entry.handle.client.Extend({ max_evaluations: maxEvaluations }).pipe(
+            Effect.mapError((e) => new RunConflict({ message: e.message }))
+          )
+          return yield* info(overview.id)
+        })),
+      setConcurrency: (id, change) => tell(id, (h) => h.client.SetConcurrency(change)),
       events: (id, afterSeq) =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const run = yield* runs.getRun(id)
@@ -320,7 +333,7 @@ export const make = (options: RunManagerOptions) =>
     if (options.resumeOnStart) {
       const recovering = yield* runs.runsToRecover(serveHost, stopReasons.shutdown)
       for (const run of recovering) {
-        yield* resume(run.id, undefined, true).pipe(
+        yield* control.withPermits(1)(resume(run.id, undefined, true)).pipe(
           Effect.tap(() => Effect.logInfo(`resumed run ${run.id}`)),
           Effect.catchAll((e) => Effect.logWarning(`cannot resume run ${run.id}: ${e.message}`))
         )

@@ -1,11 +1,11 @@
 /**
- * Running one evolution to its end from Effect code, over whatever ProgramDatabase, Proposer
- * and Evaluator are provided (`EvolveLive`, or your own layers): starts (or resumes) the run
- * in its run span, forwards its events, stops it gracefully when an AbortSignal fires, and
- * returns the best program with its metrics.
+ * Running one evolution to its end from Effect code, over whatever database and run services
+ * are provided (`EvolveLive`, or your own layers): starts (or resumes) the run through
+ * `startRun` (its run span and metrics), forwards its events, stops it gracefully (a Stop
+ * message) when an AbortSignal fires, and returns the best program with its metrics.
  */
-import { Effect, Fiber, Queue } from "effect"
-import type { ProgramDatabase } from "../db/ProgramDatabase.js"
+import { Effect, Fiber, Layer, Queue } from "effect"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
@@ -16,10 +16,10 @@ import { RunId } from "../domain/Ids.js"
 import type { Failure, Metrics } from "../domain/Program.js"
 import type { RunConfigInput, RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
-import type { RunSummary } from "../engine/EvolutionRun.js"
-import type { Evaluator } from "../evaluate/Evaluator.js"
-import * as RunTracing from "../observability/RunTracing.js"
-import type { Proposer } from "../propose/Proposer.js"
+import type { RunSummary } from "../engine/RunActor.js"
+import type { RunLimits } from "../engine/RunLimits.js"
+import type { RunServices } from "../engine/RunServices.js"
+import { startRun } from "../engine/startRun.js"
 
 /** The best program of a run (or the program itself when evolution was switched off). */
 export interface EvolveResult {
@@ -94,14 +94,16 @@ export interface RunOptions {
 /** Runs (or resumes) an evolution to its end and returns its best program. */
 export const run = (
   options: RunOptions
-): Effect.Effect<EvolveResult, DatabaseError | RunNotFound | RunBusy, ProgramDatabase | Proposer | Evaluator> =>
+): Effect.Effect<EvolveResult, DatabaseError | RunNotFound | RunBusy, ProgramDatabase.ProgramDatabase | RunServices | RunLimits> =>
   Effect.scoped(Effect.gen(function*() {
     const runs = yield* RunStore
     if (options.runId !== undefined) yield* runs.getRun(options.runId)
-    const handle = yield* RunTracing.start(
+    const services = Layer.succeedContext(yield* Effect.context<RunServices>())
+    const handle = yield* startRun(
       options.runId !== undefined
         ? { _tag: "Resume", runId: RunId.make(options.runId), spec: options.spec }
-        : { _tag: "New", spec: options.spec, initialCode: options.initialCode ?? "" }
+        : { _tag: "New", spec: options.spec, initialCode: options.initialCode ?? "" },
+      { services }
     )
     const onEvent = options.onEvent
     let drain: Effect.Effect<void> = Effect.void
@@ -126,7 +128,7 @@ export const run = (
         signal.addEventListener("abort", onAbort, { once: true })
         return Effect.sync(() => signal.removeEventListener("abort", onAbort))
       })
-      yield* Effect.forkScoped(Effect.zipRight(aborted, handle.stop("interrupted")))
+      yield* Effect.forkScoped(Effect.zipRight(aborted, Effect.ignore(handle.client.Stop({}))))
     }
     const summary = yield* handle.await
     yield* drain

@@ -9,17 +9,18 @@
  * unevolved; `EVOLVE_ITERATIONS`, `EVOLVE_PARALLEL` and the other `EVOLVE_*` variables of the
  * CLI override the call's values.
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, type Redacted } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, type Redacted } from "effect"
 import { decodeRunConfig, envOverrides } from "../config/ConfigLoader.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { RunStore } from "../db/RunStore.js"
 import { ConfigError, type DatabaseError, type RunBusy, type RunNotFound } from "../domain/Errors.js"
 import type { RunConfig, RunConfigInput, RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
+import * as RunLimits from "../engine/RunLimits.js"
+import * as RunServices from "../engine/RunServices.js"
 import * as FunctionEvaluator from "../evaluate/FunctionEvaluator.js"
 import * as Observability from "../observability/Observability.js"
 import { type EvolveResult, inlineSpec, programKind, run } from "./Evolution.js"
-import { apiKeyFor, proposerLayer } from "./Layers.js"
 
 export interface LlmOptions {
   /** "offline" (default: no network, a deterministic mutator) or "openai-chat" (any OpenAI-compatible server). */
@@ -226,18 +227,17 @@ export const evolveEffect = (
         spec = yield* inlineSpec({ ...config, database: { path: dbPath } }, kind)
       }
       const key = options.llm?.apiKey ?? env[spec.config.llm.api_key_env]
-      const apiKey = key === undefined || key === "" ? Option.none<Redacted.Redacted>() : yield* apiKeyFor(spec.config, key)
-      const services = Layer.merge(
-        proposerLayer(spec.config, apiKey),
-        FunctionEvaluator.layerPromise(options.evaluate, evaluatorOptions(spec.config))
-      )
+      const services = RunServices.layer(spec, {
+        apiKey: key === "" ? undefined : key,
+        evaluator: FunctionEvaluator.layerPromise(options.evaluate, evaluatorOptions(spec.config))
+      })
       return yield* run({
         spec,
         initialCode: program.code,
         runId,
         onEvent: options.onEvent,
         signal: options.signal
-      }).pipe(Effect.provide(services))
+      }).pipe(Effect.provide(Layer.merge(services, RunLimits.unlimited)))
     }).pipe(Effect.provide(ProgramDatabase.layer(dbPath)))
   }).pipe(Effect.withSpan("evolve"))
 

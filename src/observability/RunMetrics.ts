@@ -5,7 +5,14 @@
  * registry; `Metric.snapshot` reads them, and an exporter (OpenTelemetry, Prometheus) can too.
  */
 import { Clock, Effect, Metric, MetricBoundaries, Queue, Schedule, type Scope } from "effect"
-import type { RunHandle } from "../engine/EvolutionRun.js"
+import type { RunEvent } from "../domain/RunEvent.js"
+
+/** What the metrics read of a run: its events, and its in-flight figures. */
+export interface ObservedRun {
+  readonly runId: string
+  readonly subscribe: Effect.Effect<Queue.Dequeue<RunEvent>, never, Scope.Scope>
+  readonly stats: Effect.Effect<{ readonly inFlightProposals: number; readonly inFlightEvaluations: number; readonly queued: number }>
+}
 
 const latencyBoundaries = MetricBoundaries.exponential({ start: 1, factor: 2, count: 20 })
 
@@ -30,10 +37,10 @@ export const batchConcurrency = Metric.gauge("evolve_batch_concurrency", { descr
 export const batchItems = Metric.counter("evolve_batch_items_total", { description: "batch items by outcome", incremental: true })
 
 /**
- * Feeds the run's events into the metrics until the scope closes (subscribe right after
- * `EvolutionRun.start`), and samples in-flight work every `sampleMs`.
+ * Feeds the run's events into the metrics until the scope closes (subscribe right after the
+ * run starts), and samples in-flight work every `sampleMs`.
  */
-export const record = (handle: RunHandle, sampleMs = 1000): Effect.Effect<void, never, Scope.Scope> =>
+export const record = (handle: ObservedRun, sampleMs = 1000): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const events = yield* handle.subscribe
     const run = { run_id: handle.runId }

@@ -21,7 +21,7 @@ import type { CandidateStore } from "../db/CandidateStore.js"
 import type { DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId } from "../domain/Ids.js"
 import type { Program } from "../domain/Program.js"
-import type { Population, SampleMode } from "./Population.js"
+import type { Population, Sample, SampleMode } from "./Population.js"
 
 export interface Picked {
   readonly parent: Program
@@ -44,6 +44,8 @@ export interface PickerOptions {
 export interface ParentPicker {
   /** A parent and its inspirations, read; undefined when there is nothing to breed from. */
   readonly pick: Effect.Effect<Picked | undefined, DatabaseError | ProgramNotFound>
+  /** The rows of a sample drawn already (`Population.sample`); the initial program when there is none. */
+  readonly readSample: (sample: Sample | undefined) => Effect.Effect<Picked | undefined, DatabaseError | ProgramNotFound>
   /** Rows of `ids` in that order, from the cache where possible, the rest in one query. */
   readonly read: (ids: ReadonlyArray<ProgramId>) => Effect.Effect<ReadonlyArray<Program>, DatabaseError | ProgramNotFound>
   readonly cacheStats: () => { readonly hits: number; readonly misses: number; readonly size: number }
@@ -110,8 +112,7 @@ export const makeParentPicker = (
 
   const read = (ids: ReadonlyArray<ProgramId>) => readWith(ids, () => true)
 
-  const pick: ParentPicker["pick"] = Effect.gen(function*() {
-    const sample = yield* population.sample
+  const readSample: ParentPicker["readSample"] = (sample) => Effect.gen(function*() {
     if (sample === undefined) {
       // Nothing scored and no failed evaluation remembered: breed from the initial program
       // ("fix" once it failed; while it is still being evaluated, it is sent without metrics).
@@ -144,5 +145,7 @@ export const makeParentPicker = (
     }
   })
 
-  return { pick, read, cacheStats: () => ({ hits, misses, size: cache.size }) }
+  const pick = Effect.flatMap(population.sample, readSample)
+
+  return { pick, readSample, read, cacheStats: () => ({ hits, misses, size: cache.size }) }
 }

@@ -200,7 +200,9 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
             Effect.mapError((e) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) })),
             Effect.provide(context)
           )
-          const runId = yield* manager.create(spec, initialCode)
+          const runId = yield* manager.create(spec, initialCode).pipe(
+            Effect.catchTag("ConfigError", (e) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) }))
+          )
           return yield* detailOf(runId).pipe(Effect.catchTag("RunNotFound", Effect.die))
         })))
       .handle("listRuns", () => api(Effect.map(manager.list, (runs) => runs.map(runInfo))))
@@ -208,7 +210,11 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
       .handle("pauseRun", ({ path }) => api(Effect.flatMap(manager.pause(path.runId), () => detailOf(path.runId))))
       .handle("stopRun", ({ path }) => api(Effect.flatMap(manager.stop(path.runId), () => detailOf(path.runId))))
       .handle("resumeRun", ({ path, payload }) =>
-        api(Effect.flatMap(manager.resume(path.runId, payload?.max_evaluations), () => detailOf(path.runId))))
+        api(Effect.flatMap(
+          // A new maximum is an Extend: told to the run when it runs, else the run starts again.
+          payload?.max_evaluations === undefined ? manager.resume(path.runId) : manager.extend(path.runId, payload.max_evaluations),
+          () => detailOf(path.runId)
+        ).pipe(Effect.catchTag("ConfigError", (e) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) })))))
       .handle("listPrograms", ({ path, urlParams }) =>
         api(Effect.gen(function*() {
           const run = yield* runs.getRun(path.runId)

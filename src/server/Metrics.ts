@@ -1,6 +1,6 @@
 import { Cause, Context, Effect, Layer, Queue } from "effect"
 import type { RunEvent } from "../domain/RunEvent.js"
-import type { RunStats } from "../engine/EvolutionRun.js"
+import type { RunStats } from "../engine/RunProtocol.js"
 import { RunManager, type StoredEvent } from "../engine/RunManager.js"
 
 type Labels = Readonly<Record<string, string>>

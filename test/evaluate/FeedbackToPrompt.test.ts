@@ -5,10 +5,11 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as Db from "../../src/db/ProgramDatabase.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunActor from "../../src/engine/RunActor.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import * as Proposer from "../../src/propose/Proposer.js"
+import { runDefaults } from "../support/engine.js"
 import { specWith } from "../support/runFixtures.js"
 
 /**
@@ -60,7 +61,7 @@ def evaluate(program_path):
           }))
       )
       const proposer = Proposer.layer({ goal: "maximise SCORE", language: "python", editFormat: "full", maxCodeBytes: 10_000 })
-        .pipe(Layer.provide(llm))
+        .pipe(Layer.provideMerge(llm))
       const evaluator = PythonEvaluator.layer({
         contract: "openevolve",
         evaluatorPath,
@@ -72,13 +73,13 @@ def evaluate(program_path):
         keepArtifacts: false
       }).pipe(Layer.provide(NodeContext.layer))
       const summary = yield* Effect.gen(function*() {
-        const handle = yield* EvolutionRun.start({
+        const handle = yield* RunActor.start({
           _tag: "New",
           spec: specWith({ max_evaluations: 4, edit_format: "full", concurrency: { proposals: 1, evaluations: 1 } }),
           initialCode: "SCORE = 1\n"
         })
         return yield* handle.await
-      }).pipe(Effect.provide(Layer.mergeAll(proposer, evaluator, Db.layer(":memory:"))))
+      }).pipe(Effect.provide(Layer.mergeAll(runDefaults, proposer, evaluator, Db.layer(":memory:"))))
       expect(summary.evaluations).toBeGreaterThanOrEqual(4)
       // Some prompt was built from an evaluated parent: its artifacts, text feedback and stderr are quoted.
       const withFeedback = prompts.find((p) => p.includes("[artifact diagnosis]"))

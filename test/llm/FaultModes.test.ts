@@ -5,7 +5,7 @@ import { Effect, Either, Layer, List, Logger, LogLevel, Option, Queue, Redacted,
 import * as LlmCache from "../../src/db/LlmCache.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
@@ -13,6 +13,7 @@ import * as Replay from "../../src/llm/Replay.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { type FaultMode, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { specWith } from "../support/runFixtures.js"
+import { runDefaults } from "../support/engine.js"
 
 const REQUEST: LlmRequest = { system: "You evolve programs.", user: "Improve:\n```python\nx = 1.5\ny = 2\n```\n" }
 
@@ -130,14 +131,15 @@ describe("the API key never leaks", () => {
         evaluate: (r) => Effect.succeed({ _tag: "Scored", metrics: { score: r.code.length }, score: r.code.length, feedback: null, durationMs: 1 } as const)
       })
       const events = yield* Effect.gen(function*() {
-        const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.5\ny = 2\n" })
+        const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.5\ny = 2\n" })
         const q = yield* handle.subscribe
         yield* handle.await
         return JSON.stringify([...(yield* Queue.takeAll(q))])
       }).pipe(
         Effect.scoped,
         Effect.provide(Layer.mergeAll(
-          Proposer.layer({ goal: "g", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provide(llm)),
+          runDefaults,
+          Proposer.layer({ goal: "g", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provideMerge(llm)),
           evaluator,
           Db.layer(dbFile)
         )),

@@ -5,7 +5,7 @@ import { Effect, Either, Layer, Queue } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import type { RunEvent } from "../../src/domain/RunEvent.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
@@ -14,6 +14,7 @@ import * as Proposer from "../../src/propose/Proposer.js"
 import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
+import { runDefaults } from "../support/engine.js"
 
 const request = (i: number): LlmRequest => ({
   system: "You evolve programs.",
@@ -98,7 +99,7 @@ describe("record and replay", () => {
       })
       const runWith = (llm: Layer.Layer<LlmClient>) =>
         Effect.gen(function*() {
-          const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.25\ny = 7\n" })
+          const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.25\ny = 7\n" })
           const events = yield* handle.subscribe
           yield* handle.await
           const all = (yield* Queue.takeAll(events)) as Iterable<RunEvent>
@@ -111,7 +112,8 @@ describe("record and replay", () => {
         }).pipe(
           Effect.scoped,
           Effect.provide(Layer.mergeAll(
-            Proposer.layer({ goal: "x near 3", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provide(llm)),
+            runDefaults,
+            Proposer.layer({ goal: "x near 3", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provideMerge(llm)),
             evaluator,
             Db.layer(":memory:")
           ))

@@ -11,12 +11,13 @@ import { readFileSync } from "node:fs"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunId } from "../../src/domain/Ids.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { codeHash } from "../../src/propose/Edits.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
+import { runDefaults } from "../support/engine.js"
 
 const decode = Schema.decodeUnknownSync(RunConfig)
 const specOf = (config: RunConfigInput) => ({
@@ -28,7 +29,7 @@ const specOf = (config: RunConfigInput) => ({
 /** Runs to completion under TestClock. */
 const runToEnd = (spec: ReturnType<typeof specOf>, initialCode: string) =>
   Effect.gen(function*() {
-    const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode })
+    const handle = yield* RunActor.start({ _tag: "New", spec, initialCode })
     const fiber = yield* Effect.fork(handle.await)
     yield* TestClock.adjust("10 hours")
     return yield* Fiber.join(fiber)
@@ -36,7 +37,7 @@ const runToEnd = (spec: ReturnType<typeof specOf>, initialCode: string) =>
 
 const resumeToEnd = (runId: RunId, spec: ReturnType<typeof specOf>) =>
   Effect.gen(function*() {
-    const handle = yield* EvolutionRun.start({ _tag: "Resume", runId, spec })
+    const handle = yield* RunActor.start({ _tag: "Resume", runId, spec })
     const fiber = yield* Effect.fork(handle.await)
     yield* TestClock.adjust("10 hours")
     return yield* Fiber.join(fiber)
@@ -91,6 +92,7 @@ describe("search in a run", () => {
         specOf({ max_evaluations: 12, concurrency: { proposals: 1, evaluations: 1 } }),
         "score = 0\n"
       ).pipe(Effect.provide(Layer.mergeAll(
+        runDefaults,
         stubProposer((n) => (n % 3 === 0 ? "score = 1   \n\n" : `score = ${n}\n`)),
         scoringEvaluator(seen),
         Db.layer(":memory:")
@@ -124,6 +126,7 @@ describe("search in a run", () => {
         )
         return { summary, programs: yield* programsOf(summary.runId) }
       }).pipe(Effect.provide(Layer.mergeAll(
+        runDefaults,
         stubProposer((n) => (n % 2 === 0 ? `score = ${n}\n# near` : `score = ${n}\n`), [], novelty),
         scoringEvaluator(seen),
         Db.layer(":memory:")
@@ -144,6 +147,7 @@ describe("search in a run", () => {
         specOf({ max_evaluations: 500, patience: 8, concurrency: { proposals: 1, evaluations: 1 } }),
         "score = 0\n"
       ).pipe(Effect.provide(Layer.mergeAll(
+        runDefaults,
         stubProposer((n) => `score = ${Math.min(n, 5)}\n# ${n}`),
         scoringEvaluator(seen),
         Db.layer(":memory:")
@@ -172,6 +176,7 @@ describe("search in a run", () => {
         }),
         "score = 0\n"
       ).pipe(Effect.provide(Layer.mergeAll(
+        runDefaults,
         stubProposer((n) => `score = 1\n# ${n}`),
         scoringEvaluator(seen, metrics),
         Db.layer(":memory:")
@@ -191,6 +196,7 @@ describe("search in a run", () => {
         specOf({ max_evaluations: 10, concurrency: { proposals: 1, evaluations: 1 } }),
         "crash\n"
       ).pipe(Effect.provide(Layer.mergeAll(
+        runDefaults,
         stubProposer((n) => (n < 3 ? `crash ${n}\n` : `score = ${n}\n`), calls),
         scoringEvaluator(seen),
         Db.layer(":memory:")
@@ -256,7 +262,7 @@ describe("search in a run", () => {
         expect(after.migrants.length).toBeGreaterThan(state.migrants.length)
         // No program is copied twice to the same island.
         expect(new Set(after.migrants.map((m) => `${m.programId}:${m.island}`)).size).toBe(after.migrants.length)
-      }).pipe(Effect.provide(layers))
+      }).pipe(Effect.provide(Layer.merge(runDefaults, layers)))
     }))
 })
 
@@ -336,7 +342,7 @@ const offlineRun = (seed: number) =>
         migrants: search.migrants.length,
         ids: programs.map((p) => p.id)
       }
-    }).pipe(Effect.provide(Layer.mergeAll(proposer, evaluator, Db.layer(":memory:"))))
+    }).pipe(Effect.provide(Layer.mergeAll(runDefaults, proposer, evaluator, Db.layer(":memory:"))))
   })
 
 describe("reproducibility", () => {

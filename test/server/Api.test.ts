@@ -72,7 +72,9 @@ describe("evolve serve HTTP API", () => {
     expect(run.body.evaluated).toBeGreaterThan(evaluatedAtStop)
     expect(run.body.bestScore).toBeGreaterThan(0)
     expect(run.body.models.length).toBeGreaterThan(0)
-    expect(run.body.config.max_evaluations).toBe(1000)
+    // The new maximum is the run's from now on (issue 15: it used to keep reporting the old one).
+    expect(run.body.config.max_evaluations).toBe(evaluatedAtStop + 8)
+    expect(run.body.maxEvaluations).toBe(evaluatedAtStop + 8)
 
     const best = await json(`${server.url}/api/runs/${runId}/best?highlight=true`)
     expect(best.status).toBe(200)

@@ -8,13 +8,15 @@ import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
+import { runDefaults } from "../support/engine.js"
 
 /** Counts what is in flight across every run of the manager. */
 const makeProbe = () => ({ llm: 0, llmMax: 0, evals: 0, evalMax: 0, proposals: 0 })
 type Probe = ReturnType<typeof makeProbe>
 
 const environment = (probe: Probe, ms: number) => () =>
-  Layer.merge(
+  Layer.mergeAll(
+    runDefaults,
     Layer.succeed(Proposer, {
       propose: (input) =>
         Effect.gen(function*() {
@@ -83,6 +85,29 @@ describe("RunManager", () => {
       // Each run alone would have 4 LLM calls and 4 evaluations in flight; together they share 2 and 1.
       expect(probe.llmMax).toBe(2)
       expect(probe.evalMax).toBe(1)
+      yield* close
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("Extend tells a running run its new maximum, and starts a finished run again", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const probe = makeProbe()
+      const { close, manager } = yield* startManager(dir, probe, { llmConcurrency: 4, evaluationConcurrency: 4 })
+      const id = yield* manager.create(spec(40), "score = 0")
+      yield* until(manager, id, (i) => i.overview.evaluated >= 2)
+      const extended = yield* manager.extend(id, 60)
+      expect(Option.getOrThrow(extended.live).maxEvaluations).toBe(60)
+      expect(extended.overview.spec.config.max_evaluations).toBe(60)
+      const finished = (i: RunManager.RunInfo) => Option.isNone(i.live) && i.overview.status === "completed"
+      const done = yield* until(manager, id, finished)
+      expect(done.overview.evaluated).toBe(60)
+      // A completed run, extended: it runs again up to the new maximum.
+      const again = yield* manager.extend(id, 70)
+      expect(Option.isSome(again.live)).toBe(true)
+      expect(again.overview.spec.config.max_evaluations).toBe(70)
+      expect((yield* until(manager, id, finished)).overview.evaluated).toBe(70)
+      expect(yield* Effect.flip(manager.setConcurrency(id, { proposals: 2 }))).toMatchObject({ _tag: "RunConflict" })
       yield* close
     }).pipe(Effect.provide(NodeContext.layer)))
 

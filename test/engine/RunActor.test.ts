@@ -2,13 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
-import * as EvolutionRun from "../../src/engine/EvolutionRun.js"
+import * as RunActor from "../../src/engine/RunActor.js"
 import { makeFairPool, RunLimits } from "../../src/engine/RunLimits.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
+import { runDefaults } from "../support/engine.js"
 
 interface Probe {
   readonly llmInFlight: number
@@ -60,16 +61,17 @@ const testEvaluator = (probe: Ref.Ref<Probe>, evalMs: number, failWhen: (code: s
 const run = (
   config: Partial<typeof RunConfig.Encoded>,
   layers: Layer.Layer<Proposer | Evaluator>,
-  during: (handle: EvolutionRun.RunHandle) => Effect.Effect<void, never, Scope.Scope> = () => Effect.void
+  during: (handle: RunActor.RunHandle) => Effect.Effect<void, never, Scope.Scope> = () => Effect.void,
+  limits: Layer.Layer<RunLimits> = runDefaults
 ) =>
   Effect.gen(function*() {
-    const handle = yield* EvolutionRun.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
+    const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
     const summaryFiber = yield* Effect.fork(handle.await)
     yield* during(handle)
     yield* TestClock.adjust("1 hour")
     const summary = yield* Fiber.join(summaryFiber)
     return summary
-  }).pipe(Effect.provide(Layer.merge(layers, Db.layer(":memory:"))))
+  }).pipe(Effect.provide(Layer.mergeAll(runDefaults, limits, layers, Db.layer(":memory:"))))
 
 describe("EvolutionRun", () => {
   it.scoped("counts work as in flight only once it holds its shared permit", () =>
@@ -89,7 +91,7 @@ describe("EvolutionRun", () => {
               seen.evaluations = Math.max(seen.evaluations, stats.inFlightEvaluations)
             }
           })
-      ).pipe(Effect.provideService(RunLimits, limits))
+      , Layer.succeed(RunLimits, limits))
       expect(summary.evaluations).toBe(20)
       expect(seen).toEqual({ proposals: 2, evaluations: 1 })
     }))
@@ -200,10 +202,10 @@ describe("EvolutionRun", () => {
       yield* Effect.gen(function*() {
         const spec = specWith({ max_evaluations: 30, shutdown_grace_seconds: 5, concurrency: { proposals: 4, evaluations: 2, queue: 4 } })
         const first = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* EvolutionRun.start({ _tag: "New", spec, initialCode: "score = 0\n" })
+          const handle = yield* RunActor.start({ _tag: "New", spec, initialCode: "score = 0\n" })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("4500 millis")
-          yield* handle.stop("interrupted")
+          yield* handle.client.Stop({})
           yield* TestClock.adjust("1 hour")
           return yield* Fiber.join(summaryFiber)
         }))
@@ -215,7 +217,7 @@ describe("EvolutionRun", () => {
         const evaluatedBefore = new Set((yield* Ref.get(probe)).evaluations)
 
         const second = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* EvolutionRun.start({ _tag: "Resume", runId: first.runId, spec })
+          const handle = yield* RunActor.start({ _tag: "Resume", runId: first.runId, spec })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("1 hour")
           return yield* Fiber.join(summaryFiber)
@@ -231,7 +233,7 @@ describe("EvolutionRun", () => {
         for (const id of state.pending) expect(afterResume).toContain(id.id)
         expect(all.filter((id) => evaluatedBefore.has(id)).length).toBe(evaluatedBefore.size)
         expect((yield* database.loadRun(first.runId)).pending).toEqual([])
-      }).pipe(Effect.provide(Layer.merge(layers, db)))
+      }).pipe(Effect.provide(Layer.mergeAll(runDefaults, layers, db)))
     }))
 
   it.scoped("publishes events for proposals, evaluations and new bests", () =>
@@ -367,16 +369,16 @@ describe("EvolutionRun", () => {
       yield* Effect.gen(function*() {
         const database = yield* allStores
         const spec = specWith({ max_evaluations: 20, shutdown_grace_seconds: 2, concurrency: { proposals: 2, evaluations: 2, queue: 2 } })
-        let runId: EvolutionRun.RunHandle["runId"] | undefined
+        let runId: RunActor.RunHandle["runId"] | undefined
         let killer: string | undefined
-        const session = (options: EvolutionRun.StartOptions, stop: "graceful" | "killed") =>
+        const session = (options: RunActor.StartOptions, stop: "graceful" | "killed") =>
           Effect.scoped(Effect.gen(function*() {
-            const handle = yield* EvolutionRun.start(options)
+            const handle = yield* RunActor.start(options)
             runId = handle.runId
             const summaryFiber = yield* Effect.fork(handle.await)
             yield* TestClock.adjust("3 seconds")
             if (stop === "killed") return undefined // the scope closes under the run: like a crash
-            yield* handle.stop("interrupted")
+            yield* handle.client.Stop({})
             yield* TestClock.adjust("1 hour")
             return yield* Fiber.join(summaryFiber)
           }))
@@ -402,7 +404,7 @@ describe("EvolutionRun", () => {
 
         // 4. Resume: the killer is committed as failed instead of being evaluated a 4th time.
         const last = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* EvolutionRun.start({ _tag: "Resume", runId: runId!, spec })
+          const handle = yield* RunActor.start({ _tag: "Resume", runId: runId!, spec })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("1 hour")
           return yield* Fiber.join(summaryFiber)
@@ -418,6 +420,6 @@ describe("EvolutionRun", () => {
           message: "evaluation was interrupted 3 times (evolve stopped or was killed during each); not retried"
         })
         expect((yield* database.loadRun(runId!)).pending).toEqual([])
-      }).pipe(Effect.provide(Layer.mergeAll(proposer, evaluator, Db.layer(":memory:"))))
+      }).pipe(Effect.provide(Layer.mergeAll(runDefaults, proposer, evaluator, Db.layer(":memory:"))))
     }))
 })

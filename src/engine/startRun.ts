@@ -1,17 +1,19 @@
 /**
- * A run-level span around `EvolutionRun.start`: the span "EvolutionRun" opens before the run
- * starts, is the parent of every span the run's fibers open (proposals, LLM calls, evaluations,
- * database writes), and ends when the run stops, with the summary as attributes. The run's
- * metrics (`RunMetrics.record`) are fed for as long as the scope lives.
+ * Starts a run, the one way the CLI, the RunManager and the facade do it: the run's services
+ * built in the caller's scope, the run actor started inside a run span ("EvolutionRun") that is
+ * the parent of every span the run opens (proposals, LLM calls, evaluations, database writes)
+ * and ends when the run stops, with the summary as attributes; the run's metrics fed for as
+ * long as the scope lives.
  */
-import { Clock, Effect, Exit } from "effect"
+import { Clock, Effect, Exit, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
-import * as EvolutionRun from "../engine/EvolutionRun.js"
-import * as RunMetrics from "./RunMetrics.js"
+import * as RunMetrics from "../observability/RunMetrics.js"
+import * as RunActor from "./RunActor.js"
+import * as RunServices from "./RunServices.js"
 
 export const spanName = "EvolutionRun"
 
-const summaryAttributes = (summary: EvolutionRun.RunSummary): Record<string, unknown> => ({
+const summaryAttributes = (summary: RunActor.RunSummary): Record<string, unknown> => ({
   "evolve.status": summary.status,
   "evolve.stop_reason": summary.stopReason,
   "evolve.evaluations": summary.evaluations,
@@ -23,25 +25,26 @@ const summaryAttributes = (summary: EvolutionRun.RunSummary): Record<string, unk
   "evolve.usd": summary.usd
 })
 
-export interface TracedStartOptions {
+export interface StartRunOptions<E> {
+  /** The run's proposer, LLM client and evaluator (RunServices.layer, or test doubles). */
+  readonly services: Layer.Layer<RunServices.RunServices, E>
   /** Feed `RunMetrics` from the run's events (default true). */
   readonly metrics?: boolean | undefined
 }
 
-/** `EvolutionRun.start` inside a run span that ends when the run stops (or the scope closes). */
-export const start = (options: EvolutionRun.StartOptions, traced: TracedStartOptions = {}) =>
+export const startRun = <E>(start: RunActor.StartOptions, options: StartRunOptions<E>) =>
   Effect.gen(function*() {
-    const config = options.spec.config
+    const config = start.spec.config
     const span = yield* Effect.makeSpan(spanName, {
       kind: "internal",
       attributes: {
-        "evolve.resumed": options._tag === "Resume",
+        "evolve.resumed": start._tag === "Resume",
         "evolve.max_evaluations": config.max_evaluations,
         "evolve.concurrency.proposals": config.concurrency.proposals,
         "evolve.concurrency.evaluations": config.concurrency.evaluations,
         "evolve.llm.provider": config.llm.provider,
         "gen_ai.request.model": config.llm.provider === "offline" ? "offline" : config.llm.model,
-        ...(options._tag === "Resume" ? { "evolve.run_id": options.runId } : {})
+        ...(start._tag === "Resume" ? { "evolve.run_id": start.runId } : {})
       }
     })
     const end = (exit: Exit.Exit<unknown, unknown>) =>
@@ -49,12 +52,12 @@ export const start = (options: EvolutionRun.StartOptions, traced: TracedStartOpt
         Effect.sync(() => {
           if (span.status._tag === "Started") span.end(now, exit)
         }))
-    const handle = yield* EvolutionRun.start(options).pipe(
-      Effect.withParentSpan(span),
-      Effect.onError((cause) => end(Exit.failCause(cause)))
-    )
+    const handle = yield* Effect.gen(function*() {
+      const services = RunServices.pick(yield* Layer.build(options.services))
+      return yield* RunActor.start(start).pipe(Effect.provide(services))
+    }).pipe(Effect.withParentSpan(span), Effect.onError((cause) => end(Exit.failCause(cause))))
     span.attribute("evolve.run_id", handle.runId)
-    const finished = (exit: Exit.Exit<EvolutionRun.RunSummary, DatabaseError>) =>
+    const finished = (exit: Exit.Exit<RunActor.RunSummary, DatabaseError>) =>
       Effect.suspend(() => {
         if (Exit.isSuccess(exit)) {
           for (const [key, value] of Object.entries(summaryAttributes(exit.value))) {
@@ -73,7 +76,7 @@ export const start = (options: EvolutionRun.StartOptions, traced: TracedStartOpt
         yield* Effect.flatMap(Effect.exit(handle.await), finished)
       })
     )
-    if (traced.metrics ?? true) yield* RunMetrics.record(handle)
+    if (options.metrics ?? true) yield* RunMetrics.record(handle)
     yield* handle.await.pipe(Effect.exit, Effect.flatMap(finished), Effect.forkScoped)
     return handle
   })

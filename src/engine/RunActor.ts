@@ -1,0 +1,506 @@
+/**
+ * An evolution run as an actor (DESIGN §3). One owner fiber holds the run's state (RunState) and
+ * reads one mailbox: the results its proposal and evaluation workers report, and the protocol's
+ * messages (RunProtocol: Stop, Pause, Extend, SetConcurrency, GetStats). After each message it
+ * applies a pure transition, writes what must be stored, publishes events, and starts as many
+ * proposals (P, LLM-bound) and evaluations (W) as the state allows. Candidates are stored as
+ * pending before they are evaluated and committed once after.
+ */
+import * as RpcTest from "@effect/rpc/RpcTest"
+import { Cause, Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { LlmCallStore } from "../db/LlmCallStore.js"
+import { RunStore } from "../db/RunStore.js"
+import { SearchStore } from "../db/SearchStore.js"
+import { DatabaseError } from "../domain/Errors.js"
+import { makeProgramId, makeRunId, type RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome, Program } from "../domain/Program.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import {
+  CandidateEvaluated,
+  CandidateFailed,
+  CandidateProposed,
+  LlmCallDone,
+  LlmCallFailed,
+  NewBest,
+  type RunEvent,
+  RunStarted,
+  RunStatusChanged
+} from "../domain/RunEvent.js"
+import { Evaluator } from "../evaluate/Evaluator.js"
+import { LlmClient } from "../llm/LlmClient.js"
+import { encodeDescriptor } from "../population/Features.js"
+import { makeParentPicker } from "../population/ParentPicker.js"
+import { settingsFromConfig } from "../propose/Proposer.js"
+import { Proposer } from "../propose/Proposer.js"
+import { pendingProgram, propose, type ProposalOutcome } from "./Proposal.js"
+import * as RunLease from "./RunLease.js"
+import { RunLimits } from "./RunLimits.js"
+import { RunNotActive, RunProtocol, RunRefused, type RunStats, type StopReason } from "./RunProtocol.js"
+import * as RunState from "./RunState.js"
+import * as Resume from "./Resume.js"
+
+export interface RunSummary extends RunStats {
+  readonly stopReason: StopReason
+  readonly message: string | null
+}
+
+/** The in-process client of a run's protocol. */
+export type RunClient = Effect.Effect.Success<ReturnType<typeof RpcTest.makeClient<RpcGroupRpcs>>>
+type RpcGroupRpcs = typeof RunProtocol extends { readonly requests: ReadonlyMap<string, infer R> } ? R : never
+
+export interface RunHandle {
+  readonly runId: RunId
+  /** The run's messages (RunProtocol), answered by its owner fiber. */
+  readonly client: RunClient
+  /** Live events from now on (subscribe before the events you care about happen). */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<RunEvent>, never, Scope.Scope>
+  /** The latest state's figures, without a round trip through the mailbox. */
+  readonly stats: Effect.Effect<RunStats>
+  /** Completes when the run has stopped. */
+  readonly await: Effect.Effect<RunSummary, DatabaseError>
+}
+
+export type StartOptions =
+  | { readonly _tag: "New"; readonly spec: RunSpec; readonly initialCode: string }
+  | {
+    readonly _tag: "Resume"
+    readonly runId: RunId
+    readonly spec: RunSpec
+    /** The initial program, for a run killed after its creation but before that program was stored. */
+    readonly initialCode?: string | undefined
+  }
+
+type Control =
+  | { readonly _tag: "Stop"; readonly message: string | null }
+  | { readonly _tag: "Extend"; readonly maxEvaluations: number }
+  | { readonly _tag: "SetConcurrency"; readonly proposals?: number | undefined; readonly evaluations?: number | undefined }
+
+type Message =
+  | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
+  | { readonly _tag: "Proposed"; readonly outcome: ProposalOutcome; readonly reservedUsd: number; readonly active: boolean }
+  | { readonly _tag: "Evaluated"; readonly program: Program; readonly outcome: EvaluationOutcome; readonly active: boolean }
+  /** A worker that could not finish: a database error, or a defect (a bug). */
+  | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
+  | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
+  | { readonly _tag: "GraceExpired" }
+  | { readonly _tag: "Control"; readonly control: Control; readonly reply: Deferred.Deferred<RunStats> }
+
+const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
+
+/** Why a broken worker stops the run: the first database error, else the defect. */
+const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some" && failure.value instanceof DatabaseError) return { reason: "database_error", message: failure.value.message }
+  return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
+}
+
+/** Starts (or resumes) a run in the current scope and returns its handle. */
+export const start = (options: StartOptions) =>
+  Effect.gen(function*() {
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const search = yield* SearchStore
+    const llmCalls = yield* LlmCallStore
+    const proposer = yield* Proposer
+    const evaluator = yield* Evaluator
+    const llm = yield* LlmClient
+    const shared = yield* RunLimits
+    let spec = options.spec
+    const config = spec.config
+    const startedAt = yield* Clock.currentTimeMillis
+
+    const runId = options._tag === "Resume" ? options.runId : yield* makeRunId
+    if (options._tag === "New") yield* runs.createRun(runId, spec, startedAt)
+    // One process drives a run at a time (RunBusy otherwise); released when the run has finished.
+    const lease = yield* RunLease.acquire(runId)
+    yield* Effect.addFinalizer(() => Effect.ignore(lease.release))
+    const loaded = yield* Resume.load(runId, config, options._tag === "Resume")
+    // A resumed run may come with new settings (a new maximum): they are the run's from now on.
+    if (options._tag === "Resume") yield* runs.setRunSpec(runId, spec, startedAt)
+    yield* runs.setRunStatus(runId, "running", null, startedAt)
+    const population = loaded.population
+    const stored = loaded.stored
+
+    let state = RunState.initial({
+      runId,
+      startedAt,
+      limits: RunState.limitsFromConfig(config),
+      evaluations: stored?.evaluations ?? 0,
+      scored: stored?.population.length ?? 0,
+      pending: stored?.pending.length ?? 0,
+      failuresByKind: stored?.failuresByKind ?? {},
+      recentFailures: loaded.recentFailures,
+      best: population.best,
+      sinceBest: loaded.sinceBest,
+      inputTokens: stored?.inputTokens ?? 0,
+      outputTokens: stored?.outputTokens ?? 0,
+      usd: stored?.usd ?? 0,
+      firstCallUsd: config.budget_usd === undefined
+        ? 0
+        : yield* llm.estimateCostUsd({ system: "", user: options._tag === "New" ? options.initialCode : "" }),
+      hashes: stored?.codeHashes ?? []
+    })
+    const sessionStart = state.evaluations
+    let rootId = loaded.initialProgramId
+
+    const events = yield* PubSub.unbounded<RunEvent>()
+    const mailbox = yield* Queue.unbounded<Message>()
+    const done = yield* Deferred.make<RunSummary, DatabaseError>()
+    const proposals = yield* FiberSet.make<void>()
+    const evaluations = yield* FiberSet.make<void>()
+    const publish = (event: RunEvent) => PubSub.publish(events, event)
+    const send = (message: Message) => Queue.offer(mailbox, message)
+    const now = Clock.currentTimeMillis
+    // Program ids draw their random suffix from a stream of their own (unique per run), so the
+    // search's random choices depend only on the seed.
+    const newProgramId = makeProgramId.pipe(Effect.withRandom(Random.make(`${runId}:ids`)))
+    const picker = makeParentPicker(population, candidates, { rootId: () => rootId })
+    const novelty = config.search.novelty !== undefined && config.search.novelty.embedding_threshold !== undefined
+    const context = {
+      runId,
+      config,
+      proposer,
+      picker,
+      settings: settingsFromConfig(config),
+      newProgramId,
+      isKnown: (hash: string) => RunState.isDuplicate(state, hash),
+      publish
+    }
+    const extension = extensionOf(spec.programPath)
+
+    // ---- workers: they report to the mailbox and change nothing themselves ----------------
+
+    /** Runs a worker and reports its end; an interrupted worker (the run stopping) reports nothing. */
+    const work = (kind: "proposals" | "evaluations", body: (markActive: Effect.Effect<void>) => Effect.Effect<Message, unknown>) => {
+      let active = false
+      const markActive = Effect.suspend(() => {
+        active = true
+        return send({ _tag: "Active", kind })
+      })
+      return body(markActive).pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.interrupt
+            : Effect.succeed<Message>({ _tag: "Broken", kind, cause, active })
+        ),
+        Effect.flatMap(send),
+        Effect.asVoid
+      )
+    }
+
+    const startProposal = (reservedUsd: number) =>
+      Effect.gen(function*() {
+        // Each proposal draws from its own stream, seeded by the run's seed, the session's first
+        // evaluation and the proposal's number, so its random choices do not depend on how
+        // fibers interleave (failed proposals are retried under a new number).
+        const random = Random.make(`${config.seed}:${sessionStart}:${state.proposalNumber}`)
+        const sample = yield* population.sample.pipe(Effect.withRandom(random))
+        const islandTop = novelty && sample !== undefined
+          ? population.islandTop(sample.island, config.search.novelty!.compare_with).map((m) => m.id)
+          : []
+        const task = { sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd }
+        state = RunState.proposalStarted(state, reservedUsd)
+        yield* FiberSet.run(
+          proposals,
+          work("proposals", (markActive) =>
+            shared.llm.withPermit(Effect.zipRight(markActive, propose(context, task))).pipe(
+              Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, active: true }))
+            ))
+        )
+      })
+
+    const startEvaluation = (program: Program) =>
+      FiberSet.run(
+        evaluations,
+        work("evaluations", (markActive) =>
+          shared.evaluations.withPermit(Effect.gen(function*() {
+            yield* markActive
+            // Counted before the evaluator starts, so that a candidate that kills evolve is seen on resume.
+            yield* candidates.startEvaluation(program.id)
+            const outcome = yield* evaluator.evaluate({ programId: program.id, code: program.code, extension })
+            return { _tag: "Evaluated", program, outcome, active: true } satisfies Message
+          })))
+      )
+
+    /**
+     * Starts what the state allows: proposals up to P (and the budget), then evaluations up to W
+     * (proposals first: an evaluator's spawn would delay the first LLM requests of a run). A
+     * budget that leaves no room stops the run only after the candidates it paid for are started.
+     */
+    const fill = Effect.gen(function*() {
+      let decision = RunState.proposalDecision(state)
+      for (; decision._tag === "Propose"; decision = RunState.proposalDecision(state)) {
+        yield* startProposal(decision.reserveUsd)
+      }
+      for (let next = RunState.nextEvaluation(state); next !== undefined; next = RunState.nextEvaluation(state)) {
+        state = next[0]
+        yield* startEvaluation(next[1])
+      }
+      if (decision._tag === "Stop") state = RunState.requestStop(state, decision.reason, decision.message)
+    })
+
+    // ---- the owner's handlers ---------------------------------------------------------------
+
+    const onProposed = (outcome: ProposalOutcome, reservedUsd: number) =>
+      Effect.gen(function*() {
+        if (outcome._tag === "Abandoned") {
+          state = RunState.proposalAbandoned(state, reservedUsd)
+          return
+        }
+        const at = outcome.program.createdAt
+        const { llmCall } = outcome
+        if (outcome.program.llm !== null) state = RunState.llmUsed(state, llmCall)
+        if (outcome.judgeCall !== null) {
+          state = RunState.llmUsed(state, outcome.judgeCall)
+          yield* llmCalls.recordLlmCall(outcome.judgeCall)
+        }
+        const llmFailed = llmCall.outcome === "error"
+        if (outcome.program.llm !== null && !llmFailed) yield* publish(new LlmCallDone({ runId, at, ...outcome.program.llm }))
+        // The owner decides duplicates finally: two proposals may have written the same code.
+        const candidate = outcome._tag === "Candidate" && !RunState.isDuplicate(state, outcome.program.codeHash)
+          ? outcome.program
+          : undefined
+        if (candidate !== undefined) {
+          yield* candidates.insertProgram(candidate, llmCall)
+          state = RunState.candidateQueued(state, candidate, reservedUsd)
+          return yield* publish(new CandidateProposed({ runId, at, programId: candidate.id, parentId: candidate.parentId, model: llmCall.model }))
+        }
+        const failure = outcome._tag === "Failed" ? outcome.failure : { kind: "duplicate" as const, message: "identical to a program already in this run" }
+        yield* llm.recordOutcome(llmCall.model, 0, llmCall.usd)
+        if (llmFailed) {
+          yield* publish(new LlmCallFailed({ runId, at, model: llmCall.model, reason: llmCall.errorKind ?? "", message: failure.message }))
+        }
+        const program: Program = outcome._tag === "Failed" ? outcome.program : { ...outcome.program, status: "rejected", failure }
+        yield* candidates.insertProgram(program, llmCall)
+        state = RunState.proposalFailed(state, failure, reservedUsd)
+        yield* publish(new CandidateFailed({ runId, at, programId: program.id, stage: "propose", kind: failure.kind, message: failure.message }))
+      })
+
+    const onEvaluated = (program: Program, outcome: EvaluationOutcome) =>
+      Effect.gen(function*() {
+        const at = yield* now
+        if (!(yield* candidates.commitEvaluation(program.id, outcome, at))) {
+          state = RunState.evaluationDropped(state)
+          return
+        }
+        const parentScore = program.parentId === null ? undefined : population.scoreOf(program.parentId)
+        if (program.llm !== null) {
+          const improvement = outcome._tag === "Scored" && parentScore !== undefined ? outcome.score - parentScore : 0
+          yield* llm.recordOutcome(program.llm.model, improvement, program.llm.usd)
+        }
+        const before = state
+        state = RunState.evaluationCommitted(state, program, outcome)
+        if (outcome._tag === "Scored") {
+          const entry = { id: program.id, score: outcome.score, island: program.island, generation: program.generation }
+          const descriptor = population.needsDescriptors ? population.describe(program.island, program.code, outcome.metrics) : undefined
+          if (descriptor !== undefined) yield* search.recordDescriptor(program.id, encodeDescriptor(descriptor))
+          population.add(descriptor === undefined ? entry : { ...entry, descriptor }, program.code)
+          yield* publish(
+            new CandidateEvaluated({ runId, at, programId: program.id, score: outcome.score, metrics: outcome.metrics, evalMs: outcome.durationMs })
+          )
+          const best = RunState.newBest(before, state)
+          if (best !== undefined) {
+            yield* publish(new NewBest({ runId, at, programId: best.id, score: best.score, previous: before.best?.score ?? null }))
+          }
+        } else {
+          population.addFailure({ id: program.id, island: program.island, generation: program.generation, kind: outcome.failure.kind })
+          yield* publish(
+            new CandidateFailed({ runId, at, programId: program.id, stage: "evaluate", kind: outcome.failure.kind, message: outcome.failure.message })
+          )
+        }
+        const interval = config.population.migration_interval
+        if (population.islandCount > 1 && interval > 0 && state.evaluations % interval === 0) {
+          const moved = population.migrate()
+          if (moved.length > 0) {
+            yield* search.recordMigrants(runId, moved.map((m) => ({ programId: m.id, island: m.to, origin: m.from })), at)
+            yield* population.loadReferenceCode(Resume.programCode(candidates))
+          }
+        }
+      })
+
+    const onControl = (control: Control) =>
+      Effect.gen(function*() {
+        switch (control._tag) {
+          case "Stop":
+            state = RunState.requestStop(state, "interrupted", control.message)
+            return
+          case "Extend":
+            state = RunState.extend(state, control.maxEvaluations)
+            spec = { ...spec, config: { ...spec.config, max_evaluations: control.maxEvaluations } }
+            return yield* runs.setRunSpec(runId, spec, yield* now)
+          case "SetConcurrency":
+            state = RunState.setConcurrency(state, control)
+            spec = {
+              ...spec,
+              config: { ...spec.config, concurrency: { ...spec.config.concurrency, ...RunState.stats(state, 0).concurrency } }
+            }
+            return yield* runs.setRunSpec(runId, spec, yield* now)
+        }
+      })
+
+    const handle = (message: Message): Effect.Effect<void, DatabaseError, Scope.Scope> => {
+      switch (message._tag) {
+        case "Active":
+          return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
+        case "Proposed":
+          state = RunState.activity(state, "proposals", message.active ? -1 : 0)
+          return onProposed(message.outcome, message.reservedUsd)
+        case "Evaluated":
+          state = RunState.activity(state, "evaluations", message.active ? -1 : 0)
+          return onEvaluated(message.program, message.outcome)
+        case "Broken": {
+          const stop = brokenStop(message.cause)
+          state = RunState.activity(state, message.kind, message.active ? -1 : 0)
+          state = message.kind === "evaluations" ? RunState.evaluationDropped(state) : RunState.proposalAbandoned(state, 0)
+          state = RunState.requestStop(state, stop.reason, stop.message)
+          return stop.reason === "internal_error" ? Effect.logError(`run ${runId}: a ${message.kind} worker died`, message.cause) : Effect.void
+        }
+        case "StopRequested":
+          return Effect.sync(() => void (state = RunState.requestStop(state, message.reason, message.message)))
+        case "GraceExpired":
+          return Effect.gen(function*() {
+            yield* FiberSet.clear(evaluations)
+            state = { ...state, evaluating: 0, activeEvaluations: 0 }
+          })
+        case "Control":
+          return onControl(message.control).pipe(
+            Effect.zipRight(Effect.flatMap(now, (at) => Deferred.succeed(message.reply, RunState.stats(state, at))))
+          )
+      }
+    }
+
+    // ---- the owner's life: start, serve the mailbox, drain, finish ----------------------------
+
+    const beginStop = Effect.gen(function*() {
+      state = RunState.stopping(state)
+      yield* publish(new RunStatusChanged({ runId, at: yield* now, status: "stopping", reason: state.stop!.reason }))
+      yield* FiberSet.clear(proposals)
+      state = { ...state, proposing: 0, activeProposals: 0 }
+      yield* Effect.forkScoped(Effect.zipRight(Effect.sleep(config.shutdown_grace_seconds * 1000), send({ _tag: "GraceExpired" })))
+    })
+
+    const startup = Effect.gen(function*() {
+      yield* Effect.forkScoped(RunLease.keepAlive(
+        lease,
+        send({ _tag: "StopRequested", reason: "lease_lost", message: `another process took run ${runId} over (this one missed its heartbeats)` })
+      ))
+      yield* publish(new RunStarted({ runId, at: startedAt, resumed: options._tag === "Resume", evaluated: state.evaluations, requeued: loaded.requeue.length }))
+      // A candidate still pending after MAX_EVALUATION_STARTS starts took evolve down with it (or
+      // was cut off by a stop) each time: committed as failed instead of being re-queued forever.
+      for (const { program, starts } of loaded.exhausted) {
+        state = { ...state, evaluating: state.evaluating + 1 }
+        yield* onEvaluated(program, {
+          _tag: "Failed",
+          failure: { kind: "evaluator_error", message: `evaluation was interrupted ${starts} times (evolve stopped or was killed during each); not retried` },
+          feedback: null,
+          durationMs: 0
+        })
+      }
+      let first: ReadonlyArray<Program> = loaded.requeue
+      const initialCode = options._tag === "New" ? options.initialCode : options.initialCode
+      if (rootId === null && initialCode !== undefined) {
+        const initial = pendingProgram({
+          id: yield* newProgramId,
+          runId,
+          parentId: null,
+          island: 0,
+          generation: 0,
+          code: initialCode,
+          createdAt: yield* now,
+          llm: null
+        })
+        yield* candidates.insertProgram(initial)
+        rootId = initial.id
+        state = RunState.claimed(state)
+        first = [initial, ...first]
+      }
+      // The initial program (when not evaluated yet) is first in the queue, and proposals start
+      // while it is evaluated: until its result is committed, the parent is sent without metrics.
+      state = RunState.enqueueFirst(state, first)
+      if (rootId === null && population.size === 0) {
+        // Only reached through a resume whose initial program was lost: nothing to breed from.
+        state = RunState.requestStop(state, "proposal_failures", "nothing to evolve: the run's initial program was never stored (start a new run)")
+      }
+      if (config.max_wall_seconds !== undefined) {
+        const limit = config.max_wall_seconds
+        yield* Effect.forkScoped(Effect.zipRight(
+          Effect.sleep(limit * 1000),
+          send({ _tag: "StopRequested", reason: "wall_clock", message: `wall-clock limit of ${limit} s reached` })
+        ))
+      }
+    })
+
+    const finish = Effect.gen(function*() {
+      const stop = state.stop!
+      state = RunState.finished(state, stop)
+      const at = yield* now
+      const record = runs.setRunStatus(runId, state.status, stop.message ?? stop.reason, at)
+      // A run stopped by a database error can seldom record that: report the first error, not
+      // this one ("update run status" hid "commit evaluation: database or disk is full").
+      // A run taken over by another process: its status is that process's to write.
+      if (stop.reason === "database_error") yield* Effect.ignore(record)
+      else if (stop.reason !== "lease_lost") yield* record
+      yield* publish(new RunStatusChanged({ runId, at, status: state.status, reason: stop.message ?? stop.reason }))
+      return { ...RunState.stats(state, at), stopReason: stop.reason, message: stop.message } satisfies RunSummary
+    })
+
+    /** A database error of the owner itself stops the run like one of a worker. */
+    const orStop = (effect: Effect.Effect<void, DatabaseError, Scope.Scope>) =>
+      Effect.catchTag(effect, "DatabaseError", (e) => Effect.sync(() => void (state = RunState.requestStop(state, "database_error", e.message))))
+
+    const owner = Effect.gen(function*() {
+      yield* orStop(startup)
+      for (;;) {
+        if (state.stop === null) yield* fill
+        if (state.stop !== null && state.status === "running") yield* beginStop
+        if (state.status === "stopping" && RunState.drained(state)) break
+        yield* orStop(handle(yield* Queue.take(mailbox)))
+      }
+      yield* FiberSet.clear(evaluations)
+      return yield* finish
+    })
+
+    yield* Effect.scoped(owner).pipe(
+      Effect.ensuring(Effect.ignore(lease.release)),
+      Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`)),
+      Effect.exit,
+      Effect.flatMap((exit) => Deferred.done(done, exit)),
+      // Messages that arrived too late are answered: the run is not active any more.
+      Effect.zipRight(Effect.flatMap(Queue.takeAll(mailbox), (rest) =>
+        Effect.forEach(rest, (m) => m._tag === "Control" ? Deferred.interrupt(m.reply) : Effect.void, { discard: true }))),
+      Effect.forkScoped
+    )
+
+    // ---- the protocol, served in-process --------------------------------------------------------
+
+    const notActive = () => new RunNotActive({ runId, message: `run ${runId} is not running (it has ${state.status === "stopping" ? "been asked to stop" : state.status})` })
+    const ask = (control: Control) =>
+      Effect.gen(function*() {
+        if (state.stop !== null) return yield* notActive()
+        const reply = yield* Deferred.make<RunStats>()
+        yield* send({ _tag: "Control", control, reply })
+        return yield* Deferred.await(reply).pipe(Effect.catchAllCause(() => notActive()))
+      })
+    const stats = Effect.map(now, (at) => RunState.stats(state, at))
+    const handlers = RunProtocol.toHandlersContext({
+      Stop: ({ message }) => Effect.asVoid(ask({ _tag: "Stop", message: message ?? null })),
+      Pause: () => Effect.asVoid(ask({ _tag: "Stop", message: "paused" })),
+      Resume: () => new RunRefused({ runId, message: `run ${runId} is already running` }),
+      Extend: ({ max_evaluations }) =>
+        ask({ _tag: "Extend", maxEvaluations: max_evaluations }).pipe(
+          Effect.catchTag("RunNotActive", (e) => new RunRefused({ runId, message: e.message }))
+        ),
+      SetConcurrency: ({ evaluations: w, proposals: p }) => ask({ _tag: "SetConcurrency", proposals: p, evaluations: w }),
+      GetStats: () => stats
+    })
+    const client = yield* RpcTest.makeClient(RunProtocol).pipe(Effect.provide(yield* handlers))
+
+    return {
+      runId,
+      client,
+      subscribe: PubSub.subscribe(events),
+      stats,
+      await: Deferred.await(done)
+    } satisfies RunHandle
+  })

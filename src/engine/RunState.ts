@@ -1,0 +1,397 @@
+/**
+ * A run's state as one value, and the pure transitions that move it: a proposal claimed,
+ * finished or failed; a candidate queued, its evaluation started and committed; the stop rules
+ * and the budget. The run's owner fiber (RunActor) is the only one that applies them; everyone
+ * else reads a snapshot. No I/O here, so every rule is unit-tested on plain values.
+ */
+import { HashSet } from "effect"
+import type { PopulationEntry } from "../db/Records.js"
+import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome, Failure, LlmUsage, Program } from "../domain/Program.js"
+import type { MetricTarget, RunConfig } from "../domain/RunConfig.js"
+import type { RunStatus } from "../domain/RunEvent.js"
+import { RunStats, type StopReason } from "./RunProtocol.js"
+
+/** Recent failures shown in prompts (the weakness analysis). */
+export const RECENT_FAILURES = 5
+
+export interface StopRequest {
+  readonly reason: StopReason
+  readonly message: string | null
+}
+
+/** The rules a run is held to; they change only by message (Extend, SetConcurrency). */
+export interface RunLimits {
+  readonly maxEvaluations: number
+  /** Proposals (LLM calls) in flight, and evaluations in flight. */
+  readonly proposals: number
+  readonly evaluations: number
+  /** Candidates that may wait for an evaluation slot before proposals hold back. */
+  readonly queue: number
+  readonly maxConsecutiveProposalFailures: number
+  readonly budgetUsd: number | undefined
+  readonly targetScore: number | undefined
+  readonly targetMetrics: Readonly<Record<string, MetricTarget>> | undefined
+  readonly patience: number | undefined
+}
+
+export interface RunState {
+  readonly runId: RunId
+  readonly startedAt: number
+  readonly status: RunStatus
+  readonly limits: RunLimits
+  /** Evaluations finished, earlier sessions included. */
+  readonly evaluations: number
+  readonly scored: number
+  /** Evaluations finished plus candidates pending plus proposals underway: what the maximum bounds. */
+  readonly claimed: number
+  readonly failuresByKind: Readonly<Record<string, number>>
+  /** The latest failures, oldest first (at most RECENT_FAILURES). */
+  readonly recentFailures: ReadonlyArray<Failure>
+  readonly best: PopulationEntry | undefined
+  /** Evaluations since the best score last improved (the patience counter). */
+  readonly sinceBest: number
+  readonly consecutiveProposalFailures: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+  /** LLM calls accounted in this session (for the mean cost of the next one). */
+  readonly llmCalls: number
+  /** Expected USD of one LLM call before any was made. */
+  readonly firstCallUsd: number
+  /** USD reserved by proposals underway (for `budget_usd`). */
+  readonly reservedUsd: number
+  /** Proposals claimed and not finished (waiting for a shared permit included). */
+  readonly proposing: number
+  /** Evaluations started and not finished (waiting for a shared permit included). */
+  readonly evaluating: number
+  /** LLM calls and evaluations holding their permits now (for stats). */
+  readonly activeProposals: number
+  readonly activeEvaluations: number
+  /** Candidates stored as pending and waiting for an evaluation slot, oldest first. */
+  readonly ready: ReadonlyArray<Program>
+  /** Normalised code hashes of every candidate kept (duplicates are rejected). */
+  readonly hashes: HashSet.HashSet<string>
+  /** Proposals numbered in this session (each draws from its own random stream). */
+  readonly proposalNumber: number
+  readonly stop: StopRequest | null
+}
+
+export const limitsFromConfig = (config: RunConfig): RunLimits => ({
+  maxEvaluations: config.max_evaluations,
+  proposals: config.concurrency.proposals,
+  evaluations: config.concurrency.evaluations,
+  queue: config.concurrency.queue ?? config.concurrency.evaluations,
+  maxConsecutiveProposalFailures: config.max_consecutive_proposal_failures,
+  budgetUsd: config.budget_usd,
+  targetScore: config.target_score,
+  targetMetrics: config.target_metrics,
+  patience: config.patience
+})
+
+/** What a run starts from: nothing (a new run) or what the database kept (a resumed one). */
+export interface Start {
+  readonly runId: RunId
+  readonly startedAt: number
+  readonly limits: RunLimits
+  readonly evaluations: number
+  readonly scored: number
+  readonly pending: number
+  readonly failuresByKind: Readonly<Record<string, number>>
+  readonly recentFailures: ReadonlyArray<Failure>
+  readonly best: PopulationEntry | undefined
+  readonly sinceBest: number
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly usd: number
+  readonly firstCallUsd: number
+  readonly hashes: Iterable<string>
+}
+
+export const initial = (s: Start): RunState => ({
+  runId: s.runId,
+  startedAt: s.startedAt,
+  status: "running",
+  limits: s.limits,
+  evaluations: s.evaluations,
+  scored: s.scored,
+  claimed: s.evaluations + s.pending,
+  failuresByKind: s.failuresByKind,
+  recentFailures: s.recentFailures.slice(-RECENT_FAILURES),
+  best: s.best,
+  sinceBest: s.sinceBest,
+  consecutiveProposalFailures: 0,
+  inputTokens: s.inputTokens,
+  outputTokens: s.outputTokens,
+  usd: s.usd,
+  llmCalls: 0,
+  firstCallUsd: s.firstCallUsd,
+  reservedUsd: 0,
+  proposing: 0,
+  evaluating: 0,
+  activeProposals: 0,
+  activeEvaluations: 0,
+  ready: [],
+  hashes: HashSet.fromIterable(s.hashes),
+  proposalNumber: 0,
+  stop: s.evaluations >= s.limits.maxEvaluations ? { reason: "max_evaluations", message: null } : null
+})
+
+// ---- stop rules -----------------------------------------------------------------------------
+
+/** The first stop requested wins; later ones are ignored. */
+export const requestStop = (state: RunState, reason: StopReason, message: string | null = null): RunState =>
+  state.stop !== null ? state : { ...state, stop: { reason, message } }
+
+export const isStopping = (state: RunState) => state.stop !== null
+
+/** Whether `metrics` meets every per-metric target (a number means "at least"). */
+export const meetsTargets = (metrics: Readonly<Record<string, number>>, targets: Readonly<Record<string, MetricTarget>>): boolean => {
+  const entries = Object.entries(targets)
+  return entries.length > 0 && entries.every(([name, target]) => {
+    const v = metrics[name]
+    if (typeof v !== "number" || !Number.isFinite(v)) return false
+    if (typeof target === "number") return v >= target
+    return (target.at_least === undefined || v >= target.at_least) && (target.at_most === undefined || v <= target.at_most)
+  })
+}
+
+const describeTargets = (targets: Readonly<Record<string, MetricTarget>>) =>
+  Object.entries(targets).map(([name, t]) =>
+    typeof t === "number"
+      ? `${name} ≥ ${t}`
+      : [t.at_least !== undefined ? `${name} ≥ ${t.at_least}` : "", t.at_most !== undefined ? `${name} ≤ ${t.at_most}` : ""]
+        .filter((x) => x !== "").join(", ")
+  ).join(", ")
+
+// ---- proposals --------------------------------------------------------------------------------
+
+/** Expected USD of the next LLM call: the mean so far in this session, else the first-call estimate. */
+export const nextCallUsd = (state: RunState) => state.llmCalls > 0 ? state.usd / state.llmCalls : state.firstCallUsd
+
+/** Proposals holding a proposal slot: calling the LLM, or holding a candidate the queue has no room for. */
+const proposalSlotsUsed = (state: RunState) =>
+  state.proposing + Math.max(0, state.ready.length - state.limits.queue)
+
+export type ProposalDecision =
+  | { readonly _tag: "Propose"; readonly reserveUsd: number }
+  | { readonly _tag: "Wait" }
+  | { readonly _tag: "Stop"; readonly reason: StopReason; readonly message: string }
+
+/**
+ * Whether a new proposal may start now. Under `budget_usd` a proposal reserves the expected
+ * cost of its call; when committed plus reserved cost leaves no room, it waits for the calls
+ * underway, and when none is underway the run stops.
+ */
+export const proposalDecision = (state: RunState): ProposalDecision => {
+  if (state.stop !== null || state.claimed >= state.limits.maxEvaluations) return { _tag: "Wait" }
+  if (proposalSlotsUsed(state) >= state.limits.proposals) return { _tag: "Wait" }
+  const budget = state.limits.budgetUsd
+  if (budget === undefined) return { _tag: "Propose", reserveUsd: 0 }
+  const next = nextCallUsd(state)
+  if (state.usd + state.reservedUsd + next <= budget) return { _tag: "Propose", reserveUsd: next }
+  if (state.proposing > 0) return { _tag: "Wait" }
+  return {
+    _tag: "Stop",
+    reason: "budget_usd",
+    message: `LLM cost $${state.usd.toFixed(4)} leaves no room for another call under the budget of $${budget}`
+  }
+}
+
+export const proposalStarted = (state: RunState, reserveUsd: number): RunState => ({
+  ...state,
+  claimed: state.claimed + 1,
+  proposing: state.proposing + 1,
+  reservedUsd: state.reservedUsd + reserveUsd,
+  proposalNumber: state.proposalNumber + 1
+})
+
+/** A proposal ended (any outcome): its slot and its reservation are free again. */
+const proposalEnded = (state: RunState, reservedUsd: number): RunState => ({
+  ...state,
+  proposing: state.proposing - 1,
+  reservedUsd: Math.max(0, state.reservedUsd - reservedUsd)
+})
+
+/** An LLM call's tokens and cost; the budget stop once the committed cost reaches it. */
+export const llmUsed = (state: RunState, usage: Pick<LlmUsage, "inputTokens" | "outputTokens" | "usd">): RunState => {
+  const next: RunState = {
+    ...state,
+    llmCalls: state.llmCalls + 1,
+    inputTokens: state.inputTokens + usage.inputTokens,
+    outputTokens: state.outputTokens + usage.outputTokens,
+    usd: state.usd + usage.usd
+  }
+  const budget = next.limits.budgetUsd
+  return budget !== undefined && next.usd >= budget
+    ? requestStop(next, "budget_usd", `LLM cost $${next.usd.toFixed(4)} reached the budget of $${budget}`)
+    : next
+}
+
+export const isDuplicate = (state: RunState, codeHash: string) => HashSet.has(state.hashes, codeHash)
+
+/** A proposal became a pending candidate: stored, and waiting for an evaluation slot. */
+export const candidateQueued = (state: RunState, program: Program, reservedUsd: number): RunState => ({
+  ...proposalEnded(state, reservedUsd),
+  consecutiveProposalFailures: 0,
+  hashes: HashSet.add(state.hashes, program.codeHash),
+  ready: [...state.ready, program]
+})
+
+const countFailure = (state: RunState, failure: Failure): RunState => ({
+  ...state,
+  failuresByKind: { ...state.failuresByKind, [failure.kind]: (state.failuresByKind[failure.kind] ?? 0) + 1 },
+  recentFailures: [...state.recentFailures, failure].slice(-RECENT_FAILURES)
+})
+
+/** A proposal that yields no candidate (LLM error, patch, validation, duplicate): its claim is given back. */
+export const proposalFailed = (state: RunState, failure: Failure, reservedUsd: number): RunState => {
+  const failed = countFailure(proposalEnded(state, reservedUsd), failure)
+  const next = { ...failed, claimed: failed.claimed - 1, consecutiveProposalFailures: failed.consecutiveProposalFailures + 1 }
+  return next.consecutiveProposalFailures >= next.limits.maxConsecutiveProposalFailures
+    ? requestStop(
+      next,
+      "proposal_failures",
+      `${next.consecutiveProposalFailures} proposals failed in a row; last: ${failure.kind}: ${failure.message}`
+    )
+    : next
+}
+
+/** A proposal that made no call (every model's breaker open): nothing counted, its claim given back. */
+export const proposalAbandoned = (state: RunState, reservedUsd: number): RunState => {
+  const ended = proposalEnded(state, reservedUsd)
+  return { ...ended, claimed: ended.claimed - 1 }
+}
+
+// ---- evaluations ------------------------------------------------------------------------------
+
+/** The next candidate to evaluate, when an evaluation slot is free and the run is not stopping. */
+export const nextEvaluation = (state: RunState): readonly [RunState, Program] | undefined => {
+  if (state.stop !== null || state.ready.length === 0 || state.evaluating >= state.limits.evaluations) return undefined
+  const [program, ...rest] = state.ready
+  return [{ ...state, ready: rest, evaluating: state.evaluating + 1 }, program!]
+}
+
+/** Puts candidates (the initial program, or those pending on resume) first in the evaluation queue. */
+export const enqueueFirst = (state: RunState, programs: ReadonlyArray<Program>): RunState => ({
+  ...state,
+  ready: [...programs, ...state.ready],
+  hashes: programs.reduce((hashes, p) => (p.codeHash === "" ? hashes : HashSet.add(hashes, p.codeHash)), state.hashes)
+})
+
+/** A claim for a candidate stored outside a proposal (the initial program of a new run). */
+export const claimed = (state: RunState, n = 1): RunState => ({ ...state, claimed: state.claimed + n })
+
+export const activity = (state: RunState, kind: "proposals" | "evaluations", delta: number): RunState =>
+  kind === "proposals"
+    ? { ...state, activeProposals: state.activeProposals + delta }
+    : { ...state, activeEvaluations: state.activeEvaluations + delta }
+
+/** An evaluation whose result was not committed (the candidate was no longer pending). */
+export const evaluationDropped = (state: RunState): RunState => ({ ...state, evaluating: state.evaluating - 1 })
+
+/**
+ * A committed evaluation: counters, the best program, the patience counter, and the stop rules
+ * it can trigger (target score, metric targets, patience, the maximum).
+ */
+export const evaluationCommitted = (state: RunState, program: Program, outcome: EvaluationOutcome): RunState => {
+  let next: RunState = { ...state, evaluating: state.evaluating - 1, evaluations: state.evaluations + 1 }
+  const limits = next.limits
+  if (outcome._tag === "Scored") {
+    next = { ...next, scored: next.scored + 1 }
+    if (next.best === undefined || outcome.score > next.best.score) {
+      next = {
+        ...next,
+        best: { id: program.id, score: outcome.score, island: program.island, generation: program.generation },
+        sinceBest: 0
+      }
+    }
+    if (limits.targetScore !== undefined && outcome.score >= limits.targetScore) {
+      next = requestStop(next, "target_score", `score ${outcome.score} reached the target ${limits.targetScore}`)
+    }
+    if (limits.targetMetrics !== undefined && meetsTargets(outcome.metrics, limits.targetMetrics)) {
+      next = requestStop(
+        next,
+        "target_metrics",
+        `program ${program.id} met every metric target (${describeTargets(limits.targetMetrics)})`
+      )
+    }
+  } else {
+    next = countFailure(next, outcome.failure)
+  }
+  if (next.best?.id !== program.id) next = { ...next, sinceBest: next.sinceBest + 1 }
+  if (limits.patience !== undefined && next.sinceBest >= limits.patience) {
+    next = requestStop(next, "patience", `no improvement of the best score in ${next.sinceBest} evaluations`)
+  }
+  if (next.evaluations >= limits.maxEvaluations) next = requestStop(next, "max_evaluations")
+  return next
+}
+
+/** Whether the best program changed between two states (a NewBest event). */
+export const newBest = (before: RunState, after: RunState): PopulationEntry | undefined =>
+  after.best !== undefined && after.best.id !== before.best?.id ? after.best : undefined
+
+// ---- messages ---------------------------------------------------------------------------------
+
+/** A new maximum of evaluations; one already reached stops the run. */
+export const extend = (state: RunState, maxEvaluations: number): RunState => {
+  const next = { ...state, limits: { ...state.limits, maxEvaluations } }
+  return next.evaluations >= maxEvaluations ? requestStop(next, "max_evaluations") : next
+}
+
+export const setConcurrency = (state: RunState, change: { readonly proposals?: number | undefined; readonly evaluations?: number | undefined }): RunState => ({
+  ...state,
+  limits: {
+    ...state.limits,
+    proposals: change.proposals ?? state.limits.proposals,
+    evaluations: change.evaluations ?? state.limits.evaluations
+  }
+})
+
+/** Stopping: no new proposals; the candidates waiting for a slot stay pending in the database. */
+export const stopping = (state: RunState): RunState => ({ ...state, status: "stopping", ready: [] })
+
+/** Nothing underway any more that the run must wait for. */
+export const drained = (state: RunState) => state.evaluating === 0
+
+// ---- the outcome ------------------------------------------------------------------------------
+
+const statusFor: Record<StopReason, RunStatus> = {
+  max_evaluations: "completed",
+  target_score: "completed",
+  patience: "completed",
+  target_metrics: "completed",
+  budget_usd: "completed",
+  wall_clock: "completed",
+  interrupted: "interrupted",
+  proposal_failures: "failed",
+  database_error: "failed",
+  internal_error: "failed",
+  // Another process took the run over (this one was presumed dead): the run goes on there.
+  lease_lost: "interrupted"
+}
+
+export const finished = (state: RunState, stop: StopRequest): RunState => ({ ...state, status: statusFor[stop.reason], stop })
+
+export const stats = (state: RunState, now: number): RunStats =>
+  new RunStats({
+    runId: state.runId,
+    status: state.status,
+    elapsedMs: now - state.startedAt,
+    evaluations: state.evaluations,
+    maxEvaluations: state.limits.maxEvaluations,
+    scored: state.scored,
+    failuresByKind: state.failuresByKind,
+    bestScore: state.best?.score ?? null,
+    bestProgramId: (state.best?.id ?? null) as ProgramId | null,
+    inFlightProposals: state.activeProposals,
+    inFlightEvaluations: state.activeEvaluations,
+    // Candidates beyond the queue's capacity are held by their proposals (they count as proposing).
+    queued: Math.min(state.ready.length, state.limits.queue),
+    inputTokens: state.inputTokens,
+    outputTokens: state.outputTokens,
+    usd: state.usd,
+    concurrency: { proposals: state.limits.proposals, evaluations: state.limits.evaluations },
+    stopReason: state.stop?.reason ?? null,
+    stopMessage: state.stop?.message ?? null
+  }, { disableValidation: true })

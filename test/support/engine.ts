@@ -1,0 +1,10 @@
+/** What a run needs besides its proposer, evaluator and database, for tests that bring those. */
+import { Effect, Layer } from "effect"
+import * as RunLimits from "../../src/engine/RunLimits.js"
+import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
+
+/** No shared limits, and an LLM client for the engine's bandit and cost estimates only. */
+export const runDefaults = Layer.merge(
+  RunLimits.unlimited,
+  Layer.succeed(LlmClient, fromComplete("test", () => Effect.dieMessage("this test's proposer calls no LLM client")))
+)
