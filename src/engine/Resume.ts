@@ -15,7 +15,7 @@ import type { RunConfig } from "../domain/RunConfig.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { decodeDescriptor } from "../population/Features.js"
 import { optionsFromConfig, Population } from "../population/Population.js"
-import { RECENT_FAILURES } from "./RunState.js"
+import * as RunState from "./RunState.js"
 
 /** Evaluation starts after which a candidate still pending on resume is failed, not re-queued (issue 9). */
 export const MAX_EVALUATION_STARTS = 3
@@ -68,7 +68,7 @@ export const load = (runId: RunId, config: RunConfig, resumed: boolean) =>
       { migrants: searchState.migrants, failures: searchState.failedEvaluations }
     )
     yield* population.loadReferenceCode(programCode(candidates))
-    const recent = yield* candidates.recentFailures(runId, RECENT_FAILURES)
+    const recent = yield* candidates.recentFailures(runId, RunState.RECENT_FAILURES)
     // Rebuild the model bandit's state from the run's history.
     const llm = yield* LlmClient
     const llmCalls = yield* LlmCallStore
@@ -86,3 +86,25 @@ export const load = (runId: RunId, config: RunConfig, resumed: boolean) =>
       initialProgramId: stored.initialProgramId
     } satisfies Loaded
   })
+
+/** The session's first state: counters, usage, best program and code hashes as the run left them. */
+export const initialState = (runId: RunId, startedAt: number, config: RunConfig, loaded: Loaded, firstCallUsd: number) => {
+  const stored = loaded.stored
+  return RunState.initial({
+    runId,
+    startedAt,
+    limits: RunState.limitsFromConfig(config),
+    evaluations: stored?.evaluations ?? 0,
+    scored: stored?.population.length ?? 0,
+    pending: stored?.pending.length ?? 0,
+    failuresByKind: stored?.failuresByKind ?? {},
+    recentFailures: loaded.recentFailures,
+    best: loaded.population.best,
+    sinceBest: loaded.sinceBest,
+    inputTokens: stored?.inputTokens ?? 0,
+    outputTokens: stored?.outputTokens ?? 0,
+    usd: stored?.usd ?? 0,
+    firstCallUsd,
+    hashes: stored?.codeHashes ?? []
+  })
+}

@@ -6,75 +6,31 @@
  * proposals (P, LLM-bound) and evaluations (W) as the state allows. Candidates are stored as
  * pending before they are evaluated and committed once after.
  */
-import * as RpcTest from "@effect/rpc/RpcTest"
 import { Cause, Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
 import { DatabaseError } from "../domain/Errors.js"
-import { makeProgramId, makeRunId, type RunId } from "../domain/Ids.js"
+import type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
+import { makeProgramId, makeRunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
-import type { RunSpec } from "../domain/RunConfig.js"
-import {
-  CandidateEvaluated,
-  CandidateFailed,
-  CandidateProposed,
-  LlmCallDone,
-  LlmCallFailed,
-  NewBest,
-  type RunEvent,
-  RunStarted,
-  RunStatusChanged
-} from "../domain/RunEvent.js"
+import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import { LlmClient } from "../llm/LlmClient.js"
-import { encodeDescriptor } from "../population/Features.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
 import { Proposer } from "../propose/Proposer.js"
 import { pendingProgram, propose, type ProposalOutcome } from "./Proposal.js"
 import * as RunLease from "./RunLease.js"
 import { RunLimits } from "./RunLimits.js"
-import { RunNotActive, RunProtocol, RunRefused, type RunStats, type StopReason } from "./RunProtocol.js"
+import * as Outcomes from "./Outcomes.js"
+import * as RunClient from "./RunClient.js"
+import { RunNotActive, type RunStats, type StopReason } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 import * as Resume from "./Resume.js"
 
-export interface RunSummary extends RunStats {
-  readonly stopReason: StopReason
-  readonly message: string | null
-}
-
-/** The in-process client of a run's protocol. */
-export type RunClient = Effect.Effect.Success<ReturnType<typeof RpcTest.makeClient<RpcGroupRpcs>>>
-type RpcGroupRpcs = typeof RunProtocol extends { readonly requests: ReadonlyMap<string, infer R> } ? R : never
-
-export interface RunHandle {
-  readonly runId: RunId
-  /** The run's messages (RunProtocol), answered by its owner fiber. */
-  readonly client: RunClient
-  /** Live events from now on (subscribe before the events you care about happen). */
-  readonly subscribe: Effect.Effect<Queue.Dequeue<RunEvent>, never, Scope.Scope>
-  /** The latest state's figures, without a round trip through the mailbox. */
-  readonly stats: Effect.Effect<RunStats>
-  /** Completes when the run has stopped. */
-  readonly await: Effect.Effect<RunSummary, DatabaseError>
-}
-
-export type StartOptions =
-  | { readonly _tag: "New"; readonly spec: RunSpec; readonly initialCode: string }
-  | {
-    readonly _tag: "Resume"
-    readonly runId: RunId
-    readonly spec: RunSpec
-    /** The initial program, for a run killed after its creation but before that program was stored. */
-    readonly initialCode?: string | undefined
-  }
-
-type Control =
-  | { readonly _tag: "Stop"; readonly message: string | null }
-  | { readonly _tag: "Extend"; readonly maxEvaluations: number }
-  | { readonly _tag: "SetConcurrency"; readonly proposals?: number | undefined; readonly evaluations?: number | undefined }
+export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 
 type Message =
   | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
@@ -84,7 +40,7 @@ type Message =
   | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
   | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
   | { readonly _tag: "GraceExpired" }
-  | { readonly _tag: "Control"; readonly control: Control; readonly reply: Deferred.Deferred<RunStats> }
+  | { readonly _tag: "Control"; readonly control: RunClient.Control; readonly reply: Deferred.Deferred<RunStats> }
 
 const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
 
@@ -120,27 +76,11 @@ export const start = (options: StartOptions) =>
     if (options._tag === "Resume") yield* runs.setRunSpec(runId, spec, startedAt)
     yield* runs.setRunStatus(runId, "running", null, startedAt)
     const population = loaded.population
-    const stored = loaded.stored
 
-    let state = RunState.initial({
-      runId,
-      startedAt,
-      limits: RunState.limitsFromConfig(config),
-      evaluations: stored?.evaluations ?? 0,
-      scored: stored?.population.length ?? 0,
-      pending: stored?.pending.length ?? 0,
-      failuresByKind: stored?.failuresByKind ?? {},
-      recentFailures: loaded.recentFailures,
-      best: population.best,
-      sinceBest: loaded.sinceBest,
-      inputTokens: stored?.inputTokens ?? 0,
-      outputTokens: stored?.outputTokens ?? 0,
-      usd: stored?.usd ?? 0,
-      firstCallUsd: config.budget_usd === undefined
-        ? 0
-        : yield* llm.estimateCostUsd({ system: "", user: options._tag === "New" ? options.initialCode : "" }),
-      hashes: stored?.codeHashes ?? []
-    })
+    const firstCallUsd = config.budget_usd === undefined
+      ? 0
+      : yield* llm.estimateCostUsd({ system: "", user: options._tag === "New" ? options.initialCode : "" })
+    let state = Resume.initialState(runId, startedAt, config, loaded, firstCallUsd)
     const sessionStart = state.evaluations
     let rootId = loaded.initialProgramId
 
@@ -242,84 +182,11 @@ export const start = (options: StartOptions) =>
 
     // ---- the owner's handlers ---------------------------------------------------------------
 
-    const onProposed = (outcome: ProposalOutcome, reservedUsd: number) =>
-      Effect.gen(function*() {
-        if (outcome._tag === "Abandoned") {
-          state = RunState.proposalAbandoned(state, reservedUsd)
-          return
-        }
-        const at = outcome.program.createdAt
-        const { llmCall } = outcome
-        if (outcome.program.llm !== null) state = RunState.llmUsed(state, llmCall)
-        if (outcome.judgeCall !== null) {
-          state = RunState.llmUsed(state, outcome.judgeCall)
-          yield* llmCalls.recordLlmCall(outcome.judgeCall)
-        }
-        const llmFailed = llmCall.outcome === "error"
-        if (outcome.program.llm !== null && !llmFailed) yield* publish(new LlmCallDone({ runId, at, ...outcome.program.llm }))
-        // The owner decides duplicates finally: two proposals may have written the same code.
-        const candidate = outcome._tag === "Candidate" && !RunState.isDuplicate(state, outcome.program.codeHash)
-          ? outcome.program
-          : undefined
-        if (candidate !== undefined) {
-          yield* candidates.insertProgram(candidate, llmCall)
-          state = RunState.candidateQueued(state, candidate, reservedUsd)
-          return yield* publish(new CandidateProposed({ runId, at, programId: candidate.id, parentId: candidate.parentId, model: llmCall.model }))
-        }
-        const failure = outcome._tag === "Failed" ? outcome.failure : { kind: "duplicate" as const, message: "identical to a program already in this run" }
-        yield* llm.recordOutcome(llmCall.model, 0, llmCall.usd)
-        if (llmFailed) {
-          yield* publish(new LlmCallFailed({ runId, at, model: llmCall.model, reason: llmCall.errorKind ?? "", message: failure.message }))
-        }
-        const program: Program = outcome._tag === "Failed" ? outcome.program : { ...outcome.program, status: "rejected", failure }
-        yield* candidates.insertProgram(program, llmCall)
-        state = RunState.proposalFailed(state, failure, reservedUsd)
-        yield* publish(new CandidateFailed({ runId, at, programId: program.id, stage: "propose", kind: failure.kind, message: failure.message }))
-      })
-
+    const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
     const onEvaluated = (program: Program, outcome: EvaluationOutcome) =>
-      Effect.gen(function*() {
-        const at = yield* now
-        if (!(yield* candidates.commitEvaluation(program.id, outcome, at))) {
-          state = RunState.evaluationDropped(state)
-          return
-        }
-        const parentScore = program.parentId === null ? undefined : population.scoreOf(program.parentId)
-        if (program.llm !== null) {
-          const improvement = outcome._tag === "Scored" && parentScore !== undefined ? outcome.score - parentScore : 0
-          yield* llm.recordOutcome(program.llm.model, improvement, program.llm.usd)
-        }
-        const before = state
-        state = RunState.evaluationCommitted(state, program, outcome)
-        if (outcome._tag === "Scored") {
-          const entry = { id: program.id, score: outcome.score, island: program.island, generation: program.generation }
-          const descriptor = population.needsDescriptors ? population.describe(program.island, program.code, outcome.metrics) : undefined
-          if (descriptor !== undefined) yield* search.recordDescriptor(program.id, encodeDescriptor(descriptor))
-          population.add(descriptor === undefined ? entry : { ...entry, descriptor }, program.code)
-          yield* publish(
-            new CandidateEvaluated({ runId, at, programId: program.id, score: outcome.score, metrics: outcome.metrics, evalMs: outcome.durationMs })
-          )
-          const best = RunState.newBest(before, state)
-          if (best !== undefined) {
-            yield* publish(new NewBest({ runId, at, programId: best.id, score: best.score, previous: before.best?.score ?? null }))
-          }
-        } else {
-          population.addFailure({ id: program.id, island: program.island, generation: program.generation, kind: outcome.failure.kind })
-          yield* publish(
-            new CandidateFailed({ runId, at, programId: program.id, stage: "evaluate", kind: outcome.failure.kind, message: outcome.failure.message })
-          )
-        }
-        const interval = config.population.migration_interval
-        if (population.islandCount > 1 && interval > 0 && state.evaluations % interval === 0) {
-          const moved = population.migrate()
-          if (moved.length > 0) {
-            yield* search.recordMigrants(runId, moved.map((m) => ({ programId: m.id, island: m.to, origin: m.from })), at)
-            yield* population.loadReferenceCode(Resume.programCode(candidates))
-          }
-        }
-      })
+      Effect.map(Outcomes.evaluated(outcomes, state, program, outcome), (next) => void (state = next))
 
-    const onControl = (control: Control) =>
+    const onControl = (control: RunClient.Control) =>
       Effect.gen(function*() {
         switch (control._tag) {
           case "Stop":
@@ -345,7 +212,7 @@ export const start = (options: StartOptions) =>
           return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
         case "Proposed":
           state = RunState.activity(state, "proposals", message.active ? -1 : 0)
-          return onProposed(message.outcome, message.reservedUsd)
+          return Effect.map(Outcomes.proposed(outcomes, state, message.outcome, message.reservedUsd), (next) => void (state = next))
         case "Evaluated":
           state = RunState.activity(state, "evaluations", message.active ? -1 : 0)
           return onEvaluated(message.program, message.outcome)
@@ -466,35 +333,26 @@ export const start = (options: StartOptions) =>
       Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`)),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
-      // Messages that arrived too late are answered: the run is not active any more.
-      Effect.zipRight(Effect.flatMap(Queue.takeAll(mailbox), (rest) =>
-        Effect.forEach(rest, (m) => m._tag === "Control" ? Deferred.interrupt(m.reply) : Effect.void, { discard: true }))),
       Effect.forkScoped
     )
 
     // ---- the protocol, served in-process --------------------------------------------------------
 
-    const notActive = () => new RunNotActive({ runId, message: `run ${runId} is not running (it has ${state.status === "stopping" ? "been asked to stop" : state.status})` })
-    const ask = (control: Control) =>
-      Effect.gen(function*() {
-        if (state.stop !== null) return yield* notActive()
-        const reply = yield* Deferred.make<RunStats>()
-        yield* send({ _tag: "Control", control, reply })
-        return yield* Deferred.await(reply).pipe(Effect.catchAllCause(() => notActive()))
-      })
+    const notActive = () =>
+      new RunNotActive({ runId, message: `run ${runId} is not running (it has ${state.status === "stopping" ? "been asked to stop" : state.status})` })
     const stats = Effect.map(now, (at) => RunState.stats(state, at))
-    const handlers = RunProtocol.toHandlersContext({
-      Stop: ({ message }) => Effect.asVoid(ask({ _tag: "Stop", message: message ?? null })),
-      Pause: () => Effect.asVoid(ask({ _tag: "Stop", message: "paused" })),
-      Resume: () => new RunRefused({ runId, message: `run ${runId} is already running` }),
-      Extend: ({ max_evaluations }) =>
-        ask({ _tag: "Extend", maxEvaluations: max_evaluations }).pipe(
-          Effect.catchTag("RunNotActive", (e) => new RunRefused({ runId, message: e.message }))
-        ),
-      SetConcurrency: ({ evaluations: w, proposals: p }) => ask({ _tag: "SetConcurrency", proposals: p, evaluations: w }),
-      GetStats: () => stats
+    const client = yield* RunClient.serve({
+      runId,
+      stats,
+      ask: (control) =>
+        Effect.gen(function*() {
+          if (state.stop !== null) return yield* notActive()
+          const reply = yield* Deferred.make<RunStats>()
+          yield* send({ _tag: "Control", control, reply })
+          // A message that arrives as the run ends is not answered by it: the run is not active.
+          return yield* Deferred.await(reply).pipe(Effect.raceFirst(Effect.flatMap(Effect.exit(Deferred.await(done)), () => notActive())))
+        })
     })
-    const client = yield* RpcTest.makeClient(RunProtocol).pipe(Effect.provide(yield* handlers))
 
     return {
       runId,
