@@ -303,6 +303,13 @@ export const RunConfig = Schema.Struct({
   target_metrics: Schema.optional(Schema.Record({ key: Schema.String, value: MetricTarget })),
   /** Stop after this many consecutive failed proposals (LLM or patch errors): the model is unusable. */
   max_consecutive_proposal_failures: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 50 }),
+  /**
+   * LLM proposals a session may make beyond the evaluations it has left, as a share of them (plus
+   * one round of P): 1 allows twice as many proposals as evaluations; then the run stops.
+   */
+  proposal_margin: Schema.optionalWith(NonNegativeNumber, { default: () => 1 }),
+  /** Go on when the initial program fails (the LLM is asked to fix it); by default the run stops before any LLM call. */
+  allow_failing_initial: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   /** On SIGINT/SIGTERM, in-flight evaluations get this long to finish before they are interrupted. */
   shutdown_grace_seconds: Schema.optionalWith(NonNegativeNumber, { default: () => 10 }),
   edit_format: Schema.optionalWith(EditFormat, { default: () => "diff" as const }),

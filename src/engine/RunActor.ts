@@ -285,6 +285,7 @@ export const start = (options: StartOptions) =>
       // The initial program (when not evaluated yet) is first in the queue, and proposals start
       // while it is evaluated: until its result is committed, the parent is sent without metrics.
       state = RunState.enqueueFirst(state, first)
+      if (first[0]?.parentId === null && population.size === 0) state = RunState.awaitInitial(state)
       if (rootId === null && population.size === 0) {
         // Only reached through a resume whose initial program was lost: nothing to breed from.
         state = RunState.requestStop(state, "proposal_failures", "nothing to evolve: the run's initial program was never stored (start a new run)")

@@ -20,7 +20,9 @@ export const StopReason = Schema.Literal(
   "patience",
   "target_metrics",
   "budget_usd",
-  "lease_lost"
+  "lease_lost",
+  "initial_failed",
+  "proposal_limit"
 )
 export type StopReason = typeof StopReason.Type
 

@@ -11,6 +11,7 @@ import type { EvaluationOutcome, Failure, LlmUsage, Program } from "../domain/Pr
 import type { MetricTarget, RunConfig } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
 import { RunStats, type StopReason } from "./RunProtocol.js"
+import * as StopRules from "./StopRules.js"
 
 /** Recent failures shown in prompts (the weakness analysis). */
 export const RECENT_FAILURES = 5
@@ -29,6 +30,9 @@ export interface RunLimits {
   /** Candidates that may wait for an evaluation slot before proposals hold back. */
   readonly queue: number
   readonly maxConsecutiveProposalFailures: number
+  /** Proposals allowed beyond the evaluations a session has left, as a share of them (plus one round of P). */
+  readonly proposalMargin: number
+  readonly allowFailingInitial: boolean
   readonly budgetUsd: number | undefined
   readonly targetScore: number | undefined
   readonly targetMetrics: Readonly<Record<string, MetricTarget>> | undefined
@@ -52,6 +56,13 @@ export interface RunState {
   /** Evaluations since the best score last improved (the patience counter). */
   readonly sinceBest: number
   readonly consecutiveProposalFailures: number
+  /** The failures of the current streak by kind, with the latest message of each (duplicates left out). */
+  readonly streak: Readonly<Record<string, { readonly count: number; readonly message: string }>>
+  /** LLM proposals made in this session, and the evaluations claimed when it started. */
+  readonly proposalsMade: number
+  readonly claimedAtStart: number
+  /** The initial program is being evaluated and no LLM call is made until it has a result. */
+  readonly awaitingInitial: boolean
   readonly inputTokens: number
   readonly outputTokens: number
   readonly usd: number
@@ -83,6 +94,8 @@ export const limitsFromConfig = (config: RunConfig): RunLimits => ({
   evaluations: config.concurrency.evaluations,
   queue: config.concurrency.queue ?? config.concurrency.evaluations,
   maxConsecutiveProposalFailures: config.max_consecutive_proposal_failures,
+  proposalMargin: config.proposal_margin,
+  allowFailingInitial: config.allow_failing_initial,
   budgetUsd: config.budget_usd,
   targetScore: config.target_score,
   targetMetrics: config.target_metrics,
@@ -90,51 +103,45 @@ export const limitsFromConfig = (config: RunConfig): RunLimits => ({
 })
 
 /** What a run starts from: nothing (a new run) or what the database kept (a resumed one). */
-export interface Start {
-  readonly runId: RunId
-  readonly startedAt: number
-  readonly limits: RunLimits
-  readonly evaluations: number
-  readonly scored: number
-  readonly pending: number
-  readonly failuresByKind: Readonly<Record<string, number>>
-  readonly recentFailures: ReadonlyArray<Failure>
-  readonly best: PopulationEntry | undefined
-  readonly sinceBest: number
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly usd: number
-  readonly firstCallUsd: number
-  readonly hashes: Iterable<string>
-}
+export type Start =
+  & Pick<
+    RunState,
+    | "runId"
+    | "startedAt"
+    | "limits"
+    | "evaluations"
+    | "scored"
+    | "failuresByKind"
+    | "recentFailures"
+    | "best"
+    | "sinceBest"
+    | "inputTokens"
+    | "outputTokens"
+    | "usd"
+    | "firstCallUsd"
+  >
+  & { readonly pending: number; readonly hashes: Iterable<string> }
 
-export const initial = (s: Start): RunState => ({
-  runId: s.runId,
-  startedAt: s.startedAt,
+export const initial = ({ hashes, pending, ...start }: Start): RunState => ({
+  ...start,
   status: "running",
-  limits: s.limits,
-  evaluations: s.evaluations,
-  scored: s.scored,
-  claimed: s.evaluations + s.pending,
-  failuresByKind: s.failuresByKind,
-  recentFailures: s.recentFailures.slice(-RECENT_FAILURES),
-  best: s.best,
-  sinceBest: s.sinceBest,
+  claimed: start.evaluations + pending,
+  claimedAtStart: start.evaluations + pending,
+  recentFailures: start.recentFailures.slice(-RECENT_FAILURES),
   consecutiveProposalFailures: 0,
-  inputTokens: s.inputTokens,
-  outputTokens: s.outputTokens,
-  usd: s.usd,
+  streak: {},
+  proposalsMade: 0,
+  awaitingInitial: false,
   llmCalls: 0,
-  firstCallUsd: s.firstCallUsd,
   reservedUsd: 0,
   proposing: 0,
   evaluating: 0,
   activeProposals: 0,
   activeEvaluations: 0,
   ready: [],
-  hashes: HashSet.fromIterable(s.hashes),
+  hashes: HashSet.fromIterable(hashes),
   proposalNumber: 0,
-  stop: s.evaluations >= s.limits.maxEvaluations ? { reason: "max_evaluations", message: null } : null
+  stop: start.evaluations >= start.limits.maxEvaluations ? { reason: "max_evaluations", message: null } : null
 })
 
 // ---- stop rules -----------------------------------------------------------------------------
@@ -143,35 +150,20 @@ export const initial = (s: Start): RunState => ({
 export const requestStop = (state: RunState, reason: StopReason, message: string | null = null): RunState =>
   state.stop !== null ? state : { ...state, stop: { reason, message } }
 
-export const isStopping = (state: RunState) => state.stop !== null
-
-/** Whether `metrics` meets every per-metric target (a number means "at least"). */
-export const meetsTargets = (metrics: Readonly<Record<string, number>>, targets: Readonly<Record<string, MetricTarget>>): boolean => {
-  const entries = Object.entries(targets)
-  return entries.length > 0 && entries.every(([name, target]) => {
-    const v = metrics[name]
-    if (typeof v !== "number" || !Number.isFinite(v)) return false
-    if (typeof target === "number") return v >= target
-    return (target.at_least === undefined || v >= target.at_least) && (target.at_most === undefined || v <= target.at_most)
-  })
-}
-
-const describeTargets = (targets: Readonly<Record<string, MetricTarget>>) =>
-  Object.entries(targets).map(([name, t]) =>
-    typeof t === "number"
-      ? `${name} ≥ ${t}`
-      : [t.at_least !== undefined ? `${name} ≥ ${t.at_least}` : "", t.at_most !== undefined ? `${name} ≤ ${t.at_most}` : ""]
-        .filter((x) => x !== "").join(", ")
-  ).join(", ")
-
 // ---- proposals --------------------------------------------------------------------------------
 
 /** Expected USD of the next LLM call: the mean so far in this session, else the first-call estimate. */
-export const nextCallUsd = (state: RunState) => state.llmCalls > 0 ? state.usd / state.llmCalls : state.firstCallUsd
+const nextCallUsd = (state: RunState) => state.llmCalls > 0 ? state.usd / state.llmCalls : state.firstCallUsd
 
 /** Proposals holding a proposal slot: calling the LLM, or holding a candidate the queue has no room for. */
 const proposalSlotsUsed = (state: RunState) =>
   state.proposing + Math.max(0, state.ready.length - state.limits.queue)
+
+/** LLM proposals a session may make: the evaluations it had left, plus the margin, plus one round of P. */
+const proposalAllowance = (state: RunState) =>
+  Math.ceil(Math.max(0, state.limits.maxEvaluations - state.claimedAtStart) * (1 + state.limits.proposalMargin)) +
+  state.limits.proposals
+
 
 export type ProposalDecision =
   | { readonly _tag: "Propose"; readonly reserveUsd: number }
@@ -184,7 +176,16 @@ export type ProposalDecision =
  * underway, and when none is underway the run stops.
  */
 export const proposalDecision = (state: RunState): ProposalDecision => {
-  if (state.stop !== null || state.claimed >= state.limits.maxEvaluations) return { _tag: "Wait" }
+  if (state.stop !== null || state.claimed >= state.limits.maxEvaluations || state.awaitingInitial) return { _tag: "Wait" }
+  if (state.proposalsMade >= proposalAllowance(state)) {
+    if (state.proposing > 0 || state.ready.length > 0 || state.evaluating > 0) return { _tag: "Wait" }
+    return {
+      _tag: "Stop",
+      reason: "proposal_limit",
+      message: `${state.proposalsMade} LLM proposals made for ${state.limits.maxEvaluations - state.claimedAtStart} evaluations ` +
+        `(proposal_margin ${state.limits.proposalMargin})${StopRules.mostFrequent(state.streak)}`
+    }
+  }
   if (proposalSlotsUsed(state) >= state.limits.proposals) return { _tag: "Wait" }
   const budget = state.limits.budgetUsd
   if (budget === undefined) return { _tag: "Propose", reserveUsd: 0 }
@@ -202,6 +203,7 @@ export const proposalStarted = (state: RunState, reserveUsd: number): RunState =
   ...state,
   claimed: state.claimed + 1,
   proposing: state.proposing + 1,
+  proposalsMade: state.proposalsMade + 1,
   reservedUsd: state.reservedUsd + reserveUsd,
   proposalNumber: state.proposalNumber + 1
 })
@@ -234,6 +236,7 @@ export const isDuplicate = (state: RunState, codeHash: string) => HashSet.has(st
 export const candidateQueued = (state: RunState, program: Program, reservedUsd: number): RunState => ({
   ...proposalEnded(state, reservedUsd),
   consecutiveProposalFailures: 0,
+  streak: {},
   hashes: HashSet.add(state.hashes, program.codeHash),
   ready: [...state.ready, program]
 })
@@ -244,23 +247,28 @@ const countFailure = (state: RunState, failure: Failure): RunState => ({
   recentFailures: [...state.recentFailures, failure].slice(-RECENT_FAILURES)
 })
 
-/** A proposal that yields no candidate (LLM error, patch, validation, duplicate): its claim is given back. */
+/**
+ * A proposal that yields no candidate (LLM error, patch, validation, duplicate): its claim is
+ * given back. A duplicate says nothing about the model, so it neither ends nor extends a streak.
+ */
 export const proposalFailed = (state: RunState, failure: Failure, reservedUsd: number): RunState => {
   const failed = countFailure(proposalEnded(state, reservedUsd), failure)
-  const next = { ...failed, claimed: failed.claimed - 1, consecutiveProposalFailures: failed.consecutiveProposalFailures + 1 }
+  if (failure.kind === "duplicate") return { ...failed, claimed: failed.claimed - 1 }
+  const next: RunState = {
+    ...failed,
+    claimed: failed.claimed - 1,
+    consecutiveProposalFailures: failed.consecutiveProposalFailures + 1,
+    streak: { ...failed.streak, [failure.kind]: { count: (failed.streak[failure.kind]?.count ?? 0) + 1, message: failure.message } }
+  }
   return next.consecutiveProposalFailures >= next.limits.maxConsecutiveProposalFailures
-    ? requestStop(
-      next,
-      "proposal_failures",
-      `${next.consecutiveProposalFailures} proposals failed in a row; last: ${failure.kind}: ${failure.message}`
-    )
+    ? requestStop(next, "proposal_failures", `${next.consecutiveProposalFailures} proposals failed in a row${StopRules.mostFrequent(next.streak)}`)
     : next
 }
 
 /** A proposal that made no call (every model's breaker open): nothing counted, its claim given back. */
 export const proposalAbandoned = (state: RunState, reservedUsd: number): RunState => {
   const ended = proposalEnded(state, reservedUsd)
-  return { ...ended, claimed: ended.claimed - 1 }
+  return { ...ended, claimed: ended.claimed - 1, proposalsMade: ended.proposalsMade - 1 }
 }
 
 // ---- evaluations ------------------------------------------------------------------------------
@@ -279,8 +287,15 @@ export const enqueueFirst = (state: RunState, programs: ReadonlyArray<Program>):
   hashes: programs.reduce((hashes, p) => (p.codeHash === "" ? hashes : HashSet.add(hashes, p.codeHash)), state.hashes)
 })
 
-/** A claim for a candidate stored outside a proposal (the initial program of a new run). */
-export const claimed = (state: RunState, n = 1): RunState => ({ ...state, claimed: state.claimed + n })
+/** The initial program is queued and nothing was ever scored: no LLM call until it has a result. */
+export const awaitInitial = (state: RunState): RunState => ({ ...state, awaitingInitial: true })
+
+/** A claim for a candidate stored outside a proposal (the initial program of a new run): it needs no LLM call. */
+export const claimed = (state: RunState, n = 1): RunState => ({
+  ...state,
+  claimed: state.claimed + n,
+  claimedAtStart: state.claimedAtStart + n
+})
 
 export const activity = (state: RunState, kind: "proposals" | "evaluations", delta: number): RunState =>
   kind === "proposals"
@@ -306,22 +321,20 @@ export const evaluationCommitted = (state: RunState, program: Program, outcome: 
         sinceBest: 0
       }
     }
-    if (limits.targetScore !== undefined && outcome.score >= limits.targetScore) {
-      next = requestStop(next, "target_score", `score ${outcome.score} reached the target ${limits.targetScore}`)
-    }
-    if (limits.targetMetrics !== undefined && meetsTargets(outcome.metrics, limits.targetMetrics)) {
-      next = requestStop(
-        next,
-        "target_metrics",
-        `program ${program.id} met every metric target (${describeTargets(limits.targetMetrics)})`
-      )
-    }
+    const target = StopRules.targetReached(limits, program.id, outcome)
+    if (target !== null) next = requestStop(next, target.reason, target.message)
   } else {
     next = countFailure(next, outcome.failure)
   }
   if (next.best?.id !== program.id) next = { ...next, sinceBest: next.sinceBest + 1 }
   if (limits.patience !== undefined && next.sinceBest >= limits.patience) {
     next = requestStop(next, "patience", `no improvement of the best score in ${next.sinceBest} evaluations`)
+  }
+  if (program.parentId === null && next.awaitingInitial) {
+    next = { ...next, awaitingInitial: false }
+    if (outcome._tag === "Failed" && !limits.allowFailingInitial) {
+      next = requestStop(next, "initial_failed", StopRules.initialFailed(outcome.failure, outcome.feedback))
+    }
   }
   if (next.evaluations >= limits.maxEvaluations) next = requestStop(next, "max_evaluations")
   return next
@@ -356,22 +369,7 @@ export const drained = (state: RunState) => state.evaluating === 0
 
 // ---- the outcome ------------------------------------------------------------------------------
 
-const statusFor: Record<StopReason, RunStatus> = {
-  max_evaluations: "completed",
-  target_score: "completed",
-  patience: "completed",
-  target_metrics: "completed",
-  budget_usd: "completed",
-  wall_clock: "completed",
-  interrupted: "interrupted",
-  proposal_failures: "failed",
-  database_error: "failed",
-  internal_error: "failed",
-  // Another process took the run over (this one was presumed dead): the run goes on there.
-  lease_lost: "interrupted"
-}
-
-export const finished = (state: RunState, stop: StopRequest): RunState => ({ ...state, status: statusFor[stop.reason], stop })
+export const finished = (state: RunState, stop: StopRequest): RunState => ({ ...state, status: StopRules.statusOf(stop.reason), stop })
 
 export const stats = (state: RunState, now: number): RunStats =>
   new RunStats({

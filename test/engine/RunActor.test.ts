@@ -182,6 +182,43 @@ describe("EvolutionRun", () => {
       expect(summary.evaluations).toBeLessThan(25)
     }))
 
+  it.scoped("stops before any LLM call when the initial program fails, naming the evaluator's error", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 100, concurrency: { proposals: 4, evaluations: 2 } },
+        Layer.merge(testProposer(probe, 100), testEvaluator(probe, 50, () => true))
+      )
+      expect(summary).toMatchObject({ status: "failed", stopReason: "initial_failed", evaluations: 1 })
+      expect(summary.message).toMatch(/initial program failed before any LLM call \(evaluator_error: exit code 1: boom\)[\s\S]*allow_failing_initial[\s\S]*boom/)
+      expect((yield* Ref.get(probe)).proposals).toBe(0)
+    }))
+
+  it.scoped("bounds LLM proposals by the evaluations left, and duplicates do not end a run as proposal failures", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      // Every answer repeats the initial program: duplicates, never a new candidate.
+      const repeating = Layer.succeed(Proposer, {
+        propose: () =>
+          Effect.as(Effect.sync(() => calls++), {
+            _tag: "Proposed",
+            code: "score = 0\n",
+            patch: "diff",
+            llm: { text: "", model: "m", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 1, attempts: 1, finishReason: "stop" }
+          } as const)
+      })
+      const probe = yield* makeProbe
+      const summary = yield* run(
+        { max_evaluations: 3, max_consecutive_proposal_failures: 2, concurrency: { proposals: 2, evaluations: 1 } },
+        Layer.merge(repeating, testEvaluator(probe, 50))
+      )
+      // 2 evaluations left × (1 + proposal_margin 1) + P = 6 proposals, then a clear stop.
+      expect(calls).toBe(6)
+      expect(summary).toMatchObject({ stopReason: "proposal_limit", status: "completed", evaluations: 1 })
+      expect(summary.message).toMatch(/^6 LLM proposals made for 2 evaluations \(proposal_margin 1\)/)
+      expect(summary.failuresByKind).toEqual({ duplicate: 6 })
+    }))
+
   it.scoped("stops after too many consecutive proposal failures", () =>
     Effect.gen(function*() {
       const probe = yield* makeProbe
@@ -191,7 +228,7 @@ describe("EvolutionRun", () => {
       )
       expect(summary.stopReason).toBe("proposal_failures")
       expect(summary.status).toBe("failed")
-      expect(summary.message).toMatch(/5 proposals failed in a row; last: patch/)
+      expect(summary.message).toMatch(/5 proposals failed in a row; most frequent: patch \(5×\): no_match/)
     }))
 
   it.scoped("a graceful stop leaves queued candidates pending and resume finishes them without re-evaluating", () =>
@@ -316,7 +353,7 @@ describe("EvolutionRun", () => {
       expect(summary.failuresByKind["llm"]).toBeUndefined()
     }))
 
-  it.scoped("starts proposing while the initial program is evaluated, sending it without metrics until it is scored", () =>
+  it.scoped("makes no LLM call until the initial program has a result, then breeds from it with its metrics", () =>
     Effect.gen(function*() {
       const probe = yield* makeProbe
       const inputs: Array<{ status: string; metrics: unknown; at: number }> = []
@@ -336,11 +373,10 @@ describe("EvolutionRun", () => {
         Layer.merge(recording, testEvaluator(probe, 500))
       )
       expect(summary.evaluations).toBe(12)
-      // The first P proposals start at once, next to the initial program's evaluation (500 ms).
-      expect(inputs.slice(0, 4).map((i) => i.at)).toEqual([0, 0, 0, 0])
-      expect(inputs.slice(0, 4).every((i) => i.status === "pending" && i.metrics === null)).toBe(true)
-      // Later ones breed from scored programs, with their metrics.
-      expect(inputs.slice(4).every((i) => i.status === "evaluated" && i.metrics !== null)).toBe(true)
+      // The first P proposals start when the initial program's evaluation (500 ms) is committed:
+      // a failing one would have stopped the run before any LLM call (issue 19).
+      expect(inputs.slice(0, 4).map((i) => i.at)).toEqual([500, 500, 500, 500])
+      expect(inputs.every((i) => i.status === "evaluated" && i.metrics !== null)).toBe(true)
     }))
 
   it.scoped("a candidate cut off during evaluation 3 times is committed as failed on resume, not re-run; queued ones are not counted", () =>

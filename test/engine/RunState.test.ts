@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest"
 import { RunId } from "../../src/domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../../src/domain/Program.js"
 import * as RunState from "../../src/engine/RunState.js"
+import * as StopRules from "../../src/engine/StopRules.js"
 import { program } from "../support/runFixtures.js"
 
 const limits: RunState.RunLimits = {
@@ -10,6 +11,8 @@ const limits: RunState.RunLimits = {
   evaluations: 1,
   queue: 1,
   maxConsecutiveProposalFailures: 3,
+  proposalMargin: 1,
+  allowFailingInitial: false,
   budgetUsd: undefined,
   targetScore: undefined,
   targetMetrics: undefined,
@@ -94,7 +97,7 @@ describe("RunState", () => {
     expect(s.stop).toBeNull()
     s = RunState.candidateQueued(RunState.proposalStarted(s, 0), candidate("b"), 0) // a success resets the count
     for (let i = 0; i < 3; i++) s = RunState.proposalFailed(RunState.proposalStarted(s, 0), { kind: "llm", message: `e${i}` }, 0)
-    expect(s.stop).toEqual({ reason: "proposal_failures", message: "3 proposals failed in a row; last: llm: e2" })
+    expect(s.stop).toEqual({ reason: "proposal_failures", message: "3 proposals failed in a row; most frequent: llm (3×): e2" })
     expect(s.recentFailures.map((f) => f.message)).toEqual(["e0", "e1", "e0", "e1", "e2"])
     expect(s.failuresByKind).toEqual({ llm: 5 })
   })
@@ -138,7 +141,7 @@ describe("RunState", () => {
     expect(metrics.stop?.reason).toBe("target_metrics")
     expect(throughOne(fresh({ targetMetrics: { acc: 0.9 } }), "a", scored(0, { acc: 0.5 })).stop).toBeNull()
     expect(throughOne(fresh({ maxEvaluations: 1 }), "a", scored(0)).stop?.reason).toBe("max_evaluations")
-    expect(RunState.meetsTargets({ acc: Number.NaN }, { acc: 0 })).toBe(false)
+    expect(StopRules.meetsTargets({ acc: Number.NaN }, { acc: 0 })).toBe(false)
   })
 
   it("Extend raises the maximum, or stops at once when it is already reached; SetConcurrency changes P and W", () => {

@@ -193,7 +193,7 @@ describe("search in a run", () => {
       const seen = yield* Ref.make<ReadonlyArray<string>>([])
       const calls: Array<Proposer.ProposalInput> = []
       const summary = yield* runToEnd(
-        specOf({ max_evaluations: 10, concurrency: { proposals: 1, evaluations: 1 } }),
+        specOf({ max_evaluations: 10, allow_failing_initial: true, concurrency: { proposals: 1, evaluations: 1 } }),
         "crash\n"
       ).pipe(Effect.provide(Layer.mergeAll(
         runDefaults,
