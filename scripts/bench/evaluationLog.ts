@@ -11,7 +11,7 @@ import { spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { performance } from "node:perf_hooks"
 import { epochOffsetMs, nsToMs } from "./clock.js"
-import { mean } from "./stats.js"
+import { mean, median } from "./stats.js"
 
 export interface LoggedEvaluation {
   readonly variant: number
@@ -47,6 +47,8 @@ export interface BareEvaluator {
   readonly beforeLogMs: number
   /** Mean time from the logged end to exit, ms. */
   readonly afterLogMs: number
+  /** Median CPU time a bare run had used at its logged start (evaluators that log it), ms. */
+  readonly cpuAtEntryMs: number | undefined
 }
 
 const runOnce = (command: string, args: ReadonlyArray<string>, cwd: string) =>
@@ -89,6 +91,7 @@ export const timeBareEvaluator = async (
   return {
     wallMs: times.map((t) => t.exited - t.spawned),
     beforeLogMs: Math.max(0, mean(times.map((t, i) => logged[i]!.start - t.spawned))),
-    afterLogMs: Math.max(0, mean(times.map((t, i) => t.exited - logged[i]!.end)))
+    afterLogMs: Math.max(0, mean(times.map((t, i) => t.exited - logged[i]!.end))),
+    cpuAtEntryMs: logged.every((l) => l.cpuAtEntryMs !== undefined) ? median(logged.map((l) => l.cpuAtEntryMs!)) : undefined
   }
 }

@@ -26,8 +26,12 @@ const P = 8
 const W = 8
 const SLEEP_MS = 100
 
-/** CPU time a Python process has used when the evaluator's first line runs: above this, it started cold. */
-const coldStartMs = 10
+/**
+ * An evaluation started a cold interpreter when its process had used at least half the CPU time a
+ * bare cold start of the same evaluator had used when its first line ran (tens of ms: interpreter
+ * start-up, site-packages); a fork of a loaded interpreter has used a millisecond or two.
+ */
+const coldStartMs = (bare: BareEvaluator) => (bare.cpuAtEntryMs ?? Number.NaN) / 2
 
 interface Contract {
   readonly id: PythonWorkloadContract
@@ -63,8 +67,8 @@ interface Shape {
 
 const load = () => round(loadavg()[0]!, 2)
 
-const coldStarts = (evaluations: ReadonlyArray<LoggedEvaluation>) =>
-  evaluations.filter((e) => e.cpuAtEntryMs !== undefined && e.cpuAtEntryMs >= coldStartMs).length
+const coldStarts = (evaluations: ReadonlyArray<LoggedEvaluation>, bare: BareEvaluator) =>
+  evaluations.filter((e) => e.cpuAtEntryMs !== undefined && e.cpuAtEntryMs >= coldStartMs(bare)).length
 
 const runContract = async (contract: Contract, shape: Shape, name: string, treeCpu: boolean) => {
   const ws = makePythonWorkloadWorkspace(name, contract.id, SLEEP_MS)
@@ -104,7 +108,7 @@ const firstLine = (text: string) => text.trim().split("\n").find((l) => l.trim()
  * Whether evolve starts `command` evaluators warm with `warm_pool: true`, from its behaviour: a
  * short run either fails on the setting, or its evaluations show (or not) an interpreter start.
  */
-const warmCommandAvailable = async (): Promise<{ readonly available: boolean; readonly short: string; readonly reason: string }> => {
+const warmCommandAvailable = async (bare: BareEvaluator): Promise<{ readonly available: boolean; readonly short: string; readonly reason: string }> => {
   const warm = contracts.find((c) => c.id === "command-warm")!
   const { evaluations, run } = await runContract(warm, { iterations: 4, llmMs: 5, jitterMs: 0 }, "warm-check", false)
   if (run.exitCode !== 0) {
@@ -115,7 +119,7 @@ const warmCommandAvailable = async (): Promise<{ readonly available: boolean; re
     }
   }
   if (evaluations.length === 0) return { available: false, short: "the check evaluated nothing", reason: run.stderr }
-  const cold = coldStarts(evaluations)
+  const cold = coldStarts(evaluations, bare)
   return cold * 2 > evaluations.length
     ? {
       available: false,
@@ -173,7 +177,7 @@ const measure = async (contract: Contract, shape: Shape, bare: BareEvaluator, ro
     round: round_,
     ...rest,
     cpu,
-    coldStarts: coldStarts(m.evaluations),
+    coldStarts: coldStarts(m.evaluations, bare),
     cpuAtEntryMs: entry.length === 0 ? null : distribution(entry.map((x) => round(x, 2))),
     evaluatorRunMs: distribution(m.evaluations.map((e) => round(e.end - e.start, 1))),
     load: m.load
@@ -232,9 +236,12 @@ runScenario(async ({ quick }) => {
   const bareWs = makePythonWorkloadWorkspace("workload-bare", "command-cold", SLEEP_MS)
   const bare = await timeBareEvaluator("python3", [bareWs.evaluator, bareWs.program], bareWs.dir, quick ? 3 : 10, bareWs.evaluationLog)
     .finally(() => bareWs.remove())
-  log(`  ${round(mean(bare.wallMs), 1)} ms spawn to exit, ${round(bare.beforeLogMs, 1)} ms of it before the script's first line`)
+  log(
+    `  ${round(mean(bare.wallMs), 1)} ms spawn to exit, ${round(bare.beforeLogMs, 1)} ms of it before the script's first line, ` +
+      `which had used ${round(bare.cpuAtEntryMs ?? Number.NaN, 1)} ms of CPU`
+  )
   log("workload: does evolve start command evaluators warm with warm_pool: true?")
-  const warm = await warmCommandAvailable()
+  const warm = await warmCommandAvailable(bare)
   log(`  ${warm.available ? "yes" : "no"}: ${warm.reason}`)
   const measured = contracts.filter((c) => c.id !== "command-warm" || warm.available)
   const runs: Array<Measurement> = []
@@ -264,6 +271,7 @@ runScenario(async ({ quick }) => {
       shape: { ...shape, proposals: P, evaluations: W, sleepMs: SLEEP_MS, rounds },
       bareColdEvaluatorMs: distribution(bare.wallMs.map((x) => round(x, 2))),
       bareColdOutsideLogMs: { before: round(bare.beforeLogMs, 2), after: round(bare.afterLogMs, 2) },
+      bareColdCpuAtEntryMs: bare.cpuAtEntryMs === undefined ? null : round(bare.cpuAtEntryMs, 2),
       warmCommand: warm,
       runs
     }
