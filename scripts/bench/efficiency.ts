@@ -12,8 +12,9 @@
  * - steady efficiency = the share of the binding pool's slot time in use over its steady window
  *   (the smaller share if both pools bind). An LLM slot is in use while a request that the run
  *   needed (its candidate was evaluated) is in flight at the fake server; an evaluator slot while
- *   an evaluation runs, from its logged start minus the start-up a bare run spends before its log
- *   line to its logged end plus what a bare run spends after it.
+ *   an evaluation runs: from the start of its process when the evaluator logs it (else its logged
+ *   start minus what a bare run spends before its log line) to its logged end plus what a bare
+ *   run spends after it.
  */
 import type { RecordedRequest } from "../../test/support/FakeOpenAiServer.js"
 import type { LoggedEvaluation } from "./evaluationLog.js"
@@ -107,7 +108,7 @@ export const analyzeRun = (shape: RunShape, run: RunRecord) => {
   const needed = run.requests.filter((r) => evaluated.has(r.index + 1))
   const llmIntervals = needed.map((r) => ({ start: r.at, end: r.endedAt ?? exit }))
   const evalIntervals = run.evaluations.map((e) => ({
-    start: e.start - run.evaluatorBeforeLogMs,
+    start: e.processStart ?? e.start - run.evaluatorBeforeLogMs,
     end: e.end + run.evaluatorAfterLogMs
   }))
   const llmRate = (shape.proposals / shape.llmMs) * 1000

@@ -1,7 +1,8 @@
 /**
  * The log the benchmark's evaluators append to, one line per evaluation:
  *
- *     <benchVariant of the candidate> <start, epoch ns> <end, epoch ns> [<CPU time at entry, ns>]
+ *     <benchVariant of the candidate> <start, epoch ns> <end, epoch ns> [<CPU time at entry, ns>
+ *     <start of the evaluator process, epoch ns>]
  *
  * It says which candidates were evaluated (the variant is the fake server's request index + 1;
  * 0 is the initial program) and when each evaluation ran, from the evaluator's side: no reading
@@ -20,6 +21,8 @@ export interface LoggedEvaluation {
   readonly end: number
   /** CPU time the evaluator process had used when the evaluation began (Python evaluators). */
   readonly cpuAtEntryMs: number | undefined
+  /** When the evaluator process started, to a clock tick (Python evaluators). */
+  readonly processStart: number | undefined
 }
 
 /** The log's lines, on this process's `performance.now()` clock. */
@@ -27,13 +30,14 @@ export const readEvaluationLog = (file: string): Array<LoggedEvaluation> => {
   if (!existsSync(file)) return []
   const offset = epochOffsetMs()
   return readFileSync(file, "utf8").split("\n").flatMap((line) => {
-    const [variant, start, end, cpu] = line.trim().split(/\s+/)
+    const [variant, start, end, cpu, processStart] = line.trim().split(/\s+/)
     if (variant === undefined || start === undefined || end === undefined || !/^\d+$/.test(start + end)) return []
     return [{
       variant: Number(variant),
       start: nsToMs(start) - offset,
       end: nsToMs(end) - offset,
-      cpuAtEntryMs: cpu !== undefined && /^\d+$/.test(cpu) ? Number(cpu) / 1e6 : undefined
+      cpuAtEntryMs: cpu !== undefined && /^\d+$/.test(cpu) ? Number(cpu) / 1e6 : undefined,
+      processStart: processStart !== undefined && /^\d+$/.test(processStart) ? nsToMs(processStart) - offset : undefined
     }]
   })
 }

@@ -89,7 +89,11 @@ const shellEvaluator = (evalMs: number, log?: string) =>
     ""
   ].join("\n")
 
-/** Python: the candidate's `benchVariant` (-1 if none), and one log line. */
+/**
+ * Python: the candidate's `benchVariant` (-1 if none), when this process started (the kernel's
+ * start time in /proc/self/stat, in clock ticks since boot, moved to the epoch clock; +half a tick
+ * for the truncation), and one log line.
+ */
 const pythonLogging = (log: string) => [
   "def bench_variant(path):",
   "    with open(path) as f:",
@@ -99,9 +103,18 @@ const pythonLogging = (log: string) => [
   "    return -1",
   "",
   "",
+  "def bench_process_start_ns():",
+  "    with open(\"/proc/self/stat\") as f:",
+  "        stat = f.read()",
+  "    ticks = int(stat[stat.rfind(\")\") + 2:].split()[19])",
+  "    hz = os.sysconf(\"SC_CLK_TCK\")",
+  "    since_boot_ns = (2 * ticks + 1) * 10**9 // (2 * hz)",
+  "    return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME) + since_boot_ns",
+  "",
+  "",
   "def bench_log(path, start_ns, cpu_ns):",
   `    with open(${JSON.stringify(log)}, "a") as log:`,
-  "        log.write(f\"{bench_variant(path)} {start_ns} {time.time_ns()} {cpu_ns}\\n\")",
+  "        log.write(f\"{bench_variant(path)} {start_ns} {time.time_ns()} {cpu_ns} {bench_process_start_ns()}\\n\")",
   ""
 ]
 
@@ -109,7 +122,7 @@ const pythonLogging = (log: string) => [
  * The evaluator of issues 15 and 22 for the `command` contract (`python3 evaluate.py <candidate>`):
  * sleeps `sleepMs` and prints one JSON line. The CPU time the process used before the script's
  * first line runs tells a cold start (the interpreter's start-up, tens of ms) from a warm one (a
- * fork of a loaded interpreter, well under a millisecond).
+ * fork of a loaded interpreter, a millisecond or two).
  */
 const commandPythonEvaluator = (sleepMs: number, log: string) =>
   [
@@ -117,6 +130,7 @@ const commandPythonEvaluator = (sleepMs: number, log: string) =>
     "",
     "START_NS, CPU_NS = time.time_ns(), time.process_time_ns()",
     "import json",
+    "import os",
     "import sys",
     "",
     "",
@@ -131,6 +145,7 @@ const commandPythonEvaluator = (sleepMs: number, log: string) =>
 /** The same evaluator for the `openevolve` contract: `evaluate(program_path)`. */
 const openEvolvePythonEvaluator = (sleepMs: number, log: string) =>
   [
+    "import os",
     "import time",
     "",
     "",

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest"
 import { chart } from "../../scripts/bench/chart.js"
 import { packageOf, summarizeProfile } from "../../scripts/bench/cpuProfile.js"
 import { analyzeRun, idealRunMs, type RunShape } from "../../scripts/bench/efficiency.js"
-import { readEvaluationLog, timeBareEvaluator } from "../../scripts/bench/evaluationLog.js"
+import { type LoggedEvaluation, readEvaluationLog, timeBareEvaluator } from "../../scripts/bench/evaluationLog.js"
 import { makePythonWorkloadWorkspace, makeWorkspace } from "../../scripts/bench/fixtures.js"
 import { treeLauncher } from "../../scripts/bench/paths.js"
 import { atLeast, atMost, figure, verdict } from "../../scripts/bench/protocol.js"
@@ -61,6 +61,9 @@ describe("bench slot use", () => {
 const request = (index: number, at: number, endedAt: number): RecordedRequest =>
   ({ index, at, endedAt, api: "chat", body: undefined, headers: {}, fault: "ok" })
 
+const logged = (variant: number, start: number, end: number, processStart?: number): LoggedEvaluation =>
+  ({ variant, start, end, cpuAtEntryMs: undefined, processStart })
+
 describe("bench efficiency of a run", () => {
   const shape: RunShape = { proposals: 2, evaluations: 2, llmMs: 100, evalMs: 10 }
 
@@ -75,10 +78,7 @@ describe("bench efficiency of a run", () => {
     for (let k = 0; k < 20; k++) {
       for (let s = 0; s < 2; s++) requests.push(request(requests.length, 1000 + k * 105, 1000 + k * 105 + 100))
     }
-    const evaluations = [
-      { variant: 0, start: 1000, end: 1010, cpuAtEntryMs: undefined },
-      ...requests.map((r) => ({ variant: r.index + 1, start: r.endedAt! + 1, end: r.endedAt! + 11, cpuAtEntryMs: undefined }))
-    ]
+    const evaluations = [logged(0, 1000, 1010), ...requests.map((r) => logged(r.index + 1, r.endedAt! + 1, r.endedAt! + 11))]
     const run = { requests, evaluations, evaluatorBeforeLogMs: 0, evaluatorAfterLogMs: 0, spawnedAt: 0, wallMs: 3200 }
     const all = analyzeRun(shape, run)
     expect(all.bound).toBe("llm")
@@ -94,19 +94,22 @@ describe("bench efficiency of a run", () => {
 
   it("evaluation-bound: evaluator slot time, widened by what a bare run spends outside its log line", () => {
     const slow: RunShape = { proposals: 8, evaluations: 2, llmMs: 100, evalMs: 1000 }
-    const evaluations = backToBack(2, 10, 990, 10).map((i, k) => ({ variant: k, start: i.start + 5, end: i.end - 5, cpuAtEntryMs: undefined }))
+    const evaluations = backToBack(2, 10, 990, 10).map((i, k) => logged(k, i.start + 5, i.end - 5))
     const requests = evaluations.slice(1).map((e) => request(e.variant - 1, e.start - 200, e.start - 100))
     const run = { requests, evaluations, evaluatorBeforeLogMs: 5, evaluatorAfterLogMs: 5, spawnedAt: 0, wallMs: 12_000 }
     const result = analyzeRun(slow, run)
     expect(result.bound).toBe("evaluation")
     expect(result.steadyEfficiency).toBeCloseTo(990 / 1000, 2)
     expect(analyzeRun(slow, { ...run, evaluatorBeforeLogMs: 0, evaluatorAfterLogMs: 0 }).steadyEfficiency).toBeCloseTo(980 / 1000, 2)
+    // The process start, when the evaluator logs it, replaces the bare runs' estimate of the start-up.
+    const started = evaluations.map((e) => logged(e.variant, e.start, e.end, e.start - 1))
+    expect(analyzeRun(slow, { ...run, evaluations: started, evaluatorAfterLogMs: 0 }).steadyEfficiency).toBeCloseTo(981 / 1000, 3)
   })
 
   it("reports no steady figure when the run is too short for one", () => {
     const result = analyzeRun(shape, {
       requests: [request(0, 0, 100)],
-      evaluations: [{ variant: 1, start: 101, end: 111, cpuAtEntryMs: undefined }],
+      evaluations: [logged(1, 101, 111)],
       evaluatorBeforeLogMs: 0,
       evaluatorAfterLogMs: 0,
       spawnedAt: 0,
@@ -144,9 +147,12 @@ describe("bench evaluators and tree launcher", () => {
         const out = spawnSync("python3", script, { encoding: "utf8" })
         expect(out.status, out.stderr).toBe(0)
         expect(out.stdout).toContain("combined_score")
-        const [logged] = readEvaluationLog(ws.evaluationLog)
-        expect(logged?.variant).toBe(0)
-        expect(logged?.cpuAtEntryMs).toBeGreaterThan(0)
+        const [entry] = readEvaluationLog(ws.evaluationLog)
+        expect(entry?.variant).toBe(0)
+        expect(entry?.cpuAtEntryMs).toBeGreaterThan(0)
+        // The process started before the evaluation (to a clock tick), and not long before.
+        expect(entry!.processStart).toBeLessThanOrEqual(entry!.start + 10)
+        expect(entry!.start - entry!.processStart!).toBeLessThan(10_000)
         expect(readFileSync(ws.config!, "utf8")).toContain(contract === "openevolve" ? "contract: openevolve" : "warm_pool: false")
       } finally {
         ws.remove()

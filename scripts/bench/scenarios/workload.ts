@@ -137,11 +137,13 @@ const measure = async (contract: Contract, shape: Shape, bare: BareEvaluator, ro
     throw new Error(`workload ${contract.id}: evolve exited with ${run.exitCode}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`)
   }
   const cold = contract.id === "command-cold"
-  // A cold command evaluator occupies its slot from spawn to exit; a warm one from its own start.
+  // A cold command evaluator occupies its slot from the start of its process to its exit; a warm
+  // one from its own start (its process may have been forked ahead of the candidate).
   const evalMs = cold ? mean(bare.wallMs) : mean(m.evaluations.map((e) => e.end - e.start))
+  const evaluations = cold ? m.evaluations : m.evaluations.map((e) => ({ ...e, processStart: undefined }))
   const analysis = analyzeRun({ proposals: P, evaluations: W, llmMs: shape.llmMs, evalMs }, {
     requests: m.requests,
-    evaluations: m.evaluations,
+    evaluations,
     evaluatorBeforeLogMs: cold ? bare.beforeLogMs : 0,
     evaluatorAfterLogMs: cold ? bare.afterLogMs : 0,
     spawnedAt: run.spawnedAt,
@@ -180,6 +182,10 @@ const measure = async (contract: Contract, shape: Shape, bare: BareEvaluator, ro
     coldStarts: coldStarts(m.evaluations, bare),
     cpuAtEntryMs: entry.length === 0 ? null : distribution(entry.map((x) => round(x, 2))),
     evaluatorRunMs: distribution(m.evaluations.map((e) => round(e.end - e.start, 1))),
+    /** From the evaluator process's start (to a clock tick) to the script's first line. */
+    processStartToFirstLineMs: distribution(
+      m.evaluations.flatMap((e) => (e.processStart === undefined ? [] : [round(e.start - e.processStart, 1)]))
+    ),
     load: m.load
   }
 }
