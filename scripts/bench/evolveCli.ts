@@ -31,7 +31,7 @@ export interface CliRun {
   readonly tree: TreeReport | undefined
 }
 
-/** What treeLauncher.py reports (CPU in ms). */
+/** What treeLauncher.py reports (CPU in ms, user + system). */
 export interface TreeReport {
   readonly startedNs: number
   readonly exitedNs: number
@@ -40,10 +40,17 @@ export interface TreeReport {
   readonly subreaper: boolean
   /** Descendants still running after evolve exited and a grace period: killed and counted. */
   readonly leftovers: number
-  /** Every process of the tree, evolve included. */
-  readonly treeCpuMs: { readonly user: number; readonly system: number }
+  /** Every process of the tree, evolve included: `reapedCpuMs` + `lostCpuMs`. */
+  readonly treeCpuMs: number
+  /** Processes whose chain of waits reached the launcher (getrusage of its children). */
+  readonly reapedCpuMs: number
+  /** Processes that vanished without a wait (killed with their pid namespace), from /proc samples: a lower bound. */
+  readonly lostCpuMs: number
   /** evolve with the children it waited for itself (wait4). */
-  readonly commandCpuMs: { readonly user: number; readonly system: number }
+  readonly commandCpuMs: number
+  /** The launcher's own CPU (start-up and /proc sampling). */
+  readonly launcherCpuMs: number
+  readonly samples: number
 }
 
 export interface CliOptions {

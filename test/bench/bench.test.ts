@@ -8,6 +8,7 @@ import { packageOf, summarizeProfile } from "../../scripts/bench/cpuProfile.js"
 import { analyzeRun, idealRunMs, type RunShape } from "../../scripts/bench/efficiency.js"
 import { type LoggedEvaluation, readEvaluationLog, timeBareEvaluator } from "../../scripts/bench/evaluationLog.js"
 import { makePythonWorkloadWorkspace, makeWorkspace } from "../../scripts/bench/fixtures.js"
+import type { TreeReport } from "../../scripts/bench/evolveCli.js"
 import { treeLauncher } from "../../scripts/bench/paths.js"
 import { atLeast, atMost, figure, verdict } from "../../scripts/bench/protocol.js"
 import type { BenchResults } from "../../scripts/bench/report.js"
@@ -160,21 +161,40 @@ describe("bench evaluators and tree launcher", () => {
     }
   })
 
-  it("the tree launcher counts the CPU of descendants the command did not wait for, and passes the exit code on", () => {
+  const launch = (script: string) => {
     const report = join(tmpdir(), `tree-${process.pid}.json`)
     try {
-      const out = spawnSync("python3", [treeLauncher, report, "--", "sh", "-c", "python3 -c 'sum(range(10**6))' & exit 3"])
-      expect(out.status).toBe(3)
-      const tree = JSON.parse(readFileSync(report, "utf8"))
-      expect(tree.exitCode).toBe(3)
-      expect(tree.subreaper).toBe(true)
-      const cpu = (t: { user: number; system: number }) => t.user + t.system
-      // The orphaned python3 (its interpreter start-up alone is several ms) is in the tree, not in sh's own usage.
-      expect(cpu(tree.treeCpuMs)).toBeGreaterThan(cpu(tree.commandCpuMs) + 1)
+      const out = spawnSync("python3", [treeLauncher, report, "--", "sh", "-c", script])
+      return { status: out.status, tree: JSON.parse(readFileSync(report, "utf8")) as TreeReport }
     } finally {
       rmSync(report, { force: true })
     }
+  }
+
+  it("the tree launcher counts the CPU of descendants the command did not wait for, and passes the exit code on", () => {
+    const { status, tree } = launch("python3 -c 'sum(range(10**6))' & exit 3")
+    expect(status).toBe(3)
+    expect(tree.exitCode).toBe(3)
+    expect(tree.subreaper).toBe(true)
+    // The orphaned python3 (its interpreter start-up alone is several ms) is in the tree, not in sh's own usage.
+    expect(tree.treeCpuMs).toBeGreaterThan(tree.commandCpuMs + 1)
+    expect(tree.lostCpuMs).toBe(0)
   })
+
+  it.skipIf(spawnSync("unshare", ["--pid", "--fork", "true"]).status !== 0)(
+    "the tree launcher counts a process killed with its pid namespace, which no one waits for",
+    () => {
+      // A busy python3 in a pid namespace whose init is SIGKILLed: the kernel reaps it, its CPU leaves no rusage.
+      const busy = "import time\nwhile time.process_time() < 0.3: pass\nprint(1, flush=True)\ntime.sleep(30)"
+      const { tree } = launch(
+        `unshare --pid --fork --kill-child -- sh -c 'python3 -c "${busy}" & wait' | { read line; sleep 0.6; kill -KILL $(pgrep -P $$ unshare); }`
+      )
+      expect(tree.reapedCpuMs).toBeLessThan(300)
+      // Seen in the launcher's /proc samples (every 250 ms, so not all of it: a lower bound).
+      expect(tree.lostCpuMs).toBeGreaterThan(0)
+      expect(tree.treeCpuMs).toBeCloseTo(tree.reapedCpuMs + tree.lostCpuMs, 1)
+    }
+  )
 })
 
 describe("bench verdicts", () => {

@@ -150,7 +150,7 @@ const measure = async (contract: Contract, shape: Shape, bare: BareEvaluator, ro
     wallMs: run.wallMs
   })
   const n = analysis.evaluations
-  const treeMs = run.tree === undefined ? Number.NaN : run.tree.treeCpuMs.user + run.tree.treeCpuMs.system
+  const treeMs = run.tree?.treeCpuMs ?? Number.NaN
   const evolveMs = run.probe === undefined ? Number.NaN : run.probe.cpuUserMs + run.probe.cpuSystemMs
   const cpu = {
     treeMs: round(treeMs, 1),
@@ -163,7 +163,11 @@ const measure = async (contract: Contract, shape: Shape, bare: BareEvaluator, ro
       benchProcess: round(m.benchCpuMs / n, 2)
     },
     /** Busy time of the machine over the run not explained by the tree or this process: other work. */
-    otherMs: m.machineBusyMs === undefined ? null : round(m.machineBusyMs - treeMs - m.benchCpuMs, 0),
+    otherMs: m.machineBusyMs === undefined ? null : round(m.machineBusyMs - treeMs - m.benchCpuMs - (run.tree?.launcherCpuMs ?? 0), 0),
+    /** Part of the tree's CPU from processes that vanished without a wait (killed with their pid namespace). */
+    lostMs: run.tree === undefined ? null : round(run.tree.lostCpuMs, 1),
+    /** The tree launcher's own CPU: its start-up and its /proc sampling, part of the machine's busy time. */
+    launcherMs: run.tree === undefined ? null : round(run.tree.launcherCpuMs, 1),
     leftoverProcesses: run.tree?.leftovers ?? null,
     subreaper: run.tree?.subreaper ?? null
   }
