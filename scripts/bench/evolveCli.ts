@@ -1,14 +1,18 @@
 /**
  * Runs the real evolve CLI (package.json's `bin.evolve`) as a child process with the probe
  * preloaded, timing it from spawn to exit on the caller's `performance.now()` clock (the same
- * clock the fake server stamps requests with).
+ * clock the fake server stamps requests with). With `treeCpu`, evolve runs under
+ * treeLauncher.py, which reports the CPU time of its whole process tree (evolve and every
+ * process it started) and times spawn and exit itself, so the launcher's own start-up is not
+ * counted.
  */
 import { spawn } from "node:child_process"
 import { readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { pathToFileURL } from "node:url"
-import { evolveMain, probeModule } from "./paths.js"
+import { epochOffsetMs } from "./clock.js"
+import { evolveMain, probeModule, treeLauncher } from "./paths.js"
 import type { Workspace } from "./fixtures.js"
 import type { ProbeReport } from "./probe.js"
 
@@ -23,6 +27,30 @@ export interface CliRun {
   readonly stdout: string
   readonly stderr: string
   readonly probe: ProbeReport | undefined
+  /** With `treeCpu`: the launcher's report. */
+  readonly tree: TreeReport | undefined
+}
+
+/** What treeLauncher.py reports (CPU in ms, user + system). */
+export interface TreeReport {
+  readonly startedNs: number
+  readonly exitedNs: number
+  readonly exitCode: number
+  /** The launcher became a child subreaper: orphaned descendants were reaped (and counted) by it. */
+  readonly subreaper: boolean
+  /** Descendants still running after evolve exited and a grace period: killed and counted. */
+  readonly leftovers: number
+  /** Every process of the tree, evolve included: `reapedCpuMs` + `lostCpuMs`. */
+  readonly treeCpuMs: number
+  /** Processes whose chain of waits reached the launcher (getrusage of its children). */
+  readonly reapedCpuMs: number
+  /** Processes that vanished without a wait (killed with their pid namespace), from /proc samples: a lower bound. */
+  readonly lostCpuMs: number
+  /** evolve with the children it waited for itself (wait4). */
+  readonly commandCpuMs: number
+  /** The launcher's own CPU (start-up and /proc sampling). */
+  readonly launcherCpuMs: number
+  readonly samples: number
 }
 
 export interface CliOptions {
@@ -31,10 +59,25 @@ export interface CliOptions {
   readonly nodeFlags?: ReadonlyArray<string>
   /** Preload the probe (event-loop delay, CPU, memory). Default true. */
   readonly probe?: boolean
+  /** Run under treeLauncher.py to measure the CPU time of the whole process tree. */
+  readonly treeCpu?: boolean
+}
+
+const readJson = <A>(file: string): A | undefined => {
+  try {
+    const value = JSON.parse(readFileSync(file, "utf8")) as A
+    rmSync(file)
+    return value
+  } catch {
+    return undefined
+  }
 }
 
 export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Promise<CliRun> => {
-  const probeOut = join(options.cwd, `probe-${process.pid}-${Math.round(performance.now() * 1000)}.json`)
+  const stamp = `${process.pid}-${Math.round(performance.now() * 1000)}`
+  const probeOut = join(options.cwd, `probe-${stamp}.json`)
+  const treeOut = join(options.cwd, `tree-${stamp}.json`)
+  const withTree = options.treeCpu ?? false
   const withProbe = options.probe ?? true
   const nodeArgs = [
     ...(options.nodeFlags ?? []),
@@ -50,7 +93,10 @@ export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Pro
   return new Promise((resolve, reject) => {
     const spawnedAtEpoch = Date.now()
     const spawnedAt = performance.now()
-    const child = spawn(process.execPath, nodeArgs, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    const [command, ...commandArgs] = withTree
+      ? ["python3", treeLauncher, treeOut, "--", process.execPath, ...nodeArgs]
+      : [process.execPath, ...nodeArgs]
+    const child = spawn(command!, commandArgs, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] })
     let exitedAt = 0
     let stdout = ""
     let stderr = ""
@@ -59,16 +105,23 @@ export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Pro
     child.on("error", reject)
     child.on("exit", () => (exitedAt = performance.now()))
     child.on("close", (exitCode) => {
-      let probe: ProbeReport | undefined
-      if (withProbe) {
-        try {
-          probe = JSON.parse(readFileSync(probeOut, "utf8")) as ProbeReport
-          rmSync(probeOut)
-        } catch {
-          probe = undefined
-        }
+      const probe = withProbe ? readJson<ProbeReport>(probeOut) : undefined
+      const tree = withTree ? readJson<TreeReport>(treeOut) : undefined
+      if (tree === undefined) {
+        resolve({ spawnedAt, spawnedAtEpoch, wallMs: exitedAt - spawnedAt, exitCode, stdout, stderr, probe, tree })
+        return
       }
-      resolve({ spawnedAt, spawnedAtEpoch, wallMs: exitedAt - spawnedAt, exitCode, stdout, stderr, probe })
+      const startedEpoch = tree.startedNs / 1e6
+      resolve({
+        spawnedAt: startedEpoch - epochOffsetMs(),
+        spawnedAtEpoch: startedEpoch,
+        wallMs: (tree.exitedNs - tree.startedNs) / 1e6,
+        exitCode,
+        stdout,
+        stderr,
+        probe,
+        tree
+      })
     })
   })
 }

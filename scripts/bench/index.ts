@@ -19,7 +19,7 @@ import { docsDir, resultsFile, scenarioModule } from "./paths.js"
 import type { ScenarioResult } from "./protocol.js"
 import { type BenchResults, markdownSection, type ScenarioOutcome, table } from "./report.js"
 
-const scenarios = ["orchestration", "startup", "overhead", "database", "evaluation", "llmBatch"] as const
+const scenarios = ["orchestration", "workload", "startup", "overhead", "database", "evaluation", "llmBatch"] as const
 
 const BEGIN = "<!-- bench:results:begin -->"
 const END = "<!-- bench:results:end -->"

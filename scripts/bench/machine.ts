@@ -1,5 +1,6 @@
 /** Where the figures were measured: machine, Node, load and the git commit. */
 import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
 import { cpus, freemem, loadavg, release, totalmem } from "node:os"
 import { repoRoot } from "./paths.js"
 
@@ -44,3 +45,32 @@ export const gitInfo = (): GitInfo => ({
   commit: git("rev-parse", "HEAD") ?? "unknown",
   dirty: (git("status", "--porcelain") ?? "") !== ""
 })
+
+/** Length of a /proc/stat tick in ms (USER_HZ; 100 on every Linux architecture Node runs on). */
+let tick: number | undefined
+const tickMs = (): number => {
+  if (tick === undefined) {
+    let hz = Number.NaN
+    try {
+      hz = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim())
+    } catch {
+      // no getconf: Linux's USER_HZ is 100
+    }
+    tick = Number.isFinite(hz) && hz > 0 ? 1000 / hz : 10
+  }
+  return tick
+}
+
+/**
+ * CPU time all processes of the machine spent so far (ms, all cores; /proc/stat's `cpu` line:
+ * user, nice, system, irq, softirq and steal; idle and iowait are not busy). Undefined off Linux.
+ */
+export const machineBusyMs = (): number | undefined => {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? ""
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return [user, nice, system, irq, softirq, steal].reduce<number>((a, b) => a + (b ?? 0), 0) * tickMs()
+  } catch {
+    return undefined
+  }
+}

@@ -1,11 +1,16 @@
-/** Where things are, from the compiled location dist/scripts/bench/. */
-import { readFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
+/** Where things are, from the compiled location dist/scripts/bench/ (or the sources, under vitest). */
+import { existsSync, readFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-export const repoRoot = resolve(here, "../../..")
+/** The nearest folder above this file with a package.json. */
+export const repoRoot = (() => {
+  let dir = here
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir)
+  return dir
+})()
 
 /** The `evolve` executable users run: package.json's `bin.evolve`, else dist/src/main.js. */
 export const evolveMain = (() => {
@@ -15,6 +20,8 @@ export const evolveMain = (() => {
 
 export const distSrc = join(repoRoot, "dist/src")
 export const probeModule = join(here, "probe.js")
+/** A Python file, not compiled: run from the source tree. */
+export const treeLauncher = join(repoRoot, "scripts/bench/treeLauncher.py")
 export const scenarioModule = (name: string) => join(here, "scenarios", `${name}.js`)
 export const resultsFile = join(repoRoot, "bench/results.json")
 export const docsDir = join(repoRoot, "docs")

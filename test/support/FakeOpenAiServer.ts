@@ -5,8 +5,9 @@
  * `POST …/chat/completions` (and `GET …/models`) with a useful default answer: a SEARCH/REPLACE
  * diff that nudges one numeric literal of the program found in the last fenced code block of the
  * last user message (preferring lines inside an EVOLVE-BLOCK). It can inject faults from a fixed
- * per-request sequence or a seeded probability mix, adds latency, records every request with a
- * `performance.now()` timestamp and tracks the maximum number of requests in flight.
+ * per-request sequence or a seeded probability mix, adds latency, records every request with its
+ * `performance.now()` arrival and end times (the request log the benchmark integrates slot use
+ * over) and tracks the maximum number of requests in flight.
  *
  * Also `POST …/responses` (the Responses API, as @effect/ai-openai's OpenAiLanguageModel speaks
  * it; same faults and responder) and `POST …/embeddings` (deterministic hashed-trigram vectors).
@@ -102,8 +103,15 @@ export interface FakeOpenAiServerOptions {
 }
 
 export interface RecordedRequest {
-  /** Arrival time, `performance.now()` ms. */
+  /** Arrival time (request body read), `performance.now()` ms. */
   readonly at: number
+  /**
+   * When the answer was fully handed to the socket, or the connection closed without one (a hang
+   * ended by the client, a reset), `performance.now()` ms; absent while the request is in flight.
+   */
+  readonly endedAt?: number
+  /** 0-based index of this request since the server started: `ChatRequestInfo.index`. */
+  readonly index: number
   /** Which endpoint: Chat Completions or Responses. */
   readonly api: "chat" | "responses"
   readonly body: any
@@ -268,6 +276,12 @@ export const fakeEmbedding = (text: string, dimensions: number): Array<number> =
 // Server
 // -----------------------------------------------------------------------------
 
+/** Links a request's end (seen on the response) to its record (made once the body was read). */
+interface RequestTiming {
+  record?: { endedAt?: number }
+  endedAt?: number
+}
+
 const messageText = (content: unknown): string => {
   if (typeof content === "string") return content
   if (Array.isArray(content)) {
@@ -418,7 +432,13 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
     }
   }
 
-  const handleChat = async (req: http.IncomingMessage, res: http.ServerResponse, raw: string, api: "chat" | "responses") => {
+  const handleChat = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    raw: string,
+    api: "chat" | "responses",
+    timing: RequestTiming
+  ) => {
     const at = performance.now()
     const index = chatIndex++
     let body: any
@@ -428,7 +448,17 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
       body = undefined
     }
     const fault = nextFault(body?.model)
-    requests.push({ at, api, body, headers: req.headers, fault })
+    const record: { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] } = {
+      at,
+      index,
+      api,
+      body,
+      headers: req.headers,
+      fault
+    }
+    if (timing.endedAt !== undefined) record.endedAt = timing.endedAt
+    timing.record = record
+    requests.push(record)
     if (options.requireApiKey !== undefined && req.headers.authorization !== `Bearer ${options.requireApiKey}`) {
       return sendJson(res, 401, errorBody(401, "Incorrect API key provided."))
     }
@@ -572,10 +602,19 @@ export const startFakeOpenAiServer = (options: FakeOpenAiServerOptions = {}): Pr
       }
     }
     res.on("close", finish)
+    const timing: RequestTiming = {}
+    const markEnded = () => {
+      if (timing.record?.endedAt !== undefined || timing.endedAt !== undefined) return
+      const endedAt = performance.now()
+      if (timing.record !== undefined) timing.record.endedAt = endedAt
+      else timing.endedAt = endedAt
+    }
+    res.on("finish", markEnded)
+    res.on("close", markEnded)
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
-      handleChat(req, res, Buffer.concat(chunks).toString("utf8"), api).catch((e) => {
+      handleChat(req, res, Buffer.concat(chunks).toString("utf8"), api, timing).catch((e) => {
         if (!res.headersSent) sendJson(res, 500, errorBody(500, `fake server error: ${String(e)}`))
         else res.destroy()
       })

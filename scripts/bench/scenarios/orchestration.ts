@@ -1,25 +1,23 @@
 /**
- * Scenario 1 — orchestration efficiency: achieved evaluations per second divided by the ideal
- * min(P / LLM latency, W / evaluation time), for the real CLI against the fake OpenAI server
- * over loopback.
- *
- * Method: the evaluator is `sh evaluator.sh` sleeping a fixed time; its own cost (spawn to
- * exit, measured bare right before the run) is the evaluation time in the ideal, so everything
- * evolve adds around it (temp dir, pipes, process group, commit) counts against evolve. The LLM
- * latency in the ideal is the fake server's configured mean (uniform jitter around it).
- * Completion times are the `evaluated_at` stamps of the run's database.
- * - steady: completions between the 20th and 80th percentile over the time they span;
- * - whole run: all evaluations (initial program included) over spawn-to-exit wall time.
- * Runs are sized for a number of seconds at the ideal rate, with a wall-clock limit in case
- * evolve falls far short of it. `EVOLVE_BENCH_CASES=p8w8_40,p8w8` runs only the named cases.
+ * Scenario 1 — orchestration efficiency of the real CLI against the fake OpenAI server over
+ * loopback, with `sh evaluator.sh` sleeping a fixed time (its bare spawn-to-exit time, measured
+ * right before the run, is the evaluation time of the ideal, so whatever evolve adds around it
+ * counts against evolve). The evaluator logs each evaluation (candidate, start, end).
+ * - whole run: ideal time for the evaluations done ÷ spawn-to-exit wall time;
+ * - steady: the share of the binding pool's slot time in use over its steady window (LLM slots
+ *   from the fake server's request log, evaluator slots from the evaluators' log).
+ * Definitions in efficiency.ts. Runs are sized for a number of seconds at the ideal rate, with a
+ * wall-clock limit in case evolve falls far short of it. `EVOLVE_BENCH_CASES=p8w8_40,p8w8` runs
+ * only the named cases.
  */
 import { startFakeOpenAiServer } from "../../../test/support/FakeOpenAiServer.js"
+import { analyzeRun } from "../efficiency.js"
+import { readEvaluationLog, timeBareEvaluator } from "../evaluationLog.js"
 import { expectSuccess, runArgs, runEvolve } from "../evolveCli.js"
 import { makeWorkspace, uniqueVariantResponder } from "../fixtures.js"
 import { atLeast, type Figure, figure, log, runScenario, type Target } from "../protocol.js"
 import { readProgramTimes } from "../runDb.js"
-import { timeCommand } from "../spawnTimer.js"
-import { distribution, mean, round, steadyRate } from "../stats.js"
+import { distribution, mean, round } from "../stats.js"
 
 interface Case {
   readonly id: string
@@ -66,12 +64,12 @@ const fullCases: ReadonlyArray<Case> = [
   }, 10)
 ]
 
-/** Same shapes, short latencies and few evaluations: keeps the code paths working in CI. */
+/** The same shapes at a tenth of the latencies, 24 evaluations: keeps the code paths working in CI. */
 const quickCases: ReadonlyArray<Case> = fullCases.map((c) => ({
   ...c,
-  llmMs: Math.min(c.llmMs, 100),
-  jitterMs: Math.min(c.jitterMs, 20),
-  evalMs: Math.min(c.evalMs, 10),
+  llmMs: c.llmMs / 10,
+  jitterMs: c.jitterMs / 10,
+  evalMs: c.evalMs / 10,
   iterations: 24,
   maxSeconds: 30
 }))
@@ -80,28 +78,34 @@ const describe = (c: Case) =>
   `P=${c.proposals} W=${c.evaluations}, LLM ${c.llmMs}±${c.jitterMs} ms, eval ${c.evalMs} ms, ${c.iterations} evaluations` +
   (c.maxSeconds === undefined ? "" : ` or ${c.maxSeconds} s`)
 
-/** Completions per second in one-second bins from spawn, for the throughput chart. */
-const perSecond = (timesMs: ReadonlyArray<number>) => {
-  const bins: Array<number> = []
-  for (const t of timesMs) {
-    const i = Math.max(0, Math.floor(t / 1000))
-    while (bins.length <= i) bins.push(0)
-    bins[i]!++
+/** Timelines of the run as evolve's database has them (queue wait, latencies); null if it cannot be read. */
+const databaseView = async (db: string, spawnedAtEpoch: number) => {
+  try {
+    const programs = await readProgramTimes(db)
+    const evaluated = programs.filter((p) => p.evaluatedAt !== null)
+    return {
+      evaluations: evaluated.length,
+      lastCommitMs: Math.max(...evaluated.map((p) => p.evaluatedAt! - spawnedAtEpoch)),
+      evaluatorAsSeenByEvolveMs: distribution(evaluated.map((p) => p.evalMs ?? Number.NaN)),
+      llmLatencyAsSeenByEvolveMs: distribution(programs.flatMap((p) => (p.llmLatencyMs === null ? [] : [p.llmLatencyMs]))),
+      /** From `created_at` (candidate stored) to the evaluator's start: time spent waiting in the queue. */
+      queueWaitMs: distribution(evaluated.map((p) => p.evaluatedAt! - (p.evalMs ?? 0) - p.createdAt))
+    }
+  } catch (error) {
+    return { unreadable: error instanceof Error ? error.message : String(error) }
   }
-  return bins
 }
 
 const measure = async (c: Case) => {
   log(`orchestration ${c.id}: ${describe(c)}`)
-  const ws = makeWorkspace(c.id, c.evalMs)
+  const ws = makeWorkspace(c.id, c.evalMs, { logEvaluations: true })
   const server = await startFakeOpenAiServer({
     latency: { meanMs: c.llmMs, jitterMs: c.jitterMs },
     seed: 1,
     responder: uniqueVariantResponder
   })
   try {
-    const bare = await timeCommand("sh", [ws.evaluator, ws.program], ws.dir, c.evalMs >= 1000 ? 3 : 10)
-    const evalMs = mean(bare)
+    const bare = await timeBareEvaluator("sh", [ws.evaluator, ws.program], ws.dir, c.evalMs >= 1000 ? 3 : 10, ws.evaluationLog)
     const args = runArgs({
       workspace: ws,
       baseUrl: server.url,
@@ -111,46 +115,37 @@ const measure = async (c: Case) => {
     })
     const limit = c.maxSeconds === undefined ? [] : ["--max-seconds", String(c.maxSeconds)]
     const run = expectSuccess(await runEvolve([...args, ...limit], { cwd: ws.dir }), c.id)
-    const programs = await readProgramTimes(ws.db)
-    const evaluated = programs.filter((p) => p.evaluatedAt !== null)
-    const completions = evaluated.map((p) => p.evaluatedAt! - run.spawnedAtEpoch).sort((a, b) => a - b)
-    const requests = server.requests.map((r) => r.at - run.spawnedAt)
-    const llmBound = c.proposals / (c.llmMs / 1000)
-    const ideal = Math.min(llmBound, c.evaluations / (evalMs / 1000))
-    const steadyPerSecond = steadyRate(completions)
-    const whole = (completions.length * 1000) / run.wallMs / ideal
+    const analysis = analyzeRun(
+      { proposals: c.proposals, evaluations: c.evaluations, llmMs: c.llmMs, evalMs: mean(bare.wallMs) },
+      {
+        requests: server.requests,
+        evaluations: readEvaluationLog(ws.evaluationLog),
+        evaluatorBeforeLogMs: bare.beforeLogMs,
+        evaluatorAfterLogMs: bare.afterLogMs,
+        spawnedAt: run.spawnedAt,
+        wallMs: run.wallMs
+      }
+    )
+    const { completionsMs, ...rest } = analysis
     const result = {
       case: c,
-      idealPerSecond: round(ideal, 2),
-      bound: ideal === llmBound ? "llm" : "evaluation",
-      evaluations: completions.length,
-      steadyPerSecond: round(steadyPerSecond, 2),
-      steadyEfficiency: round(steadyPerSecond / ideal),
-      wholeRunEfficiency: round(whole),
-      wallMs: Math.round(run.wallMs),
-      firstLlmRequestMs: Math.round(requests[0] ?? Number.NaN),
-      lastCompletionMs: Math.round(completions.at(-1) ?? Number.NaN),
-      llmRequests: requests.length,
+      ...rest,
+      completionsMs: c.id === "p8w8" ? completionsMs : undefined,
       llmInFlightMax: server.inFlightMax,
-      /** LLM requests per second in steady state ÷ P / latency: how busy evolve keeps the LLM slots. */
-      llmSlotUse: round(steadyRate(requests) / llmBound),
-      bareEvaluatorMs: distribution(bare.map((x) => round(x, 2))),
-      evaluatorAsSeenByEvolveMs: distribution(evaluated.map((p) => p.evalMs ?? Number.NaN)),
-      llmLatencyAsSeenByEvolveMs: distribution(programs.flatMap((p) => (p.llmLatencyMs === null ? [] : [p.llmLatencyMs]))),
-      /** From `created_at` (candidate stored) to the evaluator's start: time spent waiting in the queue. */
-      queueWaitMs: distribution(evaluated.map((p) => p.evaluatedAt! - (p.evalMs ?? 0) - p.createdAt)),
+      bareEvaluatorMs: distribution(bare.wallMs.map((x) => round(x, 2))),
+      bareEvaluatorOutsideLogMs: { before: round(bare.beforeLogMs, 2), after: round(bare.afterLogMs, 2) },
+      database: await databaseView(ws.db, run.spawnedAtEpoch),
       evolveProcess: run.probe === undefined
         ? null
         : {
           cpuMs: round(run.probe.cpuUserMs + run.probe.cpuSystemMs, 1),
           maxRssMb: round(run.probe.maxRssMb, 1),
           eventLoopDelayMs: run.probe.eventLoopDelayMs
-        },
-      completionsPerSecond: perSecond(completions),
-      completionsMs: c.id === "p8w8" ? completions : undefined
+        }
     }
+    const shares = result.pools.map((p) => `${p.pool} ${p.share ?? "—"}`).join(", ")
     log(
-      `  ideal ${result.idealPerSecond}/s (${result.bound}-bound), steady ${result.steadyPerSecond}/s → ${result.steadyEfficiency}, whole run ${result.wholeRunEfficiency}`
+      `  ideal ${result.idealPerSecond}/s (${result.bound}-bound), steady ${result.steadyEfficiency ?? "—"} (slot use: ${shares}), whole run ${result.wholeRunEfficiency}`
     )
     return result
   } finally {
@@ -170,7 +165,14 @@ runScenario(async ({ quick }) => {
     const label = `P=${r.case.proposals} W=${r.case.evaluations}, LLM ${r.case.llmMs} ms, eval ${r.case.evalMs} ms`
     if (steady !== undefined) {
       figures.push(
-        figure(`orchestration.${r.case.id}.steady`, `efficiency steady, ${label}`, r.steadyEfficiency, "ratio", steady === "info" ? undefined : steady)
+        figure(
+          `orchestration.${r.case.id}.steady`,
+          `efficiency steady (${r.bound} slot use), ${label}`,
+          r.steadyEfficiency,
+          "ratio",
+          steady === "info" ? undefined : steady,
+          r.steadyEfficiency === null ? "no steady state (run too short)" : undefined
+        )
       )
     }
     if (whole !== undefined) {
