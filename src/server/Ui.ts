@@ -6,7 +6,9 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Layer } from "effect"
 import { createRequire } from "node:module"
 import { ServerMetrics } from "./Metrics.js"
-import { APP_CSS, APP_JS, INDEX_HTML } from "./ui/assets.js"
+import APP_CSS from "./ui/embedded/app.css.generated.js"
+import APP_JS from "./ui/embedded/app.js.generated.js"
+import INDEX_HTML from "./ui/embedded/index.html.generated.js"
 
 const require = createRequire(import.meta.url)
 
@@ -14,18 +16,22 @@ const require = createRequire(import.meta.url)
  * Third-party browser assets, served from the installed packages (runtime dependencies, so
  * present after `npm install` from a clean clone and in a packed install). No CDN.
  */
-const vendor: Record<string, { readonly module: string; readonly type: string }> = {
-  "uplot.js": { module: "uplot/dist/uPlot.iife.min.js", type: "text/javascript; charset=utf-8" },
-  "uplot.css": { module: "uplot/dist/uPlot.min.css", type: "text/css; charset=utf-8" },
-  "diff2html.js": { module: "diff2html/bundles/js/diff2html-ui-slim.min.js", type: "text/javascript; charset=utf-8" },
-  "diff2html.css": { module: "diff2html/bundles/css/diff2html.min.css", type: "text/css; charset=utf-8" },
-  "hljs.css": { module: "highlight.js/styles/github.css", type: "text/css; charset=utf-8" }
-}
+const javascript = "text/javascript; charset=utf-8"
+const css = "text/css; charset=utf-8"
 
-const own: Record<string, { readonly body: string; readonly type: string }> = {
-  "app.js": { body: APP_JS, type: "text/javascript; charset=utf-8" },
-  "app.css": { body: APP_CSS, type: "text/css; charset=utf-8" }
-}
+// Maps, not object literals: a name like "constructor" or "__proto__" must find nothing.
+const vendor = new Map<string, { readonly module: string; readonly type: string }>([
+  ["uplot.js", { module: "uplot/dist/uPlot.iife.min.js", type: javascript }],
+  ["uplot.css", { module: "uplot/dist/uPlot.min.css", type: css }],
+  ["diff2html.js", { module: "diff2html/bundles/js/diff2html-ui-slim.min.js", type: javascript }],
+  ["diff2html.css", { module: "diff2html/bundles/css/diff2html.min.css", type: css }],
+  ["hljs.css", { module: "highlight.js/styles/github.css", type: css }]
+])
+
+const own = new Map<string, { readonly body: string; readonly type: string }>([
+  ["app.js", { body: APP_JS, type: javascript }],
+  ["app.css", { body: APP_CSS, type: css }]
+])
 
 const csp = [
   "default-src 'self'",
@@ -56,11 +62,11 @@ export const routes = HttpApiBuilder.Router.use((router) =>
       Effect.gen(function*() {
         const params = yield* HttpRouter.params
         const name = params["name"] ?? ""
-        const mine = own[name]
+        const mine = own.get(name)
         if (mine !== undefined) {
           return HttpServerResponse.text(mine.body, { contentType: mine.type, headers: { "cache-control": "no-cache" } })
         }
-        const asset = vendor[name]
+        const asset = vendor.get(name)
         if (asset === undefined) {
           return HttpServerResponse.unsafeJson({ _tag: "NotFound", message: `no asset ${name}` }, { status: 404 })
         }

@@ -1,88 +1,8 @@
-/**
- * The web UI: one page, plain browser JavaScript (no build step), served by evolve itself.
- * Libraries come from node_modules through /assets (uPlot for plots, diff2html for diffs);
- * code is highlighted on the server (highlight.js). Kept as strings so `tsc` ships them in dist/.
- * The browser code below uses no backticks and no "${", so it can live in String.raw templates.
- */
-
-export const INDEX_HTML = String.raw`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>evolve</title>
-<link rel="stylesheet" href="/assets/uplot.css">
-<link rel="stylesheet" href="/assets/diff2html.css">
-<link rel="stylesheet" href="/assets/hljs.css">
-<link rel="stylesheet" href="/assets/app.css">
-</head>
-<body>
-<header>
-  <a href="#/" class="brand">evolve</a>
-  <nav><a href="#/">Runs</a><a href="/docs">API docs</a><a href="/metrics">Metrics</a></nav>
-  <span id="conn" class="muted"></span>
-</header>
-<main id="view"><p class="muted">Loading…</p></main>
-<script src="/assets/uplot.js"></script>
-<script src="/assets/diff2html.js"></script>
-<script src="/assets/app.js"></script>
-</body>
-</html>
-`
-
-export const APP_CSS = String.raw`
-:root { --fg: #1d2430; --muted: #6b7385; --line: #dfe3ea; --bg: #f6f7f9; --accent: #2563eb; --ok: #15803d; --bad: #b91c1c; --warn: #b45309; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
-header { display: flex; gap: 24px; align-items: center; padding: 10px 24px; background: #111827; color: #fff; }
-header a { color: #cbd5e1; text-decoration: none; margin-right: 16px; }
-header a.brand { color: #fff; font-weight: 700; font-size: 18px; }
-header #conn { margin-left: auto; color: #9ca3af; }
-main { padding: 20px 24px; max-width: 1400px; margin: 0 auto; }
-h1 { font-size: 20px; margin: 0 0 12px; }
-h2 { font-size: 16px; margin: 20px 0 8px; }
-.muted { color: var(--muted); }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin-bottom: 16px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
-.stat { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
-.stat .v { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
-.stat .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-table { border-collapse: collapse; width: 100%; background: #fff; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-th { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.click { cursor: pointer; } tr.click:hover { background: #f1f5ff; }
-a { color: var(--accent); }
-code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; font-weight: 600; background: #e5e7eb; }
-.badge.running { background: #dbeafe; color: #1d4ed8; } .badge.stopping { background: #fef3c7; color: var(--warn); }
-.badge.completed { background: #dcfce7; color: var(--ok); } .badge.failed { background: #fee2e2; color: var(--bad); }
-.badge.interrupted { background: #f3f4f6; color: #374151; } .badge.evaluated { background: #dcfce7; color: var(--ok); }
-.badge.rejected, .badge.pending { background: #f3f4f6; color: #374151; }
-button { font: inherit; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--line); background: #fff; cursor: pointer; }
-button.primary { background: var(--accent); color: #fff; border-color: var(--accent); }
-button.danger { color: var(--bad); }
-button:disabled { opacity: .45; cursor: default; }
-.toolbar { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin-bottom: 12px; }
-form.new-run { display: grid; grid-template-columns: 120px 1fr; gap: 8px 12px; align-items: start; }
-form.new-run input, form.new-run textarea { font: inherit; padding: 6px 8px; border: 1px solid var(--line); border-radius: 6px; width: 100%; }
-form.new-run textarea { font-family: ui-monospace, Menlo, monospace; min-height: 110px; }
-.error { color: var(--bad); white-space: pre-wrap; }
-.cols { display: grid; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); gap: 16px; }
-@media (max-width: 1000px) { .cols { grid-template-columns: 1fr; } }
-#plot { min-height: 320px; }
-ul.tree, ul.tree ul { list-style: none; margin: 0; padding-left: 18px; }
-ul.tree { padding-left: 0; }
-ul.tree li { position: relative; padding: 3px 0 3px 14px; border-left: 1px solid #cbd5e1; }
-ul.tree li::before { content: ""; position: absolute; left: 0; top: 13px; width: 10px; border-top: 1px solid #cbd5e1; }
-ul.tree li.me > a { font-weight: 700; }
-.tabs button.on { background: #111827; color: #fff; }
-pre.code { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px; overflow: auto; max-height: 70vh; margin: 0; }
-.kv { display: grid; grid-template-columns: 160px 1fr; gap: 4px 12px; }
-.kv div:nth-child(odd) { color: var(--muted); }
-`
-
-export const APP_JS = String.raw`"use strict";
+// The web UI of `evolve serve`: one page, plain browser JavaScript (no build step), served by
+// evolve itself (embedded at build time by scripts/embed-assets.mjs). Libraries come from
+// node_modules through /assets (uPlot for plots, diff2html for diffs); code is highlighted on the
+// server (highlight.js).
+"use strict";
 (function () {
   var view = document.getElementById("view");
   var conn = document.getElementById("conn");
@@ -479,4 +399,3 @@ export const APP_JS = String.raw`"use strict";
   window.addEventListener("hashchange", route);
   route();
 })();
-`
