@@ -137,7 +137,7 @@ const programDetail = (id: string, highlight: boolean) =>
     const language = Option.match(run, { onNone: () => "text", onSome: (r) => r.spec.config.language ?? "text" })
     const fileName = Option.match(run, { onNone: () => "program", onSome: (r) => basename(r.spec.programPath) })
     const calls = yield* llmCalls.llmCallsForProgram(program.id)
-    const highlighted = highlight ? yield* Highlight.toHtml(program.code, language) : undefined
+    const highlighted = highlight ? yield* (yield* Highlight.Highlighter).toHtml(program.code, language) : undefined
     return {
       ...program,
       language,
@@ -183,7 +183,7 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
     const runs = yield* RunStore
     const candidates = yield* CandidateStore
     const queries = yield* RunQueries
-    const context = yield* Effect.context<NodeContext.NodeContext | ProgramDatabase>()
+    const context = yield* Effect.context<NodeContext.NodeContext | ProgramDatabase | Highlight.Highlighter>()
     const detailOf = (id: string) => Effect.flatMap(manager.get(id), runDetail).pipe(Effect.provide(context))
 
     return handlers
@@ -266,7 +266,7 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
 export const ProgramsLive = HttpApiBuilder.group(EvolveApi, "programs", (handlers) =>
   Effect.gen(function*() {
     const queries = yield* RunQueries
-    const context = yield* Effect.context<ProgramDatabase>()
+    const context = yield* Effect.context<ProgramDatabase | Highlight.Highlighter>()
     return handlers
       .handle("getProgram", ({ path, urlParams }) =>
         api(programDetail(path.programId, urlParams.highlight ?? false).pipe(Effect.provide(context))))
@@ -275,5 +275,5 @@ export const ProgramsLive = HttpApiBuilder.group(EvolveApi, "programs", (handler
 
 export const ApiLive = HttpApiBuilder.api(EvolveApi).pipe(
   Layer.provide([RunsLive, ProgramsLive]),
-  Layer.provide(NodeContext.layer)
+  Layer.provide([NodeContext.layer, Highlight.layer])
 )

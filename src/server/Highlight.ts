@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
+import type { HLJSApi } from "highlight.js"
 
 const aliases: Record<string, string> = {
   "c++": "cpp",
@@ -9,15 +10,25 @@ const aliases: Record<string, string> = {
 const escapeHtml = (s: string) =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;")
 
-// highlight.js (about 1 MB of grammars) loads on first use, never at CLI start-up.
-const hljs = Effect.cached(Effect.promise(() => import("highlight.js/lib/common").then((m) => m.default)))
+/** Code as HTML with highlight.js classes (style with any highlight.js theme). */
+export class Highlighter extends Context.Tag("evolve/Highlighter")<Highlighter, {
+  /** Escaped plain text when the language is unknown. */
+  readonly toHtml: (code: string, language: string) => Effect.Effect<string>
+}>() {}
 
-/** The code as HTML with highlight.js classes (style with any highlight.js theme); escaped text when the language is unknown. */
-export const toHtml = (code: string, language: string) =>
-  Effect.flatten(hljs).pipe(
-    Effect.map((h) => {
-      const name = aliases[language] ?? language
-      if (h.getLanguage(name) === undefined) return escapeHtml(code)
-      return h.highlight(code, { language: name, ignoreIllegals: true }).value
-    })
-  )
+/** A highlighter over `load`, which runs once, on first use. */
+export const make = (load: Effect.Effect<HLJSApi>) =>
+  Effect.map(Effect.cached(load), (hljs) =>
+    Highlighter.of({
+      toHtml: (code, language) =>
+        Effect.map(hljs, (h) => {
+          const name = aliases[language] ?? language
+          if (h.getLanguage(name) === undefined) return escapeHtml(code)
+          return h.highlight(code, { language: name, ignoreIllegals: true }).value
+        })
+    }))
+
+// highlight.js (about 1 MB of grammars) loads when a program is first highlighted, never at start-up.
+const loadHighlightJs = Effect.promise(() => import("highlight.js/lib/common").then((m) => m.default))
+
+export const layer = Layer.effect(Highlighter, make(loadHighlightJs))
