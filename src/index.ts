@@ -95,4 +95,5 @@ export { llmBatch, llmBatchEffect, type LlmBatchOptions } from "./llm/LlmBatch.j
 // OpenTelemetry modules load only when OTEL_EXPORTER_OTLP_ENDPOINT is set (see Observability.layer).
 export * as Observability from "./observability/Observability.js"
 export * as DebugTracer from "./observability/DebugTracer.js"
+export * as Prometheus from "./observability/Prometheus.js"
 export * as RunMetrics from "./observability/RunMetrics.js"
