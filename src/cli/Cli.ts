@@ -5,7 +5,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { FlagValue } from "../config/ConfigLoader.js"
+import { type FlagValue, flagValues, type SettingName, settings, type ValueOf } from "../config/Overrides.js"
 import { generate } from "./GenerateCommand.js"
 import { serve } from "./ServeCommand.js"
 
@@ -25,59 +25,44 @@ const parsed = (name: string, expected: string, parse: (text: string) => number 
         : Effect.succeed(value)
     })
   )
-const intFlag = (name: string, description: string) =>
-  parsed(name, "an integer", (t) => (/^-?\d+$/.test(t) ? Number(t) : undefined)).pipe(
-    Options.withDescription(description),
-    Options.optional
-  )
-const numFlag = (name: string, description: string) =>
-  parsed(name, "a number", (t) => (t !== "" && Number.isFinite(Number(t)) ? Number(t) : undefined)).pipe(
-    Options.withDescription(description),
-    Options.optional
-  )
 const textFlag = (name: string, description: string) =>
   Options.text(name).pipe(Options.withDescription(description), Options.optional)
 
-const overrides = {
-  iterations: intFlag("iterations", "stop after this many evaluations (max_evaluations)").pipe(Options.withAlias("n")),
-  parallel: intFlag("parallel", "proposals and evaluations in flight (sets both)"),
-  llmConcurrency: intFlag("llm-concurrency", "LLM calls in flight (concurrency.proposals)"),
-  evalConcurrency: intFlag("eval-concurrency", "evaluations in flight (concurrency.evaluations)"),
-  provider: textFlag("provider", "LLM provider: offline, openai-chat, openai-responses or replay"),
-  model: textFlag("model", "model name for the LLM provider"),
-  baseUrl: textFlag("base-url", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
-  seed: intFlag("seed", "seed for every random choice"),
-  targetScore: numFlag("target-score", "stop when a program reaches this score"),
-  maxSeconds: numFlag("max-seconds", "wall-clock limit in seconds"),
-  timeout: numFlag("timeout", "evaluator timeout in seconds"),
-  goal: textFlag("goal", "what the evolution should achieve")
+/** A flag of the settings table, parsed as its type. */
+const settingFlag = <N extends SettingName>(name: N): Options.Options<Option.Option<ValueOf<N>>> => {
+  const { description, flag, type } = settings[name]
+  const typed: Options.Options<string | number> = type === "int"
+    ? parsed(flag, "an integer", (t) => (/^-?\d+$/.test(t) ? Number(t) : undefined))
+    : type === "number"
+    ? parsed(flag, "a number", (t) => (t !== "" && Number.isFinite(Number(t)) ? Number(t) : undefined))
+    : Options.text(flag)
+  return typed.pipe(Options.withDescription(description), Options.optional) as Options.Options<Option.Option<ValueOf<N>>>
 }
 
-const flagPaths: Record<keyof typeof overrides, { flag: string; paths: ReadonlyArray<ReadonlyArray<string>> }> = {
-  iterations: { flag: "iterations", paths: [["max_evaluations"]] },
-  parallel: { flag: "parallel", paths: [["concurrency", "proposals"], ["concurrency", "evaluations"]] },
-  llmConcurrency: { flag: "llm-concurrency", paths: [["concurrency", "proposals"]] },
-  evalConcurrency: { flag: "eval-concurrency", paths: [["concurrency", "evaluations"]] },
-  provider: { flag: "provider", paths: [["llm", "provider"]] },
-  model: { flag: "model", paths: [["llm", "model"]] },
-  baseUrl: { flag: "base-url", paths: [["llm", "base_url"]] },
-  seed: { flag: "seed", paths: [["seed"]] },
-  targetScore: { flag: "target-score", paths: [["target_score"]] },
-  maxSeconds: { flag: "max-seconds", paths: [["max_wall_seconds"]] },
-  timeout: { flag: "timeout", paths: [["evaluator", "timeout_seconds"]] },
-  goal: { flag: "goal", paths: [["goal"]] }
+// In the order of --help; flags apply in this order (--parallel before --llm-concurrency).
+const overrides = {
+  iterations: settingFlag("iterations").pipe(Options.withAlias("n")),
+  parallel: settingFlag("parallel"),
+  llmConcurrency: settingFlag("llmConcurrency"),
+  evalConcurrency: settingFlag("evalConcurrency"),
+  provider: settingFlag("provider"),
+  model: settingFlag("model"),
+  baseUrl: settingFlag("baseUrl"),
+  seed: settingFlag("seed"),
+  targetScore: settingFlag("targetScore"),
+  maxSeconds: settingFlag("maxSeconds"),
+  timeout: settingFlag("timeout"),
+  goal: settingFlag("goal")
 }
 
 type OverrideValues = { readonly [K in keyof typeof overrides]: Option.Option<unknown> }
 
 const toFlagValues = (values: OverrideValues): ReadonlyArray<FlagValue> =>
-  Object.entries(values).flatMap(([key, value]) => {
-    if (Option.isNone(value)) return []
-    const { flag, paths } = flagPaths[key as keyof typeof overrides]
-    return paths.map((path) => ({ flag, path, value: value.value }))
-  })
+  Object.entries(values).flatMap(([key, value]) =>
+    Option.isNone(value) ? [] : flagValues(key as keyof typeof overrides, value.value)
+  )
 
-const dbFlag = textFlag("db", "SQLite database file (default: database.path from the config, else .evolve/evolve.db)")
+const dbFlag = textFlag(settings.db.flag, settings.db.description)
 const configFlag = textFlag("config", "evolve.yaml with the run's settings (default: ./evolve.yaml when present)").pipe(
   Options.withAlias("c")
 )
@@ -102,7 +87,7 @@ const run = Command.make(
         evaluator,
         config,
         record,
-        flags: [...toFlagValues(values), ...Option.toArray(db).map((value) => ({ flag: "db", path: ["database", "path"], value }))]
+        flags: [...toFlagValues(values), ...Option.toArray(db).flatMap((value) => flagValues("db", value))]
       }))
 ).pipe(Command.withDescription("start a new evolution run"))
 

@@ -68,10 +68,11 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.
 
 export const runGenerate = (args: GenerateArgs) =>
   Effect.gen(function*() {
-    const [ConfigLoader, Errors, LlmBatch, LlmClientLive, CliExit] = yield* Effect
+    const [ConfigLoader, Overrides, Errors, LlmBatch, LlmClientLive, CliExit] = yield* Effect
       .promise(() =>
         Promise.all([
           import("../config/ConfigLoader.js"),
+          import("../config/Overrides.js"),
           import("../domain/Errors.js"),
           import("../llm/LlmBatch.js"),
           import("../llm/LlmClientLive.js"),
@@ -95,19 +96,13 @@ export const runGenerate = (args: GenerateArgs) =>
       ? "evolve.yaml"
       : undefined
     const flags = [
-      ...Option.toArray(args.provider).map((value) => ({ flag: "provider", path: ["llm", "provider"], value })),
-      ...Option.toArray(args.baseUrl).map((value) => ({ flag: "base-url", path: ["llm", "base_url"], value })),
-      ...Option.toArray(args.temperature).map((value) => ({ flag: "temperature", path: ["llm", "temperature"], value }))
+      ...Option.toArray(args.provider).flatMap((value) => Overrides.flagValues("provider", value)),
+      ...Option.toArray(args.baseUrl).flatMap((value) => Overrides.flagValues("baseUrl", value)),
+      ...Option.toArray(args.temperature).flatMap((value) => Overrides.flagValues("temperature", value))
     ]
     // Without a file or --provider, generate talks to an OpenAI-compatible server (not the offline mutator).
-    const defaults = file === undefined && Option.isNone(args.provider)
-      ? [{ flag: "provider", path: ["llm", "provider"], value: "openai-chat" }]
-      : []
-    const loaded = yield* ConfigLoader.loadRunConfig({
-      file,
-      env: yield* Effect.sync(() => process.env as Record<string, string | undefined>),
-      flags: [...defaults, ...flags]
-    })
+    const defaults = file === undefined && Option.isNone(args.provider) ? Overrides.flagValues("provider", "openai-chat") : []
+    const loaded = yield* ConfigLoader.loadRunConfig({ file, env: yield* Overrides.environment, flags: [...defaults, ...flags] })
     const base = loaded.llm
     const entries = names.map((name) =>
       base.models?.find((m) => (m.name ?? m.model) === name) ?? { model: name }

@@ -1,6 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect, Layer, Option } from "effect"
 import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
+import * as Overrides from "../config/Overrides.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { ConfigError } from "../domain/Errors.js"
@@ -18,7 +19,8 @@ import { follow, summaryText } from "./Progress.js"
 
 export const defaultDatabase = ".evolve/evolve.db"
 
-const env = Effect.sync(() => process.env as Record<string, string | undefined>)
+/** The EVOLVE_* (and OPENAI_BASE_URL) variables that override config keys. */
+const env = Overrides.environment
 
 /** Runs (or resumes) with live progress; Ctrl-C stops proposing and drains in-flight evaluations. */
 const execute = (start: StartOptions, recordFile?: string) =>

@@ -4,42 +4,15 @@ import * as Yaml from "yaml"
 import { ConfigError } from "../domain/Errors.js"
 import { RunConfig } from "../domain/RunConfig.js"
 import * as OpenEvolveConfig from "./OpenEvolveConfig.js"
+import { type FlagValue, type ValueType, variables } from "./Overrides.js"
 
 type Raw = Record<string, unknown>
 
-/** How an `EVOLVE_*` variable (or a CLI flag) maps onto a config key path. */
-interface Override {
-  readonly path: ReadonlyArray<string>
-  readonly parse: "int" | "number" | "string" | "boolean"
-}
+export type { FlagValue }
 
-/** Environment variables, applied over the file; CLI flags are applied over these. */
-export const envOverrides: Record<string, ReadonlyArray<Override>> = {
-  EVOLVE_ITERATIONS: [{ path: ["max_evaluations"], parse: "int" }],
-  EVOLVE_MAX_EVALUATIONS: [{ path: ["max_evaluations"], parse: "int" }],
-  EVOLVE_PARALLEL: [
-    { path: ["concurrency", "proposals"], parse: "int" },
-    { path: ["concurrency", "evaluations"], parse: "int" }
-  ],
-  EVOLVE_LLM_CONCURRENCY: [{ path: ["concurrency", "proposals"], parse: "int" }],
-  EVOLVE_EVAL_CONCURRENCY: [{ path: ["concurrency", "evaluations"], parse: "int" }],
-  EVOLVE_SEED: [{ path: ["seed"], parse: "int" }],
-  EVOLVE_TARGET_SCORE: [{ path: ["target_score"], parse: "number" }],
-  EVOLVE_MAX_SECONDS: [{ path: ["max_wall_seconds"], parse: "number" }],
-  EVOLVE_DB: [{ path: ["database", "path"], parse: "string" }],
-  EVOLVE_PROVIDER: [{ path: ["llm", "provider"], parse: "string" }],
-  EVOLVE_MODEL: [{ path: ["llm", "model"], parse: "string" }],
-  EVOLVE_BASE_URL: [{ path: ["llm", "base_url"], parse: "string" }],
-  OPENAI_BASE_URL: [{ path: ["llm", "base_url"], parse: "string" }],
-  EVOLVE_EVAL_TIMEOUT: [{ path: ["evaluator", "timeout_seconds"], parse: "number" }]
-}
-
-/** A value given on the command line, already typed by @effect/cli, for a config key path. */
-export interface FlagValue {
-  readonly flag: string
-  readonly path: ReadonlyArray<string>
-  readonly value: unknown
-}
+/** The variables of `Overrides.settings` by name, with the key paths they set (in application order). */
+export const envOverrides: Readonly<Record<string, ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly parse: ValueType }>>> =
+  Object.fromEntries(variables.map(({ name, setting }) => [name, setting.paths.map((path) => ({ path, parse: setting.type }))]))
 
 export interface LoadOptions {
   /** evolve.yaml (or any YAML/JSON file); none means defaults plus overrides. */
@@ -48,14 +21,12 @@ export interface LoadOptions {
   readonly flags?: ReadonlyArray<FlagValue>
 }
 
-const parseEnvValue = (name: string, raw: string, parse: Override["parse"]): Either.Either<unknown, ConfigError> => {
+const parseEnvValue = (name: string, raw: string, parse: ValueType): Either.Either<unknown, ConfigError> => {
   const fail = (expected: string) =>
     Either.left(new ConfigError({ message: `environment variable ${name}: expected ${expected}, got ${JSON.stringify(raw)}` }))
   switch (parse) {
     case "string":
       return Either.right(raw)
-    case "boolean":
-      return raw === "true" || raw === "1" ? Either.right(true) : raw === "false" || raw === "0" ? Either.right(false) : fail("true or false")
     case "int":
       return /^-?\d+$/.test(raw.trim()) ? Either.right(Number(raw)) : fail("an integer")
     case "number": {
@@ -122,12 +93,13 @@ export const loadRunConfig = (options: LoadOptions) =>
     // reported even when a later layer overrides it, instead of lying in wait for the next run.
     if (options.file) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
     let fromEnv = false
-    for (const [name, overrides] of Object.entries(envOverrides)) {
+    for (const { name, setting } of variables) {
       const value = options.env?.[name]
       if (value === undefined || value === "") continue
-      for (const override of overrides) {
-        setPath(raw, override.path, yield* parseEnvValue(name, value, override.parse))
-        origins.set(override.path.join("."), `environment variable ${name}`)
+      const parsed = yield* parseEnvValue(name, value, setting.type)
+      for (const path of setting.paths) {
+        setPath(raw, path, parsed)
+        origins.set(path.join("."), `environment variable ${name}`)
         fromEnv = true
       }
     }
