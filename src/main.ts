@@ -8,8 +8,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { cli } from "./cli/Cli.js"
+import type { ServeFlags } from "./config/ServeFlags.js"
 import * as Observability from "./observability/Observability.js"
-import { applyHeapPolicy } from "./server/HeapGrowth.js"
+import { applyHeapPolicy } from "./process/HeapGrowth.js"
 
 // ---- observability (issue 10) ----------------------------------------------------------------
 // `--debug`, anywhere on the command line, prints spans and timings to stderr; it is taken out
@@ -20,11 +21,15 @@ const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.a
 // ---------------------------------------------------------------------------------------------
 
 // The heap policy the user asked for with EVOLVE_HEAP_GROWTH_PERCENT, checked for every command
-// (`evolve serve` sets its own default, see server/HeapGrowth.ts).
+// (`evolve serve` sets its own default, see process/HeapGrowth.ts).
 const heapPolicy = applyHeapPolicy(undefined)
 
+// The server (HttpApi, Swagger UI, highlight.js, SQLite) loads only when `serve` runs, so it
+// never slows `evolve --help` or the other commands.
+const serve = (flags: ServeFlags) => Effect.flatMap(Effect.promise(() => import("./server/Serve.js")), (s) => s.serve(flags))
+
 /** Exit codes: 0 done, 1 run failed or internal error, 2 bad configuration or command line. */
-const program = Effect.zipRight(heapPolicy, Effect.suspend(() => cli(argv))).pipe(
+const program = Effect.zipRight(heapPolicy, Effect.suspend(() => cli(serve)(argv))).pipe(
   Effect.as(0),
   Effect.catchAll((error) => {
     // @effect/cli has already printed what was wrong with the command line.

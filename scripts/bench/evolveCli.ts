@@ -87,7 +87,7 @@ export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Pro
   ]
   const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: options.cwd, NO_COLOR: "1" }
   if (withProbe) env["BENCH_PROBE_OUT"] = probeOut
-  // Passed through for A/B runs of evolve's heap policy (src/server/HeapGrowth.ts).
+  // Passed through for A/B runs of evolve's heap policy (src/process/HeapGrowth.ts).
   const heapGrowth = process.env["EVOLVE_HEAP_GROWTH_PERCENT"]
   if (heapGrowth !== undefined) env["EVOLVE_HEAP_GROWTH_PERCENT"] = heapGrowth
   return new Promise((resolve, reject) => {

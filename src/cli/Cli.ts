@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type FlagValue, flagValues, type SettingName, settings, type ValueOf } from "../config/Overrides.js"
 import { generate } from "./GenerateCommand.js"
-import { serve } from "./ServeCommand.js"
+import { serve, type ServeHandler } from "./ServeCommand.js"
 
 // Command definitions only: each handler module is imported when its command runs, so that
 // `evolve --help` loads neither the engine, SQLite nor the HTTP client.
@@ -127,9 +127,11 @@ const debugFlag = Options.boolean("debug").pipe(
   Options.withDescription("print spans and timings to stderr (OTEL_EXPORTER_OTLP_ENDPOINT exports them over OTLP)")
 )
 
-export const evolve = Command.make("evolve", { debug: debugFlag }).pipe(
-  Command.withDescription("asynchronous LLM-driven program evolution"),
-  Command.withSubcommands([run, resume, ls, best, show, serve, generate])
-)
+/** The `evolve` command; `serve` runs the server main.ts wires in (the CLI does not import it). */
+export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
+  Command.make("evolve", { debug: debugFlag }).pipe(
+    Command.withDescription("asynchronous LLM-driven program evolution"),
+    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), generate])
+  )
 
-export const cli = Command.run(evolve, { name: "evolve", version: "0.1.0" })
+export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: "0.1.0" })

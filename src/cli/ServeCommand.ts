@@ -1,10 +1,10 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
+import type { ServeFlags } from "../config/ServeFlags.js"
 
-// Definition only: the server (HttpApi, Swagger UI, highlight.js, SQLite) loads when `serve` runs,
-// so it never slows `evolve --help` or the other commands.
-const launcher = Effect.promise(() => import("../server/Serve.js"))
+/** What `evolve serve` runs: main.ts passes the server, imported only when the command runs. */
+export type ServeHandler<E, R> = (flags: ServeFlags) => Effect.Effect<void, E, R>
 
 const options = {
   host: Options.text("host").pipe(
@@ -34,6 +34,7 @@ const options = {
 }
 
 /** `evolve serve`: the HttpApi, SSE events, /metrics and the web UI over one database. */
-export const serve = Command.make("serve", options, (o) => Effect.flatMap(launcher, (s) => s.serve(o))).pipe(
-  Command.withDescription("host many runs behind an HTTP API with live events, Prometheus metrics and a web UI")
-)
+export const serve = <E, R>(handler: ServeHandler<E, R>) =>
+  Command.make("serve", options, handler).pipe(
+    Command.withDescription("host many runs behind an HTTP API with live events, Prometheus metrics and a web UI")
+  )

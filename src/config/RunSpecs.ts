@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect, Option } from "effect"
+import { Config, Effect, Option } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
 
@@ -70,7 +70,8 @@ const checkExecutable = (bin: string, cwd: string, what: string) =>
       }
       return
     }
-    const dirs = (process.env["PATH"] ?? "").split(":").filter((d) => d !== "")
+    const searchPath = yield* Config.string("PATH").pipe(Config.withDefault(""), Effect.orElseSucceed(() => ""))
+    const dirs = searchPath.split(":").filter((d) => d !== "")
     for (const dir of dirs) {
       if (yield* isExecutableFile(fs, path.join(dir, bin))) return
     }

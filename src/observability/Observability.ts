@@ -10,13 +10,15 @@
  * - `debug`: spans are printed as they end, and a timing table when the layer is released.
  * - neither: `Layer.empty`, Effect's built-in tracer stays in place.
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as DebugTracer from "./DebugTracer.js"
 
 export interface ObservabilityOptions {
-  /** Variables to read OTEL_* from (default `process.env`). */
+  /** Variables to read OTEL_* from (default: the environment, through Effect's Config). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /** Print spans and timings (`--debug`); `true` prints to stderr, a function receives the lines. */
   readonly debug?: boolean | DebugTracer.Sink | undefined
@@ -37,10 +39,19 @@ export const otlpTracesUrl = (env: Readonly<Record<string, string | undefined>>)
 export const otlpEnabled = (env: Readonly<Record<string, string | undefined>>): boolean =>
   env["OTEL_SDK_DISABLED"]?.trim().toLowerCase() !== "true" && otlpTracesUrl(env) !== undefined
 
+const optional = (name: string) => Config.option(Config.string(name)).pipe(Config.map(Option.getOrUndefined))
+
+/** The OTEL_* variables `otlpEnabled` and `otlpTracesUrl` look at. */
+const otelEnvironment: Effect.Effect<Readonly<Record<string, string | undefined>>> = Config.all({
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+  OTEL_SDK_DISABLED: optional("OTEL_SDK_DISABLED")
+}).pipe(Effect.orElseSucceed(() => ({})))
+
 /** The tracer the options ask for, alive for the scope; `undefined` when nothing changes. */
 export const makeTracer = (options: ObservabilityOptions = {}) =>
   Effect.gen(function*() {
-    const env = options.env ?? (yield* Effect.sync(() => process.env))
+    const env = options.env ?? (yield* otelEnvironment)
     let tracer: Tracer.Tracer | undefined
     if (otlpEnabled(env)) {
       const Otlp = yield* Effect.promise(() => import("./Otlp.js"))

@@ -1,19 +1,10 @@
-import { Cause, Config, Console, Effect, Layer, Option, type Redacted } from "effect"
+import { Cause, Config, Console, Effect, Layer, Option } from "effect"
+import type { ServeFlags } from "../config/ServeFlags.js"
 import { ConfigError } from "../domain/Errors.js"
-import { applyHeapPolicy, serviceHeapGrowthPercent } from "./HeapGrowth.js"
+import { applyHeapPolicy, serviceHeapGrowthPercent } from "../process/HeapGrowth.js"
 import * as Server from "./Server.js"
 
 const defaultDatabase = ".evolve/evolve.db"
-
-export interface ServeFlags {
-  readonly host: string
-  readonly port: number
-  readonly db: Option.Option<string>
-  readonly token: Option.Option<Redacted.Redacted>
-  readonly llmConcurrency: number
-  readonly evalConcurrency: number
-  readonly noResume: boolean
-}
 
 /** Runs the service until interrupted (SIGINT/SIGTERM): hosted runs then stop gracefully and resume at the next start. */
 export const serve = (o: ServeFlags) =>

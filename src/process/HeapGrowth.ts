@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Config, Effect, Option } from "effect"
 import * as v8 from "node:v8"
 import { ConfigError } from "../domain/Errors.js"
 
@@ -43,9 +43,19 @@ export const limitHeapGrowth = (percent: number | undefined) => {
   if (percent !== undefined) v8.setFlagsFromString(`--heap-growing-percent=${percent}`)
 }
 
+const variable = (name: string) =>
+  Config.option(Config.string(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()), Effect.map(Option.getOrUndefined))
+
 /** Applies `heapGrowthPercent` for this process; a bad `EVOLVE_HEAP_GROWTH_PERCENT` is a ConfigError. */
 export const applyHeapPolicy = (fallback: number | undefined) =>
-  Effect.try({
-    try: () => limitHeapGrowth(heapGrowthPercent(process.execArgv, process.env, fallback)),
-    catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
+  Effect.gen(function*() {
+    const env = {
+      EVOLVE_HEAP_GROWTH_PERCENT: yield* variable("EVOLVE_HEAP_GROWTH_PERCENT"),
+      NODE_OPTIONS: yield* variable("NODE_OPTIONS")
+    }
+    const execArgv = yield* Effect.sync(() => process.execArgv)
+    return yield* Effect.try({
+      try: () => limitHeapGrowth(heapGrowthPercent(execArgv, env, fallback)),
+      catch: (e) => new ConfigError({ message: e instanceof Error ? e.message : String(e) })
+    })
   })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { heapGrowthPercent, serviceHeapGrowthPercent } from "../../src/server/HeapGrowth.js"
+import { ConfigProvider, Effect, Exit } from "effect"
+import { applyHeapPolicy, heapGrowthPercent, serviceHeapGrowthPercent } from "../../src/process/HeapGrowth.js"
 
 describe("heapGrowthPercent", () => {
   it("takes the command's default when the user chose nothing", () => {
@@ -28,5 +29,16 @@ describe("heapGrowthPercent", () => {
         `EVOLVE_HEAP_GROWTH_PERCENT: expected an integer from 0 to 400, got "${bad}"`
       )
     }
+  })
+
+  it("reads EVOLVE_HEAP_GROWTH_PERCENT through Effect's Config", async () => {
+    const withEnv = (value: string) =>
+      applyHeapPolicy(50).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["EVOLVE_HEAP_GROWTH_PERCENT", value]]))))
+    const bad = await Effect.runPromiseExit(withEnv("lots"))
+    expect(bad).toEqual(Exit.fail(expect.objectContaining({
+      _tag: "ConfigError",
+      message: "EVOLVE_HEAP_GROWTH_PERCENT: expected an integer from 0 to 400, got \"lots\""
+    })))
+    expect(Exit.isSuccess(await Effect.runPromiseExit(withEnv("0")))).toBe(true)
   })
 })
