@@ -46,6 +46,42 @@ const setPath = (target: Raw, path: ReadonlyArray<string>, value: unknown): void
   node[path[path.length - 1]!] = value
 }
 
+/** YAML aliases expanded at most (an alias bomb expands to gigabytes from a few lines). */
+const maxYamlAliases = 100
+
+/**
+ * Settings as YAML (or JSON) text: a mapping of config keys. Bigger texts, alias bombs and
+ * malformed YAML are ConfigErrors naming `source` (and the line).
+ */
+export const parseConfigText = (text: string, source: string, options: { readonly file?: string; readonly maxBytes: number }) =>
+  Effect.gen(function*() {
+    const file = options.file
+    const bytes = Buffer.byteLength(text, "utf8")
+    if (bytes > options.maxBytes) {
+      return yield* new ConfigError({ file, message: `${source}: ${bytes} bytes of settings, more than ${options.maxBytes}` })
+    }
+    const doc = Yaml.parseDocument(text, { prettyErrors: true })
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0]!
+      const line = first.linePos?.[0]
+      return yield* new ConfigError({
+        file,
+        message: `${source}${line ? `:${line.line}:${line.col}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`
+      })
+    }
+    const value: unknown = yield* Effect.try({
+      try: () => doc.toJS({ maxAliasCount: maxYamlAliases }),
+      catch: (e) => new ConfigError({ file, message: `${source}: invalid YAML: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    if (value === null || value === undefined) return {}
+    if (typeof value !== "object" || Array.isArray(value)) {
+      return yield* new ConfigError({ file, message: `${source}: expected a mapping of config keys at the top level` })
+    }
+    return value as Raw
+  })
+
+const maxFileBytes = 4 * 1024 * 1024
+
 const readFile = (file: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -57,21 +93,7 @@ const readFile = (file: string) =>
         })
       )
     )
-    const doc = Yaml.parseDocument(text, { prettyErrors: true })
-    if (doc.errors.length > 0) {
-      const first = doc.errors[0]!
-      const line = first.linePos?.[0]
-      return yield* new ConfigError({
-        file,
-        message: `${file}${line ? `:${line.line}:${line.col}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`
-      })
-    }
-    const value: unknown = doc.toJS()
-    if (value === null || value === undefined) return {}
-    if (typeof value !== "object" || Array.isArray(value)) {
-      return yield* new ConfigError({ file, message: `${file}: expected a mapping of config keys at the top level` })
-    }
-    return value as Raw
+    return yield* parseConfigText(text, file, { file, maxBytes: maxFileBytes })
   })
 
 /**

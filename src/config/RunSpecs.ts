@@ -3,6 +3,7 @@ import * as Path from "@effect/platform/Path"
 import { Config, Effect, Option } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
+import * as Workspace from "./Workspace.js"
 
 /** The language named in prompts, by file extension. */
 export const languageOfExtension: Record<string, string> = {
@@ -83,14 +84,17 @@ const checkExecutable = (bin: string, cwd: string, what: string) =>
  * then the program's directory), so a missing file is a config error at start and the stored
  * spec resumes even if the file moves.
  */
-const inlineTemplates = (prompt: RunConfig["prompt"], programDir: string) =>
+const inlineTemplates = (prompt: RunConfig["prompt"], programDir: string, workspace: Workspace.Workspace | undefined) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     const read = (file: string, key: string) =>
       Effect.gen(function*() {
-        const candidates = path.isAbsolute(file) ? [file] : [path.resolve(file), path.resolve(programDir, file)]
+        const candidates = path.isAbsolute(file)
+          ? [file]
+          : [path.resolve(workspace?.root ?? "", file), path.resolve(programDir, file)]
         for (const candidate of candidates) {
+          if (workspace !== undefined) yield* Workspace.confine(workspace, programDir, candidate, `prompt.${key}`)
           const text = yield* Effect.option(fs.readFileString(candidate))
           if (Option.isSome(text)) return text.value
         }
@@ -126,15 +130,70 @@ export const resolveEvaluator = (evaluator: string, config: RunConfig, nodePath:
   })
 
 /**
+ * What a run may use when its spec comes from someone else (`evolve serve`'s API): files only
+ * under the workspace, and commands that are files there.
+ */
+const confineToWorkspace = (workspace: Workspace.Workspace, program: string, evaluator: string, config: RunConfig) =>
+  Effect.gen(function*() {
+    const path = yield* Path.Path
+    const root = workspace.root
+    yield* Workspace.confine(workspace, root, program, "program")
+    yield* Workspace.confine(workspace, root, evaluator, "evaluator")
+    const evaluatorDir = path.dirname(evaluator)
+    const commandFile = (bin: string, what: string) =>
+      bin.includes("/")
+        ? Workspace.confine(workspace, evaluatorDir, bin, what)
+        : new ConfigError({
+          path: what,
+          message: `${what}: "${bin}" is looked up on PATH; through evolve serve a command must be a file in the workspace ${root} (or leave ${what} out)`
+        })
+    if (config.evaluator.contract === "command" && config.evaluator.command !== undefined) {
+      yield* commandFile(config.evaluator.command[0]!, "evaluator.command")
+    }
+    if (config.evaluator.contract !== "command" && config.evaluator.python !== defaultPython) {
+      yield* commandFile(config.evaluator.python, "evaluator.python")
+    }
+    const replay = (file: string | undefined, what: string) =>
+      file === undefined ? Effect.succeed(undefined) : Workspace.confine(workspace, root, file, what)
+    return {
+      ...config.llm,
+      ...(config.llm.replay_file === undefined ? {} : { replay_file: yield* replay(config.llm.replay_file, "llm.replay_file") }),
+      ...(config.llm.models === undefined ? {} : {
+        models: yield* Effect.forEach(config.llm.models, (m, i) =>
+          Effect.map(replay(m.replay_file, `llm.models.${i}.replay_file`), (file) => (file === undefined ? m : { ...m, replay_file: file })))
+      })
+    }
+  })
+
+/** The interpreter of the Python contracts when the config names none. */
+const defaultPython = "python3"
+
+export interface ResolveOptions {
+  /**
+   * Confine the run to this workspace (evolve serve): relative paths are taken from it, every
+   * file read must lie in it, a command must be a file in it, replay files become absolute.
+   */
+  readonly workspace?: Workspace.Workspace | undefined
+}
+
+/**
  * Resolves a new run's spec: absolute paths (runs are resumed from any directory), the
  * evaluator command and the language. Fails with a ConfigError naming a missing file.
  */
-export const resolveRunSpec = (programPath: string, evaluatorPath: string, config: RunConfig, nodePath: string) =>
+export const resolveRunSpec = (
+  programPath: string,
+  evaluatorPath: string,
+  config: RunConfig,
+  nodePath: string,
+  options: ResolveOptions = {}
+) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const program = path.resolve(programPath)
-    const evaluator = path.resolve(evaluatorPath)
+    const workspace = options.workspace
+    const program = path.resolve(workspace?.root ?? "", programPath)
+    const evaluator = path.resolve(workspace?.root ?? "", evaluatorPath)
+    const llm = workspace === undefined ? config.llm : yield* confineToWorkspace(workspace, program, evaluator, config)
     yield* checkReadable(fs, program, "program")
     yield* checkReadable(fs, evaluator, "evaluator")
     const initialCode = yield* fs.readFileString(program).pipe(
@@ -142,7 +201,7 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
     )
     const evaluatorConfig = yield* resolveEvaluator(evaluator, config, nodePath)
     const language = config.language ?? languageOfExtension[path.extname(program)] ?? "text"
-    const prompt = yield* inlineTemplates(config.prompt, path.dirname(program))
+    const prompt = yield* inlineTemplates(config.prompt, path.dirname(program), workspace)
     const spec: RunSpec = {
       programPath: program,
       evaluatorPath: evaluator,
@@ -150,6 +209,7 @@ export const resolveRunSpec = (programPath: string, evaluatorPath: string, confi
         ...config,
         language,
         prompt,
+        llm,
         evaluator: evaluatorConfig,
         database: { path: path.resolve(config.database.path) }
       }

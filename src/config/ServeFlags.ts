@@ -5,7 +5,15 @@ export interface ServeFlags {
   readonly host: string
   readonly port: number
   readonly db: Option.Option<string>
+  /** Refused: a token on the command line is visible to every local user. */
   readonly token: Option.Option<Redacted.Redacted>
+  readonly tokenFile: Option.Option<string>
+  readonly noToken: boolean
+  readonly workspace: Option.Option<string>
+  /** Comma-separated variable names. */
+  readonly allowKeyEnv: Option.Option<string>
+  /** Comma-separated base URLs. */
+  readonly allowBaseUrl: Option.Option<string>
   readonly llmConcurrency: number
   readonly evalConcurrency: number
   readonly noResume: boolean

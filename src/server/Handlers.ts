@@ -3,9 +3,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { createTwoFilesPatch } from "diff"
 import { basename } from "node:path"
-import { Effect, Layer, Option, Stream } from "effect"
-import * as Yaml from "yaml"
-import { decodeRunConfig } from "../config/ConfigLoader.js"
+import { Effect, Either, Layer, Option, Stream } from "effect"
+import { decodeRunConfig, parseConfigText } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import type { ProgramDatabase } from "../db/ProgramDatabase.js"
@@ -29,6 +28,7 @@ import {
   StorageError
 } from "./Api.js"
 import * as Highlight from "./Highlight.js"
+import * as RunPolicy from "./RunPolicy.js"
 
 // ---- error translation ------------------------------------------------------------------------
 
@@ -150,27 +150,18 @@ const programDetail = (id: string, highlight: boolean) =>
 
 // ---- create-run validation --------------------------------------------------------------------
 
+/** config_yaml beyond this is refused (the whole body is capped too). */
+const maxConfigYamlBytes = 64 * 1024
+
 const parseConfig = (payload: { readonly config?: unknown; readonly config_yaml?: string | undefined }) =>
   Effect.gen(function*() {
     if (payload.config !== undefined && payload.config_yaml !== undefined) {
       return yield* new InvalidRequest({ message: "give either config or config_yaml, not both", path: "config_yaml" })
     }
     if (payload.config_yaml === undefined) return payload.config ?? {}
-    const doc = Yaml.parseDocument(payload.config_yaml, { prettyErrors: true })
-    if (doc.errors.length > 0) {
-      const first = doc.errors[0]!
-      const at = first.linePos?.[0]
-      return yield* new InvalidRequest({
-        message: `config_yaml${at ? `:${at.line}:${at.col}` : ""}: invalid YAML: ${first.message.split("\n")[0]}`,
-        path: "config_yaml"
-      })
-    }
-    const value: unknown = doc.toJS()
-    if (value === null || value === undefined) return {}
-    if (typeof value !== "object" || Array.isArray(value)) {
-      return yield* new InvalidRequest({ message: "config_yaml: expected a mapping of config keys", path: "config_yaml" })
-    }
-    return value
+    return yield* parseConfigText(payload.config_yaml, "config_yaml", { maxBytes: maxConfigYamlBytes }).pipe(
+      Effect.mapError((e) => new InvalidRequest({ message: e.message, path: "config_yaml" }))
+    )
   })
 
 // ---- groups -----------------------------------------------------------------------------------
@@ -183,6 +174,7 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
     const runs = yield* RunStore
     const candidates = yield* CandidateStore
     const queries = yield* RunQueries
+    const policy = yield* RunPolicy.RunPolicy
     const context = yield* Effect.context<NodeContext.NodeContext | ProgramDatabase | Highlight.Highlighter>()
     const detailOf = (id: string) => Effect.flatMap(manager.get(id), runDetail).pipe(Effect.provide(context))
 
@@ -195,7 +187,10 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
               new InvalidRequest({ message: e.message, path: e.path === undefined || e.path === "" ? "config" : `config.${e.path}` })
             )
           )
-          const { initialCode, spec } = yield* resolveRunSpec(payload.program, payload.evaluator, config, process.execPath).pipe(
+          yield* Either.mapLeft(RunPolicy.check(policy, raw, config), (v) => new InvalidRequest(v))
+          const { initialCode, spec } = yield* resolveRunSpec(payload.program, payload.evaluator, config, process.execPath, {
+            workspace: policy.workspace
+          }).pipe(
             Effect.tap(({ spec }) => EvaluatorLive.preflight(spec.config.evaluator)),
             Effect.mapError((e) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) })),
             Effect.provide(context)

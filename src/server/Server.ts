@@ -3,13 +3,15 @@ import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Either, Layer, type Option, type Redacted } from "effect"
+import { type Context, Effect, Either, Layer, Option, type Redacted } from "effect"
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { ConfigError, type DatabaseError } from "../domain/Errors.js"
 import * as RunManager from "../engine/RunManager.js"
 import { ApiLive } from "./Handlers.js"
+import * as Auth from "./Auth.js"
 import * as Metrics from "./Metrics.js"
+import { RunPolicy } from "./RunPolicy.js"
 import * as Security from "./Security.js"
 import * as Ui from "./Ui.js"
 
@@ -19,7 +21,12 @@ export interface ServeOptions {
   /** 0 picks a free port. */
   readonly port: number
   readonly databasePath: string
+  /** Required by every request (bearer header or a login session); none: no authentication, loopback only. */
   readonly token: Option.Option<Redacted.Redacted>
+  /** Wrong tokens allowed per client address (default `Auth.defaultLoginLimit`). */
+  readonly loginLimit?: Auth.LoginLimit | undefined
+  /** What runs created through the API may read, run and send keys to. */
+  readonly runPolicy: Context.Tag.Service<RunPolicy>
   /** Shared limits across all hosted runs. */
   readonly llmConcurrency: number
   readonly evaluationConcurrency: number
@@ -58,11 +65,11 @@ export const layer = (
     HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
     Ui.routes
   )
-  const app = HttpApiBuilder.serve(
-    Security.middleware({ token: options.token, host: options.host, maxBodyBytes: options.maxBodyBytes })
-  ).pipe(
+  const auth = Option.match(options.token, { onNone: () => Auth.open, onSome: (token) => Auth.layer(token, options.loginLimit) })
+  const app = HttpApiBuilder.serve(Security.middleware({ host: options.host, maxBodyBytes: options.maxBodyBytes })).pipe(
     Layer.provide(routes),
     Layer.provide(ApiLive),
+    Layer.provide([auth, Layer.succeed(RunPolicy, options.runPolicy)]),
     Layer.provide(Metrics.layer),
     Layer.provide(core)
   )

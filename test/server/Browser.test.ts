@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from "node:fs"
 import { resolve } from "node:path"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { example, post, type Running, startServer } from "./support.js"
+import { example, type Running, startServer } from "./support.js"
 
 // Debian's chromium (installed by .ci/run). Locally without it the suite is skipped; in CI it must run.
 const executablePath = process.env["EVOLVE_CHROMIUM"] ?? "/usr/bin/chromium"
@@ -45,8 +45,18 @@ describe.skipIf(!available && process.env["CI"] === undefined)("web UI in headle
       if (!r.url().startsWith(server.url)) problems.push(`external request: ${r.url()}`)
     })
 
+    // The server asks for its token: the login page, then the UI.
     await page.goto(server.url)
+    await page.fill("#token", "not-the-token")
+    await page.click("#login-button")
+    await page.waitForFunction(() => (document.querySelector(".error")?.textContent ?? "").includes("wrong token"))
+    await page.fill("#token", server.token!)
+    await page.click("#login-button")
     await page.waitForSelector("#runs-table")
+    expect(problems.splice(0)).toEqual([
+      "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)",
+      "console: Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+    ])
     await page.fill("#program-input", example("initial_program.mjs"))
     await page.fill("#evaluator-input", example("evaluator.mjs"))
 
@@ -109,7 +119,23 @@ describe.skipIf(!available && process.env["CI"] === undefined)("web UI in headle
     await page.screenshot({ path: resolve(artifacts, "ui-runs.png"), fullPage: true })
     expect(problems).toEqual([])
     await page.close()
+
+    // A login link (as `evolve serve` prints it) leaves no token in the address bar.
+    const fresh = await browser.newContext()
+    const linked = await fresh.newPage()
+    await linked.goto(`${server.url}/?token=${server.token}`)
+    await linked.waitForSelector(`#runs-table tr.run-row[data-id="${runId}"]`)
+    expect(linked.url()).toBe(`${server.url}/`)
+    // The API docs run under their CSP (their inline scripts allowed by hash).
+    const violations: Array<string> = []
+    linked.on("console", (m) => {
+      if (m.type() === "error") violations.push(m.text())
+    })
+    await linked.goto(`${server.url}/docs`)
+    await linked.waitForSelector(".swagger-ui .opblock")
+    expect(violations).toEqual([])
+    await fresh.close()
     // Idempotence check on the API side: the run is not active any more.
-    expect((await post(`${server.url}/api/runs/${runId}/stop`)).status).toBe(409)
+    expect((await server.post(`/api/runs/${runId}/stop`)).status).toBe(409)
   })
 })

@@ -1,8 +1,9 @@
 import { Effect, Either, Exit, Layer, Option, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Auth from "../../src/server/Auth.js"
 import * as Security from "../../src/server/Security.js"
 import * as Server from "../../src/server/Server.js"
-import { json, post, rawRequest, readEvents, type Running, startServer, tempDir } from "./support.js"
+import { json, post, rawRequest, readEvents, repository, type Running, startServer, tempDir } from "./support.js"
 
 const token = "s3cret-token-for-tests-0123456789"
 
@@ -28,10 +29,10 @@ describe("bind policy", () => {
 
   it("compares tokens in constant time, whatever their lengths", () => {
     const expected = Redacted.make(token)
-    expect(Security.tokenMatches(expected, token)).toBe(true)
-    expect(Security.tokenMatches(expected, `${token}x`)).toBe(false)
-    expect(Security.tokenMatches(expected, "")).toBe(false)
-    expect(Security.tokenMatches(expected, token.slice(0, -1))).toBe(false)
+    expect(Auth.tokenMatches(expected, token)).toBe(true)
+    expect(Auth.tokenMatches(expected, `${token}x`)).toBe(false)
+    expect(Auth.tokenMatches(expected, "")).toBe(false)
+    expect(Auth.tokenMatches(expected, token.slice(0, -1))).toBe(false)
   })
 
   it("does not start (nor bind) off loopback without a token", async () => {
@@ -45,7 +46,8 @@ describe("bind policy", () => {
         llmConcurrency: 1,
         evaluationConcurrency: 1,
         resumeOnStart: false,
-        maxBodyBytes: 1024
+        maxBodyBytes: 1024,
+        runPolicy: { workspace: { root: repository }, keyEnv: new Set(), origins: new Set(), loopback: true }
       })))
     )
     expect(Exit.isFailure(exit)).toBe(true)
@@ -73,18 +75,23 @@ describe("a server with a bearer token", () => {
     expect((await post(`${server.url}/api/runs`, { program: "a", evaluator: "b" })).status).toBe(401)
   })
 
-  it("accepts the bearer header, and a ?token= once (then its cookie) for browsers", async () => {
+  it("accepts the bearer header, and exchanges a ?token= for a session cookie (not the token) and a clean URL", async () => {
     const ok = await json(`${server.url}/api/runs`, { headers: { authorization: `Bearer ${token}` } })
     expect(ok.status).toBe(200)
     const page = await rawRequest(`${server.url}/?token=${token}`)
-    expect(page.status).toBe(200)
-    const withQuery = await fetch(`${server.url}/?token=${token}`)
-    const cookie = withQuery.headers.get("set-cookie") ?? ""
-    expect(cookie).toMatch(/evolve_token=/)
+    expect(page.status).toBe(303)
+    expect(page.headers["location"]).toBe("/")
+    const cookie = String(page.headers["set-cookie"] ?? "")
+    expect(cookie).toMatch(/evolve_session=/)
+    expect(cookie).not.toContain(token)
     expect(cookie).toMatch(/HttpOnly/i)
     expect(cookie).toMatch(/SameSite=Strict/i)
-    const viaCookie = await json(`${server.url}/api/runs`, { headers: { cookie: cookie.split(";")[0]! } })
+    const session = cookie.split(";")[0]!
+    const viaCookie = await json(`${server.url}/api/runs`, { headers: { cookie: session } })
     expect(viaCookie.status).toBe(200)
+    // Other parameters stay; only the token leaves the URL.
+    const deep = await rawRequest(`${server.url}/api/runs/x/programs?limit=5&token=${token}`)
+    expect(deep.headers["location"]).toBe("/api/runs/x/programs?limit=5")
     const events = await readEvents(`${server.url}/api/runs/run_nope/events`, () => true, {
       headers: { authorization: `Bearer ${token}` }
     }).catch((e: Error) => e.message)

@@ -1,5 +1,6 @@
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, realpathSync, rmSync } from "node:fs"
 import { request as httpRequest } from "node:http"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -7,19 +8,35 @@ import * as Server from "../../src/server/Server.js"
 
 export const example = (file: string) => resolve(__dirname, "../../examples/function_minimization", file)
 
+/** The repository: the test servers' workspace (the examples live there). */
+export const repository = realpathSync(resolve(__dirname, "../.."))
+
 export interface Running {
   readonly url: string
   readonly dir: string
   readonly dbPath: string
+  /** The bearer token every request needs (undefined: a `--no-token` server). */
+  readonly token: string | undefined
+  /** The Authorization header, for the helpers below or fetch. */
+  readonly auth: Record<string, string>
+  /** `json`, `post`, `readEvents` and `rawRequest` on a path of this server, with its token. */
+  readonly json: (path: string, init?: RequestInit) => ReturnType<typeof json>
+  readonly post: (path: string, body?: unknown, headers?: Record<string, string>) => ReturnType<typeof json>
+  readonly events: (path: string, until: (events: ReadonlyArray<SseEvent>) => boolean, options?: EventOptions) => Promise<Array<SseEvent>>
+  readonly raw: (path: string, options?: RawOptions) => ReturnType<typeof rawRequest>
   readonly close: () => Promise<void>
 }
 
 export const tempDir = () => mkdtempSync(join(tmpdir(), "evolve-serve-"))
 
-/** Starts the whole service on 127.0.0.1, port 0, with a database in `dir`. */
+/** Starts the whole service on 127.0.0.1, port 0, with a database in `dir`, a random token (`token: null`: none), the repository as its workspace. */
 export const startServer = async (options: {
   readonly dir?: string
-  readonly token?: string
+  readonly token?: string | null
+  readonly workspace?: string
+  readonly allowKeyEnv?: ReadonlyArray<string>
+  readonly allowOrigins?: ReadonlyArray<string>
+  readonly loginLimit?: { readonly failures: number; readonly windowMs: number }
   readonly llmConcurrency?: number
   readonly evaluationConcurrency?: number
   readonly resumeOnStart?: boolean
@@ -28,11 +45,19 @@ export const startServer = async (options: {
   const dir = options.dir ?? tempDir()
   const dbPath = join(dir, "evolve.db")
   const scope = Effect.runSync(Scope.make())
+  const token = options.token === null ? undefined : options.token ?? randomBytes(24).toString("base64url")
   const layer = Server.layer({
     host: "127.0.0.1",
     port: 0,
     databasePath: dbPath,
-    token: options.token === undefined ? Option.none() : Option.some(Redacted.make(options.token)),
+    token: token === undefined ? Option.none() : Option.some(Redacted.make(token)),
+    loginLimit: options.loginLimit,
+    runPolicy: {
+      workspace: { root: realpathSync(options.workspace ?? repository) },
+      keyEnv: new Set(options.allowKeyEnv ?? ["OPENAI_API_KEY"]),
+      origins: new Set(options.allowOrigins ?? ["https://api.openai.com"]),
+      loopback: options.allowOrigins === undefined
+    },
     llmConcurrency: options.llmConcurrency ?? 4,
     evaluationConcurrency: options.evaluationConcurrency ?? 2,
     resumeOnStart: options.resumeOnStart ?? true,
@@ -40,10 +65,18 @@ export const startServer = async (options: {
   })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   const url = Effect.runSync(Effect.provide(Server.baseUrl, context))
+  const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+  const withAuth = (init: RequestInit = {}): RequestInit => ({ ...init, headers: { ...auth, ...(init.headers as Record<string, string>) } })
   return {
     url,
     dir,
     dbPath,
+    token,
+    auth,
+    json: (path, init) => json(`${url}${path}`, withAuth(init)),
+    post: (path, body, headers = {}) => post(`${url}${path}`, body, { ...auth, ...headers }),
+    events: (path, until, eventOptions = {}) => readEvents(`${url}${path}`, until, { ...eventOptions, headers: { ...auth, ...eventOptions.headers } }),
+    raw: (path, rawOptions = {}) => rawRequest(`${url}${path}`, { ...rawOptions, headers: { ...auth, ...rawOptions.headers } }),
     close: async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       if (options.dir === undefined) rmSync(dir, { recursive: true, force: true })
@@ -61,10 +94,16 @@ export interface SseEvent {
  * Reads Server-Sent Events until `until` returns true (or the timeout), then closes the stream.
  * Uses the platform fetch of the test process (not in src/).
  */
+export interface EventOptions {
+  readonly lastEventId?: number
+  readonly timeoutMs?: number
+  readonly headers?: Record<string, string>
+}
+
 export const readEvents = async (
   url: string,
   until: (events: ReadonlyArray<SseEvent>) => boolean,
-  options: { readonly lastEventId?: number; readonly timeoutMs?: number; readonly headers?: Record<string, string> } = {}
+  options: EventOptions = {}
 ): Promise<Array<SseEvent>> => {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), options.timeoutMs ?? 30_000)
@@ -127,13 +166,19 @@ export const post = (url: string, body?: unknown, headers: Record<string, string
   })
 
 /** A raw HTTP request (node:http), for headers fetch will not send as given (Host). */
-export const rawRequest = (url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-  new Promise<{ status: number; body: string }>((resolve, reject) => {
+export interface RawOptions {
+  readonly method?: string
+  readonly headers?: Record<string, string>
+  readonly body?: string
+}
+
+export const rawRequest = (url: string, options: RawOptions = {}) =>
+  new Promise<{ status: number; body: string; headers: Record<string, string | Array<string> | undefined> }>((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? "GET", headers: options.headers ?? {} }, (res) => {
       let body = ""
       res.setEncoding("utf8")
       res.on("data", (chunk) => (body += chunk))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
     })
     req.on("error", reject)
     req.end(options.body)

@@ -38,6 +38,8 @@
       return r.text().then(function (t) {
         var data = null;
         try { data = t ? JSON.parse(t) : null; } catch (e) { data = { message: t }; }
+        // The session is gone (the server restarted): log in again.
+        if (r.status === 401) { window.location.assign("/login"); }
         if (!r.ok) { var err = new Error((data && data.message) || ("HTTP " + r.status)); err.status = r.status; err.data = data; throw err; }
         return data;
       });
