@@ -1,4 +1,8 @@
-import { Effect, Either, Exit, Layer, Option, Redacted } from "effect"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { Cause, Effect, Either, Exit, Layer, Logger, Option, Redacted, Scope } from "effect"
+import { createServer } from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Auth from "../../src/server/Auth.js"
 import * as Security from "../../src/server/Security.js"
@@ -96,5 +100,35 @@ describe("a server with a bearer token", () => {
       headers: { authorization: `Bearer ${token}` }
     }).catch((e: Error) => e.message)
     expect(events).toMatch(/HTTP 404/)
+  })
+})
+
+describe("a 5xx answer", () => {
+  it("is logged with a request id, which the answer names", async () => {
+    const logs: Array<{ message: string; requestId: unknown; cause: string }> = []
+    const logger = Logger.make(({ annotations, cause, message }) => {
+      logs.push({ message: String(message), requestId: annotations.pipe((a) => [...a].find(([k]) => k === "requestId")?.[1]), cause: Cause.pretty(cause) })
+    })
+    const app = HttpRouter.empty.pipe(HttpRouter.get("/boom", Effect.die(new Error("kaboom"))))
+    const layer = HttpServer.serve(Security.middleware({ host: "127.0.0.1", maxBodyBytes: 1024 })(app)).pipe(
+      Layer.provide(Auth.open),
+      Layer.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
+    )
+    const scope = Effect.runSync(Scope.make())
+    const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+    try {
+      const url = Effect.runSync(Effect.provide(Server.baseUrl, context))
+      const r = await json(`${url}/boom`)
+      expect(r.status).toBe(500)
+      expect(r.body).toEqual({ _tag: "InternalError", message: "internal server error", requestId: expect.stringMatching(/^[0-9a-f]{14}$/) })
+      expect(r.headers.get("x-request-id")).toBe(r.body.requestId)
+      expect(r.body.message).not.toContain("kaboom")
+      const logged = logs.find((l) => l.requestId === r.body.requestId)
+      expect(logged?.message).toContain("GET /boom answered 500")
+      expect(logged?.cause).toContain("kaboom")
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
   })
 })
