@@ -16,6 +16,7 @@ import { diskTrouble } from "./scenarios/diskTrouble.js"
 import { flakyLlm } from "./scenarios/flakyLlm.js"
 import { hostileCandidates } from "./scenarios/hostile.js"
 import { secrets } from "./scenarios/secrets.js"
+import { serveSecurity } from "./scenarios/serveSecurity.js"
 import { service } from "./scenarios/service.js"
 
 interface Scenario {
@@ -30,7 +31,8 @@ const scenarios: ReadonlyArray<Scenario> = [
   { id: "4", run: badInput },
   { id: "5", run: secrets },
   { id: "6", run: service },
-  { id: "7", run: diskTrouble }
+  { id: "7", run: diskTrouble },
+  { id: "8", run: serveSecurity }
 ]
 
 const argv = process.argv.slice(2)

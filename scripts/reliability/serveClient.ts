@@ -1,11 +1,12 @@
 /** A small HTTP/SSE client for `evolve serve`, and starting the service as a child process. */
-import { request as httpRequest } from "node:http"
+import { type IncomingHttpHeaders, request as httpRequest } from "node:http"
 import { type CliProcess, sleep, startCli } from "./harness.js"
 
 export interface Reply {
   /** 0: no HTTP answer (connection refused, reset, timeout). */
   readonly status: number
   readonly body: string
+  readonly headers?: IncomingHttpHeaders
   readonly error?: string
 }
 
@@ -57,7 +58,7 @@ const sendUnsafe = (base: string, options: RequestOptions, resolve: (reply: Repl
       res.on("data", (c: Buffer) => {
         if (chunks.length < 2000) chunks.push(c)
       })
-      res.on("end", () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
+      res.on("end", () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: res.headers }))
       res.on("error", (e) => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), error: String(e) }))
     })
     req.on("timeout", () => {
