@@ -1,6 +1,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Cause, Config, Console, Effect, Layer, Option, Redacted } from "effect"
+import { Cause, Config, Console, Effect, Either, Layer, Option, Redacted } from "effect"
 import { loadRunConfig } from "../config/ConfigLoader.js"
 import * as Overrides from "../config/Overrides.js"
 import type { ServeFlags } from "../config/ServeFlags.js"
@@ -10,7 +10,7 @@ import { applyHeapPolicy, serviceHeapGrowthPercent } from "../process/HeapGrowth
 import { restrictNewFiles } from "../process/PrivateFiles.js"
 import * as Auth from "./Auth.js"
 import * as RunPolicy from "./RunPolicy.js"
-import { isLoopback } from "./Security.js"
+import { bindPolicy, isLoopback } from "./Security.js"
 import * as Server from "./Server.js"
 
 const defaultDatabase = ".evolve/evolve.db"
@@ -18,10 +18,14 @@ const defaultDatabase = ".evolve/evolve.db"
 /** Where a generated token is written, next to the database. */
 export const tokenFileName = "serve.token"
 
-type TokenSource =
-  | { readonly _tag: "None" }
-  | { readonly _tag: "Generated"; readonly token: Redacted.Redacted }
-  | { readonly _tag: "Given"; readonly token: Redacted.Redacted; readonly from: string }
+interface Given {
+  readonly _tag: "Given"
+  readonly token: Redacted.Redacted
+  /** The file or variable it came from. */
+  readonly from: string
+}
+
+type TokenSource = { readonly _tag: "None" } | { readonly _tag: "Generated"; readonly token: Redacted.Redacted } | Given
 
 const bad = (message: string) => new ConfigError({ message })
 
@@ -34,7 +38,7 @@ const tokenSource = (o: ServeFlags) =>
       )
     }
     const fs = yield* FileSystem.FileSystem
-    let given: TokenSource | undefined
+    let given: Given | undefined
     if (Option.isSome(o.tokenFile)) {
       const file = o.tokenFile.value
       const text = yield* fs.readFileString(file).pipe(Effect.mapError((e) => bad(`--token-file ${file}: cannot read it (${e.message})`)))
@@ -49,15 +53,13 @@ const tokenSource = (o: ServeFlags) =>
       if (!loopback) return yield* bad(`--no-token: only on a loopback address, not ${o.host}`)
       return { _tag: "None" } satisfies TokenSource
     }
-    if (given?._tag === "Given") {
+    if (given !== undefined) {
       if (Redacted.value(given.token).length < 16) return yield* bad("the token must be at least 16 characters long")
       return given
     }
-    if (!loopback) {
-      return yield* bad(
-        `binding ${o.host} (not a loopback address) requires a token you choose: set EVOLVE_TOKEN or pass --token-file`
-      )
-    }
+    // Off loopback the token must be one the user chose: refused with bindPolicy's reason.
+    const bind = bindPolicy(o.host, Option.none())
+    if (Either.isLeft(bind)) return yield* bad(bind.left)
     return { _tag: "Generated", token: Redacted.make(yield* Auth.randomSecret) } satisfies TokenSource
   })
 

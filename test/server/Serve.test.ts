@@ -37,7 +37,7 @@ describe("evolve serve's token", () => {
   it("refuses --token on the command line, --no-token off loopback, and a generated token off loopback", async () => {
     expect(await refusal({ token: Option.some(Redacted.make("a-token-of-enough-length")) })).toMatch(/--token-file FILE\) or in EVOLVE_TOKEN/)
     expect(await refusal({ host: "0.0.0.0", noToken: true })).toMatch(/--no-token: only on a loopback address/)
-    expect(await refusal({ host: "0.0.0.0" })).toMatch(/requires a token you choose/)
+    expect(await refusal({ host: "0.0.0.0" })).toMatch(/requires a bearer token you choose/)
     expect(await refusal({ noToken: true }, { EVOLVE_TOKEN: "a-token-of-enough-length" })).toMatch(/choose one/)
     expect(await refusal({}, { EVOLVE_TOKEN: "short" })).toMatch(/at least 16 characters/)
     expect(await refusal({ allowKeyEnv: Option.some("OPENAI_API_KEY,EVOLVE_TOKEN") })).toMatch(/EVOLVE_TOKEN is a variable of the server itself/)
