@@ -1,7 +1,7 @@
 /**
  * Where evolve's spans go. Every service already opens spans through Effect's tracer
  * (`Effect.fn`: LlmClient.complete, Proposer.propose, Evaluator.evaluate, ProgramDatabase.*,
- * plus @effect/sql's statement spans and the run span of `RunTracing.start`). This layer picks
+ * plus @effect/sql's statement spans and the run span of `startRun`). This layer picks
  * the tracer:
  *
  * - OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set: spans are exported
