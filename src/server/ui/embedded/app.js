@@ -1,7 +1,4 @@
-// The web UI of `evolve serve`: one page, plain browser JavaScript (no build step), served by
-// evolve itself (embedded at build time by scripts/embed-assets.mjs). Libraries come from
-// node_modules through /assets (uPlot for plots, diff2html for diffs); code is highlighted on the
-// server (highlight.js).
+// evolve serve's web UI, plain browser JavaScript; uPlot and diff2html come through /assets, code is highlighted on the server.
 "use strict";
 (function () {
   var view = document.getElementById("view");
@@ -38,8 +35,7 @@
       return r.text().then(function (t) {
         var data = null;
         try { data = t ? JSON.parse(t) : null; } catch (e) { data = { message: t }; }
-        // The session is gone (the server restarted): log in again.
-        if (r.status === 401) { window.location.assign("/login"); }
+        if (r.status === 401) { window.location.assign("/login"); } // session gone (server restarted): log in again
         if (!r.ok) { var err = new Error((data && data.message) || ("HTTP " + r.status)); err.status = r.status; err.data = data; throw err; }
         return data;
       });
