@@ -10,13 +10,11 @@ type Raw = Record<string, unknown>
 
 export type { FlagValue }
 
-/** The variables of `Overrides.settings` by name, with the key paths they set (in application order). */
-export const envOverrides: Readonly<Record<string, ReadonlyArray<{ readonly path: ReadonlyArray<string>; readonly parse: ValueType }>>> =
-  Object.fromEntries(variables.map(({ name, setting }) => [name, setting.paths.map((path) => ({ path, parse: setting.type }))]))
-
 export interface LoadOptions {
   /** evolve.yaml (or any YAML/JSON file); none means defaults plus overrides. */
   readonly file?: string | undefined
+  /** Settings in the evolve.yaml shape taking the file's place (a stored run's, a library call's). */
+  readonly base?: Record<string, unknown> | undefined
   readonly env?: Record<string, string | undefined>
   readonly flags?: ReadonlyArray<FlagValue>
 }
@@ -102,7 +100,7 @@ const readFile = (file: string) =>
  */
 export const loadRunConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
-    let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : {}
+    let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : structuredClone(options.base ?? {})
     // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
     if (options.file && OpenEvolveConfig.detect(raw)) {
       const mapped = OpenEvolveConfig.map(raw)
@@ -113,7 +111,7 @@ export const loadRunConfig = (options: LoadOptions) =>
     const origins = new Map<string, string>()
     // Each layer must be valid on its own: a bad value in the file (or the environment) is
     // reported even when a later layer overrides it, instead of lying in wait for the next run.
-    if (options.file) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
+    if (options.file || options.base) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
     let fromEnv = false
     for (const { name, setting } of variables) {
       const value = options.env?.[name]

@@ -104,8 +104,6 @@ export class RunManager extends Context.Tag("evolve/RunManager")<RunManager, {
   ) => Effect.Effect<RunInfo, Failures>
   /** Stored events after `afterSeq`, then live ones; ends when the manager shuts down. */
   readonly events: (id: string, afterSeq: number) => Stream.Stream<StoredEvent, DatabaseError | RunNotFound>
-  /** Every hosted run's events as they are stored (for metrics). */
-  readonly subscribeAll: Effect.Effect<Queue.Dequeue<StoredEvent>, never, Scope.Scope>
   /** Live statistics of the hosted runs. */
   readonly activeStats: Effect.Effect<ReadonlyArray<RunStats>>
   readonly limits: { readonly llm: number; readonly evaluations: number }
@@ -135,7 +133,6 @@ export const make = (options: RunManagerOptions) =>
     const fibers = yield* FiberMap.make<RunId, void>()
     const active = new Map<RunId, Hosted>()
     const hubs = new Map<RunId, PubSub.PubSub<StoredEvent>>()
-    const all = yield* PubSub.unbounded<StoredEvent>()
     const control = yield* Effect.makeSemaphore(1)
     const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
 
@@ -178,7 +175,6 @@ export const make = (options: RunManagerOptions) =>
               Effect.catchAll((e) => Effect.logWarning(`run ${runId}: events not stored: ${e.message}`))
             )
             yield* PubSub.publishAll(hub, stored)
-            yield* PubSub.publishAll(all, stored)
           }).pipe(Effect.uninterruptible)
         const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(Effect.flatMap(persist), Effect.forever, Effect.fork)
         const summary = yield* Effect.exit(entry.handle.await)
@@ -280,7 +276,6 @@ export const make = (options: RunManagerOptions) =>
       )
       yield* Scope.close(runsScope, Exit.void)
       yield* Effect.forEach(hubs.values(), PubSub.shutdown, { discard: true })
-      yield* PubSub.shutdown(all)
     })
     // Added after the FiberMap, so it runs first: runs drain before their fibers are interrupted.
     yield* Effect.addFinalizer(() => shutdown)
@@ -326,7 +321,6 @@ export const make = (options: RunManagerOptions) =>
             })
           )
         })),
-      subscribeAll: PubSub.subscribe(all),
       activeStats: Effect.forEach(active.values(), (entry) => entry.handle.stats)
     })
 

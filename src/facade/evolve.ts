@@ -9,8 +9,10 @@
  * unevolved; `EVOLVE_ITERATIONS`, `EVOLVE_PARALLEL` and the other `EVOLVE_*` variables of the
  * CLI override the call's values.
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, type Redacted } from "effect"
-import { decodeRunConfig, envOverrides } from "../config/ConfigLoader.js"
+import { Cause, Config, ConfigProvider, Effect, Exit, identity, Layer, ManagedRuntime, Option, type Redacted } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { loadRunConfig } from "../config/ConfigLoader.js"
+import * as Overrides from "../config/Overrides.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { RunStore } from "../db/RunStore.js"
 import { ConfigError, type DatabaseError, type RunBusy, type RunNotFound } from "../domain/Errors.js"
@@ -92,37 +94,6 @@ const deepMerge = (target: Raw, source: Raw): Raw => {
   return target
 }
 
-const setPath = (target: Raw, path: ReadonlyArray<string>, value: unknown): void => {
-  let node = target
-  for (const key of path.slice(0, -1)) {
-    const next = node[key]
-    node[key] = isRecord(next) ? { ...next } : {}
-    node = node[key] as Raw
-  }
-  node[path[path.length - 1]!] = value
-}
-
-const parseEnv = (name: string, raw: string, parse: string): unknown => {
-  const bad = (expected: string) =>
-    new ConfigError({ message: `environment variable ${name}: expected ${expected}, got ${JSON.stringify(raw)}` })
-  switch (parse) {
-    case "int":
-      if (!/^-?\d+$/.test(raw.trim())) throw bad("an integer")
-      return Number(raw)
-    case "number": {
-      const n = Number(raw)
-      if (raw.trim() === "" || !Number.isFinite(n)) throw bad("a number")
-      return n
-    }
-    case "boolean":
-      if (raw === "true" || raw === "1") return true
-      if (raw === "false" || raw === "0") return false
-      throw bad("true or false")
-    default:
-      return raw
-  }
-}
-
 /** `EVOLVE=0` (or false/off/no) switches evolution off. */
 export const evolutionDisabled = (env: Readonly<Record<string, string | undefined>>): boolean =>
   ["0", "false", "off", "no"].includes((env["EVOLVE"] ?? "").trim().toLowerCase())
@@ -133,41 +104,32 @@ export const configFor = (
   options: EvolveOptions,
   env: Readonly<Record<string, string | undefined>>,
   language: string | undefined
-) =>
-  Effect.try({
-    try: () => {
-      const raw = deepMerge(structuredClone(base) as Raw, (options.config ?? {}) as Raw)
-      const llm = options.llm ?? {}
-      deepMerge(raw, {
-        goal: options.goal,
-        language,
-        seed: options.seed,
-        target_score: options.targetScore,
-        max_evaluations: options.iterations,
-        concurrency: options.parallel === undefined ? undefined : { proposals: options.parallel, evaluations: options.parallel },
-        evaluator: options.timeoutMs === undefined ? undefined : { timeout_seconds: options.timeoutMs / 1000 },
-        llm: {
-          provider: llm.provider,
-          model: llm.model,
-          base_url: llm.baseUrl,
-          api_key_env: llm.apiKeyEnv,
-          temperature: llm.temperature,
-          max_tokens: llm.maxTokens,
-          timeout_seconds: llm.timeoutSeconds,
-          max_retries: llm.maxRetries,
-          price_input_per_m: llm.priceInputPerM,
-          price_output_per_m: llm.priceOutputPerM
-        }
-      })
-      for (const [name, overrides] of Object.entries(envOverrides)) {
-        const value = env[name]
-        if (value === undefined || value === "") continue
-        for (const override of overrides) setPath(raw, override.path, parseEnv(name, value, override.parse))
-      }
-      return raw
-    },
-    catch: (error) => error instanceof ConfigError ? error : new ConfigError({ message: String(error) })
-  }).pipe(Effect.flatMap((raw) => decodeRunConfig(raw)))
+) => {
+  const raw = deepMerge(structuredClone(base) as Raw, (options.config ?? {}) as Raw)
+  const llm = options.llm ?? {}
+  deepMerge(raw, {
+    goal: options.goal,
+    language,
+    seed: options.seed,
+    target_score: options.targetScore,
+    max_evaluations: options.iterations,
+    concurrency: options.parallel === undefined ? undefined : { proposals: options.parallel, evaluations: options.parallel },
+    evaluator: options.timeoutMs === undefined ? undefined : { timeout_seconds: options.timeoutMs / 1000 },
+    llm: {
+      provider: llm.provider,
+      model: llm.model,
+      base_url: llm.baseUrl,
+      api_key_env: llm.apiKeyEnv,
+      temperature: llm.temperature,
+      max_tokens: llm.maxTokens,
+      timeout_seconds: llm.timeoutSeconds,
+      max_retries: llm.maxRetries,
+      price_input_per_m: llm.priceInputPerM,
+      price_output_per_m: llm.priceOutputPerM
+    }
+  })
+  return loadRunConfig({ base: raw, env: { ...env } })
+}
 
 const evaluatorOptions = (config: RunConfig): FunctionEvaluator.FunctionEvaluatorOptions => ({
   primaryMetric: config.evaluator.primary_metric,
@@ -199,13 +161,16 @@ export const evolveEffect = (
   options: EvolveOptions
 ): Effect.Effect<EvolveResult, ConfigError | DatabaseError | RunNotFound | RunBusy> =>
   Effect.gen(function*() {
-    const env = options.env ?? (yield* Effect.sync(() => process.env))
+    // The variables the facade reads (EVOLVE, EVOLVE_*, the API key's), through Effect's Config:
+    // from `options.env` when given, else from the environment.
+    const env = yield* Overrides.environment
+    const disabled = yield* Config.option(Config.string("EVOLVE")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
     const program = typeof options.program === "string" ? { code: options.program } : options.program
     const kind = programKind({
       extension: program.extension ?? options.extension,
       language: program.language ?? options.language
     })
-    if (evolutionDisabled(env)) {
+    if (evolutionDisabled({ EVOLVE: Option.getOrUndefined(disabled) })) {
       const config = yield* configFor({}, options, env, kind.language)
       return yield* unevolved(program.code, kind.extension, options, config)
     }
@@ -226,9 +191,8 @@ export const evolveEffect = (
         const config = yield* configFor({}, options, env, kind.language)
         spec = yield* inlineSpec({ ...config, database: { path: dbPath } }, kind)
       }
-      const key = options.llm?.apiKey ?? env[spec.config.llm.api_key_env]
       const services = RunServices.layer(spec, {
-        apiKey: key === "" ? undefined : key,
+        apiKey: options.llm?.apiKey,
         evaluator: FunctionEvaluator.layerPromise(options.evaluate, evaluatorOptions(spec.config))
       })
       return yield* run({
@@ -239,7 +203,14 @@ export const evolveEffect = (
         signal: options.signal
       }).pipe(Effect.provide(Layer.merge(services, RunLimits.unlimited)))
     }).pipe(Effect.provide(ProgramDatabase.layer(dbPath)))
-  }).pipe(Effect.withSpan("evolve"))
+  }).pipe(
+    Effect.provide(NodeFileSystem.layer),
+    options.env === undefined ? identity : Effect.withConfigProvider(ConfigProvider.fromMap(definedEntries(options.env))),
+    Effect.withSpan("evolve")
+  )
+
+const definedEntries = (env: Readonly<Record<string, string | undefined>>) =>
+  new Map(Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : [[key, value] as const])))
 
 /**
  * Evolves `options.program` and resolves with the best program found. Rejects with a

@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect } from "effect"
-import { envOverrides, loadRunConfig } from "../../src/config/ConfigLoader.js"
+import { loadRunConfig } from "../../src/config/ConfigLoader.js"
 import * as Overrides from "../../src/config/Overrides.js"
 
 describe("the settings table", () => {
@@ -32,7 +32,8 @@ describe("the settings table", () => {
       expect(fromFlags.concurrency).toMatchObject({ proposals: 7, evaluations: 4 })
       const fromEnv = yield* loadRunConfig({ env: { EVOLVE_LLM_CONCURRENCY: "7", EVOLVE_PARALLEL: "4" } })
       expect(fromEnv.concurrency).toMatchObject({ proposals: 7, evaluations: 4 })
-      expect(Object.keys(envOverrides).indexOf("EVOLVE_PARALLEL")).toBeLessThan(Object.keys(envOverrides).indexOf("EVOLVE_LLM_CONCURRENCY"))
+      const order = Overrides.variables.map((v) => v.name)
+      expect(order.indexOf("EVOLVE_PARALLEL")).toBeLessThan(order.indexOf("EVOLVE_LLM_CONCURRENCY"))
       const db = yield* loadRunConfig({ env: { EVOLVE_DB: "/tmp/x.db" }, flags: Overrides.flagValues("db", "/tmp/y.db") })
       expect(db.database.path).toBe("/tmp/y.db")
     }).pipe(Effect.provide(NodeContext.layer)))

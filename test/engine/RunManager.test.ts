@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Exit, Layer, Option, Queue, Scope, Stream } from "effect"
+import { Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import * as RunManager from "../../src/engine/RunManager.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
@@ -117,7 +117,6 @@ describe("RunManager", () => {
       const dir = yield* fs.makeTempDirectoryScoped()
       const probe = makeProbe()
       const { close, manager } = yield* startManager(dir, probe, { llmConcurrency: 8, evaluationConcurrency: 8 })
-      const all = yield* manager.subscribeAll
       const id = yield* manager.create(spec(100_000), "score = 0")
       yield* until(manager, id, (i) => i.overview.evaluated >= 5)
       const paused = yield* manager.pause(id)
@@ -127,7 +126,10 @@ describe("RunManager", () => {
       expect(stopped.overview.stopReason).toBe("paused")
       expect(yield* Effect.flip(manager.pause(id))).toMatchObject({ _tag: "RunConflict" })
 
-      const live = yield* Queue.takeAll(all)
+      const live = yield* manager.events(id, 0).pipe(
+        Stream.takeUntil((e) => e.type === "RunStatusChanged" && JSON.parse(e.data).status === "interrupted"),
+        Stream.runCollect
+      )
       const seqs = [...live].filter((e) => e.runId === id).map((e) => e.seq)
       expect(seqs).toEqual(seqs.map((_, i) => i + 1))
       expect([...live].at(-1)).toMatchObject({ type: "RunStatusChanged" })
