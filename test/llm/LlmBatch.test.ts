@@ -25,7 +25,7 @@ const responder = (info: { body: any; user: string }) =>
 const clientFor = (server: FakeOpenAiServer, models: ReadonlyArray<string>, llm: Partial<typeof LlmConfig.Encoded> = {}) =>
   LlmClientLive.layer(
     LlmConfig.make({ provider: "openai-chat", base_url: server.url, models: models.map((model) => ({ model })), ...llm } as never)
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  ).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
 
 const texts = (results: ReadonlyArray<BatchResult>) => results.map((r) => (r._tag === "Success" ? r.text : `!${r.reason}`))
 
