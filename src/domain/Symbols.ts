@@ -29,7 +29,21 @@ const COMMENT_LINE = /^\s*(?:#|\/\/|--|\*|\/\*)/
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-const patternsFor = (n: string) => {
+type Patterns = ReturnType<typeof compile>
+
+/** Compiled once per name (a run checks the same few names on every proposal). */
+const compiled = new Map<string, Patterns>()
+const patternsFor = (name: string): Patterns => {
+  let p = compiled.get(name)
+  if (p === undefined) {
+    if (compiled.size >= 256) compiled.clear()
+    p = compile(escapeRe(name))
+    compiled.set(name, p)
+  }
+  return p
+}
+
+const compile = (n: string) => {
   const params = String.raw`\((?:[^;{}()]|\([^;{}()]*\))*\)`
   // Between `)` and `{`: qualifiers, a `throws` list, a return type (`-> T`, `: T`); nothing else.
   const suffix = String.raw`\s*(?:(?:const|noexcept|override|final)\b\s*)*` +
@@ -63,7 +77,7 @@ export const definesSymbol = (code: string, name: string): boolean => {
     .split("\n")
     .map((line) => (COMMENT_LINE.test(line) ? "" : line))
     .join("\n")
-  const p = patternsFor(escapeRe(name))
+  const p = patternsFor(name)
   if (p.keyword.test(text) || p.goMethod.test(text) || p.exportList.test(text) || p.signature.test(text)) return true
   for (const m of text.matchAll(p.assignment)) {
     const at = m.index + m[0].indexOf(name)
