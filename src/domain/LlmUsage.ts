@@ -16,6 +16,16 @@ export const LlmUsage = Schema.Struct({
 })
 export type LlmUsage = typeof LlmUsage.Type
 
+/** The accounting of a call that got no answer: no tokens, no cost. */
+export const zeroUsage = (model: string, latencyMs = 0, attempts = 0): LlmUsage => ({
+  model,
+  inputTokens: 0,
+  outputTokens: 0,
+  usd: 0,
+  latencyMs,
+  attempts
+})
+
 /** Just the accounting of a value that carries more (a reply with its text, an error). */
 export const usageOf = (u: LlmUsage): LlmUsage => ({
   model: u.model,

@@ -1,6 +1,6 @@
 import { Context, Effect } from "effect"
 import { LlmError, type LlmErrorReason } from "../domain/Errors.js"
-import { type LlmUsage, usageOf } from "../domain/LlmUsage.js"
+import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
 
 export interface LlmRequest {
   readonly system: string
@@ -52,12 +52,9 @@ export interface ModelStatus {
  * An `LlmError` that also carries the accounting of the failed call: every call, failed ones
  * included, has a model, tokens, USD, latency and attempts. `_tag` stays "LlmError".
  */
-export class LlmCallError extends LlmError implements LlmUsage {
-  declare readonly model: string
-  declare readonly inputTokens: number
-  declare readonly outputTokens: number
-  declare readonly usd: number
-  declare readonly latencyMs: number
+export interface LlmCallError extends Omit<LlmUsage, "attempts"> {}
+export class LlmCallError extends LlmError {
+  /** Always set on a call's error (optional on a plain `LlmError`). */
   declare readonly attempts: number
   constructor(props: {
     readonly reason: LlmErrorReason
@@ -73,7 +70,7 @@ export class LlmCallError extends LlmError implements LlmUsage {
 export const failureAccounting = (error: LlmError, fallbackModel = ""): LlmUsage =>
   error instanceof LlmCallError
     ? usageOf(error)
-    : { model: fallbackModel, inputTokens: 0, outputTokens: 0, usd: 0, latencyMs: 0, attempts: error.attempts ?? 1 }
+    : zeroUsage(fallbackModel, 0, error.attempts ?? 1)
 
 /**
  * The LLM as the rest of evolve sees it: one resilient call (per-model concurrency and rate

@@ -18,6 +18,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Clock, Config, Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
 import { ConfigError } from "../domain/Errors.js"
+import { zeroUsage } from "../domain/LlmUsage.js"
 import type { LlmConfig } from "../domain/RunConfig.js"
 import { LlmCache } from "./LlmCache.js"
 import { LlmCallError, LlmClient, type LlmReply, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
@@ -82,12 +83,7 @@ export const makeClient = (
             retryAfterMs: Math.min(...waits),
             reason: "circuit_open",
             message: `every model's circuit breaker is open (${runtimes.map((r) => r.spec.name).join(", ")})`,
-            model,
-            inputTokens: 0,
-            outputTokens: 0,
-            usd: 0,
-            latencyMs: Number(now - startNs) / 1_000_000,
-            attempts
+            ...zeroUsage(model, Number(now - startNs) / 1_000_000, attempts)
           })
         ))
 
@@ -101,12 +97,7 @@ export const makeClient = (
         return new LlmCallError({
           reason: "bad_request",
           message: `unknown model ${request.model}; this client has ${runtimes.map((r) => r.spec.name).join(", ")}`,
-          model: request.model,
-          inputTokens: 0,
-          outputTokens: 0,
-          usd: 0,
-          latencyMs: 0,
-          attempts: 0
+          ...zeroUsage(request.model)
         })
       }
       selector.begin(rt.spec.name)

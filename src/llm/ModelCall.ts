@@ -11,6 +11,7 @@ import type * as LanguageModel from "@effect/ai/LanguageModel"
 import * as Prompt from "@effect/ai/Prompt"
 import { Clock, Duration, Effect, Either, Option, Ref } from "effect"
 import { LlmError } from "../domain/Errors.js"
+import { zeroUsage } from "../domain/LlmUsage.js"
 import { cacheKey, type LlmCache } from "./LlmCache.js"
 import { LlmCallError, type LlmReply, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
 import { costUsd, estimateTokens } from "./Models.js"
@@ -142,12 +143,7 @@ export const callModel = (
             message: scrubSecret(error.message, rt.apiKey),
             status: error.status,
             retryAfterMs: error.retryAfterMs,
-            model: spec.name,
-            inputTokens: 0,
-            outputTokens: 0,
-            usd: 0,
-            latencyMs,
-            attempts
+            ...zeroUsage(spec.name, latencyMs, attempts)
           })
         )
       })
