@@ -20,7 +20,8 @@ import {
   Schedule,
   Stream
 } from "effect"
-import { retryableLlmReasons, type LlmErrorReason } from "../domain/Errors.js"
+import { backoff } from "../domain/Backoff.js"
+import { type LlmErrorReason, retryableLlmReasons } from "../domain/Errors.js"
 import * as RunMetrics from "../observability/RunMetrics.js"
 
 /** An error the processor retries (the default `retry.while` retries these, timeouts and errors with `retryable: true`). */
@@ -73,7 +74,7 @@ export interface RetryOptions<E = unknown> {
   readonly factor?: number | undefined
   /** Cap of one backoff delay (default 8 s). */
   readonly maxDelay?: Duration.DurationInput | undefined
-  /** Scale each delay by a random factor in [0.8, 1.2] (default true). */
+  /** Scale each delay by a random factor in [0.8, 1.2], before the cap (default true). */
   readonly jitter?: boolean | undefined
   /** Which errors to retry (default `isRetryable`). */
   readonly while?: ((error: E | BatchTimeout) => boolean) | undefined
@@ -153,11 +154,10 @@ export type Source<A, E = never, R = never> = Iterable<A> | Stream.Stream<A, E, 
 export const retrySchedule = (retry: RetryOptions<unknown> | number | undefined): Schedule.Schedule<unknown> => {
   if (retry === undefined) return Schedule.stop
   const options: RetryOptions<unknown> = typeof retry === "number" ? { times: retry } : retry
-  const base = Schedule.exponential(options.baseDelay ?? 500, options.factor ?? 2).pipe(
-    Schedule.union(Schedule.spaced(options.maxDelay ?? 8000))
+  return backoff({ base: options.baseDelay, factor: options.factor, max: options.maxDelay, jitter: options.jitter }).pipe(
+    Schedule.intersect(Schedule.recurs(options.times ?? 3)),
+    Schedule.asVoid
   )
-  const delays = options.jitter === false ? base : Schedule.jittered(base)
-  return delays.pipe(Schedule.intersect(Schedule.recurs(options.times ?? 3)), Schedule.asVoid)
 }
 
 /** Builds a summary result by result, keeping only numbers (a streamed batch may be huge). */

@@ -42,7 +42,7 @@ export interface ProcessBatchOptions<A, B> {
 export interface BatchRun<A, B> extends AsyncIterable<BatchResult<A, B, unknown>> {
   /** Runs the batch and resolves with every result in input order plus the summary (a batch runs once: iterate it or collect it). */
   collect(): Promise<BatchReport<A, B, unknown>>
-  /** The summary of the results emitted so far (final once iteration has ended). */
+  /** The summary of the results emitted so far, timed up to the latest one (final once iteration has ended). */
   summary(): BatchSummary
 }
 
@@ -73,12 +73,15 @@ export const processBatch = <A, B>(
   const summary = new SummaryBuilder()
   /** Kept only for `collect()`: a streamed batch holds no results. */
   let kept: Array<BatchResult<A, B, unknown>> | undefined
+  /** Clock times of the start and of the latest result (or the end): the summary's elapsed time. */
   let startedAt: number | undefined
-  let endedAt: number | undefined
+  let lastAt = 0
   let consumed = false
 
-  const now = () => Effect.runSync(Clock.currentTimeMillis)
-  const elapsed = () => startedAt === undefined ? 0 : (endedAt ?? now()) - startedAt
+  const elapsed = () => startedAt === undefined ? 0 : lastAt - startedAt
+  const stamp = Effect.map(Clock.currentTimeMillis, (now) => {
+    lastAt = now
+  })
 
   /** Completes when the signal aborts (never without one). */
   const aborted = Effect.async<void>((resume) => {
@@ -99,25 +102,30 @@ export const processBatch = <A, B>(
     effectOptions
   ).pipe(
     Stream.tap((result) =>
-      Effect.promise(async () => {
-        summary.add(result)
-        kept?.push(result)
-        if (onResult !== undefined) await onResult(result)
-      })
+      Effect.zipRight(
+        stamp,
+        Effect.promise(async () => {
+          summary.add(result)
+          kept?.push(result)
+          if (onResult !== undefined) await onResult(result)
+        })
+      )
     ),
-    Stream.interruptWhen(aborted)
+    Stream.interruptWhen(aborted),
+    (results) =>
+      Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => {
+        startedAt = now
+        lastAt = now
+        return results
+      })),
+    Stream.ensuring(stamp)
   )
 
   async function* iterate(): AsyncGenerator<BatchResult<A, B, unknown>> {
     if (consumed) throw new Error("processBatch: a batch can be iterated only once")
     consumed = true
     signal?.throwIfAborted()
-    startedAt = now()
-    try {
-      yield* Stream.toAsyncIterable(results$)
-    } finally {
-      endedAt = now()
-    }
+    yield* Stream.toAsyncIterable(results$)
     signal?.throwIfAborted()
   }
 

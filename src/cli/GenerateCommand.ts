@@ -15,6 +15,7 @@ import * as Path from "@effect/platform/Path"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
 const textFlag = (name: string, description: string) =>
@@ -68,7 +69,7 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.
 
 export const runGenerate = (args: GenerateArgs) =>
   Effect.gen(function*() {
-    const [ConfigLoader, Overrides, Errors, LlmBatch, LlmClientLive, CliExit] = yield* Effect
+    const [ConfigLoader, Overrides, Errors, LlmBatch, LlmClientLive, LlmCache, CliExit] = yield* Effect
       .promise(() =>
         Promise.all([
           import("../config/ConfigLoader.js"),
@@ -76,6 +77,7 @@ export const runGenerate = (args: GenerateArgs) =>
           import("../domain/Errors.js"),
           import("../llm/LlmBatch.js"),
           import("../llm/LlmClientLive.js"),
+          import("../llm/LlmCache.js"),
           import("./CliExit.js")
         ])
       )
@@ -127,7 +129,7 @@ export const runGenerate = (args: GenerateArgs) =>
           : e._tag === "Retried"
           ? Console.error(`  ${e.model}: retry ${e.attempt} after ${e.reason} (${Math.round(e.delayMs)} ms)`)
           : Effect.void
-    }).pipe(Effect.provide(LlmClientLive.layerNode(llm, apiKey)))
+    }).pipe(Effect.provide(LlmClientLive.layerNode(llm, apiKey).pipe(Layer.provide(LlmCache.LlmCache.disabled))))
 
     const rows: Array<Record<string, unknown>> = []
     for (const r of results) {

@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { ProgramId, RunId } from "./Ids.js"
+import { LlmUsage } from "./LlmUsage.js"
 
 export const Metrics = Schema.Record({ key: Schema.String, value: Schema.Number })
 export type Metrics = typeof Metrics.Type
@@ -23,15 +24,7 @@ export type FailureKind = typeof FailureKind.Type
 export const Failure = Schema.Struct({ kind: FailureKind, message: Schema.String })
 export type Failure = typeof Failure.Type
 
-export const LlmUsage = Schema.Struct({
-  model: Schema.String,
-  inputTokens: Schema.Number,
-  outputTokens: Schema.Number,
-  usd: Schema.Number,
-  latencyMs: Schema.Number,
-  attempts: Schema.Number
-})
-export type LlmUsage = typeof LlmUsage.Type
+export { LlmUsage } from "./LlmUsage.js"
 
 export const Program = Schema.Struct({
   id: ProgramId,

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { ProgramId, RunId } from "./Ids.js"
-import { FailureKind, LlmUsage, Metrics } from "./Program.js"
+import { LlmUsage } from "./LlmUsage.js"
+import { FailureKind, Metrics } from "./Program.js"
 
 export const RunStatus = Schema.Literal("running", "stopping", "completed", "interrupted", "failed")
 export type RunStatus = typeof RunStatus.Type

@@ -7,11 +7,13 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import * as LlmCacheStore from "../db/LlmCacheStore.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import * as Embeddings from "../llm/Embeddings.js"
+import { LlmCache } from "../llm/LlmCache.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import * as LlmClientLive from "../llm/LlmClientLive.js"
 import * as Proposer from "../propose/Proposer.js"
@@ -64,13 +66,13 @@ export const layer = <E = never, R = never>(
   Layer.unwrapEffect(Effect.gen(function*() {
     const planned = plan(spec, options)
     const apiKey = yield* apiKeyFor(spec, options.apiKey)
-    const llm = LlmClientLive.layerNode(spec.config.llm, apiKey, {
-      recordFile: planned.recordFile ?? undefined,
-      cacheFile: planned.cache ?? undefined
-    })
+    const cache = planned.cache === null ? LlmCache.disabled : Layer.scoped(LlmCache, LlmCacheStore.openFile(planned.cache))
+    const llm = LlmClientLive.layerNode(spec.config.llm, apiKey, { recordFile: planned.recordFile ?? undefined }).pipe(
+      Layer.provide(cache)
+    )
     const embeddings = planned.embeddings
       ? Embeddings.layer(spec.config.llm, apiKey).pipe(Layer.provide(NodeHttpClient.layerUndici))
-      : Layer.empty
+      : Embeddings.EmbeddingClient.offline
     const proposer = Proposer.layer(planned.proposer).pipe(Layer.provide(embeddings), Layer.provideMerge(llm))
     const evaluator: Layer.Layer<Evaluator, ConfigError | E, R> = options.evaluator ??
       EvaluatorLive.fromSpec(spec).pipe(Layer.provide(NodeContext.layer))

@@ -22,7 +22,10 @@ export class EmbeddingClient extends Context.Tag("evolve/EmbeddingClient")<Embed
   readonly model: string
   /** One vector per text, in input order. */
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<EmbeddingResult, LlmError>
-}>() {}
+}>() {
+  /** The offline embedding (256 dimensions): no network, deterministic; the default of a run without `llm.embedding`. */
+  static readonly offline: Layer.Layer<EmbeddingClient> = Layer.sync(EmbeddingClient, () => makeOffline())
+}
 
 export const cosineSimilarity = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
   let dot = 0

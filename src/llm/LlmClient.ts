@@ -1,5 +1,6 @@
 import { Context, Effect } from "effect"
 import { LlmError, type LlmErrorReason } from "../domain/Errors.js"
+import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
 
 export interface LlmRequest {
   readonly system: string
@@ -12,15 +13,9 @@ export interface LlmRequest {
   readonly maxTokens?: number | undefined
 }
 
-export interface LlmReply {
+/** An answer with its accounting (`attempts` is 0 when answered from the cache). */
+export interface LlmReply extends LlmUsage {
   readonly text: string
-  readonly model: string
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly usd: number
-  readonly latencyMs: number
-  /** 1 when the first try succeeded; 0 when answered from the cache. */
-  readonly attempts: number
   readonly finishReason: string
   /** True when answered from the temperature-0 cache (then `usd` is 0). */
   readonly cached?: boolean | undefined
@@ -57,38 +52,25 @@ export interface ModelStatus {
  * An `LlmError` that also carries the accounting of the failed call: every call, failed ones
  * included, has a model, tokens, USD, latency and attempts. `_tag` stays "LlmError".
  */
+export interface LlmCallError extends Omit<LlmUsage, "attempts"> {}
 export class LlmCallError extends LlmError {
-  declare readonly model: string
-  declare readonly latencyMs: number
-  declare readonly inputTokens: number
-  declare readonly outputTokens: number
-  declare readonly usd: number
+  /** Always set on a call's error (optional on a plain `LlmError`). */
+  declare readonly attempts: number
   constructor(props: {
     readonly reason: LlmErrorReason
     readonly message: string
     readonly status?: number | undefined
     readonly retryAfterMs?: number | undefined
-    readonly attempts?: number | undefined
-    readonly model: string
-    readonly latencyMs: number
-    readonly inputTokens: number
-    readonly outputTokens: number
-    readonly usd: number
-  }) {
+  } & LlmUsage) {
     super(props)
   }
 }
 
 /** The accounting of a failed call (zeros and `fallbackModel` for a plain `LlmError`). */
-export const failureAccounting = (error: LlmError, fallbackModel = "") => ({
-  model: error instanceof LlmCallError ? error.model : fallbackModel,
-  inputTokens: error instanceof LlmCallError ? error.inputTokens : 0,
-  outputTokens: error instanceof LlmCallError ? error.outputTokens : 0,
-  usd: error instanceof LlmCallError ? error.usd : 0,
-  latencyMs: error instanceof LlmCallError ? error.latencyMs : 0,
-  attempts: error.attempts ?? 1,
-  errorKind: error.reason
-})
+export const failureAccounting = (error: LlmError, fallbackModel = ""): LlmUsage =>
+  error instanceof LlmCallError
+    ? usageOf(error)
+    : zeroUsage(fallbackModel, 0, error.attempts ?? 1)
 
 /**
  * The LLM as the rest of evolve sees it: one resilient call (per-model concurrency and rate

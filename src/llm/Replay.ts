@@ -14,8 +14,9 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { createHash } from "node:crypto"
-import { Context, Effect, Layer, Option, Schema } from "effect"
-import { ConfigError, type LlmErrorReason } from "../domain/Errors.js"
+import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { ConfigError, type LlmError, type LlmErrorReason } from "../domain/Errors.js"
+import { LlmUsage, usageOf } from "../domain/LlmUsage.js"
 
 export const requestKey = (model: string, system: string, user: string): string =>
   createHash("sha256").update(JSON.stringify([model, system, user])).digest("hex")
@@ -23,13 +24,10 @@ export const requestKey = (model: string, system: string, user: string): string 
 const promptKey = (system: string, user: string): string =>
   createHash("sha256").update(JSON.stringify(["*", system, user])).digest("hex")
 
+/** A reply with its accounting; the model is the entry's. */
 export const RecordedReply = Schema.Struct({
   text: Schema.String,
-  inputTokens: Schema.Number,
-  outputTokens: Schema.Number,
-  usd: Schema.Number,
-  latencyMs: Schema.Number,
-  attempts: Schema.Number,
+  ...LlmUsage.omit("model").fields,
   finishReason: Schema.String
 })
 export type RecordedReply = typeof RecordedReply.Type
@@ -59,10 +57,49 @@ const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordEntry))
 // Recorder
 // -----------------------------------------------------------------------------
 
-/** Where finished calls are recorded (optional: the client records only when one is provided). */
+/** A finished call: its reply with the accounting, or its final error with the accounting. */
+export type CallResult = Either.Either<
+  LlmUsage & { readonly text: string; readonly finishReason: string },
+  LlmUsage & LlmError
+>
+
+export interface RecordedRequest {
+  readonly system: string
+  readonly user: string
+}
+
+/** Where finished calls are recorded (`evolve run --record FILE`). */
 export class LlmRecorder extends Context.Tag("evolve/LlmRecorder")<LlmRecorder, {
-  readonly record: (entry: RecordEntry) => Effect.Effect<void>
-}>() {}
+  readonly record: (request: RecordedRequest, result: CallResult) => Effect.Effect<void>
+}>() {
+  /** Records nothing. */
+  static readonly none: Layer.Layer<LlmRecorder> = Layer.succeed(LlmRecorder, { record: () => Effect.void })
+}
+
+/** The record of a finished call. */
+export const recordEntryOf = (request: RecordedRequest, result: CallResult): RecordEntry => {
+  const model = Either.isRight(result) ? result.right.model : result.left.model
+  return {
+    v: 1,
+    key: requestKey(model, request.system, request.user),
+    model,
+    request: { system: request.system, user: request.user },
+    ...Either.match(result, {
+      onRight: (reply) => {
+        const { model: _, ...usage } = usageOf(reply)
+        return { reply: { text: reply.text, ...usage, finishReason: reply.finishReason } }
+      },
+      onLeft: (error) => ({
+        error: {
+          reason: error.reason,
+          message: error.message,
+          ...(error.status !== undefined ? { status: error.status } : {}),
+          attempts: error.attempts
+        }
+      })
+    })
+  }
+}
 
 /** Appends to `file` (created when missing); one line per call, written in call-finish order. */
 export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigError, FileSystem.FileSystem> =>
@@ -75,8 +112,8 @@ export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigErro
       )
       const lock = yield* Effect.makeSemaphore(1)
       return {
-        record: (entry) =>
-          lock.withPermits(1)(fs.writeFileString(file, `${encodeLine(entry)}\n`, { flag: "a" })).pipe(
+        record: (request, result) =>
+          lock.withPermits(1)(fs.writeFileString(file, `${encodeLine(recordEntryOf(request, result))}\n`, { flag: "a" })).pipe(
             Effect.catchAll((e) => Effect.logWarning(`could not record an LLM call to ${file}: ${e.message}`))
           )
       }
@@ -85,7 +122,7 @@ export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigErro
 
 /** An in-memory recorder (tests): entries go to `sink`. */
 export const recorderMemory = (sink: Array<RecordEntry>): Layer.Layer<LlmRecorder> =>
-  Layer.succeed(LlmRecorder, { record: (entry) => Effect.sync(() => void sink.push(entry)) })
+  Layer.succeed(LlmRecorder, { record: (request, result) => Effect.sync(() => void sink.push(recordEntryOf(request, result))) })
 
 // -----------------------------------------------------------------------------
 // Replay
@@ -138,7 +175,10 @@ export const makeReplayIndex = (file: string, entries: ReadonlyArray<RecordEntry
 /** Recorded files, loaded once, for the replay provider. */
 export class ReplayLog extends Context.Tag("evolve/ReplayLog")<ReplayLog, {
   readonly index: (file: string) => Option.Option<ReplayIndex>
-}>() {}
+}>() {
+  /** No recording: a `provider: replay` model fails every call with "no recording loaded". */
+  static readonly none: Layer.Layer<ReplayLog> = Layer.succeed(ReplayLog, { index: () => Option.none() })
+}
 
 export const parseRecording = (file: string, text: string): Effect.Effect<Array<RecordEntry>, ConfigError> =>
   Effect.gen(function*() {

@@ -11,18 +11,13 @@
  */
 import type * as AiError from "@effect/ai/AiError"
 import { Clock, Duration, Effect, Schedule, ScheduleDecision, ScheduleIntervals } from "effect"
+import { backoff, backoffDelayMs } from "../domain/Backoff.js"
 import { LlmError, type LlmErrorReason, retryableLlmReasons } from "../domain/Errors.js"
 import { EmptyResponseDescription, scrubUrl } from "./OpenAiChat.js"
 
-export const BASE_DELAY_MS = 500
-export const BACKOFF_FACTOR = 2
-/** Cap on each computed backoff delay. */
-export const MAX_DELAY_MS = 8_000
+export { BACKOFF_FACTOR, BASE_DELAY_MS, backoffDelayMs, JITTER_MAX, JITTER_MIN, MAX_DELAY_MS } from "../domain/Backoff.js"
 /** Sanity cap on a server's retry-after hint. */
 export const RETRY_AFTER_CAP_MS = 60_000
-/** `Schedule.jittered` multiplies each delay by a factor in [0.8, 1.2]. */
-export const JITTER_MIN = 0.8
-export const JITTER_MAX = 1.2
 
 // -----------------------------------------------------------------------------
 // Pure helpers
@@ -68,13 +63,6 @@ export const parseRetryAfterMs = (
   const date = Date.parse(after)
   if (Number.isNaN(date)) return undefined
   return cap(date - nowMs)
-}
-
-/** The backoff for retry number `retry` (1-based) before any server hint, as the schedule computes it. */
-export const backoffDelayMs = (retry: number, random: number): number => {
-  const d = BASE_DELAY_MS * Math.pow(BACKOFF_FACTOR, retry - 1)
-  const jittered = d * JITTER_MIN * (1 - random) + d * JITTER_MAX * random
-  return Math.min(jittered, MAX_DELAY_MS)
 }
 
 /** The delay actually waited before retry `retry`: the backoff, raised to the (capped) server hint. */
@@ -139,7 +127,6 @@ export const timeoutError = (timeoutMs: number): LlmError =>
 export const emptyError = (finishReason: string): LlmError =>
   new LlmError({ reason: "empty", message: `the model returned no text (finish reason: ${finishReason})` })
 
-
 // -----------------------------------------------------------------------------
 // Schedule
 // -----------------------------------------------------------------------------
@@ -156,9 +143,7 @@ export interface LlmRetryStep {
  * retries, only for retryable reasons, and never shorter than the server's (capped) hint.
  */
 export const llmRetrySchedule = (maxRetries: number): Schedule.Schedule<LlmRetryStep, LlmError> =>
-  Schedule.exponential(Duration.millis(BASE_DELAY_MS), BACKOFF_FACTOR).pipe(
-    Schedule.jittered,
-    Schedule.union(Schedule.spaced(Duration.millis(MAX_DELAY_MS))), // min of the two: caps each delay
+  backoff().pipe(
     Schedule.intersect(Schedule.recurs(maxRetries)), // both must continue: bounds the count
     Schedule.intersect(Schedule.identity<LlmError>()),
     Schedule.whileInput(isRetryable),

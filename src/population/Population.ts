@@ -22,125 +22,25 @@
  * Sampling is O(1)–O(log n) per draw (fitness_weighted looks at the best 2048 at most), so a
  * draw stays far below a millisecond at 100k programs.
  */
-import { Effect, Random } from "effect"
+import { Effect } from "effect"
 import type { PopulationEntry } from "../db/Records.js"
 import type { ProgramId } from "../domain/Ids.js"
-import { type Direction, PopulationConfig, type SelectionStrategy } from "../domain/RunConfig.js"
+import type { Direction } from "../domain/RunConfig.js"
 import { type Descriptor, describe, EDIT_DISTANCE } from "./Features.js"
-import { type FeatureSpec, Grid, insertSorted } from "./Grid.js"
+import { type Grid, insertSorted } from "./Grid.js"
+import { type FailedEntry, FRONT_CAP, Island, type Member } from "./Island.js"
 import { addToFront, type FrontEntry, frontOf, isComplete, orient } from "./Pareto.js"
-import { fitnessWeightedIndex, powerLawRank, uniformIndex } from "./Selection.js"
+import { fixSample, inspirationsFor, pickParent, type Sample } from "./Sampling.js"
+import { defaultOptions, type SearchOptions } from "./SearchOptions.js"
 
-/** One program as a member of one island. */
-export interface Member extends PopulationEntry {
-  readonly descriptor?: Descriptor | undefined
-  /** Set on migrant copies: the island the program came from. */
-  readonly origin?: number | undefined
-  /** The initial program, shared by every island (never migrates). */
-  readonly root?: boolean | undefined
-}
-
-/** A failed evaluation remembered for fix mode. */
-export interface FailedEntry {
-  readonly id: ProgramId
-  readonly island: number
-  readonly generation: number
-  readonly kind: string
-}
-
-export type SampleMode = "exploit" | "explore" | "pareto" | "fix"
-
-/** top: among the island's best; migrant: copied from another island; cell: elite of another MAP-Elites cell; random: any member. */
-export type InspirationKind = "top" | "migrant" | "cell" | "random"
-
-export interface Sample {
-  /** A scored member, or in fix mode a failed program. */
-  readonly parent: { readonly id: ProgramId; readonly island: number; readonly generation: number; readonly score?: number }
-  readonly inspirations: ReadonlyArray<Member>
-  /** Why each inspiration was chosen (same order). */
-  readonly inspirationKinds?: ReadonlyArray<InspirationKind> | undefined
-  /** The island the child belongs to. */
-  readonly island: number
-  readonly mode: SampleMode
-}
+export type { FailedEntry, Member } from "./Island.js"
+export type { InspirationKind, Sample, SampleMode } from "./Sampling.js"
+export { defaultOptions, optionsFromConfig, type SearchOptions } from "./SearchOptions.js"
 
 export interface Migration {
   readonly id: ProgramId
   readonly from: number
   readonly to: number
-}
-
-export interface SearchOptions {
-  readonly islands: number
-  readonly selection: SelectionStrategy
-  readonly powerLawAlpha: number
-  readonly exploitation: number
-  readonly beamWidth: number
-  readonly reusePenalty: number
-  readonly weightSharpness: number
-  readonly paretoShare: number
-  readonly topInspirations: number
-  readonly diverseInspirations: number
-  readonly migrationFraction: number
-  readonly features: ReadonlyArray<FeatureSpec>
-  readonly referencePrograms: number
-  readonly objectives: ReadonlyArray<{ readonly metric: string; readonly direction: Direction }>
-}
-
-export const optionsFromConfig = (c: PopulationConfig): SearchOptions => ({
-  islands: c.islands,
-  selection: c.selection,
-  powerLawAlpha: c.power_law_alpha,
-  exploitation: c.exploitation,
-  beamWidth: c.beam_width,
-  reusePenalty: c.reuse_penalty,
-  weightSharpness: c.weight_sharpness,
-  paretoShare: c.pareto_share,
-  topInspirations: c.inspirations.top,
-  diverseInspirations: c.inspirations.diverse,
-  migrationFraction: c.migration_fraction,
-  features: c.map_elites?.features ?? [],
-  referencePrograms: c.map_elites?.reference_programs ?? 4,
-  objectives: c.objectives ?? []
-})
-
-export const defaultOptions: SearchOptions = optionsFromConfig(PopulationConfig.make({}))
-
-/** Beyond this many members an island's front drops its lowest-scoring member (sampling needs no more). */
-const FRONT_CAP = 1024
-
-/** How far a failed evaluation got (higher: closer to working). */
-const failureRank: Record<string, number> = { bad_metrics: 3, output_limit: 2, timeout: 1, evaluator_error: 0 }
-const FAILURES_KEPT = 8
-
-class Island {
-  /** Every member, best first. */
-  readonly members: Array<Member> = []
-  readonly ids = new Set<string>()
-  readonly migrants: Array<Member> = []
-  grid: Grid<Member> | undefined
-  front: Array<FrontEntry<Member>> = []
-  readonly failures: Array<FailedEntry> = []
-  /** Codes of the best members, for the edit-distance feature: best first. */
-  readonly references: Array<{ readonly id: string; readonly score: number; code: string | undefined }> = []
-
-  constructor(readonly index: number, features: ReadonlyArray<FeatureSpec>) {
-    this.grid = features.length > 0 ? new Grid<Member>(features) : undefined
-  }
-
-  /** The programs parents are drawn from: the grid's elites, or every member. */
-  get pool(): ReadonlyArray<Member> {
-    return this.grid ? this.grid.elites : this.members
-  }
-
-  bestFailure(): FailedEntry | undefined {
-    let best: FailedEntry | undefined
-    for (let i = this.failures.length - 1; i >= 0; i--) {
-      const f = this.failures[i]!
-      if (best === undefined || (failureRank[f.kind] ?? -1) > (failureRank[best.kind] ?? -1)) best = f
-    }
-    return best
-  }
 }
 
 export interface PopulationInit {
@@ -386,8 +286,7 @@ export class Population {
   /** Remembers a failed evaluation (fix mode while its island has no scored program). */
   addFailure(entry: FailedEntry): void {
     const island = this.islands[entry.island] ?? this.islands[0]!
-    island.failures.push(entry)
-    if (island.failures.length > FAILURES_KEPT) island.failures.shift()
+    island.addFailure(entry)
   }
 
   // ---- migration --------------------------------------------------------------------------
@@ -423,101 +322,6 @@ export class Population {
     return island
   }
 
-  private fixSample(island: Island): Sample | undefined {
-    const failure = island.bestFailure() ??
-      this.islands.map((i) => i.bestFailure()).filter((f) => f !== undefined).sort((a, b) =>
-        (failureRank[b!.kind] ?? -1) - (failureRank[a!.kind] ?? -1)
-      )[0]
-    if (failure === undefined) return undefined
-    return { parent: failure, inspirations: [], island: island.index, mode: "fix" }
-  }
-
-  private pickParent(island: Island, pool: ReadonlyArray<Member>): Effect.Effect<{ member: Member; mode: SampleMode }> {
-    const o = this.options
-    const self = this
-    return Effect.gen(function*() {
-      const n = pool.length
-      if (o.paretoShare > 0 && island.front.length > 0 && (yield* Random.next) < o.paretoShare) {
-        return { member: island.front[yield* uniformIndex(island.front.length)]!.member, mode: "pareto" as const }
-      }
-      switch (o.selection) {
-        case "hill_climb":
-          return { member: pool[0]!, mode: "exploit" as const }
-        case "beam":
-          return { member: pool[yield* uniformIndex(Math.min(n, o.beamWidth))]!, mode: "exploit" as const }
-        case "uniform":
-          return { member: pool[yield* uniformIndex(n)]!, mode: "explore" as const }
-        case "power_law":
-          return { member: pool[yield* powerLawRank(n, o.powerLawAlpha)]!, mode: "exploit" as const }
-        case "fitness_weighted":
-          return { member: pool[yield* fitnessWeightedIndex(pool, self.uses, o.weightSharpness, o.reusePenalty)]!, mode: "exploit" as const }
-        case "mix": {
-          if ((yield* Random.next) < o.exploitation) {
-            return { member: pool[yield* powerLawRank(n, o.powerLawAlpha)]!, mode: "exploit" as const }
-          }
-          return { member: pool[yield* uniformIndex(n)]!, mode: "explore" as const }
-        }
-      }
-    })
-  }
-
-  private inspirationsFor(
-    island: Island,
-    pool: ReadonlyArray<Member>,
-    parent: Member
-  ): Effect.Effect<{ members: Array<Member>; kinds: Array<InspirationKind> }> {
-    const o = this.options
-    return Effect.gen(function*() {
-      const chosen = new Set<string>([parent.id])
-      const out: Array<Member> = []
-      const kinds: Array<InspirationKind> = []
-      let kind: InspirationKind = "top"
-      const take = (m: Member | undefined) => {
-        if (m === undefined || chosen.has(m.id)) return false
-        chosen.add(m.id)
-        out.push(m)
-        kinds.push(kind)
-        return true
-      }
-      for (let i = 0; i < pool.length && out.length < o.topInspirations; i++) take(pool[i])
-      let diverse = 0
-      const want = o.diverseInspirations
-      /** Up to `k` random distinct items of `list` passing `ok` (without replacement). */
-      const pickFrom = (list: ReadonlyArray<Member>, ok: (m: Member) => boolean) =>
-        Effect.gen(function*() {
-          if (diverse >= want || list.length === 0) return
-          if (list.length > 4096) {
-            for (let tries = 0; diverse < want && tries < 8 * want; tries++) {
-              const m = list[yield* uniformIndex(list.length)]!
-              if (ok(m) && take(m)) diverse++
-            }
-            return
-          }
-          const candidates = list.filter((m) => !chosen.has(m.id) && ok(m))
-          for (let i = 0; diverse < want && i < candidates.length; i++) {
-            const j = i + (yield* uniformIndex(candidates.length - i))
-            const m = candidates[j]!
-            candidates[j] = candidates[i]!
-            candidates[i] = m
-            if (take(m)) diverse++
-          }
-        })
-      // Migrants first: they carry the other islands' ideas; then elites of other MAP-Elites
-      // cells; then any member.
-      kind = "migrant"
-      yield* pickFrom(island.migrants, () => true)
-      const grid = island.grid
-      if (grid) {
-        kind = "cell"
-        const parentCell = grid.cellOfElite(parent.id)
-        yield* pickFrom(grid.elites, (e) => parentCell === undefined || grid.cellOfElite(e.id) !== parentCell)
-      }
-      kind = "random"
-      yield* pickFrom(island.members, () => true)
-      return { members: out, kinds }
-    })
-  }
-
   /**
    * A parent and inspirations from the next island; undefined when nothing was scored and
    * nothing failed yet (the engine then breeds from the initial program).
@@ -525,14 +329,13 @@ export class Population {
   readonly sample: Effect.Effect<Sample | undefined> = Effect.suspend(() => {
     const island = this.nextIsland()
     const pool = island.pool.length > 0 ? island.pool : island.members
-    if (pool.length === 0) return Effect.succeed(this.fixSample(island))
-    const self = this
+    if (pool.length === 0) return Effect.succeed(fixSample(island, this.islands))
+    const { options, uses } = this
     return Effect.gen(function*() {
-      const { member, mode } = yield* self.pickParent(island, pool)
-      self.uses.set(member.id, (self.uses.get(member.id) ?? 0) + 1)
-      const inspirations = yield* self.inspirationsFor(island, pool, member)
+      const { member, mode } = yield* pickParent(island, pool, options, uses)
+      uses.set(member.id, (uses.get(member.id) ?? 0) + 1)
+      const inspirations = yield* inspirationsFor(island, pool, member, options)
       return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: island.index, mode }
     })
   })
 }
-

@@ -1,8 +1,9 @@
-import { Context, Effect, Either, Layer, Option, Random } from "effect"
+import { Context, Effect, Either, Layer, Random } from "effect"
 import type { Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
-import { EmbeddingClient, makeOffline } from "../llm/Embeddings.js"
+import { EmbeddingClient } from "../llm/Embeddings.js"
 import type { LlmErrorReason } from "../domain/Errors.js"
+import { sumUsage } from "../domain/LlmUsage.js"
 import { failureAccounting, LlmClient, type LlmReply, type LlmRetryInfo } from "../llm/LlmClient.js"
 import { applyResponse, missingSymbols } from "./Edits.js"
 import { judgeSystem, judgeUser, makeNoveltyCheck, type Neighbour, type NoveltySettings, type NoveltyVerdict, parseJudgement } from "./Novelty.js"
@@ -123,16 +124,7 @@ const metricsOf = (p: Program) => p.metrics ?? null
 export const combineReplies = (replies: ReadonlyArray<LlmReply>): LlmReply => {
   const last = replies[replies.length - 1]!
   if (replies.length === 1) return last
-  return {
-    text: last.text,
-    model: last.model,
-    inputTokens: replies.reduce((n, r) => n + r.inputTokens, 0),
-    outputTokens: replies.reduce((n, r) => n + r.outputTokens, 0),
-    usd: replies.reduce((n, r) => n + r.usd, 0),
-    latencyMs: replies.reduce((n, r) => n + r.latencyMs, 0),
-    attempts: replies.reduce((n, r) => n + r.attempts, 0),
-    finishReason: last.finishReason
-  }
+  return { text: last.text, ...sumUsage(replies), finishReason: last.finishReason }
 }
 
 /** A template's text. Files are read when the run is created (config/RunSpecs.ts inlines them). */
@@ -146,8 +138,7 @@ const templateText = (source: ProposalSettings["systemTemplate"]): Either.Either
 export const make = (options: ProposerOptions) =>
   Effect.gen(function*() {
     const llm = yield* LlmClient
-    const embeddings = yield* Effect.serviceOption(EmbeddingClient)
-    const embedder = Option.getOrElse(embeddings, () => makeOffline())
+    const embedder = yield* EmbeddingClient
     const novelty = makeNoveltyCheck(
       (texts) => Effect.map(embedder.embed(texts), (r) => r.vectors),
       (candidate, other) =>
@@ -262,4 +253,6 @@ export const make = (options: ProposerOptions) =>
     })
   })
 
-export const layer = (options: ProposerOptions): Layer.Layer<Proposer, never, LlmClient> => Layer.effect(Proposer, make(options))
+/** The proposer over the `LlmClient` and the `EmbeddingClient` of the novelty check (`EmbeddingClient.offline` without `llm.embedding`). */
+export const layer = (options: ProposerOptions): Layer.Layer<Proposer, never, LlmClient | EmbeddingClient> =>
+  Layer.effect(Proposer, make(options))

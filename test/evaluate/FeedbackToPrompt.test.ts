@@ -7,6 +7,7 @@ import * as NodePath from "node:path"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import * as RunActor from "../../src/engine/RunActor.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
+import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { runDefaults } from "../support/engine.js"
@@ -61,7 +62,7 @@ def evaluate(program_path):
           }))
       )
       const proposer = Proposer.layer({ goal: "maximise SCORE", language: "python", editFormat: "full", maxCodeBytes: 10_000 })
-        .pipe(Layer.provideMerge(llm))
+        .pipe(Layer.provide(EmbeddingClient.offline), Layer.provideMerge(llm))
       const evaluator = PythonEvaluator.layer({
         contract: "openevolve",
         evaluatorPath,

@@ -12,10 +12,8 @@ const REQUEST: LlmRequest = { system: "You evolve programs.", user: `Improve.\n\
 
 const live = (server: FakeOpenAiServer, llm: Partial<typeof LlmConfig.Encoded>) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", base_url: server.url, ...llm } as never)).pipe(
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
   )
-
-const sleepReal = (ms: number) => Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, ms)))
 
 /** A scripted HttpClient answering `ok` after `status` codes given in order (then ok). */
 const scripted = (statuses: ReadonlyArray<number>) =>
@@ -41,7 +39,7 @@ const withScripted = (statuses: ReadonlyArray<number>, llm: Partial<typeof LlmCo
     const { client, times } = yield* scripted(statuses)
     const layer = LlmClientLive.layer(
       LlmConfig.make({ provider: "openai-chat", base_url: "http://x/v1", model: "m", ...llm } as never)
-    ).pipe(Layer.provide(Layer.succeed(HttpClient.HttpClient, client)))
+    ).pipe(Layer.provide([Layer.succeed(HttpClient.HttpClient, client), LlmClientLive.featuresOff]))
     return { layer, times }
   })
 
@@ -116,7 +114,8 @@ describe("AIMD and circuit breaker over loopback HTTP", () => {
       expect(server.inFlightMax).toBeLessThanOrEqual(4)
     }).pipe(Effect.scoped))
 
-  it.live("an open breaker sends calls to the other models; when all are open calls fail fast", () =>
+  // Real HTTP to the fake server; the breaker's cool-down runs on the TestClock.
+  it.scoped("an open breaker sends calls to the other models; when all are open calls fail fast", () =>
     Effect.gen(function*() {
       const server = yield* fakeOpenAiServer({ modelFaults: { a: { mix: { "500": 1 } } } })
       const layer = live(server, {
@@ -145,14 +144,14 @@ describe("AIMD and circuit breaker over loopback HTTP", () => {
         expect(server.requests.length).toBe(before)
 
         // after the cool-down, one probe: still failing → open again
-        yield* sleepReal(450)
+        yield* TestClock.adjust("450 millis")
         const probe = yield* Effect.either(llm.complete({ ...REQUEST, model: "a" }))
         expect(Either.isLeft(probe) && probe.left.reason).toBe("server")
         expect((yield* llm.status)[0]!.breaker).toBe("open")
 
         // healed: the next probe closes it
         server.setFaults(undefined, "a")
-        yield* sleepReal(450)
+        yield* TestClock.adjust("450 millis")
         const healed = yield* llm.complete({ ...REQUEST, model: "a" })
         expect(healed.model).toBe("a")
         expect((yield* llm.status)[0]!.breaker).toBe("closed")

@@ -2,11 +2,13 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, List, Logger, LogLevel, Option, Queue, Redacted, Tracer } from "effect"
-import * as LlmCache from "../../src/db/LlmCache.js"
+import * as LlmCacheStore from "../../src/db/LlmCacheStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { EmbeddingClient } from "../../src/llm/Embeddings.js"
+import { LlmCache } from "../../src/llm/LlmCache.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import * as Replay from "../../src/llm/Replay.js"
@@ -63,7 +65,7 @@ describe("every fault mode over loopback HTTP", () => {
                 base_url: server.url,
                 max_retries: 1,
                 timeout_seconds: 1
-              })).pipe(Layer.provide(NodeHttpClient.layerUndici))
+              })).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
             ),
             Effect.withRandomFixed([0]) // backoff × 0.8: the first retry waits 400 ms
           )
@@ -117,8 +119,9 @@ describe("the API key never leaks", () => {
       const llm = LlmClientLive.layer(LlmConfig.make(llmConfig), Option.some(Redacted.make(SECRET))).pipe(
         Layer.provide(Layer.mergeAll(
           NodeHttpClient.layerUndici,
-          LlmCache.layerSqlite(dbFile),
-          Replay.recorderLayer(recordFile).pipe(Layer.provide(NodeContext.layer), Layer.orDie)
+          Layer.scoped(LlmCache, LlmCacheStore.openFile(dbFile)),
+          Replay.recorderLayer(recordFile).pipe(Layer.provide(NodeContext.layer), Layer.orDie),
+          Replay.ReplayLog.none
         ))
       )
       const config: Partial<typeof RunConfig.Encoded> = {
@@ -139,7 +142,10 @@ describe("the API key never leaks", () => {
         Effect.scoped,
         Effect.provide(Layer.mergeAll(
           runDefaults,
-          Proposer.layer({ goal: "g", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provideMerge(llm)),
+          Proposer.layer({ goal: "g", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(
+            Layer.provide(EmbeddingClient.offline),
+            Layer.provideMerge(llm)
+          ),
           evaluator,
           Db.layer(dbFile)
         )),
@@ -150,7 +156,7 @@ describe("the API key never leaks", () => {
       // Direct calls: one with a wrong key, one refused connection.
       const wrong = yield* Effect.flatMap(LlmClient, (l) => Effect.either(l.complete(REQUEST))).pipe(
         Effect.provide(LlmClientLive.layer(LlmConfig.make({ ...llmConfig, model: "other" }), Option.some(Redacted.make(`${SECRET}x`))).pipe(
-          Layer.provide(NodeHttpClient.layerUndici)
+          Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
         ))
       )
       expect(Either.isLeft(wrong)).toBe(true)

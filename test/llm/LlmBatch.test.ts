@@ -25,7 +25,7 @@ const responder = (info: { body: any; user: string }) =>
 const clientFor = (server: FakeOpenAiServer, models: ReadonlyArray<string>, llm: Partial<typeof LlmConfig.Encoded> = {}) =>
   LlmClientLive.layer(
     LlmConfig.make({ provider: "openai-chat", base_url: server.url, models: models.map((model) => ({ model })), ...llm } as never)
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  ).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
 
 const texts = (results: ReadonlyArray<BatchResult>) => results.map((r) => (r._tag === "Success" ? r.text : `!${r.reason}`))
 
@@ -195,6 +195,31 @@ describe("llmBatch (Promise form)", () => {
         return r
       }).pipe(Effect.provide(clientFor(server, ["m1"])))
       expect(texts(results)).toEqual(["m1:from effect"])
+    }).pipe(Effect.scoped))
+
+  it.live("inside a running Effect its spans go to the caller's tracer, under the caller's span", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ responder })
+      const spans: Array<Tracer.Span> = []
+      const native = yield* Effect.tracer
+      const tracer = Tracer.make({
+        span: (...args) => {
+          const s = native.span(...args)
+          spans.push(s)
+          return s
+        },
+        context: native.context
+      })
+      const results = yield* Effect.promise(() => llmBatch(["from a callback"])).pipe(
+        Effect.withSpan("caller"),
+        Effect.provide(clientFor(server, ["m1"])),
+        Effect.withTracer(tracer)
+      )
+      expect(texts(results)).toEqual(["m1:from a callback"])
+      const caller = spans.find((s) => s.name === "caller")!
+      const batch = spans.find((s) => s.name === "llmBatch")!
+      expect(Option.getOrUndefined(batch.parent)?.spanId).toBe(caller.spanId)
+      expect(spans.some((s) => s.name === "LlmClient.complete")).toBe(true)
     }).pipe(Effect.scoped))
 
   it("runs on a given ManagedRuntime, and from an evaluator-style async callback", async () => {

@@ -1,7 +1,7 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Layer, Option, Redacted, Ref, TestClock } from "effect"
+import { Chunk, Clock, Effect, Fiber, Layer, Option, Queue, Redacted, Ref, TestClock, TestServices } from "effect"
 import type { LlmError } from "../../src/domain/Errors.js"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
 import { LlmClient, type LlmRetryInfo } from "../../src/llm/LlmClient.js"
@@ -94,7 +94,7 @@ const runScripted = (
       return yield* llm.complete(REQUEST, (info) => Ref.update(retries, (r) => [...r, info]))
     }).pipe(
       Effect.provide(LlmClientLive.layer(config(overrides), apiKey).pipe(
-        Layer.provide(Layer.succeed(HttpClient.HttpClient, client))
+        Layer.provide([Layer.succeed(HttpClient.HttpClient, client), LlmClientLive.featuresOff])
       )),
       Effect.either,
       Effect.fork
@@ -276,27 +276,43 @@ describe("LlmClientLive retry policy (TestClock, scripted HttpClient)", () => {
 // -----------------------------------------------------------------------------
 
 const liveLayer = (server: FakeOpenAiServer, overrides: Partial<LlmConfig> = {}, apiKey = Option.none<Redacted.Redacted>()) =>
-  LlmClientLive.layer(config({ base_url: server.url, ...overrides }), apiKey).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  LlmClientLive.layer(config({ base_url: server.url, ...overrides }), apiKey).pipe(
+    Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+  )
 
-/** Drives TestClock forward while real I/O happens, until the fiber is done. */
-const pump = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
-  Effect.gen(function*() {
-    while (Option.isNone(yield* Fiber.poll(fiber))) {
-      yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 2)))
-      yield* TestClock.adjust("100 millis")
-    }
-    return yield* Fiber.join(fiber)
-  })
+/** Waits on the real clock until `done` holds: for real I/O (a request reaching the fake server, a socket closed), never for a timer. */
+const untilIo = (done: () => boolean) =>
+  TestServices.provideLive(Effect.sleep("2 millis")).pipe(
+    Effect.repeat({ until: done, times: 2_500 }),
+    Effect.zipRight(Effect.sync(() => expect(done()).toBe(true)))
+  )
 
-const completeWithRetries = (layer: Layer.Layer<LlmClient>) =>
+/**
+ * One call over real loopback HTTP whose retry delays run on the TestClock, deterministically:
+ * every retry announces its delay (`onRetry`, just before the retry sleep); once that sleep is
+ * registered, the clock moves by exactly that delay. `stall` runs first (a hung request's timeout).
+ */
+const completeWithRetries = (layer: Layer.Layer<LlmClient>, stall: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function*() {
-    const retries = yield* Ref.make<Array<LlmRetryInfo>>([])
+    const announced = yield* Queue.unbounded<LlmRetryInfo>()
+    const retries: Array<LlmRetryInfo> = []
     const fiber = yield* Effect.gen(function*() {
       const llm = yield* LlmClient
-      return yield* llm.complete(REQUEST, (info) => Ref.update(retries, (r) => [...r, info]))
+      return yield* llm.complete(REQUEST, (info) => Queue.offer(announced, info))
     }).pipe(Effect.provide(layer), Effect.either, Effect.fork)
-    const result = yield* pump(fiber)
-    return { result, retries: yield* Ref.get(retries) }
+    yield* stall
+    while (true) {
+      const next = yield* Effect.raceFirst(Effect.as(Fiber.await(fiber), undefined), Queue.take(announced))
+      if (next === undefined) break
+      retries.push(next)
+      const due = (yield* Clock.currentTimeMillis) + next.delayMs
+      yield* Effect.yieldNow().pipe(
+        Effect.zipRight(TestClock.sleeps()),
+        Effect.repeat({ until: (sleeps) => Chunk.some(sleeps, (at) => at === due), times: 10_000 })
+      )
+      yield* TestClock.adjust(next.delayMs)
+    }
+    return { result: yield* Fiber.join(fiber), retries }
   }).pipe(Effect.withRandomFixed([0.5]))
 
 describe("LlmClientLive over the fake OpenAI server", () => {
@@ -326,13 +342,13 @@ describe("LlmClientLive over the fake OpenAI server", () => {
   it.scoped("times out a hung request, aborts it and retries", () =>
     Effect.gen(function*() {
       const server = yield* fakeOpenAiServer({ faults: { sequence: ["hang"] } })
-      const { result, retries } = yield* completeWithRetries(liveLayer(server, { timeout_seconds: 5 }))
+      // Once the hung request has reached the server, its 5 s timeout runs out.
+      const stall = Effect.zipRight(untilIo(() => server.requests.length === 1), TestClock.adjust("5 seconds"))
+      const { result, retries } = yield* completeWithRetries(liveLayer(server, { timeout_seconds: 5 }), stall)
       expect(rightOf(result).attempts).toBe(2)
       expect(retries).toEqual([{ model: "test-model", attempt: 1, reason: "timeout", delayMs: 500 }])
       // the hung request was aborted by the client: nothing stays in flight
-      for (let i = 0; i < 100 && server.inFlight > 0; i++) {
-        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
-      }
+      yield* untilIo(() => server.inFlight === 0)
       expect(server.inFlight).toBe(0)
     }))
 
@@ -413,7 +429,10 @@ describe("LlmClientLive over the fake OpenAI server", () => {
       }).pipe(
         Effect.provide(
           LlmClientLive.layer(config({ provider: "offline" }), Option.none()).pipe(
-            Layer.provide(Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no network"))))
+            Layer.provide([
+              Layer.succeed(HttpClient.HttpClient, HttpClient.make(() => Effect.die("no network"))),
+              LlmClientLive.featuresOff
+            ])
           )
         )
       )

@@ -14,7 +14,7 @@ const responses = (server: FakeOpenAiServer, llm: Partial<typeof LlmConfig.Encod
   LlmClientLive.layer(
     LlmConfig.make({ provider: "openai-responses", model: "gpt-test", base_url: server.url, ...llm } as never),
     key === undefined ? Option.none() : Option.some(Redacted.make(key))
-  ).pipe(Layer.provide(NodeHttpClient.layerUndici))
+  ).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
 
 const complete = (request: LlmRequest = REQUEST) => Effect.flatMap(LlmClient, (l) => Effect.either(l.complete(request)))
 

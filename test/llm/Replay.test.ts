@@ -7,6 +7,8 @@ import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import type { RunEvent } from "../../src/domain/RunEvent.js"
 import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { EmbeddingClient } from "../../src/llm/Embeddings.js"
+import { LlmCache } from "../../src/llm/LlmCache.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import * as Replay from "../../src/llm/Replay.js"
@@ -21,14 +23,18 @@ const request = (i: number): LlmRequest => ({
   user: `Attempt ${i % 3}.\n\n\`\`\`python\nx = 1.25\ny = 7\n\`\`\`\n`
 })
 
+/** What a recording client needs besides its recorder, and a replaying one besides its log. */
+const recording = [NodeHttpClient.layerUndici, LlmCache.disabled, Replay.ReplayLog.none] as const
+const replaying = [NodeHttpClient.layerUndici, LlmCache.disabled, Replay.LlmRecorder.none] as const
+
 const recordingClient = (server: FakeOpenAiServer, recorder: Layer.Layer<Replay.LlmRecorder>) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "rec-model", base_url: server.url, max_retries: 0 })).pipe(
-    Layer.provide(Layer.merge(NodeHttpClient.layerUndici, recorder))
+    Layer.provide([...recording, recorder])
   )
 
 const replayClient = <E>(file: string, log: Layer.Layer<Replay.ReplayLog, E>) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "replay", model: "rec-model", replay_file: file })).pipe(
-    Layer.provide(Layer.merge(NodeHttpClient.layerUndici, log))
+    Layer.provide([...replaying, log])
   )
 
 const calls = (n: number) =>
@@ -68,7 +74,7 @@ describe("record and replay", () => {
       const client = LlmClientLive.layerWithKey(
         LlmConfig.make({ provider: "openai-chat", model: "rec-model", base_url: server.url }),
         "sk-SECRET-recording-key"
-      ).pipe(Layer.provide(Layer.merge(NodeHttpClient.layerUndici, recorder)))
+      ).pipe(Layer.provide([...recording, recorder]))
       const recorded = yield* calls(4).pipe(Effect.provide(client))
       const text = yield* fs.readFileString(file)
       expect(text.trim().split("\n")).toHaveLength(4)
@@ -113,19 +119,22 @@ describe("record and replay", () => {
           Effect.scoped,
           Effect.provide(Layer.mergeAll(
             runDefaults,
-            Proposer.layer({ goal: "x near 3", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(Layer.provideMerge(llm)),
+            Proposer.layer({ goal: "x near 3", language: "python", editFormat: "diff", maxCodeBytes: 10_000 }).pipe(
+              Layer.provide(EmbeddingClient.offline),
+              Layer.provideMerge(llm)
+            ),
             evaluator,
             Db.layer(":memory:")
           ))
         )
       const recorded = yield* runWith(
         LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "m", base_url: server.url })).pipe(
-          Layer.provide(Layer.merge(NodeHttpClient.layerUndici, Replay.recorderMemory(sink)))
+          Layer.provide([...recording, Replay.recorderMemory(sink)])
         )
       )
       const replayed = yield* runWith(
         LlmClientLive.layer(LlmConfig.make({ provider: "replay", model: "m", replay_file: "run" })).pipe(
-          Layer.provide(Layer.merge(NodeHttpClient.layerUndici, Replay.replayMemory("run", sink)))
+          Layer.provide([...replaying, Replay.replayMemory("run", sink)])
         )
       )
       expect(recorded.length).toBeGreaterThanOrEqual(5)

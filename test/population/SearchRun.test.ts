@@ -13,6 +13,7 @@ import type { RunId } from "../../src/domain/Ids.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
 import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { codeHash } from "../../src/propose/Edits.js"
 import * as Proposer from "../../src/propose/Proposer.js"
@@ -305,7 +306,9 @@ const offlineRun = (seed: number) =>
     })
     // The trace: every proposal (parent, inspirations, mode, outcome) and every evaluation, in order.
     const trace: Array<string> = []
-    const llmLayer = LlmClientLive.layer(spec.config.llm, Option.none()).pipe(Layer.provide(NodeHttpClient.layerUndici))
+    const llmLayer = LlmClientLive.layer(spec.config.llm, Option.none()).pipe(
+      Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+    )
     const proposer = Layer.effect(
       Proposer.Proposer,
       Effect.map(Proposer.make({ goal: "spread", language: "javascript", editFormat: "diff", maxCodeBytes: 1 << 20 }), (inner) => ({
@@ -320,7 +323,7 @@ const offlineRun = (seed: number) =>
               )
             ))
       }))
-    ).pipe(Layer.provide(llmLayer))
+    ).pipe(Layer.provide([llmLayer, EmbeddingClient.offline]))
     const evaluator = Layer.effect(
       Evaluator,
       Effect.map(Evaluator, (inner) => ({

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest"
-import { codeBlocks } from "../../src/llm/OfflineModel.js"
+import * as CodeFences from "../../src/domain/CodeFences.js"
 import { buildPrompt, type PromptInput } from "../../src/propose/Prompt.js"
+
+const codeBlocks = (text: string) => CodeFences.parse(text).blocks
 
 const base: PromptInput = {
   goal: "Minimise the function f.",

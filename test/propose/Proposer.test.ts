@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Random } from "effect"
+import * as CodeFences from "../../src/domain/CodeFences.js"
 import { LlmError } from "../../src/domain/Errors.js"
+import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import { fromComplete, LlmClient, type LlmReply, type LlmRequest } from "../../src/llm/LlmClient.js"
-import * as OfflineModel from "../../src/llm/OfflineModel.js"
 import { judgeSystem } from "../../src/propose/Novelty.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { program } from "../support/runFixtures.js"
@@ -32,7 +33,7 @@ const reply = (text: string): LlmReply => ({
 /** An LLM answering from a script; records every request. */
 const scripted = (answers: ReadonlyArray<string | LlmError>) => {
   const requests: Array<LlmRequest> = []
-  const layer = Layer.succeed(
+  const llm = Layer.succeed(
     LlmClient,
     fromComplete("stub", (request) =>
       Effect.suspend(() => {
@@ -41,7 +42,7 @@ const scripted = (answers: ReadonlyArray<string | LlmError>) => {
         return typeof answer === "string" ? Effect.succeed(reply(answer)) : Effect.fail(answer)
       }))
   )
-  return { requests, layer }
+  return { requests, layer: Layer.merge(llm, EmbeddingClient.offline) }
 }
 
 const options = (settings: Partial<Proposer.ProposalSettings> = {}): Proposer.ProposerOptions => ({
@@ -53,7 +54,7 @@ const options = (settings: Partial<Proposer.ProposalSettings> = {}): Proposer.Pr
 })
 
 const propose = (
-  llm: Layer.Layer<LlmClient>,
+  llm: Layer.Layer<LlmClient | EmbeddingClient>,
   settings: Partial<Proposer.ProposalSettings> = {},
   input: Partial<Proposer.ProposalInput> = {}
 ) =>
@@ -80,7 +81,7 @@ describe("Proposer: patch retries", () => {
       expect(requests[1]!.user).toContain("no_match")
       expect(requests[1]!.user).toContain("step = 0.7") // the previous answer is quoted back
       // The current program is still the last code block of the retry prompt.
-      expect(OfflineModel.codeBlocks(requests[1]!.user).at(-1)!.code).toBe(parentCode.trimEnd())
+      expect(CodeFences.parse(requests[1]!.user).blocks.at(-1)!.code).toBe(parentCode.trimEnd())
       // Accounting covers both calls.
       expect(result.llm.inputTokens).toBe(200)
       expect(result.llm.usd).toBeCloseTo(0.02, 10)
@@ -169,7 +170,7 @@ describe("Proposer: prompts", () => {
       expect(requests[0]!.system).toMatch(/^SYSTEM for python\.\nAnswer with one or more SEARCH\/REPLACE blocks/)
       expect(requests[0]!.user).toMatch(/^TASK: Make it better\nRESULTS: Score: 0.3/)
       // The template has no {{current_program}}: the program is appended last.
-      expect(OfflineModel.codeBlocks(requests[0]!.user).at(-1)!.code).toBe(parentCode.trimEnd())
+      expect(CodeFences.parse(requests[0]!.user).blocks.at(-1)!.code).toBe(parentCode.trimEnd())
 
       // Template files are inlined when the run is created; one left as a file is refused.
       const missing = yield* propose(scripted(["x"]).layer, { userTemplate: { file: "user.txt" } })
