@@ -35,10 +35,18 @@ export type ProgramDatabase =
   | LeaseStore.LeaseStore
   | RunQueries.RunQueries
 
-/** The stores of the database in context, and nothing else (to hand them to work that runs elsewhere). */
-export const context: Effect.Effect<Context.Context<ProgramDatabase>, never, ProgramDatabase> = Effect.map(
-  Effect.context<ProgramDatabase>(),
+/**
+ * The database in context — its stores and its connection (for what shares it, the LLM cache) —
+ * and nothing else, to hand it to work that runs elsewhere.
+ */
+export const context: Effect.Effect<
+  Context.Context<ProgramDatabase | SqlClient.SqlClient>,
+  never,
+  ProgramDatabase | SqlClient.SqlClient
+> = Effect.map(
+  Effect.context<ProgramDatabase | SqlClient.SqlClient>(),
   Context.pick(
+    SqlClient.SqlClient,
     RunStore.RunStore,
     CandidateStore.CandidateStore,
     SearchStore.SearchStore,

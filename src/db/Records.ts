@@ -1,5 +1,6 @@
 /** The values the database stores and returns (no SQL here: see Rows.ts for the row mapping). */
 import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { LlmUsage } from "../domain/LlmUsage.js"
 import type { FailureKind, Program, ProgramStatus } from "../domain/Program.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
@@ -48,16 +49,11 @@ export interface StoredRun {
   readonly usd: number
 }
 
-export interface LlmCallRecord {
+/** One LLM call as stored: its accounting, what it was for, and how it ended. */
+export interface LlmCallRecord extends LlmUsage {
   readonly id: string
   readonly runId: RunId
   readonly programId: ProgramId | null
-  readonly model: string
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly usd: number
-  readonly latencyMs: number
-  readonly attempts: number
   readonly outcome: "ok" | "error"
   readonly errorKind: string | null
   readonly errorMessage: string | null

@@ -76,7 +76,7 @@ export const migrations = {
     yield* sql`ALTER TABLE runs ADD COLUMN host TEXT`
     yield* sql`CREATE INDEX programs_by_run_evaluated ON programs (run_id, evaluated_at)`
   }),
-  // ---- LLM response cache (src/db/LlmCache.ts, issue 4) ----
+  // ---- LLM response cache (src/db/LlmCacheStore.ts, issue 4) ----
   /** Answers to temperature-0 requests, keyed by a hash of model + messages + params. IF NOT EXISTS: LlmCache may create it first. */
   "0003_llm_cache": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient

@@ -7,10 +7,11 @@ import { Clock, Effect, type Random } from "effect"
 import type { LlmCallRecord } from "../db/Records.js"
 import type { DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
-import type { Failure, LlmUsage, Program } from "../domain/Program.js"
+import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
+import type { Failure, Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
 import { LlmCallRetried, type RunEvent } from "../domain/RunEvent.js"
-import type { LlmReply, LlmRetryInfo } from "../llm/LlmClient.js"
+import type { LlmRetryInfo } from "../llm/LlmClient.js"
 import type { ParentPicker, Picked } from "../population/ParentPicker.js"
 import type { Sample } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
@@ -76,15 +77,6 @@ export const pendingProgram = (
   evalMs: null
 })
 
-const usageOf = (llm: LlmReply): LlmUsage => ({
-  model: llm.model,
-  inputTokens: llm.inputTokens,
-  outputTokens: llm.outputTokens,
-  usd: llm.usd,
-  latencyMs: llm.latencyMs,
-  attempts: llm.attempts
-})
-
 const callRecord = (
   id: string,
   runId: RunId,
@@ -146,7 +138,7 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
     }
     const usage: LlmUsage = result.llm !== null
       ? usageOf(result.llm)
-      : { model: "", inputTokens: 0, outputTokens: 0, usd: 0, latencyMs: 0, attempts: result._tag === "Failed" ? result.attempts : 1 }
+      : zeroUsage("", 0, result._tag === "Failed" ? result.attempts : 1)
     const llmError = result._tag === "Failed" && result.kind === "llm"
       ? { kind: result.message.split(":")[0]!, message: result.message }
       : null

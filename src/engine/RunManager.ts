@@ -22,6 +22,7 @@ import {
   Scope,
   Stream
 } from "effect"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "../db/EventStore.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import type { RunOverview, StoredEventRow } from "../db/Records.js"
@@ -82,7 +83,7 @@ export interface RunManagerOptions {
   /** How long shutdown waits for runs to drain (their own grace periods apply first). */
   readonly shutdownTimeoutMs?: number | undefined
   /** A run's services (default: RunServices.layer, from its spec). */
-  readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError>) | undefined
+  readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError, SqlClient.SqlClient>) | undefined
 }
 
 type Failures = DatabaseError | RunNotFound | RunConflict
@@ -336,5 +337,5 @@ export const make = (options: RunManagerOptions) =>
     return service
   })
 
-export const layer = (options: RunManagerOptions): Layer.Layer<RunManager, DatabaseError, ProgramDatabase.ProgramDatabase> =>
+export const layer = (options: RunManagerOptions): Layer.Layer<RunManager, DatabaseError, ProgramDatabase.ProgramDatabase | SqlClient.SqlClient> =>
   Layer.scoped(RunManager, make(options))

@@ -1,11 +1,12 @@
 /**
  * The one place a run spec becomes the run's services (the CLI, the RunManager and the facade
- * all come here): the LLM client (providers, cache, recording, replay, embeddings), the
+ * all come here): the LLM client (providers, the cache in the run's database, recording, replay, embeddings), the
  * proposer over it, and the evaluator of the spec's contract (sandbox, limits, warm pool), or
  * one the caller brings (the facade's in-memory `evaluate`).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as LlmCacheStore from "../db/LlmCacheStore.js"
 import { ConfigError } from "../domain/Errors.js"
@@ -62,11 +63,12 @@ export const plan = <E, R>(spec: RunSpec, options: RunServicesOptions<E, R> = {}
 export const layer = <E = never, R = never>(
   spec: RunSpec,
   options: RunServicesOptions<E, R> = {}
-): Layer.Layer<RunServices, ConfigError | E, R> =>
+): Layer.Layer<RunServices, ConfigError | E, R | SqlClient.SqlClient> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const planned = plan(spec, options)
     const apiKey = yield* apiKeyFor(spec, options.apiKey)
-    const cache = planned.cache === null ? LlmCache.disabled : Layer.scoped(LlmCache, LlmCacheStore.openFile(planned.cache))
+    // The temperature-0 cache lives in the run's database, over its connection.
+    const cache = planned.cache === null ? LlmCache.disabled : Layer.effect(LlmCache, LlmCacheStore.make())
     const llm = LlmClientLive.layerNode(spec.config.llm, apiKey, { recordFile: planned.recordFile ?? undefined }).pipe(
       Layer.provide(cache)
     )

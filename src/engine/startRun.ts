@@ -25,14 +25,14 @@ const summaryAttributes = (summary: RunActor.RunSummary): Record<string, unknown
   "evolve.usd": summary.usd
 })
 
-export interface StartRunOptions<E> {
+export interface StartRunOptions<E, R> {
   /** The run's proposer, LLM client and evaluator (RunServices.layer, or test doubles). */
-  readonly services: Layer.Layer<RunServices.RunServices, E>
+  readonly services: Layer.Layer<RunServices.RunServices, E, R>
   /** Feed `RunMetrics` from the run's events (default true). */
   readonly metrics?: boolean | undefined
 }
 
-export const startRun = <E>(start: RunActor.StartOptions, options: StartRunOptions<E>) =>
+export const startRun = <E, R>(start: RunActor.StartOptions, options: StartRunOptions<E, R>) =>
   Effect.gen(function*() {
     const config = start.spec.config
     const span = yield* Effect.makeSpan(spanName, {

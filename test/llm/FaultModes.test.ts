@@ -119,7 +119,7 @@ describe("the API key never leaks", () => {
       const llm = LlmClientLive.layer(LlmConfig.make(llmConfig), Option.some(Redacted.make(SECRET))).pipe(
         Layer.provide(Layer.mergeAll(
           NodeHttpClient.layerUndici,
-          Layer.scoped(LlmCache, LlmCacheStore.openFile(dbFile)),
+          Layer.effect(LlmCache, LlmCacheStore.make()).pipe(Layer.provide(Db.layer(dbFile))),
           Replay.recorderLayer(recordFile).pipe(Layer.provide(NodeContext.layer), Layer.orDie),
           Replay.ReplayLog.none
         ))
