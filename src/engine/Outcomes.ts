@@ -71,12 +71,21 @@ export const proposed = (ctx: OutcomeContext, state: RunState.RunState, outcome:
     return RunState.proposalFailed(next, failure, reservedUsd)
   })
 
-/** An evaluation's result, committed once: counters and stop rules, the population, the bandit, migration. */
-export const evaluated = (ctx: OutcomeContext, state: RunState.RunState, program: Program, outcome: EvaluationOutcome) =>
+/**
+ * An evaluation's result, committed once (here, or already by the worker that evaluated it):
+ * counters and stop rules, the population, the bandit, migration.
+ */
+export const evaluated = (
+  ctx: OutcomeContext,
+  state: RunState.RunState,
+  program: Program,
+  outcome: EvaluationOutcome,
+  committed: boolean
+) =>
   Effect.gen(function*() {
     const { population, runId } = ctx
     const at = yield* Clock.currentTimeMillis
-    if (!(yield* ctx.candidates.commitEvaluation(program.id, outcome, at))) return RunState.evaluationDropped(state)
+    if (!committed && !(yield* ctx.candidates.commitEvaluation(program.id, outcome, at))) return RunState.evaluationDropped(state)
     const parentScore = program.parentId === null ? undefined : population.scoreOf(program.parentId)
     if (program.llm !== null) {
       const improvement = outcome._tag === "Scored" && parentScore !== undefined ? outcome.score - parentScore : 0

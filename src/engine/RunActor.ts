@@ -16,11 +16,11 @@ import type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 import { makeProgramId, makeRunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
-import { Evaluator } from "../evaluate/Evaluator.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
 import { Proposer } from "../propose/Proposer.js"
+import { EvaluationDispatch } from "./EvaluationDispatch.js"
 import { pendingProgram, propose, type ProposalOutcome } from "./Proposal.js"
 import * as RunLease from "./RunLease.js"
 import { RunLimits } from "./RunLimits.js"
@@ -35,7 +35,14 @@ export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 type Message =
   | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
   | { readonly _tag: "Proposed"; readonly outcome: ProposalOutcome; readonly reservedUsd: number; readonly active: boolean }
-  | { readonly _tag: "Evaluated"; readonly program: Program; readonly outcome: EvaluationOutcome; readonly active: boolean }
+  | {
+    readonly _tag: "Evaluated"
+    readonly program: Program
+    readonly outcome: EvaluationOutcome
+    /** Already stored by whoever evaluated it (a cluster worker). */
+    readonly committed: boolean
+    readonly active: boolean
+  }
   /** A worker that could not finish: a database error, or a defect (a bug). */
   | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
   | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
@@ -59,7 +66,7 @@ export const start = (options: StartOptions) =>
     const search = yield* SearchStore
     const llmCalls = yield* LlmCallStore
     const proposer = yield* Proposer
-    const evaluator = yield* Evaluator
+    const dispatch = yield* EvaluationDispatch
     const llm = yield* LlmClient
     const shared = yield* RunLimits
     let spec = options.spec
@@ -154,13 +161,10 @@ export const start = (options: StartOptions) =>
       FiberSet.run(
         evaluations,
         work("evaluations", (markActive) =>
-          shared.evaluations.withPermit(Effect.gen(function*() {
-            yield* markActive
-            // Counted before the evaluator starts, so that a candidate that kills evolve is seen on resume.
-            yield* candidates.startEvaluation(program.id)
-            const outcome = yield* evaluator.evaluate({ programId: program.id, code: program.code, extension })
-            return { _tag: "Evaluated", program, outcome, active: true } satisfies Message
-          })))
+          Effect.map(
+            dispatch.evaluate(program, extension, markActive),
+            ({ committed, outcome }): Message => ({ _tag: "Evaluated", program, outcome, committed, active: true })
+          ))
       )
 
     /**
@@ -183,8 +187,8 @@ export const start = (options: StartOptions) =>
     // ---- the owner's handlers ---------------------------------------------------------------
 
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
-    const onEvaluated = (program: Program, outcome: EvaluationOutcome) =>
-      Effect.map(Outcomes.evaluated(outcomes, state, program, outcome), (next) => void (state = next))
+    const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
+      Effect.map(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => void (state = next))
 
     const onControl = (control: RunClient.Control) =>
       Effect.gen(function*() {
@@ -215,7 +219,7 @@ export const start = (options: StartOptions) =>
           return Effect.map(Outcomes.proposed(outcomes, state, message.outcome, message.reservedUsd), (next) => void (state = next))
         case "Evaluated":
           state = RunState.activity(state, "evaluations", message.active ? -1 : 0)
-          return onEvaluated(message.program, message.outcome)
+          return onEvaluated(message.program, message.outcome, message.committed)
         case "Broken": {
           const stop = brokenStop(message.cause)
           state = RunState.activity(state, message.kind, message.active ? -1 : 0)

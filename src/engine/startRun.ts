@@ -8,6 +8,7 @@
 import { Clock, Effect, Exit, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import * as RunMetrics from "../observability/RunMetrics.js"
+import * as EvaluationDispatch from "./EvaluationDispatch.js"
 import * as RunActor from "./RunActor.js"
 import * as RunServices from "./RunServices.js"
 
@@ -28,6 +29,8 @@ const summaryAttributes = (summary: RunActor.RunSummary): Record<string, unknown
 export interface StartRunOptions<E, R> {
   /** The run's proposer, LLM client and evaluator (RunServices.layer, or test doubles). */
   readonly services: Layer.Layer<RunServices.RunServices, E, R>
+  /** How candidates get evaluated (default: in this process, `EvaluationDispatch.local`). */
+  readonly dispatch?: Layer.Layer<EvaluationDispatch.EvaluationDispatch> | undefined
   /** Feed `RunMetrics` from the run's events (default true). */
   readonly metrics?: boolean | undefined
 }
@@ -54,7 +57,8 @@ export const startRun = <E, R>(start: RunActor.StartOptions, options: StartRunOp
         }))
     const handle = yield* Effect.gen(function*() {
       const services = RunServices.pick(yield* Layer.build(options.services))
-      return yield* RunActor.start(start).pipe(Effect.provide(services))
+      const dispatch = options.dispatch ?? EvaluationDispatch.local
+      return yield* RunActor.start(start).pipe(Effect.provide(dispatch), Effect.provide(services))
     }).pipe(Effect.withParentSpan(span), Effect.onError((cause) => end(Exit.failCause(cause))))
     span.attribute("evolve.run_id", handle.runId)
     const finished = (exit: Exit.Exit<RunActor.RunSummary, DatabaseError>) =>

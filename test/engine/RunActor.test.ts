@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
+import { CandidateStore } from "../../src/db/CandidateStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
+import * as EvaluationDispatch from "../../src/engine/EvaluationDispatch.js"
 import * as RunActor from "../../src/engine/RunActor.js"
 import { makeFairPool, RunLimits } from "../../src/engine/RunLimits.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
@@ -9,7 +11,7 @@ import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 
 interface Probe {
   readonly llmInFlight: number
@@ -65,7 +67,7 @@ const run = (
   limits: Layer.Layer<RunLimits> = runDefaults
 ) =>
   Effect.gen(function*() {
-    const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
+    const handle = yield* startLocal({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
     const summaryFiber = yield* Effect.fork(handle.await)
     yield* during(handle)
     yield* TestClock.adjust("1 hour")
@@ -74,6 +76,40 @@ const run = (
   }).pipe(Effect.provide(Layer.mergeAll(runDefaults, limits, layers, Db.layer(":memory:"))))
 
 describe("EvolutionRun", () => {
+  it.scoped("applies a result its evaluator committed already (a cluster worker) without committing it again", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      let commits = 0
+      // A dispatch that evaluates and commits itself, as a remote worker does.
+      const remote = Layer.effect(
+        EvaluationDispatch.EvaluationDispatch,
+        Effect.gen(function*() {
+          const candidates = yield* CandidateStore
+          const evaluator = yield* Evaluator
+          return {
+            evaluate: (program, extension, started) =>
+              Effect.gen(function*() {
+                yield* started
+                const outcome = yield* evaluator.evaluate({ programId: program.id, code: program.code, extension })
+                if (yield* candidates.commitEvaluation(program.id, outcome, 1)) commits++
+                return { outcome, committed: true }
+              })
+          }
+        })
+      )
+      const summary = yield* Effect.gen(function*() {
+        const handle = yield* RunActor.start({ _tag: "New", spec: specWith({ max_evaluations: 12 }), initialCode: "score = 0\n" }).pipe(
+          Effect.provide(remote)
+        )
+        const fiber = yield* Effect.fork(handle.await)
+        yield* TestClock.adjust("1 hour")
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(Layer.mergeAll(runDefaults, testProposer(probe, 100), testEvaluator(probe, 50), Db.layer(":memory:"))))
+      expect(summary).toMatchObject({ evaluations: 12, scored: 12, stopReason: "max_evaluations" })
+      expect(commits).toBe(12)
+      expect(summary.bestScore).toBeGreaterThan(0)
+    }))
+
   it.scoped("counts work as in flight only once it holds its shared permit", () =>
     Effect.gen(function*() {
       const probe = yield* makeProbe
@@ -239,7 +275,7 @@ describe("EvolutionRun", () => {
       yield* Effect.gen(function*() {
         const spec = specWith({ max_evaluations: 30, shutdown_grace_seconds: 5, concurrency: { proposals: 4, evaluations: 2, queue: 4 } })
         const first = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* RunActor.start({ _tag: "New", spec, initialCode: "score = 0\n" })
+          const handle = yield* startLocal({ _tag: "New", spec, initialCode: "score = 0\n" })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("4500 millis")
           yield* handle.client.Stop({})
@@ -254,7 +290,7 @@ describe("EvolutionRun", () => {
         const evaluatedBefore = new Set((yield* Ref.get(probe)).evaluations)
 
         const second = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* RunActor.start({ _tag: "Resume", runId: first.runId, spec })
+          const handle = yield* startLocal({ _tag: "Resume", runId: first.runId, spec })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("1 hour")
           return yield* Fiber.join(summaryFiber)
@@ -409,7 +445,7 @@ describe("EvolutionRun", () => {
         let killer: string | undefined
         const session = (options: RunActor.StartOptions, stop: "graceful" | "killed") =>
           Effect.scoped(Effect.gen(function*() {
-            const handle = yield* RunActor.start(options)
+            const handle = yield* startLocal(options)
             runId = handle.runId
             const summaryFiber = yield* Effect.fork(handle.await)
             yield* TestClock.adjust("3 seconds")
@@ -440,7 +476,7 @@ describe("EvolutionRun", () => {
 
         // 4. Resume: the killer is committed as failed instead of being evaluated a 4th time.
         const last = yield* Effect.scoped(Effect.gen(function*() {
-          const handle = yield* RunActor.start({ _tag: "Resume", runId: runId!, spec })
+          const handle = yield* startLocal({ _tag: "Resume", runId: runId!, spec })
           const summaryFiber = yield* Effect.fork(handle.await)
           yield* TestClock.adjust("1 hour")
           return yield* Fiber.join(summaryFiber)

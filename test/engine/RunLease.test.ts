@@ -4,13 +4,12 @@ import { hostname } from "node:os"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { RunBusy } from "../../src/domain/Errors.js"
 import { RunId } from "../../src/domain/Ids.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import * as RunLease from "../../src/engine/RunLease.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 
 const runId = RunId.make("run_lease")
 
@@ -99,8 +98,8 @@ describe("EvolutionRun with a lease", () => {
   it.scoped("a resume while the run is driven elsewhere fails with RunBusy; after the run ends it works", () =>
     Effect.gen(function*() {
       const spec = specWith({ max_evaluations: 5, concurrency: { proposals: 1, evaluations: 1 } })
-      const handle = yield* RunActor.start({ _tag: "New", spec, initialCode: "score = 0\n" })
-      const busy = yield* Effect.flip(Effect.scoped(RunActor.start({ _tag: "Resume", runId: handle.runId, spec })))
+      const handle = yield* startLocal({ _tag: "New", spec, initialCode: "score = 0\n" })
+      const busy = yield* Effect.flip(Effect.scoped(startLocal({ _tag: "Resume", runId: handle.runId, spec })))
       expect(busy._tag).toBe("RunBusy")
       const summaryFiber = yield* Effect.fork(handle.await)
       yield* TestClock.adjust("1 minute")
@@ -109,7 +108,7 @@ describe("EvolutionRun with a lease", () => {
       const db = yield* allStores
       expect(yield* db.readLease(handle.runId)).toBeNull()
       const again = yield* Effect.scoped(Effect.gen(function*() {
-        const resumed = yield* RunActor.start({ _tag: "Resume", runId: handle.runId, spec })
+        const resumed = yield* startLocal({ _tag: "Resume", runId: handle.runId, spec })
         return yield* resumed.await
       }))
       expect(again.evaluations).toBe(5)
@@ -118,7 +117,7 @@ describe("EvolutionRun with a lease", () => {
   it.scoped("a run whose lease is taken over stops as lease_lost and leaves the run's status alone", () =>
     Effect.gen(function*() {
       const spec = specWith({ max_evaluations: 1000, concurrency: { proposals: 1, evaluations: 1 } })
-      const handle = yield* RunActor.start({ _tag: "New", spec, initialCode: "score = 0\n" })
+      const handle = yield* startLocal({ _tag: "New", spec, initialCode: "score = 0\n" })
       const summaryFiber = yield* Effect.fork(handle.await)
       yield* TestClock.adjust("3 seconds")
       const db = yield* allStores

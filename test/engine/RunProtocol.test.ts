@@ -7,11 +7,10 @@ import { Effect, Fiber, Layer, Ref, TestClock } from "effect"
 import { CandidateStore } from "../../src/db/CandidateStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { DatabaseError } from "../../src/domain/Errors.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 import { specWith } from "../support/runFixtures.js"
 
 const llm = { text: "", model: "m", inputTokens: 10, outputTokens: 2, usd: 0, latencyMs: 1000, attempts: 1, finishReason: "stop" }
@@ -59,7 +58,7 @@ const services = (
 }
 
 const startRun = (config: Parameters<typeof specWith>[0]) =>
-  RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
+  startLocal({ _tag: "New", spec: specWith(config), initialCode: "score = 0\n" })
 
 describe("RunProtocol", () => {
   it.scoped("Extend raises the maximum of a running run, in its stats and in the stored spec", () =>

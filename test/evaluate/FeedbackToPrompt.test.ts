@@ -5,12 +5,11 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as Db from "../../src/db/ProgramDatabase.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import { fromComplete, LlmClient } from "../../src/llm/LlmClient.js"
 import * as Proposer from "../../src/propose/Proposer.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 import { specWith } from "../support/runFixtures.js"
 
 /**
@@ -74,7 +73,7 @@ def evaluate(program_path):
         keepArtifacts: false
       }).pipe(Layer.provide(NodeContext.layer))
       const summary = yield* Effect.gen(function*() {
-        const handle = yield* RunActor.start({
+        const handle = yield* startLocal({
           _tag: "New",
           spec: specWith({ max_evaluations: 4, edit_format: "full", concurrency: { proposals: 1, evaluations: 1 } }),
           initialCode: "SCORE = 1\n"

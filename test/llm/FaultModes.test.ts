@@ -5,7 +5,6 @@ import { Effect, Either, Layer, List, Logger, LogLevel, Option, Queue, Redacted,
 import * as LlmCacheStore from "../../src/db/LlmCacheStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import { LlmCache } from "../../src/llm/LlmCache.js"
@@ -15,7 +14,7 @@ import * as Replay from "../../src/llm/Replay.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { type FaultMode, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { specWith } from "../support/runFixtures.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 
 const REQUEST: LlmRequest = { system: "You evolve programs.", user: "Improve:\n```python\nx = 1.5\ny = 2\n```\n" }
 
@@ -134,7 +133,7 @@ describe("the API key never leaks", () => {
         evaluate: (r) => Effect.succeed({ _tag: "Scored", metrics: { score: r.code.length }, score: r.code.length, feedback: null, durationMs: 1 } as const)
       })
       const events = yield* Effect.gen(function*() {
-        const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.5\ny = 2\n" })
+        const handle = yield* startLocal({ _tag: "New", spec: specWith(config), initialCode: "x = 1.5\ny = 2\n" })
         const q = yield* handle.subscribe
         yield* handle.await
         return JSON.stringify([...(yield* Queue.takeAll(q))])

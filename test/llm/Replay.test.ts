@@ -5,7 +5,6 @@ import { Effect, Either, Layer, Queue } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import type { RunEvent } from "../../src/domain/RunEvent.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import { LlmCache } from "../../src/llm/LlmCache.js"
@@ -16,7 +15,7 @@ import * as Proposer from "../../src/propose/Proposer.js"
 import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 
 const request = (i: number): LlmRequest => ({
   system: "You evolve programs.",
@@ -105,7 +104,7 @@ describe("record and replay", () => {
       })
       const runWith = (llm: Layer.Layer<LlmClient>) =>
         Effect.gen(function*() {
-          const handle = yield* RunActor.start({ _tag: "New", spec: specWith(config), initialCode: "x = 1.25\ny = 7\n" })
+          const handle = yield* startLocal({ _tag: "New", spec: specWith(config), initialCode: "x = 1.25\ny = 7\n" })
           const events = yield* handle.subscribe
           yield* handle.await
           const all = (yield* Queue.takeAll(events)) as Iterable<RunEvent>

@@ -11,14 +11,13 @@ import { readFileSync } from "node:fs"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import type { RunId } from "../../src/domain/Ids.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
-import * as RunActor from "../../src/engine/RunActor.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { codeHash } from "../../src/propose/Edits.js"
 import * as Proposer from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
-import { runDefaults } from "../support/engine.js"
+import { runDefaults, startLocal } from "../support/engine.js"
 
 const decode = Schema.decodeUnknownSync(RunConfig)
 const specOf = (config: RunConfigInput) => ({
@@ -30,7 +29,7 @@ const specOf = (config: RunConfigInput) => ({
 /** Runs to completion under TestClock. */
 const runToEnd = (spec: ReturnType<typeof specOf>, initialCode: string) =>
   Effect.gen(function*() {
-    const handle = yield* RunActor.start({ _tag: "New", spec, initialCode })
+    const handle = yield* startLocal({ _tag: "New", spec, initialCode })
     const fiber = yield* Effect.fork(handle.await)
     yield* TestClock.adjust("10 hours")
     return yield* Fiber.join(fiber)
@@ -38,7 +37,7 @@ const runToEnd = (spec: ReturnType<typeof specOf>, initialCode: string) =>
 
 const resumeToEnd = (runId: RunId, spec: ReturnType<typeof specOf>) =>
   Effect.gen(function*() {
-    const handle = yield* RunActor.start({ _tag: "Resume", runId, spec })
+    const handle = yield* startLocal({ _tag: "Resume", runId, spec })
     const fiber = yield* Effect.fork(handle.await)
     yield* TestClock.adjust("10 hours")
     return yield* Fiber.join(fiber)
