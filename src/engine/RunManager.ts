@@ -12,27 +12,27 @@ import {
   Effect,
   ExecutionStrategy,
   Exit,
-  Fiber,
   FiberMap,
   Layer,
   Option,
   PubSub,
   Queue,
-  Schema,
   Scope,
   Stream
 } from "effect"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { EventStore } from "../db/EventStore.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
-import type { RunOverview, StoredEventRow } from "../db/Records.js"
+import type { RunOverview } from "../db/Records.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
-import { RunEvent } from "../domain/RunEvent.js"
+import type { RunEvent } from "../domain/RunEvent.js"
 import type { RunHandle, StartOptions } from "./RunActor.js"
+import * as RunEvents from "./RunEvents.js"
+import type { StoredEvent } from "./RunEvents.js"
 import type { RunStats } from "./RunProtocol.js"
 import { makeFairPool, RunLimits } from "./RunLimits.js"
 import * as RunServices from "./RunServices.js"
@@ -56,11 +56,7 @@ const intentOf = (stats: RunStats): StopIntent | null => {
 /** The `runs.host` marker of runs driven by a RunManager (a restarted server resumes only those). */
 export const serveHost = "serve"
 
-/** A stored RunEvent: `seq` numbers a run's events from 1 (the SSE event id); `data` is its JSON. */
-export interface StoredEvent extends StoredEventRow {
-  /** The decoded event, on live events only (replayed ones carry just `data`). */
-  readonly event?: RunEvent | undefined
-}
+export type { StoredEvent } from "./RunEvents.js"
 
 export interface RunInfo {
   readonly overview: RunOverview
@@ -115,8 +111,6 @@ interface Hosted {
   readonly scope: Scope.CloseableScope
 }
 
-const encodeEvent = Schema.encodeSync(RunEvent)
-const BATCH = 512
 
 export const make = (options: RunManagerOptions) =>
   Effect.gen(function*() {
@@ -160,27 +154,9 @@ export const make = (options: RunManagerOptions) =>
         const runId = entry.handle.runId
         const hub = yield* hubFor(runId)
         yield* runs.setRunHost(runId, serveHost).pipe(Effect.ignoreLogged)
-        let seq = yield* eventStore.lastEventSeq(runId).pipe(Effect.orDie)
-        const persist = (batch: Chunk.Chunk<RunEvent>) =>
-          Effect.gen(function*() {
-            if (Chunk.isEmpty(batch)) return
-            const stored: Array<StoredEvent> = Chunk.toReadonlyArray(batch).map((event) => ({
-              runId,
-              seq: ++seq,
-              at: event.at,
-              type: event._tag,
-              data: JSON.stringify(encodeEvent(event)),
-              event
-            }))
-            yield* eventStore.appendEvents(stored.map(({ event: _event, ...row }) => row)).pipe(
-              Effect.catchAll((e) => Effect.logWarning(`run ${runId}: events not stored: ${e.message}`))
-            )
-            yield* PubSub.publishAll(hub, stored)
-          }).pipe(Effect.uninterruptible)
-        const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(Effect.flatMap(persist), Effect.forever, Effect.fork)
-        const summary = yield* Effect.exit(entry.handle.await)
-        yield* Fiber.interrupt(recorder)
-        yield* persist(yield* Queue.takeAll(events))
+        const summary = yield* RunEvents.record(runId, events, entry.handle.await, (batch) => PubSub.publishAll(hub, batch)).pipe(
+          Effect.provideService(EventStore, eventStore)
+        )
         if (Exit.isFailure(summary)) yield* Effect.logError(`run ${runId} ended with an error`, summary.cause)
       }).pipe(
         Effect.ensuring(Effect.suspend(() => {
@@ -310,9 +286,9 @@ export const make = (options: RunManagerOptions) =>
           const live = yield* PubSub.subscribe(yield* hubFor(run.id)) // before the replay: nothing falls in between
           let last = afterSeq
           const replay = Stream.paginateChunkEffect(afterSeq, (after) =>
-            Effect.map(eventStore.readEvents(run.id, after, BATCH), (rows) => [
+            Effect.map(eventStore.readEvents(run.id, after, RunEvents.BATCH), (rows) => [
               Chunk.unsafeFromArray(rows as Array<StoredEvent>),
-              rows.length < BATCH ? Option.none() : Option.some(rows[rows.length - 1]!.seq)
+              rows.length < RunEvents.BATCH ? Option.none() : Option.some(rows[rows.length - 1]!.seq)
             ]))
           return Stream.concat(replay, Stream.fromQueue(live)).pipe(
             Stream.filter((e) => {
