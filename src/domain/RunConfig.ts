@@ -144,8 +144,10 @@ export const EvaluatorConfig = Schema.Struct({
   cascade_thresholds: Schema.optionalWith(
     Schema.Array(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
     { default: () => [] }
-  )
+  ),
   // ---- end evaluation contracts ----
+  /** In a cluster: only workers with every one of these tags (`evolve worker --tags`) evaluate this run. */
+  requires: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] })
 })
 export type EvaluatorConfig = typeof EvaluatorConfig.Type
 

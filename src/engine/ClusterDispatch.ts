@@ -1,0 +1,81 @@
+/**
+ * Evaluation in a cluster: a run's candidates go to the evaluation workers through the database
+ * work queue, and each result comes back committed by its worker. A worker tells the run when it
+ * has committed one (an `EvaluationDone` message to the run's entity → `check`); the run also
+ * looks for results every few seconds itself, so a message lost with its worker costs time,
+ * never a candidate.
+ */
+import { Deferred, Duration, Effect, Layer, Schedule } from "effect"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { DatabaseError } from "../domain/Errors.js"
+import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome, Program } from "../domain/Program.js"
+import { EvaluationDispatch, type Dispatched } from "./EvaluationDispatch.js"
+import * as EvaluationQueue from "./EvaluationQueue.js"
+
+/** The result a committed candidate row holds; undefined while it is pending. */
+export const outcomeOf = (program: Program): EvaluationOutcome | undefined => {
+  const durationMs = program.evalMs ?? 0
+  if (program.status === "evaluated" && program.score !== null) {
+    return { _tag: "Scored", metrics: program.metrics ?? {}, score: program.score, feedback: program.feedback, durationMs }
+  }
+  if (program.status === "failed" && program.failure !== null) {
+    return { _tag: "Failed", failure: program.failure, feedback: program.feedback, durationMs }
+  }
+  return undefined
+}
+
+export interface ClusterDispatch {
+  /** Looks up the named candidates (all waiting ones when none are named) and completes those committed. */
+  readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+}
+
+/**
+ * The dispatch of run `runId` (candidates needing worker tags `requires`), and its `check`.
+ * Interrupting an evaluation leaves the candidate in the queue: a worker still evaluates it, and
+ * the run, resumed, finds its result.
+ */
+export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<string>; readonly checkEvery?: Duration.DurationInput }) =>
+  Effect.gen(function*() {
+    const candidates = yield* CandidateStore
+    const queue = yield* EvaluationQueue.make(EvaluationQueue.queueName(options.requires))
+    const waiting = new Map<ProgramId, Deferred.Deferred<Dispatched>>()
+
+    const check: ClusterDispatch["check"] = (ids) =>
+      Effect.suspend(() => {
+        const wanted = (ids ?? [...waiting.keys()]).filter((id) => waiting.has(id))
+        if (wanted.length === 0) return Effect.void
+        return candidates.getPrograms(wanted).pipe(
+          Effect.flatMap((rows) =>
+            Effect.forEach(rows, (row) => {
+              const outcome = outcomeOf(row)
+              const deferred = waiting.get(row.id)
+              if (outcome === undefined || deferred === undefined) return Effect.void
+              waiting.delete(row.id)
+              return Deferred.succeed(deferred, { outcome, committed: true })
+            }, { discard: true })
+          ),
+          Effect.catchAll((e) => Effect.logWarning(`run ${runId}: results not checked: ${e.message}`))
+        )
+      })
+
+    yield* check().pipe(Effect.repeat(Schedule.spaced(options.checkEvery ?? Duration.seconds(5))), Effect.forkScoped)
+
+    const dispatch = EvaluationDispatch.of({
+      evaluate: (program, extension, started) =>
+        Effect.gen(function*() {
+          const deferred = yield* Deferred.make<Dispatched>()
+          waiting.set(program.id, deferred)
+          yield* queue.offer(new EvaluationQueue.EvaluationRequest({ runId, programId: program.id, extension }), { id: program.id })
+            .pipe(Effect.mapError((e) => new DatabaseError({ operation: "offer evaluation", message: `offer evaluation: ${e.message}` })))
+          yield* started
+          return yield* Deferred.await(deferred)
+        }).pipe(Effect.ensuring(Effect.sync(() => waiting.delete(program.id))))
+    })
+    return { dispatch, check } as const
+  })
+
+export type Made = Effect.Effect.Success<ReturnType<typeof make>>
+
+/** The dispatch as a layer, for startRun. */
+export const layer = (made: Made): Layer.Layer<EvaluationDispatch> => Layer.succeed(EvaluationDispatch, made.dispatch)

@@ -1,0 +1,82 @@
+/**
+ * What a cluster runner needs to drive a run its entity was given: the run's services from its
+ * stored spec (RunServices), evaluation through the work queue (ClusterDispatch), the run
+ * started through `startRun` in the entity's scope, and its events stored for every process that
+ * shows them.
+ */
+import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { Context, Effect, Layer, type Scope } from "effect"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { RunStore } from "../db/RunStore.js"
+import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
+import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import * as ClusterDispatch from "./ClusterDispatch.js"
+import type { RunHandle } from "./RunHandle.js"
+import * as RunEvents from "./RunEvents.js"
+import * as RunLimits from "./RunLimits.js"
+import * as RunServices from "./RunServices.js"
+import { startRun } from "./startRun.js"
+
+/** The `runs.host` marker of runs driven by cluster runners. */
+export const clusterHost = "cluster"
+
+export interface Hosted {
+  readonly handle: RunHandle
+  /** Looks up results its workers committed (the named candidates, or all it waits for). */
+  readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+}
+
+export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, {
+  /** Whether the database says the run is active: its entity must drive it (a takeover after a crash). */
+  readonly isActive: (runId: RunId) => Effect.Effect<boolean, DatabaseError | RunNotFound>
+  /** Starts (or resumes) the run in `scope`. */
+  readonly start: (runId: RunId) => Effect.Effect<Hosted, DatabaseError | RunNotFound | RunBusy | ConfigError, Scope.Scope>
+  /** A new maximum for a run that is not running, kept in its stored spec. */
+  readonly setMaxEvaluations: (runId: RunId, maxEvaluations: number) => Effect.Effect<void, DatabaseError | RunNotFound>
+}>() {}
+
+export interface ClusterHostOptions {
+  /** A run's services (default: RunServices.layer, from its spec). */
+  readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError, SqlClient.SqlClient>) | undefined
+}
+
+export const make = (options: ClusterHostOptions = {}) =>
+  Effect.gen(function*() {
+    const runs = yield* RunStore
+    const database = yield* ProgramDatabase.context
+    const queues = yield* Effect.context<PersistedQueue.PersistedQueueFactory>()
+    const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
+    const withDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(queues), Effect.provide(database))
+
+    return ClusterHost.of({
+      isActive: (runId) => Effect.map(runs.getRun(runId), (run) => run.status === "running" || run.status === "stopping"),
+      start: (runId) =>
+        withDatabase(Effect.gen(function*() {
+          const run = yield* runs.getRun(runId)
+          const dispatch = yield* ClusterDispatch.make(runId, { requires: run.spec.config.evaluator.requires })
+          const handle = yield* startRun(
+            { _tag: "Resume", runId: run.id, spec: run.spec },
+            { services: environment(run.spec), dispatch: ClusterDispatch.layer(dispatch) }
+          ).pipe(Effect.provide(RunLimits.unlimited))
+          // Subscribed before yielding to anything else, so the run's first events are stored.
+          const events = yield* handle.subscribe
+          yield* runs.setRunHost(run.id, clusterHost)
+          yield* Effect.forkScoped(RunEvents.record(run.id, events, handle.await, () => Effect.void))
+          return { handle, check: dispatch.check }
+        })),
+      setMaxEvaluations: (runId, maxEvaluations) =>
+        Effect.gen(function*() {
+          const run = yield* runs.getRun(runId)
+          const spec = { ...run.spec, config: { ...run.spec.config, max_evaluations: maxEvaluations } }
+          yield* runs.setRunSpec(run.id, spec, run.updatedAt)
+        })
+    })
+  })
+
+export const layer = (options: ClusterHostOptions = {}): Layer.Layer<
+  ClusterHost,
+  never,
+  ProgramDatabase.ProgramDatabase | SqlClient.SqlClient | PersistedQueue.PersistedQueueFactory
+> => Layer.effect(ClusterHost, make(options))

@@ -1,0 +1,103 @@
+/**
+ * An evaluation worker of a cluster (`evolve worker`): K slots, each taking one candidate at a
+ * time from the work queue of its tags, evaluating it with its run's evaluator (built once per
+ * run on this machine), committing the result — at most once, keyed by candidate id — and
+ * telling the run. A worker that dies mid-evaluation stops renewing its lock; the candidate goes
+ * to another worker.
+ */
+import * as PersistedQueue from "@effect/experimental/PersistedQueue"
+import type * as Sharding from "@effect/cluster/Sharding"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Clock, Duration, Effect, Layer, RcMap, Ref } from "effect"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { RunStore } from "../db/RunStore.js"
+import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
+import type { EvaluationOutcome } from "../domain/Program.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import { Evaluator } from "../evaluate/Evaluator.js"
+import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
+import * as EvaluationQueue from "./EvaluationQueue.js"
+import { RunEntity } from "./RunEntity.js"
+
+/** Tries of one candidate before it is committed as failed (each a worker that could not finish it). */
+export const MAX_ATTEMPTS = 5
+
+export interface WorkerOptions {
+  readonly slots: number
+  /** This worker serves the runs whose `evaluator.requires` are exactly these tags. */
+  readonly tags: ReadonlyArray<string>
+  /** A run's evaluator on this machine (default: its contract, as on one machine). */
+  readonly evaluatorFor?: ((spec: RunSpec) => Layer.Layer<Evaluator, ConfigError>) | undefined
+}
+
+export interface WorkerCounters {
+  readonly busy: number
+  readonly done: number
+}
+
+const defaultEvaluator = (spec: RunSpec) => EvaluatorLive.fromSpec(spec).pipe(Layer.provide(NodeContext.layer))
+
+/** Runs the worker's slots until interrupted; `counters` follows what it does. */
+export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =>
+  Effect.gen(function*() {
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const client = yield* RunEntity.client
+    const queue = yield* PersistedQueue.make({ name: EvaluationQueue.queueName(options.tags), schema: EvaluationQueue.EvaluationRequest })
+    const evaluatorFor = options.evaluatorFor ?? defaultEvaluator
+    const evaluators = yield* RcMap.make({
+      lookup: (runId: string) =>
+        Effect.gen(function*() {
+          const run = yield* runs.getRun(runId)
+          const context = yield* Layer.build(evaluatorFor(run.spec))
+          return Effect.provide(Evaluator, context)
+        }),
+      idleTimeToLive: Duration.minutes(1)
+    })
+
+    const commit = (request: EvaluationQueue.EvaluationRequest, outcome: EvaluationOutcome) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        if (!(yield* candidates.commitEvaluation(request.programId, outcome, at))) return
+        yield* Ref.update(counters, (c) => ({ ...c, done: c.done + 1 }))
+        // The run also looks for results itself: a lost message costs it a few seconds, no more.
+        yield* client(request.runId).EvaluationDone({ programId: request.programId }, { discard: true }).pipe(Effect.ignore)
+      })
+
+    const evaluate = (request: EvaluationQueue.EvaluationRequest, attempts: number) =>
+      Effect.gen(function*() {
+        const program = yield* candidates.getProgram(request.programId)
+        if (program.status !== "pending") return // committed already (taken twice after a lock expired)
+        const outcome = yield* Effect.scoped(Effect.gen(function*() {
+          const evaluator = yield* Effect.flatten(RcMap.get(evaluators, request.runId))
+          yield* candidates.startEvaluation(program.id)
+          return yield* evaluator.evaluate({ programId: program.id, code: program.code, extension: request.extension })
+        })).pipe(
+          // The last try of a candidate no worker could evaluate records why, so its run does not wait forever.
+          Effect.catchAll((e: ConfigError | DatabaseError | RunNotFound) =>
+            attempts + 1 >= MAX_ATTEMPTS
+              ? Effect.succeed<EvaluationOutcome>({
+                _tag: "Failed",
+                failure: { kind: "evaluator_error", message: `no worker could evaluate it: ${e.message}` },
+                feedback: null,
+                durationMs: 0
+              })
+              : Effect.fail(e)
+          )
+        )
+        yield* commit(request, outcome)
+      })
+
+    const slot = queue.take((request, { attempts }) =>
+      Effect.acquireUseRelease(
+        Ref.update(counters, (c) => ({ ...c, busy: c.busy + 1 })),
+        () => evaluate(request, attempts),
+        () => Ref.update(counters, (c) => ({ ...c, busy: c.busy - 1 }))
+      ), { maxAttempts: MAX_ATTEMPTS }).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`evaluation not finished, it will be retried: ${e.message}`)),
+        Effect.forever
+      )
+    yield* Effect.all(Array.from({ length: options.slots }, () => slot), { concurrency: "unbounded", discard: true })
+  }) satisfies Effect.Effect<void, DatabaseError, unknown>
+
+export type WorkerRequirements = RunStore | CandidateStore | Sharding.Sharding | PersistedQueue.PersistedQueueFactory

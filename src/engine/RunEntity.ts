@@ -1,0 +1,108 @@
+/**
+ * A run as an `@effect/cluster` entity keyed by run id (DESIGN §8): the run's protocol
+ * (RunProtocol) plus `Drive` — start it, persisted — and `EvaluationDone` — a worker committed a
+ * result. The runner that owns the run's shard hosts its actor; while the run is active the
+ * entity keeps itself alive (`Entity.keepAlive`), so when its runner dies another one activates
+ * it, finds the run active in the database and resumes it there.
+ */
+import * as ClusterSchema from "@effect/cluster/ClusterSchema"
+import * as Entity from "@effect/cluster/Entity"
+import type * as Sharding from "@effect/cluster/Sharding"
+import * as Rpc from "@effect/rpc/Rpc"
+import { Clock, Effect, Scope } from "effect"
+import { CandidateStore } from "../db/CandidateStore.js"
+import { RunStore } from "../db/RunStore.js"
+import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
+import type { RunSpec } from "../domain/RunConfig.js"
+import { ClusterHost, type Hosted } from "./ClusterHost.js"
+import { pendingProgram } from "./Proposal.js"
+import { RunNotActive, RunProtocol, RunRefused } from "./RunProtocol.js"
+
+/** Start the run (it exists in the database, with its initial program). */
+export const Drive = Rpc.make("Drive", { error: RunRefused }).annotate(ClusterSchema.Persisted, true)
+
+/** A worker committed the result of one of the run's candidates. */
+export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId: ProgramId } })
+
+export const RunEntity = Entity.fromRpcGroup("EvolutionRun", RunProtocol.add(Drive, EvaluationDone))
+
+/**
+ * Submits a new run to the cluster: stored with its initial program (so whichever runner drives
+ * it, now or after a crash, has all it needs), then driven by its entity.
+ */
+export const submit = (spec: RunSpec, initialCode: string) =>
+  Effect.gen(function*() {
+    const runs = yield* RunStore
+    const candidates = yield* CandidateStore
+    const runId = yield* makeRunId
+    const at = yield* Clock.currentTimeMillis
+    yield* runs.createRun(runId, spec, at)
+    const id = yield* makeProgramId
+    yield* candidates.insertProgram(
+      pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code: initialCode, createdAt: at, llm: null })
+    )
+    const client = yield* RunEntity.client
+    yield* client(runId).Drive()
+    return runId
+  })
+
+export const layer = RunEntity.toLayer(
+  Effect.gen(function*() {
+    const address = yield* Entity.CurrentAddress
+    const runId = RunId.make(address.entityId)
+    const host = yield* ClusterHost
+    const scope = yield* Effect.scope
+    const starting = yield* Effect.makeSemaphore(1)
+    const keepAlive = (enabled: boolean) => Effect.provide(Entity.keepAlive(enabled), entityContext)
+    const entityContext = yield* Effect.context<Sharding.Sharding | Entity.CurrentAddress>()
+    let hosted: Hosted | undefined
+
+    const refused = (e: { readonly message: string }) => new RunRefused({ runId, message: e.message })
+    const notActive = () => new RunNotActive({ runId, message: `run ${runId} is not running` })
+
+    /** The run's actor here, started (or resumed) if it is not running yet. */
+    const ensure = () =>
+      starting.withPermits(1)(Effect.gen(function*() {
+        if (hosted !== undefined) return hosted
+        hosted = yield* host.start(runId).pipe(Scope.extend(scope))
+        yield* keepAlive(true)
+        // When the run ends, the entity may rest: nothing to resume any more.
+        yield* hosted!.handle.await.pipe(
+          Effect.exit,
+          Effect.zipRight(Effect.suspend(() => {
+            hosted = undefined
+            return keepAlive(false)
+          })),
+          Effect.forkIn(scope)
+        )
+        return hosted
+      }))
+
+    // A run still active in the database (its runner died, or its shard moved) goes on here.
+    if (yield* host.isActive(runId).pipe(Effect.orElseSucceed(() => false))) {
+      yield* ensure().pipe(Effect.catchAll((e) => Effect.logWarning(`run ${runId}: not resumed here: ${e.message}`)))
+    }
+
+    return RunEntity.of({
+      Drive: () => ensure().pipe(Effect.asVoid, Effect.mapError(refused)),
+      Resume: ({ payload }) =>
+        Effect.gen(function*() {
+          if (hosted !== undefined) return yield* new RunRefused({ runId, message: `run ${runId} is already running` })
+          if (payload.max_evaluations !== undefined) yield* host.setMaxEvaluations(runId, payload.max_evaluations)
+          yield* ensure()
+        }).pipe(Effect.mapError((e) => (e._tag === "RunRefused" ? e : refused(e)))),
+      Extend: ({ payload }) =>
+        Effect.gen(function*() {
+          if (hosted !== undefined) return yield* hosted.handle.client.Extend(payload)
+          yield* host.setMaxEvaluations(runId, payload.max_evaluations)
+          return yield* (yield* ensure()).handle.stats
+        }).pipe(Effect.mapError((e) => (e._tag === "RunRefused" ? e : refused(e)))),
+      Stop: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Stop(payload),
+      Pause: () => hosted === undefined ? notActive() : hosted.handle.client.Pause(),
+      SetConcurrency: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.SetConcurrency(payload),
+      GetStats: () => hosted === undefined ? notActive() : hosted.handle.stats,
+      EvaluationDone: ({ payload }) => hosted === undefined ? Effect.void : hosted.check([payload.programId])
+    })
+  }),
+  { concurrency: "unbounded" }
+)

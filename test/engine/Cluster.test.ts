@@ -1,0 +1,95 @@
+/**
+ * A run as a cluster entity, in one process on SQLite storage (@effect/cluster's SingleRunner):
+ * the run is submitted with a `Drive` message, its candidates go through the database work
+ * queue to evaluation workers that commit each result and tell the run, and the run ends where
+ * it would on one machine.
+ */
+import { NodeContext } from "@effect/platform-node"
+import * as SingleRunner from "@effect/cluster/SingleRunner"
+import { FileSystem } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Ref } from "effect"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import { RunStore } from "../../src/db/RunStore.js"
+import * as ClusterHost from "../../src/engine/ClusterHost.js"
+import * as EvaluationQueue from "../../src/engine/EvaluationQueue.js"
+import * as EvaluationWorker from "../../src/engine/EvaluationWorker.js"
+import { RunEntity } from "../../src/engine/RunEntity.js"
+import * as RunEntityLayer from "../../src/engine/RunEntity.js"
+import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import { Proposer } from "../../src/propose/Proposer.js"
+import { allStores } from "../support/database.js"
+import { runDefaults } from "../support/engine.js"
+import { specWith } from "../support/runFixtures.js"
+
+const llm = { text: "", model: "m", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 20, attempts: 1, finishReason: "stop" }
+
+/** The run's services on the control side: a proposer writing `score = N` programs (no LLM). */
+const environment = () => {
+  let n = 0
+  return Layer.merge(
+    runDefaults,
+    Layer.succeed(Proposer, {
+      propose: () => Effect.as(Effect.sleep("20 millis"), { _tag: "Proposed", code: `score = ${++n}\n`, patch: "", llm } as const)
+    })
+  ).pipe(Layer.merge(Layer.succeed(Evaluator, { evaluate: () => Effect.die("the control process evaluates nothing") })))
+}
+
+/** The workers' evaluator: sleeps, then scores `score = N` as N; counts its calls. */
+const workerEvaluator = (calls: Ref.Ref<number>) => () =>
+  Layer.succeed(Evaluator, {
+    evaluate: (request) =>
+      Effect.gen(function*() {
+        yield* Ref.update(calls, (n) => n + 1)
+        yield* Effect.sleep("30 millis")
+        const score = Number(/score = (\d+)/.exec(request.code)?.[1] ?? 0)
+        return { _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 30 } as const
+      })
+  })
+
+const until = <A, E, R>(check: Effect.Effect<A, E, R>, done: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const value = yield* check
+      if (done(value)) return value
+      yield* Effect.sleep("50 millis")
+    }
+  }).pipe(Effect.timeout("60 seconds"))
+
+describe("a run in a cluster", () => {
+  it.scopedLive("is driven by its entity, evaluated by workers through the queue, and ends as on one machine", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const calls = yield* Ref.make(0)
+      const database = Db.layer(`${dir}/cluster.db`)
+      const cluster = SingleRunner.layer({ shardingConfig: { entityMessagePollInterval: "100 millis" } })
+      const runner = RunEntityLayer.layer.pipe(
+        Layer.provide(ClusterHost.layer({ environment })),
+        Layer.provideMerge(cluster),
+        Layer.provideMerge(EvaluationQueue.layer({ pollInterval: "10 millis" })),
+        Layer.provideMerge(database)
+      )
+      const context = yield* Layer.build(runner)
+
+      yield* Effect.gen(function*() {
+        const counters = yield* Ref.make({ busy: 0, done: 0 })
+        yield* Effect.forkScoped(EvaluationWorker.run({ slots: 3, tags: [], evaluatorFor: workerEvaluator(calls) }, counters))
+        const runs = yield* RunStore
+        const spec = specWith({ max_evaluations: 12, concurrency: { proposals: 2, evaluations: 3 } })
+        const runId = yield* RunEntityLayer.submit(spec, "score = 0\n")
+        const client = yield* RunEntity.client
+        const stats = yield* client(runId).GetStats()
+        expect(stats.runId).toBe(runId)
+        const done = yield* until(runs.getRun(runId), (r) => r.status !== "running" && r.status !== "stopping")
+        expect(done.status).toBe("completed")
+        const db = yield* allStores
+        const overview = yield* db.runOverview(runId)
+        expect(overview.evaluated).toBe(12)
+        expect(overview.pending).toBe(0)
+        expect(yield* Ref.get(calls)).toBe(12) // each candidate evaluated once, by a worker
+        expect((yield* Ref.get(counters)).done).toBe(12)
+        expect((yield* db.readEvents(runId, 0, 1000)).some((e) => e.type === "RunStatusChanged")).toBe(true)
+      }).pipe(Effect.provide(context))
+    }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
+})
