@@ -8,13 +8,15 @@ import { NodeContext } from "@effect/platform-node"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Ref } from "effect"
+import { Effect, Layer, Option, Ref, Stream } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { RunStore } from "../../src/db/RunStore.js"
 import * as ClusterHost from "../../src/engine/ClusterHost.js"
+import * as ClusterRunManager from "../../src/engine/ClusterRunManager.js"
 import * as EvaluationQueue from "../../src/engine/EvaluationQueue.js"
 import * as EvaluationWorker from "../../src/engine/EvaluationWorker.js"
 import { RunEntity } from "../../src/engine/RunEntity.js"
+import * as RunManager from "../../src/engine/RunManager.js"
 import * as RunEntityLayer from "../../src/engine/RunEntity.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
@@ -24,16 +26,15 @@ import { specWith } from "../support/runFixtures.js"
 
 const llm = { text: "", model: "m", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 20, attempts: 1, finishReason: "stop" }
 
-/** The run's services on the control side: a proposer writing `score = N` programs (no LLM). */
-const environment = () => {
-  let n = 0
-  return Layer.merge(
+/** The run's services on the control side: a proposer writing `score = N` programs (no LLM), N new across sessions. */
+let proposals = 0
+const environment = () =>
+  Layer.merge(
     runDefaults,
     Layer.succeed(Proposer, {
-      propose: () => Effect.as(Effect.sleep("20 millis"), { _tag: "Proposed", code: `score = ${++n}\n`, patch: "", llm } as const)
+      propose: () => Effect.as(Effect.sleep("20 millis"), { _tag: "Proposed", code: `score = ${++proposals}\n`, patch: "", llm } as const)
     })
   ).pipe(Layer.merge(Layer.succeed(Evaluator, { evaluate: () => Effect.die("the control process evaluates nothing") })))
-}
 
 /** The workers' evaluator: sleeps, then scores `score = N` as N; counts its calls. */
 const workerEvaluator = (calls: Ref.Ref<number>) => () =>
@@ -56,25 +57,63 @@ const until = <A, E, R>(check: Effect.Effect<A, E, R>, done: (a: A) => boolean) 
     }
   }).pipe(Effect.timeout("60 seconds"))
 
+/** One control process and its database on SQLite storage, plus `slots` worker slots in-process. */
+const clusterIn = (dir: string, calls: Ref.Ref<number>, slots: number) =>
+  Effect.gen(function*() {
+    const database = Db.layer(`${dir}/cluster.db`)
+    const cluster = SingleRunner.layer({ shardingConfig: { entityMessagePollInterval: "100 millis" } })
+    const runner = RunEntityLayer.layer.pipe(
+      Layer.provide(ClusterHost.layer({ environment })),
+      Layer.provideMerge(cluster),
+      Layer.provideMerge(EvaluationQueue.layer({ pollInterval: "10 millis" })),
+      Layer.provideMerge(database)
+    )
+    const context = yield* Layer.build(runner)
+    const counters = yield* Ref.make({ busy: 0, done: 0 })
+    yield* Effect.forkScoped(
+      EvaluationWorker.run({ slots, tags: [], evaluatorFor: workerEvaluator(calls) }, counters).pipe(Effect.provide(context))
+    )
+    return { context, counters }
+  })
+
 describe("a run in a cluster", () => {
+  it.scopedLive("is managed like a local run through the cluster's RunManager: create, live stats, pause, extend, events", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const calls = yield* Ref.make(0)
+      const { context } = yield* clusterIn(dir, calls, 2)
+      yield* Effect.gen(function*() {
+        const manager = yield* RunManager.RunManager
+        const spec = specWith({ max_evaluations: 400, concurrency: { proposals: 2, evaluations: 2 } })
+        const id = yield* manager.create(spec, "score = 0\n")
+        const running = yield* until(manager.get(id), (i) => Option.isSome(i.live) && i.overview.evaluated >= 3)
+        expect(Option.getOrThrow(running.live).maxEvaluations).toBe(400)
+        yield* manager.pause(id)
+        const paused = yield* until(manager.get(id), (i) => i.overview.status === "interrupted")
+        expect(paused.overview.stopReason).toBe("paused")
+        expect(yield* Effect.flip(manager.pause(id))).toMatchObject({ _tag: "RunConflict" })
+        // Extend a stopped run: it starts again, up to the new maximum.
+        const extended = yield* manager.extend(id, paused.overview.evaluated + 5)
+        expect(extended.overview.spec.config.max_evaluations).toBe(paused.overview.evaluated + 5)
+        const done = yield* until(manager.get(id), (i) => i.overview.status === "completed")
+        expect(done.overview.evaluated).toBe(paused.overview.evaluated + 5)
+        const events = yield* manager.events(id, 0).pipe(
+          Stream.takeUntil((e) => e.type === "RunStatusChanged" && JSON.parse(e.data).status === "completed"),
+          Stream.runCollect
+        )
+        const seqs = [...events].map((e) => e.seq)
+        expect(seqs).toEqual(seqs.map((_, i) => i + 1))
+      }).pipe(Effect.provide(ClusterRunManager.layer({ databasePath: `${dir}/cluster.db`, eventPollInterval: "50 millis" })), Effect.provide(context))
+    }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
+
   it.scopedLive("is driven by its entity, evaluated by workers through the queue, and ends as on one machine", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
       const calls = yield* Ref.make(0)
-      const database = Db.layer(`${dir}/cluster.db`)
-      const cluster = SingleRunner.layer({ shardingConfig: { entityMessagePollInterval: "100 millis" } })
-      const runner = RunEntityLayer.layer.pipe(
-        Layer.provide(ClusterHost.layer({ environment })),
-        Layer.provideMerge(cluster),
-        Layer.provideMerge(EvaluationQueue.layer({ pollInterval: "10 millis" })),
-        Layer.provideMerge(database)
-      )
-      const context = yield* Layer.build(runner)
-
+      const { context, counters } = yield* clusterIn(dir, calls, 3)
       yield* Effect.gen(function*() {
-        const counters = yield* Ref.make({ busy: 0, done: 0 })
-        yield* Effect.forkScoped(EvaluationWorker.run({ slots: 3, tags: [], evaluatorFor: workerEvaluator(calls) }, counters))
         const runs = yield* RunStore
         const spec = specWith({ max_evaluations: 12, concurrency: { proposals: 2, evaluations: 3 } })
         const runId = yield* RunEntityLayer.submit(spec, "score = 0\n")
