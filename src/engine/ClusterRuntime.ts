@@ -1,0 +1,59 @@
+/**
+ * A process's membership of an evolve cluster (DESIGN §8), over the shared Postgres database:
+ * - a control process (`evolve serve --db postgres://…`) is a runner: it hosts the runs whose
+ *   shards it owns (RunEntity) and serves the RunManager over the whole cluster;
+ * - an evaluation worker (`evolve worker`) and a submitting CLI (`evolve run --db postgres://…`)
+ *   are clients: they send messages to runs wherever those are hosted.
+ * Messages between processes go over @effect/cluster's socket transport; storage (shards, runners,
+ * persisted messages) lives in the same database.
+ */
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import { Layer, Option } from "effect"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import * as ClusterHost from "./ClusterHost.js"
+import * as ClusterRunManager from "./ClusterRunManager.js"
+import * as EvaluationQueue from "./EvaluationQueue.js"
+import * as RunEntity from "./RunEntity.js"
+
+/** A database target that makes evolve a cluster: a PostgreSQL URL (SQLite stays single-process). */
+export const isClusterDatabase = (target: string) => /^postgres(ql)?:\/\//i.test(target)
+
+export interface RunnerOptions {
+  /** The address other processes reach this one at (host and port of its cluster socket). */
+  readonly host: string
+  readonly port: number
+}
+
+/** Cluster timings for evolve: messages are polled often enough for interactive use. */
+const shardingConfig = {
+  entityMessagePollInterval: "500 millis",
+  refreshAssignmentsInterval: "2 seconds"
+} as const
+
+/** The database, the work queue, and this process as a runner hosting runs. */
+export const runner = (database: string, options: RunnerOptions) =>
+  RunEntity.layer.pipe(
+    Layer.provide(ClusterHost.layer()),
+    Layer.provideMerge(NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: {
+        ...shardingConfig,
+        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+        runnerListenAddress: Option.some(RunnerAddress.make("0.0.0.0", options.port))
+      }
+    })),
+    Layer.provideMerge(EvaluationQueue.layer()),
+    Layer.provideMerge(ProgramDatabase.layer(database))
+  )
+
+/** `evolve serve`'s RunManager over the cluster, with this process as one of its runners. */
+export const serve = (database: string, options: RunnerOptions) =>
+  ClusterRunManager.layer({ databasePath: database }).pipe(Layer.provideMerge(runner(database, options)))
+
+/** The database, the work queue, and this process as a client of the cluster (it hosts no runs). */
+export const client = (database: string) =>
+  NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(
+    Layer.provideMerge(EvaluationQueue.layer()),
+    Layer.provideMerge(ProgramDatabase.layer(database))
+  )
