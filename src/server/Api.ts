@@ -61,7 +61,7 @@ export const RunInfo = Schema.Struct({
   provider: Schema.String,
   model: Schema.String,
   /** Every model of the run (an ensemble has several). */
-  models: Schema.Array(Schema.String),
+  modelNames: Schema.Array(Schema.String),
   /** Archived runs are hidden from the dashboard unless asked for. */
   archived: Schema.Boolean,
   maxEvaluations: Count,

@@ -31,7 +31,7 @@ export const runInfo = ({ intent, live, overview }: ManagerRunInfo, archived: bo
     goal: config.goal,
     provider: config.llm.provider,
     model: config.llm.provider === "offline" ? "offline" : config.llm.model,
-    models: resolveModels(config.llm).map((m) => m.name),
+    modelNames: resolveModels(config.llm).map((m) => m.name),
     archived,
     maxEvaluations: stats?.maxEvaluations ?? config.max_evaluations,
     evaluated: overview.evaluated,

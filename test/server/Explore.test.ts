@@ -159,7 +159,7 @@ describe("the explorer's API", () => {
     const listed = (await server.json(`/api/runs`)).body
     expect(listed.find((r: any) => r.id === other).archived).toBe(true)
     expect(listed.find((r: any) => r.id === runId).archived).toBe(false)
-    expect(listed.find((r: any) => r.id === runId).models).toEqual(["offline"])
+    expect(listed.find((r: any) => r.id === runId).modelNames).toEqual(["offline"])
 
     const deleted = await server.raw(`/api/runs/${other}`, { method: "DELETE" })
     expect(deleted.status).toBe(204)
