@@ -95,8 +95,8 @@ export class ExploreQueries extends Context.Tag("evolve/ExploreQueries")<Explore
   ) => Effect.Effect<{ readonly total: number; readonly items: ReadonlyArray<ProgramSummary> }, DatabaseError>
   /** The names of the metrics the run's programs report (its latest 500 with metrics), sorted. */
   readonly metricNames: (runId: RunId) => Effect.Effect<ReadonlyArray<string>, DatabaseError>
-  /** Finished evaluations in time order (metrics only when `withMetrics`). */
-  readonly evaluations: (runId: RunId, withMetrics: boolean) => Effect.Effect<ReadonlyArray<EvaluationRow>, DatabaseError>
+  /** Finished evaluations with their metrics, in time order. */
+  readonly evaluations: (runId: RunId) => Effect.Effect<ReadonlyArray<EvaluationRow>, DatabaseError>
   /** Scored programs with a MAP-Elites / objectives descriptor. */
   readonly descriptors: (runId: RunId) => Effect.Effect<ReadonlyArray<DescriptorRow>, DatabaseError>
   readonly llmCallTimes: (runId: RunId) => Effect.Effect<ReadonlyArray<LlmCallTime>, DatabaseError>
@@ -238,10 +238,9 @@ export const make = Effect.gen(function*() {
       return [...names].sort()
     }, (effect) => Effect.mapError(effect, dbError("read metric names"))),
 
-    evaluations: Effect.fn("ExploreQueries.evaluations")(function*(runId, withMetrics) {
-      const metrics = sql.unsafe(withMetrics ? "metrics" : "NULL AS metrics")
+    evaluations: Effect.fn("ExploreQueries.evaluations")(function*(runId) {
       const rows = yield* sql<{ id: string; evaluated_at: number; score: number | null; status: string; metrics: string | null }>`
-        SELECT id, evaluated_at, score, status, ${metrics} FROM programs
+        SELECT id, evaluated_at, score, status, metrics FROM programs
         WHERE run_id = ${runId} AND evaluated_at IS NOT NULL ORDER BY evaluated_at, id`
       return rows.map((r) => ({
         id: r.id,

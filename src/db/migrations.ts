@@ -162,5 +162,9 @@ export const migrations = {
     )`
     yield* sql`CREATE INDEX program_transcripts_by_run ON program_transcripts (run_id)`
     yield* sql`CREATE INDEX llm_calls_by_run_time ON llm_calls (run_id, created_at)`
+    // Covers ExploreQueries.programFacts (lineage, timeline, islands, score series): the run's
+    // programs in order without reading their code-carrying rows.
+    yield* sql`CREATE INDEX programs_explore ON programs (run_id, created_at, id, parent_id, island, generation, status,
+      score, failure_kind, evaluated_at, eval_ms, llm_latency_ms, llm_model, llm_usd)`
   })
 }

@@ -15,44 +15,40 @@ const Nullable = Schema.NullOr(Schema.Number)
 
 // ---- lineage --------------------------------------------------------------------------------
 
-export const LineageNode = Schema.Struct({
-  id: Schema.String,
-  parentId: Schema.NullOr(Schema.String),
-  status: ProgramStatus,
-  score: Nullable,
-  island: Count,
-  generation: Count,
-  createdAt: Schema.Number,
-  failureKind: Schema.NullOr(Schema.String)
-}).annotations({ identifier: "LineageNode" })
-
+/**
+ * Columns, one entry per program (index i is the same program in every column): compact for
+ * 10,000s of programs, and the shape plotting libraries take.
+ */
 export const RunLineage = Schema.Struct({
   runId: Schema.String,
-  /** The best scored program, and the path from the root down to it. */
+  /** The best scored program, and the path from the root down to it (ids). */
   bestId: Schema.NullOr(Schema.String),
   bestPath: Schema.Array(Schema.String),
-  /** Every program of the run (or only the scored ones with ?include=evaluated), oldest first; edges go to `parentId`. */
-  nodes: Schema.Array(LineageNode)
-}).annotations({ identifier: "RunLineage" })
+  /** Every program of the run (or only the scored ones with ?include=evaluated), oldest first. */
+  id: Schema.Array(Schema.String),
+  /** The index of each program's parent in these columns; -1 for the root (or a parent left out). */
+  parent: Schema.Array(Schema.Int),
+  status: Schema.Array(ProgramStatus),
+  score: Schema.Array(Nullable),
+  island: Schema.Array(Count),
+  generation: Schema.Array(Count),
+  createdAt: Schema.Array(Schema.Number),
+  failureKind: Schema.Array(Schema.NullOr(Schema.String))
+}).annotations({ identifier: "RunLineage", description: "Every program as a node with its parent edge, in columns" })
 
 // ---- series and timeline --------------------------------------------------------------------
 
-export const SeriesPoint = Schema.Struct({
-  programId: Schema.String,
-  /** 1 for the run's first finished evaluation, 2 for the next, … */
-  n: Count,
-  at: Schema.Number,
-  /** The metric's value; null when the evaluation failed or did not report it. */
-  value: Nullable,
-  status: ProgramStatus
-})
-
+/** Columns, one entry per finished evaluation in order (the n-th entry is evaluation n). */
 export const MetricSeries = Schema.Struct({
   metric: Schema.String,
-  /** `score` and every metric the run's evaluations reported. */
+  /** `score` and every metric the run's evaluations report. */
   metrics: Schema.Array(Schema.String),
   createdAt: Schema.Number,
-  points: Schema.Array(SeriesPoint)
+  programId: Schema.Array(Schema.String),
+  at: Schema.Array(Schema.Number),
+  /** The metric's value; null when the evaluation failed or did not report it. */
+  value: Schema.Array(Nullable),
+  status: Schema.Array(ProgramStatus)
 }).annotations({ identifier: "MetricSeries" })
 
 export const Bottleneck = Schema.Literal("llm", "evaluator", "neither", "unknown")

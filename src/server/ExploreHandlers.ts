@@ -35,7 +35,9 @@ export const ExploreLive = HttpApiBuilder.group(EvolveApi, "explore", (handlers)
       .handle("metricSeries", ({ path, urlParams }) =>
         api(Effect.gen(function*() {
           const run = yield* runs.getRun(path.runId)
-          const rows = yield* explore.evaluations(run.id, urlParams.metric !== "score")
+          const rows = urlParams.metric === "score"
+            ? RunAnalysis.finished(yield* explore.programFacts(run.id))
+            : yield* explore.evaluations(run.id)
           return RunAnalysis.series(urlParams.metric, yield* explore.metricNames(run.id), run.createdAt, rows)
         })))
       .handle("timeline", ({ path, urlParams }) =>
@@ -84,7 +86,7 @@ export const ExploreLive = HttpApiBuilder.group(EvolveApi, "explore", (handlers)
           return yield* Effect.forEach(ids, (id) =>
             Effect.gen(function*() {
               const run = yield* runs.getRun(id)
-              const rows = yield* explore.evaluations(run.id, false)
+              const rows = RunAnalysis.finished(yield* explore.programFacts(run.id))
               return {
                 runId: run.id,
                 goal: run.spec.config.goal,

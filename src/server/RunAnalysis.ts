@@ -24,37 +24,41 @@ export const bestPath = (facts: ReadonlyArray<ProgramFacts>) => {
 export const lineage = (runId: string, facts: ReadonlyArray<ProgramFacts>, include: "all" | "evaluated"): typeof RunLineage.Type => {
   const { bestId, path } = bestPath(facts)
   const kept = include === "all" ? facts : facts.filter((f) => f.status === "evaluated")
+  const index = new Map(kept.map((f, i) => [f.id, i]))
   return {
     runId,
     bestId,
     bestPath: path,
-    nodes: kept.map((f) => ({
-      id: f.id,
-      parentId: f.parentId,
-      status: f.status,
-      score: f.score,
-      island: f.island,
-      generation: f.generation,
-      createdAt: f.createdAt,
-      failureKind: f.failureKind
-    }))
+    id: kept.map((f) => f.id),
+    parent: kept.map((f) => (f.parentId === null ? -1 : index.get(f.parentId) ?? -1)),
+    status: kept.map((f) => f.status),
+    score: kept.map((f) => f.score),
+    island: kept.map((f) => f.island),
+    generation: kept.map((f) => f.generation),
+    createdAt: kept.map((f) => f.createdAt),
+    failureKind: kept.map((f) => f.failureKind)
   }
 }
 
-export const series = (metric: string, metricNames: ReadonlyArray<string>, createdAt: number, rows: ReadonlyArray<EvaluationRow>): typeof MetricSeries.Type => ({
+/** A finished evaluation: from the facts (score) or with its metrics. */
+type Finished = { readonly id: string; readonly evaluatedAt: number; readonly score: number | null; readonly status: ProgramFacts["status"]; readonly metrics?: EvaluationRow["metrics"] }
+
+/** Finished evaluations in time order, from the program facts (no metrics needed for the score). */
+export const finished = (facts: ReadonlyArray<ProgramFacts>): Array<Finished> =>
+  facts.flatMap((f) => (f.evaluatedAt === null ? [] : [{ id: f.id, evaluatedAt: f.evaluatedAt, score: f.score, status: f.status }]))
+    .sort((a, b) => a.evaluatedAt - b.evaluatedAt || (a.id < b.id ? -1 : 1))
+
+export const series = (metric: string, metricNames: ReadonlyArray<string>, createdAt: number, rows: ReadonlyArray<Finished>): typeof MetricSeries.Type => ({
   metric,
   metrics: ["score", ...metricNames.filter((m) => m !== "score")],
   createdAt,
-  points: rows.map((r, i) => {
+  programId: rows.map((r) => r.id),
+  at: rows.map((r) => r.evaluatedAt),
+  value: rows.map((r) => {
     const raw = metric === "score" ? r.score : r.metrics?.[metric]
-    return {
-      programId: r.id,
-      n: i + 1,
-      at: r.evaluatedAt,
-      value: r.status === "evaluated" && typeof raw === "number" && Number.isFinite(raw) ? raw : null,
-      status: r.status
-    }
-  })
+    return r.status === "evaluated" && typeof raw === "number" && Number.isFinite(raw) ? raw : null
+  }),
+  status: rows.map((r) => r.status)
 })
 
 type Interval = readonly [number, number]
@@ -95,39 +99,46 @@ export const timeline = (
   const llm: Array<Interval> = []
   const evaluation: Array<Interval> = []
   const waiting: Array<readonly [number, number | undefined]> = []
-  const finished: Array<number> = []
+  const done: Array<number> = []
   for (const f of facts) {
     if (f.model !== null && f.llmLatencyMs !== null && f.llmLatencyMs > 0) llm.push([f.createdAt - f.llmLatencyMs, f.createdAt])
     if (f.evaluatedAt !== null) {
       const began = f.evaluatedAt - Math.max(0, f.evalMs ?? 0)
       evaluation.push([began, f.evaluatedAt])
       waiting.push([f.createdAt, Math.max(f.createdAt, began)])
-      finished.push(f.evaluatedAt)
+      done.push(f.evaluatedAt)
     } else if (f.status === "pending") waiting.push([f.createdAt, undefined])
   }
-  const times = [...llm, ...evaluation].flat().concat(waiting.map(([a]) => a))
-  if (times.length === 0) {
+  let start = Number.POSITIVE_INFINITY
+  let lastStored = Number.NEGATIVE_INFINITY
+  for (const [a, b] of [...llm, ...evaluation]) {
+    if (a < start) start = a
+    if (b > lastStored) lastStored = b
+  }
+  for (const [a] of waiting) {
+    if (a < start) start = a
+    if (a > lastStored) lastStored = a
+  }
+  if (!Number.isFinite(start)) {
     const t = now ?? 0
     return {
       start: t, end: t, bucketMs: 0, limits, llm: [], evaluation: [], queued: [], completed: [],
       utilization: { llm: 0, evaluation: 0 }, meanQueued: 0, bottleneck: "unknown"
     }
   }
-  const start = Math.min(...times)
-  const lastStored = Math.max(...times)
   const end = Math.max(lastStored, waiting.some(([, b]) => b === undefined) && now !== undefined ? now : lastStored)
   const queue: Array<Interval> = waiting.map(([a, b]) => [a, b ?? end])
   const span = Math.max(1, end - start)
   const n = Math.max(1, Math.min(buckets, Math.ceil(span)))
   const bucketMs = span / n
   const completed = new Array<number>(n).fill(0)
-  for (const t of finished) completed[Math.min(n - 1, Math.max(0, Math.floor((t - start) / bucketMs)))]! += 1
+  for (const t of done) completed[Math.min(n - 1, Math.max(0, Math.floor((t - start) / bucketMs)))]! += 1
   const utilization = {
     llm: Math.min(1, busyTime(llm) / (Math.max(1, limits.proposals) * span)),
     evaluation: Math.min(1, busyTime(evaluation) / (Math.max(1, limits.evaluations) * span))
   }
   const meanQueued = busyTime(queue) / span
-  const bottleneck = finished.length < 2
+  const bottleneck = done.length < 2
     ? "unknown" as const
     : utilization.evaluation >= saturated && meanQueued >= 0.5
     ? "evaluator" as const
@@ -196,7 +207,7 @@ export const callsOverTime = (calls: ReadonlyArray<LlmCallTime>, start: number, 
 }
 
 /** Score and best-so-far per finished evaluation, in ms since the run started. */
-export const curve = (createdAt: number, rows: ReadonlyArray<EvaluationRow>) => {
+export const curve = (createdAt: number, rows: ReadonlyArray<Finished>) => {
   let best: number | null = null
   return rows.map((r, i) => {
     const score = r.status === "evaluated" ? r.score : null

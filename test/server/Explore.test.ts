@@ -42,21 +42,29 @@ describe("the explorer's API", () => {
     const all = await server.json(`/api/runs/${runId}/programs?limit=1000`)
     const lineage = await server.json(`/api/runs/${runId}/lineage`)
     expect(lineage.status).toBe(200)
-    const nodes: Array<any> = lineage.body.nodes
+    const l = lineage.body
+    // Columns: one entry per program, edges as the parent's index.
+    const nodes: Array<any> = l.id.map((id: string, i: number) => ({ id, parent: l.parent[i], status: l.status[i], score: l.score[i] }))
     expect(nodes.length).toBe(all.body.total)
-    const ids = new Set(nodes.map((n) => n.id))
-    const roots = nodes.filter((n) => n.parentId === null)
+    for (const column of ["status", "score", "island", "generation", "createdAt", "failureKind"]) expect(l[column].length).toBe(nodes.length)
+    const roots = nodes.filter((n) => n.parent === -1)
     expect(roots.length).toBe(1)
-    for (const n of nodes) if (n.parentId !== null) expect(ids.has(n.parentId)).toBe(true)
-    const path: Array<string> = lineage.body.bestPath
+    const programs = new Map(all.body.items.map((p: any) => [p.id, p]))
+    for (const n of nodes) {
+      const program: any = programs.get(n.id)
+      expect(program.status).toBe(n.status)
+      expect(n.parent === -1 ? null : nodes[n.parent].id).toBe(program.parentId)
+    }
+    const path: Array<string> = l.bestPath
     expect(path[0]).toBe(roots[0].id)
-    expect(path.at(-1)).toBe(lineage.body.bestId)
+    expect(path.at(-1)).toBe(l.bestId)
     const byId = new Map(nodes.map((n) => [n.id, n]))
-    path.slice(1).forEach((id, i) => expect(byId.get(id).parentId).toBe(path[i]))
+    path.slice(1).forEach((id, i) => expect(nodes[byId.get(id).parent].id).toBe(path[i]))
     const best = Math.max(...nodes.filter((n) => n.status === "evaluated").map((n) => n.score))
-    expect(byId.get(lineage.body.bestId).score).toBe(best)
+    expect(byId.get(l.bestId).score).toBe(best)
     const scoredOnly = await server.json(`/api/runs/${runId}/lineage?include=evaluated`)
-    expect(scoredOnly.body.nodes.every((n: any) => n.status === "evaluated")).toBe(true)
+    expect(scoredOnly.body.status.every((s: string) => s === "evaluated")).toBe(true)
+    expect(scoredOnly.body.id.length).toBe(nodes.filter((n) => n.status === "evaluated").length)
     expect((await server.json(`/api/runs/run_nope/lineage`)).status).toBe(404)
   })
 
@@ -86,14 +94,23 @@ describe("the explorer's API", () => {
   it("serves any metric as a series, the throughput timeline, islands, MAP-Elites, Pareto and models", async () => {
     const series = await server.json(`/api/runs/${runId}/series?metric=mean_value`)
     expect(series.body.metrics).toEqual(expect.arrayContaining(["score", "mean_value", "combined_score"]))
-    expect(series.body.points.map((p: any) => p.n)).toEqual(series.body.points.map((_: any, i: number) => i + 1))
-    expect(series.body.points.some((p: any) => typeof p.value === "number")).toBe(true)
+    const finished = series.body.at.length
+    expect(series.body.at).toEqual([...series.body.at].sort((a: number, b: number) => a - b))
+    const scores = await server.json(`/api/runs/${runId}/series`)
+    expect(scores.body.programId).toEqual(series.body.programId)
+    const evaluated = (await server.json(`/api/runs/${runId}/programs?status=evaluated&limit=1000`)).body.items
+    const byId = new Map(evaluated.map((p: any) => [p.id, p]))
+    series.body.programId.forEach((id: string, i: number) => {
+      const p: any = byId.get(id)
+      expect(series.body.value[i]).toBe(p === undefined ? null : p.metrics.mean_value)
+      expect(scores.body.value[i]).toBe(p === undefined ? null : p.score)
+    })
 
     const timeline = await server.json(`/api/runs/${runId}/timeline?buckets=50`)
     const t = timeline.body
     expect(t.llm.length).toBe(50)
     expect(t.evaluation.length).toBe(50)
-    expect(t.completed.reduce((a: number, b: number) => a + b, 0)).toBe(series.body.points.length)
+    expect(t.completed.reduce((a: number, b: number) => a + b, 0)).toBe(finished)
     expect(Math.max(...t.evaluation)).toBeLessThanOrEqual(2.0001) // W = 2
     expect(t.utilization.evaluation).toBeGreaterThan(0)
     expect(["llm", "evaluator", "neither", "unknown"]).toContain(t.bottleneck)

@@ -32,7 +32,7 @@ export async function compareProgramsPage(a, b) {
     ], rows, { id: "compare-table" })]),
     el("h2", { text: "Diff" }), diffBox
   );
-  if (diff.diff.includes("@@")) drawDiff(diffBox, diff.diff);
+  if (diff.diff.includes("@@")) await drawDiff(diffBox, diff.diff);
   else diffBox.append(el("p", { class: "muted", id: "same-code", text: "The two programs have the same code." }));
 }
 

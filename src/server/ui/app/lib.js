@@ -57,6 +57,20 @@ export async function api(method, path, body) {
 }
 export const get = (path) => api("GET", path);
 
+const scripts = new Map();
+/** Loads a script of /assets once, when a page first needs it (diff2html: 300 kB most pages never use). */
+export function loadScript(src) {
+  if (!scripts.has(src)) {
+    scripts.set(src, new Promise((resolve, reject) => {
+      const tag = el("script", { src });
+      tag.addEventListener("load", resolve);
+      tag.addEventListener("error", () => { scripts.delete(src); reject(new Error("cannot load " + src)); });
+      document.head.append(tag);
+    }));
+  }
+  return scripts.get(src);
+}
+
 // ---- page lifetime ----------------------------------------------------------------------------
 
 let disposers = [];

@@ -281,7 +281,13 @@ export async function lineageTab(body, ctx) {
   showFailed.addEventListener("change", relayout);
 
   async function load() {
-    state.data = await get("/api/runs/" + encodeURIComponent(ctx.id) + "/lineage");
+    const l = await get("/api/runs/" + encodeURIComponent(ctx.id) + "/lineage");
+    // The API sends columns; the graph works on one object per program.
+    const nodes = l.id.map((id, i) => ({
+      id, parentId: l.parent[i] >= 0 ? l.id[l.parent[i]] : null, status: l.status[i], score: l.score[i],
+      island: l.island[i], generation: l.generation[i], failureKind: l.failureKind[i]
+    }));
+    state.data = { bestId: l.bestId, bestPath: l.bestPath, nodes };
     relayout();
   }
   const reload = throttle(3000, () => load().catch(() => {}));

@@ -59,7 +59,9 @@ export async function overviewTab(body, ctx) {
 
   async function load() {
     try {
-      state.series = await get("/api/runs/" + id + "/series?metric=" + encodeURIComponent(metric.value || "score"));
+      const s = await get("/api/runs/" + id + "/series?metric=" + encodeURIComponent(metric.value || "score"));
+      const points = s.programId.map((programId, i) => ({ programId, n: i + 1, at: s.at[i], value: s.value[i], status: s.status[i] }));
+      state.series = { metrics: s.metrics, createdAt: s.createdAt, points };
       state.seen = new Set(state.series.points.map((p) => p.programId));
       const chosen = metric.value || "score";
       metric.replaceChildren(...state.series.metrics.map((m) => el("option", { value: m, text: m, selected: m === chosen })));

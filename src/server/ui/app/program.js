@@ -2,10 +2,11 @@
 // model wrote it, the prompt and the raw LLM response, the evaluator's feedback and artifacts;
 // copy, download, and compare it with any other program.
 /* global Diff2HtmlUI */
-import { ApiError, badge, copyText, el, fmt, get, loading, notFound, put, secs, short, usd, view } from "./lib.js";
+import { ApiError, badge, copyText, el, fmt, get, loading, loadScript, notFound, put, secs, short, usd, view } from "./lib.js";
 
 /** Draws a unified diff with diff2html: side by side on wide screens, line by line on narrow ones. */
-export function drawDiff(box, diff) {
+export async function drawDiff(box, diff) {
+  await loadScript("/assets/diff2html.js");
   const ui = new Diff2HtmlUI(box, diff, {
     drawFileList: false, matching: "lines", highlight: true, fileContentToggle: false,
     outputFormat: window.innerWidth < 900 ? "line-by-line" : "side-by-side"
@@ -63,7 +64,7 @@ export async function programPage(id) {
       ? feedbackSections(p.feedback).map((s) => el("div", { class: "artifact" }, [el("h4", { text: s.label }), pre(s.text)]))
       : [el("p", { class: "muted", text: "The evaluator gave no feedback." })])
   };
-  if (p.diff) drawDiff(panes.diff, p.diff);
+  if (p.diff) drawDiff(panes.diff, p.diff).catch((e) => panes.diff.append(el("p", { class: "error", text: e.message })));
   else panes.diff.append(el("p", { class: "muted", text: p.parentId ? "No diff: the candidate has no code." : "The initial program has no parent." }));
   const labels = { diff: "Diff vs parent", code: "Code", patch: "Patch", prompt: "Prompt & response", feedback: "Feedback & artifacts" };
   const buttons = {};
