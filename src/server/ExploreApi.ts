@@ -104,8 +104,10 @@ export const MapElites = Schema.Struct({
 
 export const ParetoView = Schema.Struct({
   objectives: Schema.Array(Schema.Struct({ metric: Schema.String, direction: Schema.Literal("maximize", "minimize") })),
-  /** Scored programs with their objective values (null: not reported). */
-  points: Schema.Array(Schema.Struct({ programId: Schema.String, score: Nullable, values: Schema.Array(Nullable) })),
+  /** Scored programs with their objective values, in columns: `values[k][i]` is objective k of program i (null: not reported). */
+  programId: Schema.Array(Schema.String),
+  score: Schema.Array(Nullable),
+  values: Schema.Array(Schema.Array(Nullable)),
   /** The non-dominated programs. */
   front: Schema.Array(Schema.String)
 }).annotations({ identifier: "ParetoView" })

@@ -65,10 +65,10 @@ export const ExploreLive = HttpApiBuilder.group(EvolveApi, "explore", (handlers)
         api(Effect.gen(function*() {
           const run = yield* runs.getRun(path.runId)
           const objectives = run.spec.config.population.objectives ?? []
-          if (objectives.length === 0) return { objectives: [], points: [], front: [] }
-          const points = SearchViews.objectivePoints(yield* explore.descriptors(run.id))
+          if (objectives.length === 0) return { objectives: [], programId: [], score: [], values: [], front: [] }
+          const points = SearchViews.objectivePoints(yield* explore.descriptors(run.id), objectives.length)
           const front = yield* queries.paretoFront(run.id, objectives)
-          return { objectives, points, front: front.map((p) => p.id) }
+          return { objectives, ...points, front: front.map((p) => p.id) }
         })))
       .handle("modelUsage", ({ path, urlParams }) =>
         api(Effect.gen(function*() {

@@ -48,16 +48,20 @@ export const mapElites = (population: PopulationConfig, rows: ReadonlyArray<Desc
   return { features: features.map((f) => ({ name: f.name, bins: f.bins })), cells }
 }
 
-/** Objective values of every scored program that has them (null where one was not reported). */
-export const objectivePoints = (rows: ReadonlyArray<DescriptorRow>) =>
-  rows.flatMap((row) => {
-    const values = descriptorOf(row).objectives
-    return values === undefined ? [] : [{
-      programId: row.id,
-      score: row.score,
-      values: values.map((v) => (Number.isFinite(v) ? v : null))
-    }]
-  })
+/** Objective values of every scored program that has them, in columns (null where one was not reported). */
+export const objectivePoints = (rows: ReadonlyArray<DescriptorRow>, objectives: number) => {
+  const programId: Array<string> = []
+  const score: Array<number> = []
+  const values = Array.from({ length: objectives }, () => new Array<number | null>())
+  for (const row of rows) {
+    const o = descriptorOf(row).objectives
+    if (o === undefined) continue
+    programId.push(row.id)
+    score.push(row.score)
+    values.forEach((column, k) => column.push(Number.isFinite(o[k]) ? o[k]! : null))
+  }
+  return { programId, score, values }
+}
 
 /** The bandit's view of each model: outcomes, mean improvement and cost, and its index for the next pick. */
 export const modelArms = (llm: LlmConfig, outcomes: ReadonlyArray<LlmOutcome>) =>

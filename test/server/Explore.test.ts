@@ -128,7 +128,8 @@ describe("the explorer's API", () => {
     const pareto = await server.json(`/api/runs/${runId}/pareto`)
     expect(pareto.body.objectives.length).toBe(2)
     expect(pareto.body.front.length).toBeGreaterThan(0)
-    const pointIds = new Set(pareto.body.points.map((p: any) => p.programId))
+    expect(pareto.body.values.map((v: Array<number>) => v.length)).toEqual([pareto.body.programId.length, pareto.body.programId.length])
+    const pointIds = new Set(pareto.body.programId)
     for (const id of pareto.body.front) expect(pointIds.has(id)).toBe(true)
 
     const models = await server.json(`/api/runs/${runId}/models?buckets=20`)
@@ -183,6 +184,18 @@ describe("the explorer's API", () => {
     expect((await server.json(`/api/runs/${other}`)).status).toBe(404)
     expect((await server.json(`/api/runs`)).body.some((r: any) => r.id === other)).toBe(false)
     expect((await server.raw(`/api/runs/${other}`, { method: "DELETE" })).status).toBe(404)
+  })
+
+  it("documents every endpoint the UI uses in the OpenAPI document", async () => {
+    const paths = Object.keys((await server.json("/openapi.json")).body.paths)
+    for (const path of [
+      "/api/runs/{runId}/lineage", "/api/runs/{runId}/programs", "/api/runs/{runId}/timeline", "/api/runs/{runId}/series",
+      "/api/runs/{runId}/islands", "/api/runs/{runId}/map-elites", "/api/runs/{runId}/pareto", "/api/runs/{runId}/models",
+      "/api/runs/{runId}/extend", "/api/runs/{runId}/archive", "/api/runs/{runId}", "/api/compare", "/api/programs/{programId}/diff",
+      "/api/programs/{programId}/code", "/api/workspace/files", "/api/defaults"
+    ]) expect(paths).toContain(path)
+    const programs = (await server.json("/openapi.json")).body.paths["/api/runs/{runId}/programs"].get.parameters.map((p: any) => p.name)
+    expect(programs).toEqual(expect.arrayContaining(["limit", "offset", "sort", "order", "status", "island", "model", "failure", "q"]))
   })
 
   it("lists workspace files for the new-run form, never outside the workspace, and the server's defaults", async () => {

@@ -55,7 +55,8 @@ export async function searchTab(body, ctx) {
     draw();
   }, "the grid");
 
-  const pareto = () => fill(paretoBox, () => get("/api/runs/" + id + "/pareto"), (p) => {
+  const pareto = () => fill(paretoBox, () => get("/api/runs/" + id + "/pareto"), (columns) => {
+    const p = { objectives: columns.objectives, front: columns.front, points: columns.programId.map((programId, i) => ({ programId, score: columns.score[i], values: columns.values.map((v) => v[i]) })) };
     if (p.objectives.length < 2) return paretoBox.append(el("p", { class: "muted", text: "A Pareto front needs several objectives (population.objectives)." }));
     const names = p.objectives.map((o) => o.metric + (o.direction === "minimize" ? " (min)" : " (max)"));
     const pick = (sid, index) => el("select", { id: sid, "aria-label": "objective" }, names.map((n, i) => el("option", { value: String(i), text: n, selected: i === index })));
