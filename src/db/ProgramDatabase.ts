@@ -2,7 +2,8 @@
  * The program database: one SQLite file (WAL, migrations applied) and the stores over its one
  * connection, each shaped by what its consumers need (DESIGN §1):
  * runs (RunStore), candidates (CandidateStore), search state (SearchStore), LLM calls
- * (LlmCallStore), events (EventStore), leases (LeaseStore) and read-only views (RunQueries).
+ * (LlmCallStore), events (EventStore), leases (LeaseStore), read-only views (RunQueries) and the
+ * web UI's explorer (ExploreQueries).
  */
 // Deep imports only: a barrel import ("@effect/platform") pulls the whole package, Swagger UI
 // included, into the bundle chunk of every command that opens a database.
@@ -17,6 +18,7 @@ import { Cause, Context, Effect, Layer } from "effect"
 import { DatabaseError } from "../domain/Errors.js"
 import * as CandidateStore from "./CandidateStore.js"
 import * as EventStore from "./EventStore.js"
+import * as ExploreQueries from "./ExploreQueries.js"
 import * as LeaseStore from "./LeaseStore.js"
 import * as LlmCallStore from "./LlmCallStore.js"
 import { migrations } from "./migrations.js"
@@ -34,6 +36,7 @@ export type ProgramDatabase =
   | EventStore.EventStore
   | LeaseStore.LeaseStore
   | RunQueries.RunQueries
+  | ExploreQueries.ExploreQueries
 
 /**
  * The database in context — its stores and its connection (for what shares it, the LLM cache) —
@@ -53,7 +56,8 @@ export const context: Effect.Effect<
     LlmCallStore.LlmCallStore,
     EventStore.EventStore,
     LeaseStore.LeaseStore,
-    RunQueries.RunQueries
+    RunQueries.RunQueries,
+    ExploreQueries.ExploreQueries
   )
 )
 
@@ -65,7 +69,8 @@ export const stores: Layer.Layer<ProgramDatabase, never, SqlClient.SqlClient> = 
   LlmCallStore.layer,
   EventStore.layer,
   LeaseStore.layer,
-  RunQueries.layer
+  RunQueries.layer,
+  ExploreQueries.layer
 )
 
 const configure = Effect.gen(function*() {

@@ -139,5 +139,32 @@ export const migrations = {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE runs ADD COLUMN lease_owner TEXT`
     yield* sql`ALTER TABLE runs ADD COLUMN lease_heartbeat_at INTEGER`
+  }),
+  // ---- the web UI's explorer (src/db/ExploreQueries.ts, issue 20) ----
+  /**
+   * `runs.archived` (0/1): hidden from the dashboard unless asked for. `program_transcripts`: what
+   * a proposal sent to the LLM and what came back, one row per exchange (the first prompt, then
+   * each retry with the reason the previous answer failed).
+   */
+  "0009_explore": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0`
+    yield* sql`CREATE TABLE program_transcripts (
+      program_id TEXT NOT NULL,
+      attempt INTEGER NOT NULL,
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      model TEXT,
+      system_prompt TEXT NOT NULL,
+      user_prompt TEXT NOT NULL,
+      response TEXT,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (program_id, attempt)
+    )`
+    yield* sql`CREATE INDEX program_transcripts_by_run ON program_transcripts (run_id)`
+    yield* sql`CREATE INDEX llm_calls_by_run_time ON llm_calls (run_id, created_at)`
+    // Covers ExploreQueries.programFacts (lineage, timeline, islands, score series): the run's
+    // programs in order without reading their code-carrying rows.
+    yield* sql`CREATE INDEX programs_explore ON programs (run_id, created_at, id, parent_id, island, generation, status,
+      score, failure_kind, evaluated_at, eval_ms, llm_latency_ms, llm_model, llm_usd)`
   })
 }

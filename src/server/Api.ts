@@ -7,43 +7,23 @@ import { Schema } from "effect"
 import { Program, ProgramStatus } from "../domain/Program.js"
 import { RunConfig } from "../domain/RunConfig.js"
 import { RunStatus } from "../domain/RunEvent.js"
+import {
+  Count,
+  IntFromString,
+  InvalidRequest,
+  ProgramNotFoundError,
+  programId,
+  RunNotFoundError,
+  runId,
+  RunStateConflict,
+  StorageError,
+  strict
+} from "./ApiCommon.js"
+import { ExploreGroup, WorkspaceGroup } from "./ExploreApi.js"
 
-// ---- errors ---------------------------------------------------------------------------------
-
-export class RunNotFoundError extends Schema.TaggedError<RunNotFoundError>()(
-  "RunNotFound",
-  { runId: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404, description: "No run with this id" })
-) {}
-
-export class ProgramNotFoundError extends Schema.TaggedError<ProgramNotFoundError>()(
-  "ProgramNotFound",
-  { programId: Schema.String, message: Schema.String },
-  HttpApiSchema.annotations({ status: 404, description: "No program with this id" })
-) {}
-
-/** The request was understood but its content is invalid; `path` names the offending field. */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
-  "InvalidRequest",
-  { message: Schema.String, path: Schema.optional(Schema.String) },
-  HttpApiSchema.annotations({ status: 400, description: "Invalid request (the message names the field)" })
-) {}
-
-export class RunStateConflict extends Schema.TaggedError<RunStateConflict>()(
-  "RunStateConflict",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 409, description: "The run is not in a state that allows this" })
-) {}
-
-export class StorageError extends Schema.TaggedError<StorageError>()(
-  "StorageError",
-  { message: Schema.String },
-  HttpApiSchema.annotations({ status: 500, description: "The database failed" })
-) {}
+export { InvalidRequest, ProgramNotFoundError, RunNotFoundError, RunStateConflict, StorageError } from "./ApiCommon.js"
 
 // ---- models ---------------------------------------------------------------------------------
-
-const Count = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
 
 export const LiveStats = Schema.Struct({
   elapsedMs: Schema.Number,
@@ -80,6 +60,10 @@ export const RunInfo = Schema.Struct({
   goal: Schema.String,
   provider: Schema.String,
   model: Schema.String,
+  /** Every model of the run (an ensemble has several). */
+  modelNames: Schema.Array(Schema.String),
+  /** Archived runs are hidden from the dashboard unless asked for. */
+  archived: Schema.Boolean,
   maxEvaluations: Count,
   evaluated: Count,
   failed: Count,
@@ -118,6 +102,23 @@ export const LlmCall = Schema.Struct({
   createdAt: Schema.Number
 }).annotations({ identifier: "LlmCall" })
 
+export const Transcript = Schema.Struct({
+  attempt: Count,
+  model: Schema.NullOr(Schema.String),
+  system: Schema.String,
+  user: Schema.String,
+  /** The raw answer; null when the call failed. */
+  response: Schema.NullOr(Schema.String),
+  createdAt: Schema.Number
+}).annotations({ identifier: "Transcript", description: "One exchange of a proposal with the LLM: the prompt and the raw answer" })
+
+export const ProgramDiff = Schema.Struct({
+  from: Schema.String,
+  to: Schema.String,
+  /** Unified diff from `from`'s code to `to`'s, both sides named after the program file. */
+  diff: Schema.String
+}).annotations({ identifier: "ProgramDiff" })
+
 export const ProgramDetail = Schema.Struct({
   ...Program.fields,
   language: Schema.String,
@@ -125,6 +126,10 @@ export const ProgramDetail = Schema.Struct({
   diff: Schema.NullOr(Schema.String),
   parentScore: Schema.NullOr(Schema.Number),
   llmCalls: Schema.Array(LlmCall),
+  /** The program file's name (the run's initial program), for diffs and downloads. */
+  fileName: Schema.String,
+  /** What the proposal sent to the LLM and what came back, when the run recorded it (oldest first). */
+  transcripts: Schema.Array(Transcript),
   /** The code as syntax-highlighted HTML (highlight.js classes), when asked with ?highlight=true. */
   highlighted: Schema.optional(Schema.String)
 }).annotations({ identifier: "ProgramDetail" })
@@ -134,6 +139,8 @@ export const ProgramPage = Schema.Struct({
   total: Count,
   offset: Count,
   limit: Count,
+  /** The metrics the run's evaluators report (a column each). */
+  metrics: Schema.Array(Schema.String),
   items: Schema.Array(ProgramSummary)
 }).annotations({ identifier: "ProgramPage" })
 
@@ -157,8 +164,6 @@ export const ScoreTimeline = Schema.Struct({
 
 // ---- requests -------------------------------------------------------------------------------
 
-const strict = { parseOptions: { onExcessProperty: "error" as const } }
-
 export const CreateRunRequest = Schema.Struct({
   program: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Path of the initial program (on the server)" }),
   evaluator: Schema.String.pipe(Schema.minLength(1)).annotations({ description: "Path of the evaluator (on the server)" }),
@@ -167,28 +172,41 @@ export const CreateRunRequest = Schema.Struct({
       description: "Run settings: the keys of evolve.yaml"
     })
   ),
-  config_yaml: Schema.optional(Schema.String.annotations({ description: "Run settings as evolve.yaml text (instead of config)" }))
+  config_yaml: Schema.optional(
+    Schema.String.annotations({ description: "Run settings as evolve.yaml text; keys also given in config take config's value" })
+  )
 }).annotations({ ...strict, identifier: "CreateRunRequest" })
 
 export const ResumeRunRequest = Schema.Struct({
   max_evaluations: Schema.optional(Schema.Int.pipe(Schema.between(1, 100_000_000)))
 }).annotations({ ...strict, identifier: "ResumeRunRequest" })
 
-const IntFromString = (min: number, max: number) => Schema.NumberFromString.pipe(Schema.int(), Schema.between(min, max))
+export const ExtendRunRequest = Schema.Struct({
+  max_evaluations: Schema.Int.pipe(Schema.between(1, 100_000_000)).annotations({ description: "The run's new maximum of evaluations" })
+}).annotations({ ...strict, identifier: "ExtendRunRequest" })
+
+export const ArchiveRunRequest = Schema.Struct({
+  archived: Schema.Boolean
+}).annotations({ ...strict, identifier: "ArchiveRunRequest" })
+
+const SortKey = Schema.Union(
+  Schema.Literal("score", "time", "generation", "cost", "eval_ms", "llm_ms", "island"),
+  Schema.TemplateLiteral(Schema.Literal("metric:"), Schema.String)
+).annotations({ description: "A column, or metric:NAME for one of the evaluator's metrics" })
 
 export const ProgramsQuery = Schema.Struct({
   offset: Schema.optionalWith(IntFromString(0, 1e9), { default: () => 0 }),
   limit: Schema.optionalWith(IntFromString(1, 1000), { default: () => 50 }),
-  sort: Schema.optionalWith(Schema.Literal("score", "time"), { default: () => "score" as const }),
+  sort: Schema.optionalWith(SortKey, { default: () => "score" as const }),
   order: Schema.optionalWith(Schema.Literal("asc", "desc"), { default: () => "desc" as const }),
   status: Schema.optional(ProgramStatus),
-  island: Schema.optional(IntFromString(0, 1e6))
+  island: Schema.optional(IntFromString(0, 1e6)),
+  model: Schema.optional(Schema.String),
+  failure: Schema.optional(Schema.String.annotations({ description: "Failure kind (patch, timeout, …)" })),
+  q: Schema.optional(Schema.String.pipe(Schema.maxLength(200)).annotations({ description: "Text the code contains (case-insensitive)" }))
 }).annotations(strict)
 
 // ---- endpoints ------------------------------------------------------------------------------
-
-const runId = HttpApiSchema.param("runId", Schema.String)
-const programId = HttpApiSchema.param("programId", Schema.String)
 
 export class RunsGroup extends HttpApiGroup.make("runs")
   .add(
@@ -226,10 +244,34 @@ export class RunsGroup extends HttpApiGroup.make("runs")
       .addError(RunStateConflict)
   )
   .add(
+    HttpApiEndpoint.post("extendRun")`/runs/${runId}/extend`
+      .setPayload(ExtendRunRequest)
+      .addSuccess(RunDetail)
+      .addError(RunNotFoundError)
+      .addError(RunStateConflict)
+      .addError(InvalidRequest)
+      .annotate(OpenApi.Description, "A new maximum of evaluations: a running run takes it at once, a stopped or finished one starts again")
+  )
+  .add(
+    HttpApiEndpoint.post("archiveRun")`/runs/${runId}/archive`
+      .setPayload(ArchiveRunRequest)
+      .addSuccess(RunInfo)
+      .addError(RunNotFoundError)
+      .annotate(OpenApi.Description, "Archive (hide from the dashboard) or unarchive a run")
+  )
+  .add(
+    HttpApiEndpoint.del("deleteRun")`/runs/${runId}`
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(RunNotFoundError)
+      .addError(RunStateConflict)
+      .annotate(OpenApi.Description, "Delete a run that is not running, with its programs, LLM calls and events")
+  )
+  .add(
     HttpApiEndpoint.get("listPrograms")`/runs/${runId}/programs`
       .setUrlParams(ProgramsQuery)
       .addSuccess(ProgramPage)
       .addError(RunNotFoundError)
+      .annotate(OpenApi.Description, "A page of the run's programs (no code), sorted by any column or metric, filtered")
   )
   .add(
     HttpApiEndpoint.get("bestProgram")`/runs/${runId}/best`
@@ -271,6 +313,20 @@ export class ProgramsGroup extends HttpApiGroup.make("programs")
       .addSuccess(Lineage)
       .addError(ProgramNotFoundError)
   )
+  .add(
+    HttpApiEndpoint.get("programDiff")`/programs/${programId}/diff`
+      .setUrlParams(Schema.Struct({ against: Schema.String.annotations({ description: "The other program's id (the diff's old side)" }) }))
+      .addSuccess(ProgramDiff)
+      .addError(ProgramNotFoundError)
+      .annotate(OpenApi.Description, "Compare two programs: the unified diff from `against` to this one")
+  )
+  .add(
+    HttpApiEndpoint.get("programCode")`/programs/${programId}/code`
+      .setUrlParams(Schema.Struct({ download: Schema.optional(Schema.BooleanFromString) }))
+      .addSuccess(Schema.String.pipe(HttpApiSchema.withEncoding({ kind: "Text", contentType: "text/plain" })))
+      .addError(ProgramNotFoundError)
+      .annotate(OpenApi.Description, "The program's code as text (?download=true: as a file named after the program)")
+  )
   .addError(StorageError)
   .prefix("/api")
 {}
@@ -278,6 +334,8 @@ export class ProgramsGroup extends HttpApiGroup.make("programs")
 export class EvolveApi extends HttpApi.make("evolve")
   .add(RunsGroup)
   .add(ProgramsGroup)
+  .add(ExploreGroup)
+  .add(WorkspaceGroup)
   .annotate(OpenApi.Title, "evolve")
   .annotate(OpenApi.Description, "Host, watch and steer LLM-driven program-evolution runs")
 {}

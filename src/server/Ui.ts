@@ -7,7 +7,7 @@ import { Effect, Layer } from "effect"
 import { createRequire } from "node:module"
 import { ServerMetrics } from "./Metrics.js"
 import APP_CSS from "./ui/embedded/app.css.generated.js"
-import APP_JS from "./ui/embedded/app.js.generated.js"
+import APP_JS from "./ui/app/main.js.bundle.generated.js"
 import INDEX_HTML from "./ui/embedded/index.html.generated.js"
 
 const require = createRequire(import.meta.url)
