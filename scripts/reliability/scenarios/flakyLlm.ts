@@ -135,7 +135,9 @@ export const flakyLlm = async (options: Options): Promise<ScenarioResult> => {
   )
 
   const factor = clean.ms > 0 ? flaky.ms / clean.ms : Infinity
-  check(result, `time under faults ≤ ${TIME_FACTOR} × fault-free`, factor <= TIME_FACTOR, `${factor.toFixed(2)}×`)
+  // A quick run is too short to amortise its few 2 s hangs and Retry-After waits (they land in the
+  // last seconds as often as not), so only the full run holds the time bound.
+  if (!options.quick) check(result, `time under faults ≤ ${TIME_FACTOR} × fault-free`, factor <= TIME_FACTOR, `${factor.toFixed(2)}×`)
 
   const failureKinds = query<{ kind: string; n: number }>(
     db,
@@ -148,7 +150,7 @@ export const flakyLlm = async (options: Options): Promise<ScenarioResult> => {
   const injected = Object.entries(flaky.faults).filter(([k]) => k !== "ok").reduce((s, [, v]) => s + v, 0)
   result.figures["fault-free run"] = `${fmtMs(clean.ms)} (run at the same time as the faulty one)`
   result.figures["faulty run"] = fmtMs(flaky.ms)
-  result.figures["slowdown"] = `${factor.toFixed(2)}× (bound ${TIME_FACTOR}×)`
+  result.figures["slowdown"] = `${factor.toFixed(2)}× (bound ${TIME_FACTOR}×${options.quick ? ", checked by the full run only" : ""})`
   result.figures["requests (faulty / clean)"] = `${flaky.requests} / ${clean.requests}`
   result.figures["faults injected"] = `${injected} (${((100 * injected) / Math.max(1, flaky.requests)).toFixed(0)}%): ${
     Object.entries(flaky.faults).filter(([k]) => k !== "ok").map(([k, v]) => `${k} ${v}`).join(", ")
