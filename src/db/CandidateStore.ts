@@ -7,12 +7,19 @@ import { Context, Effect, Layer } from "effect"
 import { type DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
-import type { LlmCallRecord } from "./Records.js"
-import { dbError, llmCallRow, programRow, type ProgramRow, toProgram } from "./Rows.js"
+import type { LlmCallRecord, Transcript } from "./Records.js"
+import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
 
 export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
-  /** Inserts a candidate (pending, failed or rejected) with its LLM call, in one transaction. */
-  readonly insertProgram: (program: Program, llmCall?: LlmCallRecord) => Effect.Effect<void, DatabaseError>
+  /**
+   * Inserts a candidate (pending, failed or rejected) with its LLM call and the exchanges of the
+   * proposal (prompts and answers), in one transaction.
+   */
+  readonly insertProgram: (
+    program: Program,
+    llmCall?: LlmCallRecord,
+    transcripts?: ReadonlyArray<Transcript>
+  ) => Effect.Effect<void, DatabaseError>
   /**
    * Counts one more start of a pending candidate's evaluation, just before it begins (returns
    * the new count; 0 when the candidate is no longer pending).
@@ -31,11 +38,11 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return CandidateStore.of({
-    insertProgram: Effect.fn("CandidateStore.insertProgram")(function*(p, llmCall) {
-      const insert = sql`INSERT INTO programs ${sql.insert(programRow(p))}`
-      const write = llmCall === undefined
-        ? insert
-        : sql.withTransaction(Effect.zipRight(insert, sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`))
+    insertProgram: Effect.fn("CandidateStore.insertProgram")(function*(p, llmCall, transcripts = []) {
+      const statements = [sql`INSERT INTO programs ${sql.insert(programRow(p))}`]
+      if (llmCall !== undefined) statements.push(sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`)
+      if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
+      const write = statements.length === 1 ? statements[0]! : sql.withTransaction(Effect.all(statements, { discard: true }))
       yield* write.pipe(Effect.mapError(dbError("insert program")))
     }),
 

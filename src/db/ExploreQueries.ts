@@ -11,7 +11,7 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { ProgramStatus } from "../domain/Program.js"
-import type { ProgramSummary } from "./Records.js"
+import type { ProgramSummary, Transcript } from "./Records.js"
 import { dbError, type ProgramRow, summaryColumns, toSummary } from "./Rows.js"
 
 /** A program without code or metrics: enough to draw it in a graph or a timeline. */
@@ -74,18 +74,6 @@ export interface LlmCallTime {
   readonly usd: number
 }
 
-/** One exchange of a proposal with the LLM: the prompt sent and the answer (null when the call failed). */
-export interface Transcript {
-  readonly programId: string
-  readonly runId: string
-  readonly attempt: number
-  readonly model: string | null
-  readonly system: string
-  readonly user: string
-  readonly response: string | null
-  readonly createdAt: number
-}
-
 export class ExploreQueries extends Context.Tag("evolve/ExploreQueries")<ExploreQueries, {
   /** Every program of the run (failed and rejected too), oldest first. */
   readonly programFacts: (runId: RunId) => Effect.Effect<ReadonlyArray<ProgramFacts>, DatabaseError>
@@ -106,8 +94,6 @@ export class ExploreQueries extends Context.Tag("evolve/ExploreQueries")<Explore
   readonly setArchived: (runId: RunId, archived: boolean) => Effect.Effect<void, DatabaseError>
   /** Deletes the run and everything stored about it, in one transaction. */
   readonly deleteRun: (runId: RunId) => Effect.Effect<void, DatabaseError>
-  /** Stores the exchanges of proposals (a proposal's rows are replaced when stored again). */
-  readonly saveTranscripts: (rows: ReadonlyArray<Transcript>) => Effect.Effect<void, DatabaseError>
   readonly transcripts: (programId: string) => Effect.Effect<ReadonlyArray<Transcript>, DatabaseError>
 }>() {}
 
@@ -295,26 +281,6 @@ export const make = Effect.gen(function*() {
         yield* sql`DELETE FROM programs WHERE run_id = ${runId}`
         yield* sql`DELETE FROM runs WHERE id = ${runId}`
       })).pipe(Effect.mapError(dbError("delete run")))
-    }),
-
-    saveTranscripts: Effect.fn("ExploreQueries.saveTranscripts")(function*(rows) {
-      if (rows.length === 0) return
-      const programIds = [...new Set(rows.map((r) => r.programId))]
-      yield* sql.withTransaction(Effect.zipRight(
-        sql`DELETE FROM program_transcripts WHERE program_id IN ${sql.in(programIds)}`,
-        sql`INSERT INTO program_transcripts ${
-          sql.insert(rows.map((r) => ({
-            program_id: r.programId,
-            attempt: r.attempt,
-            run_id: r.runId,
-            model: r.model,
-            system_prompt: r.system,
-            user_prompt: r.user,
-            response: r.response,
-            created_at: r.createdAt
-          })))
-        }`
-      )).pipe(Effect.mapError(dbError("save transcripts")))
     }),
 
     transcripts: Effect.fn("ExploreQueries.transcripts")(function*(programId) {

@@ -156,3 +156,15 @@ export interface RunLeaseRecord {
   readonly owner: string
   readonly heartbeatAt: number
 }
+
+/** One exchange of a proposal with the LLM: the prompt sent and the answer (null when the call failed). */
+export interface Transcript {
+  readonly programId: string
+  readonly runId: string
+  readonly attempt: number
+  readonly model: string | null
+  readonly system: string
+  readonly user: string
+  readonly response: string | null
+  readonly createdAt: number
+}

@@ -7,7 +7,7 @@ import { ProgramId, RunId } from "../domain/Ids.js"
 import type { FailureKind, Metrics, Program, ProgramStatus } from "../domain/Program.js"
 import { RunSpec } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
-import type { LlmCallRecord, ProgramSummary, RunOverview, RunRecord } from "./Records.js"
+import type { LlmCallRecord, ProgramSummary, RunOverview, RunRecord, Transcript } from "./Records.js"
 
 /** SqlError's own message is generic ("Failed to execute statement"): name SQLite's reason too. */
 const sqlReason = (error: SqlError.SqlError): string => {
@@ -148,6 +148,17 @@ export const llmCallRow = (c: LlmCallRecord): LlmCallRow => ({
   error_kind: c.errorKind,
   error_message: c.errorMessage,
   created_at: c.createdAt
+})
+
+export const transcriptRow = (t: Transcript) => ({
+  program_id: t.programId,
+  attempt: t.attempt,
+  run_id: t.runId,
+  model: t.model,
+  system_prompt: t.system,
+  user_prompt: t.user,
+  response: t.response,
+  created_at: t.createdAt
 })
 
 export const toLlmCall = (r: LlmCallRow): LlmCallRecord => ({

@@ -96,6 +96,8 @@ export const LlmConfig = Schema.Struct({
   breaker_cooldown_seconds: Schema.optionalWith(PositiveNumber, { default: () => 30 }),
   /** Answer identical temperature-0 requests from the SQLite cache. */
   cache: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** Store each proposal's prompts and answers (shown on the program page); off saves space. */
+  log_prompts: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Output tokens assumed per call by cost estimates before any call finished (default: max_tokens). */
   typical_output_tokens: Schema.optional(PositiveInt(1_000_000)),
   /** JSONL of recorded calls, for `provider: replay` (written by `evolve run --record FILE`). */

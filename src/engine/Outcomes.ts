@@ -56,7 +56,7 @@ export const proposed = (ctx: OutcomeContext, state: RunState.RunState, outcome:
     // The owner decides duplicates finally: two proposals may have written the same code.
     if (outcome._tag === "Candidate" && !RunState.isDuplicate(next, outcome.program.codeHash)) {
       const candidate = outcome.program
-      yield* ctx.candidates.insertProgram(candidate, llmCall)
+      yield* ctx.candidates.insertProgram(candidate, llmCall, outcome.transcripts)
       yield* ctx.publish(new CandidateProposed({ runId, at, programId: candidate.id, parentId: candidate.parentId, model: llmCall.model }))
       return RunState.candidateQueued(next, candidate, reservedUsd)
     }
@@ -66,7 +66,7 @@ export const proposed = (ctx: OutcomeContext, state: RunState.RunState, outcome:
       yield* ctx.publish(new LlmCallFailed({ runId, at, model: llmCall.model, reason: llmCall.errorKind ?? "", message: failure.message }))
     }
     const program: Program = outcome._tag === "Failed" ? outcome.program : { ...outcome.program, status: "rejected", failure }
-    yield* ctx.candidates.insertProgram(program, llmCall)
+    yield* ctx.candidates.insertProgram(program, llmCall, outcome.transcripts)
     yield* ctx.publish(new CandidateFailed({ runId, at, programId: program.id, stage: "propose", kind: failure.kind, message: failure.message }))
     return RunState.proposalFailed(next, failure, reservedUsd)
   })

@@ -4,7 +4,7 @@
  * changes no run state: the owner fiber (RunActor) applies the outcome.
  */
 import { Clock, Effect, type Random } from "effect"
-import type { LlmCallRecord } from "../db/Records.js"
+import type { LlmCallRecord, Transcript } from "../db/Records.js"
 import type { DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
@@ -37,6 +37,7 @@ export type ProposalOutcome =
     readonly program: Program
     readonly llmCall: LlmCallRecord
     readonly judgeCall: LlmCallRecord | null
+    readonly transcripts: ReadonlyArray<Transcript>
   }
   /** No candidate: stored as failed or rejected with the reason. */
   | {
@@ -45,6 +46,7 @@ export type ProposalOutcome =
     readonly llmCall: LlmCallRecord
     readonly judgeCall: LlmCallRecord | null
     readonly failure: Failure
+    readonly transcripts: ReadonlyArray<Transcript>
   }
   /** No call was made (every model's breaker was open); nothing to store. */
   | { readonly _tag: "Abandoned" }
@@ -143,6 +145,9 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
       ? { kind: result.message.split(":")[0]!, message: result.message }
       : null
     const llmCall = callRecord(`${id}.llm`, runId, id, usage, at, llmError)
+    const transcripts = config.llm.log_prompts
+      ? (result.exchanges ?? []).map((e, attempt): Transcript => ({ programId: id, runId, attempt, ...e, createdAt: at }))
+      : []
     const base = pendingProgram({
       id,
       runId,
@@ -156,7 +161,7 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
     if (result._tag === "Failed") {
       const failure = { kind: result.kind, message: result.message }
       const program: Program = { ...base, patch: result.response, status: "failed", failure }
-      return { _tag: "Failed", program, llmCall, judgeCall: null, failure } satisfies ProposalOutcome
+      return { _tag: "Failed", program, llmCall, judgeCall: null, failure, transcripts } satisfies ProposalOutcome
     }
     const candidate: Program = { ...base, code: result.code, codeHash: codeHash(result.code), patch: result.patch }
     const rejected = (failure: Failure, judgeCall: LlmCallRecord | null): ProposalOutcome => ({
@@ -164,7 +169,8 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
       program: { ...candidate, status: "rejected", failure },
       llmCall,
       judgeCall,
-      failure
+      failure,
+      transcripts
     })
     if (context.isKnown(candidate.codeHash)) {
       return rejected({ kind: "duplicate", message: "identical to a program already in this run" }, null)
@@ -172,7 +178,7 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
     const novelty = config.search.novelty
     const check = context.proposer.checkNovelty
     if (novelty === undefined || novelty.embedding_threshold === undefined || check === undefined) {
-      return { _tag: "Candidate", program: candidate, llmCall, judgeCall: null } satisfies ProposalOutcome
+      return { _tag: "Candidate", program: candidate, llmCall, judgeCall: null, transcripts } satisfies ProposalOutcome
     }
     const neighbours = yield* neighboursOf(context, picked, task.islandTop, novelty.compare_with)
     const verdict = yield* check(result.code, neighbours, {
@@ -181,5 +187,5 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
     })
     const judgeCall = verdict.llm === null ? null : callRecord(`${id}.judge`, runId, id, usageOf(verdict.llm), at, null)
     if (!verdict.novel) return rejected({ kind: "duplicate", message: verdict.reason }, judgeCall)
-    return { _tag: "Candidate", program: candidate, llmCall, judgeCall } satisfies ProposalOutcome
+    return { _tag: "Candidate", program: candidate, llmCall, judgeCall, transcripts } satisfies ProposalOutcome
   }).pipe(Effect.withRandom(task.random)) satisfies Effect.Effect<ProposalOutcome, DatabaseError | ProgramNotFound, never>

@@ -46,6 +46,14 @@ export interface ProposalInput {
   readonly settings?: Partial<ProposalSettings> | undefined
 }
 
+/** One exchange of a proposal with the LLM: the prompt sent and the answer (null when the call failed). */
+export interface Exchange {
+  readonly model: string
+  readonly system: string
+  readonly user: string
+  readonly response: string | null
+}
+
 export type ProposalResult =
   | {
     readonly _tag: "Proposed"
@@ -55,6 +63,8 @@ export type ProposalResult =
     readonly llm: LlmReply
     /** LLM calls made (1 + retries after unusable answers). */
     readonly tries?: number | undefined
+    /** What was sent and answered, call by call (absent from proposers that do not report it). */
+    readonly exchanges?: ReadonlyArray<Exchange> | undefined
   }
   | {
     readonly _tag: "Failed"
@@ -68,6 +78,7 @@ export type ProposalResult =
     /** The model's answer when it could not be applied, kept for inspection. */
     readonly response: string | null
     readonly attempts: number
+    readonly exchanges?: ReadonlyArray<Exchange> | undefined
   }
 
 export interface ProposerOptions {
@@ -159,7 +170,7 @@ export const make = (options: ProposerOptions) =>
         const user = templateText(s.userTemplate)
         if (Either.isLeft(system) || Either.isLeft(user)) {
           const message = Either.isLeft(system) ? system.left : (user as Either.Left<string, string>).left
-          return { _tag: "Failed", kind: "invalid", message, llm: null, response: null, attempts: 0 } as const
+          return { _tag: "Failed", kind: "invalid", message, llm: null, response: null, attempts: 0, exchanges: [] } as const
         }
         const instructions = s.instructions.length > 0 ? s.instructions : defaultInstructions
         const instruction = s.varyInstructions && instructions.length > 1
@@ -194,6 +205,7 @@ export const make = (options: ProposerOptions) =>
         }
 
         const replies: Array<LlmReply> = []
+        const exchanges: Array<Exchange> = []
         let retry: { previousAnswer: string; reason: string; attempt: number } | undefined
         for (let attempt = 0;; attempt++) {
           const prompt = buildPrompt({ ...base, retry })
@@ -203,6 +215,7 @@ export const make = (options: ProposerOptions) =>
             // A failed call still has a model, tokens, USD and latency to account for.
             const failed = failureAccounting(error, llm.model)
             const failedReply: LlmReply = { ...failed, text: "", finishReason: "error" }
+            exchanges.push({ model: failed.model, system: prompt.system, user: prompt.user, response: null })
             return {
               _tag: "Failed",
               kind: "llm",
@@ -211,10 +224,12 @@ export const make = (options: ProposerOptions) =>
               message: `${error.reason}: ${error.message}`,
               llm: combineReplies([...replies, failedReply]),
               response: null,
-              attempts: failed.attempts + replies.reduce((n, r) => n + r.attempts, 0)
+              attempts: failed.attempts + replies.reduce((n, r) => n + r.attempts, 0),
+              exchanges
             } as const
           }
           replies.push(reply.right)
+          exchanges.push({ model: reply.right.model, system: prompt.system, user: prompt.user, response: reply.right.text })
           const applied = applyResponse(parent.code, reply.right.text, {
             format: options.editFormat,
             maxCodeBytes: options.maxCodeBytes
@@ -233,7 +248,7 @@ export const make = (options: ProposerOptions) =>
                 message: `missing_symbols: the new program no longer defines ${missing.map((m) => `\`${m}\``).join(", ")}, which must stay defined`
               }
             } else {
-              return { _tag: "Proposed", code: applied.right.code, patch: applied.right.patch, llm: combineReplies(replies), tries: attempt + 1 } as const
+              return { _tag: "Proposed", code: applied.right.code, patch: applied.right.patch, llm: combineReplies(replies), tries: attempt + 1, exchanges } as const
             }
           }
           if (attempt >= s.maxPatchRetries) {
@@ -244,7 +259,8 @@ export const make = (options: ProposerOptions) =>
               message: attempt > 0 ? `${failure.message} (after ${attempt + 1} tries)` : failure.message,
               llm: combined,
               response: reply.right.text,
-              attempts: combined.attempts
+              attempts: combined.attempts,
+              exchanges
             } as const
           }
           retry = { previousAnswer: reply.right.text, reason: failure.message, attempt: attempt + 1 }

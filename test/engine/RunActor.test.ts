@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
 import { CandidateStore } from "../../src/db/CandidateStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
@@ -36,11 +37,12 @@ const testProposer = (probe: Ref.Ref<Probe>, llmMs: number, options: { failEvery
         yield* Effect.sleep(llmMs)
         yield* Ref.update(probe, (p) => ({ ...p, llmInFlight: p.llmInFlight - 1 }))
         const llm = { text: "", model: "test-model", inputTokens: 100, outputTokens: 20, usd: 0.001, latencyMs: llmMs, attempts: 1, finishReason: "stop" }
+        const exchanges = [{ model: "test-model", system: "sys", user: `improve ${input.parent.id}`, response: `answer ${n}` }]
         if (options.failEvery && n % options.failEvery === 0) {
-          return { _tag: "Failed", kind: "patch", message: "no_match: SEARCH not found", llm, response: "junk", attempts: 1 } as const
+          return { _tag: "Failed", kind: "patch", message: "no_match: SEARCH not found", llm, response: "junk", attempts: 1, exchanges } as const
         }
         const parentScore = Number(/score = (\d+)/.exec(input.parent.code)?.[1] ?? 0)
-        return { _tag: "Proposed", code: `score = ${parentScore + n}\n# ${n}`, patch: "diff", llm } as const
+        return { _tag: "Proposed", code: `score = ${parentScore + n}\n# ${n}`, patch: "diff", llm, exchanges } as const
       })
   })
 
@@ -253,6 +255,40 @@ describe("EvolutionRun", () => {
       expect(summary).toMatchObject({ stopReason: "proposal_limit", status: "completed", evaluations: 1 })
       expect(summary.message).toMatch(/^6 LLM proposals made for 2 evaluations \(proposal_margin 1\)/)
       expect(summary.failuresByKind).toEqual({ duplicate: 6 })
+    }))
+
+  it.scoped("stores each proposal's prompts and answers with its program; llm.log_prompts: false stores none", () =>
+    Effect.gen(function*() {
+      const stored = (logPrompts: boolean, probe: Ref.Ref<Probe>) =>
+        Effect.gen(function*() {
+          const handle = yield* startLocal({
+            _tag: "New",
+            spec: specWith({ max_evaluations: 4, concurrency: { proposals: 1, evaluations: 1 }, llm: { ...specWith({}).config.llm, log_prompts: logPrompts } }),
+            initialCode: "score = 0\n"
+          })
+          const done = yield* Effect.fork(handle.await)
+          yield* TestClock.adjust("1 hour")
+          yield* Fiber.join(done)
+          const sql = yield* SqlClient.SqlClient
+          const programs = yield* sql<{ id: string; parent_id: string }>`SELECT id, parent_id FROM programs WHERE parent_id IS NOT NULL`
+          const rows = yield* sql<{ program_id: string; user_prompt: string; response: string }>`
+            SELECT program_id, user_prompt, response FROM program_transcripts ORDER BY created_at, program_id`
+          return { programs, rows }
+        }).pipe(Effect.provide(Layer.mergeAll(
+          runDefaults,
+          Layer.merge(testProposer(probe, 100, { failEvery: 3 }), testEvaluator(probe, 50)),
+          Db.layer(":memory:")
+        )))
+      const on = yield* stored(true, yield* makeProbe)
+      // One row per proposal, failed ones included, each naming the parent its prompt showed.
+      expect(on.programs.length).toBeGreaterThan(3)
+      expect(on.rows.length).toBe(on.programs.length)
+      for (const p of on.programs) {
+        expect(on.rows.find((r) => r.program_id === p.id)).toMatchObject({ user_prompt: `improve ${p.parent_id}`, response: expect.stringMatching(/^answer \d+$/) })
+      }
+      const off = yield* stored(false, yield* makeProbe)
+      expect(off.programs.length).toBeGreaterThan(3)
+      expect(off.rows).toEqual([])
     }))
 
   it.scoped("stops after too many consecutive proposal failures", () =>

@@ -86,6 +86,12 @@ describe("Proposer: patch retries", () => {
       expect(result.llm.inputTokens).toBe(200)
       expect(result.llm.usd).toBeCloseTo(0.02, 10)
       expect(result.llm.attempts).toBe(2)
+      // Both exchanges are kept for the program page: what was sent, what came back.
+      expect(result.exchanges!.map((e) => [e.user, e.response])).toEqual(requests.map((r, i) => [
+        r.user,
+        i === 0 ? sr("    step = 0.7", "    step = 0.25") : sr("    step = 0.5", "    step = 0.25")
+      ]))
+      expect(result.exchanges!.every((e) => e.system === requests[0]!.system && e.model === "stub")).toBe(true)
     }))
 
   it.effect("gives up after max_patch_retries more tries", () =>
@@ -113,6 +119,8 @@ describe("Proposer: patch retries", () => {
       const result = yield* propose(layer, { maxPatchRetries: 3 })
       expect(result).toMatchObject({ _tag: "Failed", kind: "llm", attempts: 3 })
       expect(requests).toHaveLength(1)
+      if (result._tag !== "Failed") return
+      expect(result.exchanges).toEqual([{ model: "stub", system: requests[0]!.system, user: requests[0]!.user, response: null }])
     }))
 })
 

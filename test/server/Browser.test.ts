@@ -1,8 +1,5 @@
-import { Effect } from "effect"
 import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ExploreQueries } from "../../src/db/ExploreQueries.js"
-import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 import { browserAvailable, launch, shot, watchedPage } from "./browser.js"
 import { type Running, startServer } from "./support.js"
@@ -162,19 +159,21 @@ describe.skipIf(!browserAvailable)("web UI in headless Chromium", () => {
     await shot(page, "ui-run-llm")
 
     // The best program: prompt and response, patch, diff named after the file (no "RENAMED"), copy and download.
-    await ExploreQueries.pipe(
-      Effect.flatMap((q) => q.saveTranscripts([{ programId: bestId, runId, attempt: 0, model: "fake-model", system: "You improve programs.", user: "Improve search() <prompt marker>", response: "<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE", createdAt: 1 }])),
-      Effect.provide(ProgramDatabase.layer(server.dbPath)),
-      Effect.runPromise
-    )
+    // The run recorded what the proposal sent and what the fake model answered.
+    const best = (await server.json(`/api/programs/${bestId}`)).body
+    const parentCode: string = (await server.json(`/api/programs/${parentId}`)).body.code
+    expect(best.transcripts.length).toBeGreaterThan(0)
+    const exchange = best.transcripts[best.transcripts.length - 1]
+    expect(exchange.user).toContain(parentCode.split("\n").find((l: string) => l.trim().length > 20)!.trim())
+    expect(exchange.response).toContain("SEARCH")
     await page.goto(`${server.url}/#/programs/${bestId}`)
     await page.waitForSelector("#diff-view .d2h-wrapper")
     expect(await page.textContent("#diff-view .d2h-file-name")).toBe("initial_program.mjs")
     expect(await page.textContent("#diff-view")).not.toMatch(/RENAMED/i)
     expect(await page.$$eval("#diff-view .d2h-ins, #diff-view .d2h-del", (e) => e.length)).toBeGreaterThan(0)
     await page.click("#show-prompt")
-    expect(await page.textContent("#prompt-text")).toContain("<prompt marker>")
-    expect(await page.textContent("#response-text")).toContain("SEARCH")
+    expect(await page.textContent("#prompt-text")).toContain(exchange.user.slice(0, 200))
+    expect(await page.textContent("#response-text")).toContain(exchange.response.slice(0, 100))
     await page.click("#show-patch")
     expect(await page.textContent("#patch-view")).toMatch(/SEARCH|REPLACE|\S/)
     await page.click("#show-code")
