@@ -6,8 +6,10 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type FlagValue, flagValues, type SettingName, settings, type ValueOf } from "../config/Overrides.js"
+import { VERSION } from "../domain/Version.js"
 import { generate } from "./GenerateCommand.js"
 import { serve, type ServeHandler } from "./ServeCommand.js"
+import { worker } from "./WorkerCommand.js"
 
 // Command definitions only: each handler module is imported when its command runs, so that
 // `evolve --help` loads neither the engine, SQLite nor the HTTP client.
@@ -131,7 +133,7 @@ const debugFlag = Options.boolean("debug").pipe(
 export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
   Command.make("evolve", { debug: debugFlag }).pipe(
     Command.withDescription("asynchronous LLM-driven program evolution"),
-    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), generate])
+    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, generate])
   )
 
-export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: "0.1.0" })
+export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: VERSION })

@@ -2,8 +2,8 @@
  * The program database: one SQLite file (WAL, migrations applied) and the stores over its one
  * connection, each shaped by what its consumers need (DESIGN §1):
  * runs (RunStore), candidates (CandidateStore), search state (SearchStore), LLM calls
- * (LlmCallStore), events (EventStore), leases (LeaseStore), read-only views (RunQueries) and the
- * web UI's explorer (ExploreQueries).
+ * (LlmCallStore), events (EventStore), leases (LeaseStore), read-only views (RunQueries), the
+ * web UI's explorer (ExploreQueries) and a cluster's evaluation workers (WorkerStore).
  */
 // Deep imports only: a barrel import ("@effect/platform") pulls the whole package, Swagger UI
 // included, into the bundle chunk of every command that opens a database.
@@ -26,6 +26,8 @@ import { dbError } from "./Rows.js"
 import * as RunQueries from "./RunQueries.js"
 import * as RunStore from "./RunStore.js"
 import * as SearchStore from "./SearchStore.js"
+import { checkSchema } from "./SchemaVersion.js"
+import * as WorkerStore from "./WorkerStore.js"
 
 /** Every store of the database. */
 export type ProgramDatabase =
@@ -37,6 +39,7 @@ export type ProgramDatabase =
   | LeaseStore.LeaseStore
   | RunQueries.RunQueries
   | ExploreQueries.ExploreQueries
+  | WorkerStore.WorkerStore
 
 /**
  * The database in context — its stores and its connection (for what shares it, the LLM cache) —
@@ -57,7 +60,8 @@ export const context: Effect.Effect<
     EventStore.EventStore,
     LeaseStore.LeaseStore,
     RunQueries.RunQueries,
-    ExploreQueries.ExploreQueries
+    ExploreQueries.ExploreQueries,
+    WorkerStore.WorkerStore
   )
 )
 
@@ -70,7 +74,8 @@ export const stores: Layer.Layer<ProgramDatabase, never, SqlClient.SqlClient> = 
   EventStore.layer,
   LeaseStore.layer,
   RunQueries.layer,
-  ExploreQueries.layer
+  ExploreQueries.layer,
+  WorkerStore.layer
 )
 
 const configure = Effect.gen(function*() {
@@ -97,7 +102,8 @@ export const layer = (filename: string): Layer.Layer<ProgramDatabase | SqlClient
     // schema dump we do not use and which needs a CommandExecutor).
     const client = SqliteClient.layer({ filename }).pipe(
       Layer.tap((context) => Effect.provide(configure, context)),
-      Layer.tap((context) => Effect.provide(Migrator.make({})({ loader: Migrator.fromRecord(migrations) }), context))
+      Layer.tap((context) => Effect.provide(Migrator.make({})({ loader: Migrator.fromRecord(migrations) }), context)),
+      Layer.tap((context) => Effect.provide(checkSchema, context))
     )
     return Layer.provideMerge(stores, client)
   })).pipe(

@@ -166,5 +166,23 @@ export const migrations = {
     // programs in order without reading their code-carrying rows.
     yield* sql`CREATE INDEX programs_explore ON programs (run_id, created_at, id, parent_id, island, generation, status,
       score, failure_kind, evaluated_at, eval_ms, llm_latency_ms, llm_model, llm_usd)`
+  }),
+  // ---- cluster evaluation workers (src/db/WorkerStore.ts, issue 16) ----
+  "0010_workers": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE workers (
+      id TEXT PRIMARY KEY,
+      host TEXT NOT NULL,
+      pid BIGINT NOT NULL,
+      version TEXT NOT NULL,
+      slots BIGINT NOT NULL,
+      tags TEXT NOT NULL,
+      capabilities TEXT NOT NULL,
+      busy BIGINT NOT NULL,
+      done BIGINT NOT NULL,
+      started_at BIGINT NOT NULL,
+      heartbeat_at BIGINT NOT NULL,
+      stopped_at BIGINT
+    )`
   })
 }

@@ -13,15 +13,25 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 describe("processBatch (Promise form)", () => {
   it("yields results as they finish, in completion order", async () => {
+    // Each item finishes when the test releases it: the order is the test's, not the timers'.
+    const release = new Map<number, () => void>()
+    const results = processBatch([0, 1, 2], (item) => new Promise<number>((resolve) => release.set(item, () => resolve(item))), {
+      concurrency: 3
+    })[Symbol.asyncIterator]()
+    const first = results.next()
+    while (release.size < 3) await new Promise((resolve) => setImmediate(resolve))
     const order: Array<number> = []
-    for await (const result of processBatch([3, 1, 2], async (ms) => {
-      await sleep(ms * 30)
-      return ms
-    }, { concurrency: 3 })) {
-      order.push(result.index)
-      expect(result.ok).toBe(true)
+    for (const [item, next] of [[1, first], [2, undefined], [0, undefined]] as const) {
+      release.get(item)!()
+      const result = await (next ?? results.next())
+      expect(result.done).toBe(false)
+      if (result.done !== true) {
+        expect(result.value.ok).toBe(true)
+        order.push(result.value.index)
+      }
     }
     expect(order).toEqual([1, 2, 0])
+    expect((await results.next()).done).toBe(true)
   })
 
   it("keeps input order when asked and collects a summary", async () => {

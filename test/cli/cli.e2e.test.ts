@@ -173,5 +173,14 @@ describe("evolve CLI end to end", () => {
     const heap = await runCli(["ls"], dir, { EVOLVE_HEAP_GROWTH_PERCENT: "lots" })
     expect(heap.status).toBe(2)
     expect(heap.stderr).toMatch(/EVOLVE_HEAP_GROWTH_PERCENT: expected an integer from 0 to 400, got "lots"/)
+
+    // A worker serves a cluster: its database is PostgreSQL, its slots a sane count.
+    const sqliteWorker = await runCli(["worker", "--db", "x.db"], dir)
+    expect(sqliteWorker.status).toBe(2)
+    expect(sqliteWorker.stderr).toMatch(/--db x\.db: a worker needs the cluster's PostgreSQL database/)
+    const noSlots = await runCli(["worker", "--db", "postgres://evolve:hunter2@127.0.0.1:1/evolve", "--slots", "0"], dir)
+    expect(noSlots.status).toBe(2)
+    expect(noSlots.stderr).toMatch(/--slots 0: expected an integer from 1 to 1024/)
+    expect(noSlots.stderr + noSlots.stdout).not.toContain("hunter2")
   })
 })

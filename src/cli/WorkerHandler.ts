@@ -1,0 +1,56 @@
+/**
+ * `evolve worker`: checks the cluster's database (reachable, a schema this evolve knows), says
+ * what this machine can run, registers, and evaluates candidates until Ctrl-C.
+ */
+import * as os from "node:os"
+import { Console, Effect, Option, Random, Ref } from "effect"
+import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
+import { ConfigError } from "../domain/Errors.js"
+import * as ClusterRuntime from "../engine/ClusterRuntime.js"
+import * as EvaluationWorker from "../engine/EvaluationWorker.js"
+import * as WorkerPresence from "../engine/WorkerPresence.js"
+import { VERSION } from "../domain/Version.js"
+
+export interface WorkerFlags {
+  readonly db: string
+  readonly slots: number
+  readonly tags: Option.Option<string>
+}
+
+const parseTags = (text: Option.Option<string>) =>
+  Option.match(text, { onNone: () => [], onSome: (t) => t.split(",").map((s) => s.trim()).filter((s) => s !== "") })
+
+export const worker = (flags: WorkerFlags) =>
+  Effect.gen(function*() {
+    if (!ClusterRuntime.isClusterDatabase(flags.db)) {
+      return yield* new ConfigError({
+        message: `--db ${flags.db}: a worker needs the cluster's PostgreSQL database (postgres://…); a SQLite file is one machine's`
+      })
+    }
+    if (!Number.isInteger(flags.slots) || flags.slots < 1 || flags.slots > 1024) {
+      return yield* new ConfigError({ message: `--slots ${flags.slots}: expected an integer from 1 to 1024` })
+    }
+    const tags = [...new Set(parseTags(flags.tags))].sort()
+    const host = os.hostname()
+    const id = `${host}-${process.pid}-${(yield* Random.nextIntBetween(0, 36 ** 4)).toString(36).padStart(4, "0")}`
+    const counters = yield* Ref.make<EvaluationWorker.WorkerCounters>({ busy: 0, done: 0 })
+    yield* Effect.scoped(Effect.gen(function*() {
+      const capabilities = yield* WorkerPresence.capabilities
+      yield* WorkerPresence.register({ id, host, pid: process.pid, version: VERSION, slots: flags.slots, tags, capabilities }, counters)
+      yield* Console.log(
+        `evolve worker ${id}: ${flags.slots} slots, tags ${tags.length > 0 ? tags.join(",") : "(none)"}, can run ${
+          capabilities.join(", ") || "nothing found on PATH"
+        }; database ${redactDatabaseTarget(flags.db)}`
+      )
+      yield* EvaluationWorker.run({ slots: flags.slots, tags }, counters).pipe(
+        Effect.onInterrupt(() =>
+          Effect.flatMap(Ref.get(counters), (c) => Console.error(`evolve worker ${id} stopped: ${c.done} evaluations committed`))
+        )
+      )
+    })).pipe(
+      Effect.provide(ClusterRuntime.client(flags.db)),
+      // An unreachable database or one of a newer schema is the command line's problem: exit 2.
+      Effect.catchTag("DatabaseError", (e) => new ConfigError({ message: `worker not started: ${e.message}` }))
+    )
+  })
+
