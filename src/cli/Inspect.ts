@@ -1,10 +1,11 @@
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Option } from "effect"
 import type { RunOverview } from "../db/Records.js"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
+import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { ConfigError, RunNotFound } from "../domain/Errors.js"
 import type { Program } from "../domain/Program.js"
 
@@ -36,10 +37,37 @@ export const findResumable = (runId: Option.Option<string>) =>
     return { id: candidate.id, spec: candidate.spec }
   })
 
+/** The cluster's evaluation workers that beat recently (none on a single-machine database). */
+const listWorkers = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  const workers = yield* (yield* WorkerStore).aliveWorkers(now - ALIVE_WINDOW_MILLIS)
+  if (workers.length === 0) return
+  const slots = workers.reduce((n, w) => n + w.slots, 0)
+  const busy = workers.reduce((n, w) => n + w.busy, 0)
+  yield* Console.log(`\n${workers.length} worker${workers.length === 1 ? "" : "s"} alive: ${busy} of ${slots} slots busy`)
+  yield* Console.log([pad("WORKER", 34), pad("SLOTS", 6), pad("BUSY", 5), pad("DONE", 8), pad("BEAT", 7), pad("VERSION", 9), "TAGS"].join(" "))
+  for (const w of workers) {
+    yield* Console.log(
+      [
+        pad(w.id, 34),
+        pad(String(w.slots), 6),
+        pad(String(w.busy), 5),
+        pad(String(w.done), 8),
+        pad(`${Math.max(0, Math.round((now - w.heartbeatAt) / 1000))} s`, 7),
+        pad(w.version, 9),
+        w.tags.join(",") || "-"
+      ].join(" ")
+    )
+  }
+})
+
 export const listRuns = Effect.gen(function*() {
   const queries = yield* RunQueries
   const runs = yield* queries.listRuns
-  if (runs.length === 0) return yield* Console.log("no runs")
+  if (runs.length === 0) {
+    yield* Console.log("no runs")
+    return yield* listWorkers
+  }
   yield* Console.log(
     [pad("RUN", 30), pad("STATUS", 12), pad("EVALUATED", 10), pad("FAILED", 8), pad("PENDING", 8), pad("BEST", 12), pad("TOKENS", 10), "USD", "  PROGRAM"].join(" ")
   )
@@ -58,6 +86,7 @@ export const listRuns = Effect.gen(function*() {
       ].join(" ")
     )
   }
+  yield* listWorkers
 })
 
 /** `evolve best --pareto`: the non-dominated programs over the run's `population.objectives`. */

@@ -7,6 +7,10 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import { dbError } from "./Rows.js"
 
+/** A worker beats this often; one silent for the window is taken as gone. */
+export const HEARTBEAT_MILLIS = 5_000
+export const ALIVE_WINDOW_MILLIS = 3 * HEARTBEAT_MILLIS
+
 export interface WorkerRecord {
   readonly id: string
   readonly host: string

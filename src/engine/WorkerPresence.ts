@@ -4,7 +4,7 @@
  * record when it ends — what runs and `evolve ls` read to know who is alive.
  */
 import { Clock, Effect, Ref, Schedule } from "effect"
-import { WorkerStore } from "../db/WorkerStore.js"
+import { HEARTBEAT_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import * as Sandbox from "../evaluate/Sandbox.js"
 import type { WorkerCounters } from "./EvaluationWorker.js"
 
@@ -17,10 +17,6 @@ export interface WorkerIdentity {
   readonly tags: ReadonlyArray<string>
   readonly capabilities: ReadonlyArray<string>
 }
-
-/** A worker is alive while it beats at least this often; runs treat older ones as gone. */
-export const HEARTBEAT_MILLIS = 5_000
-export const ALIVE_WINDOW_MILLIS = 3 * HEARTBEAT_MILLIS
 
 /** The interpreters and tools on this machine's PATH that evaluators may need. */
 export const capabilities = Effect.gen(function*() {

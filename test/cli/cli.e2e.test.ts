@@ -4,7 +4,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "no
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import Database from "better-sqlite3"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
+import { WorkerStore } from "../../src/db/WorkerStore.js"
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 
 // End to end through the bundled CLI (dist/bin, produced by `npm run build`, which `npm test` runs first).
@@ -182,5 +185,23 @@ describe("evolve CLI end to end", () => {
     expect(noSlots.status).toBe(2)
     expect(noSlots.stderr).toMatch(/--slots 0: expected an integer from 1 to 1024/)
     expect(noSlots.stderr + noSlots.stdout).not.toContain("hunter2")
+  })
+
+  it("ls lists the cluster's live workers under the runs, and not those gone silent", async () => {
+    const dir = workspace()
+    const db = join(dir, "cluster.db")
+    const now = Date.now()
+    await Effect.runPromise(Effect.gen(function*() {
+      const workers = yield* WorkerStore
+      const base = { pid: 1, version: "0.1.0", capabilities: ["python3"], startedAt: now - 60_000 }
+      yield* workers.registerWorker({ ...base, id: "gpu-box-1-a1b2", host: "gpu-box", slots: 8, tags: ["gpu"], heartbeatAt: now - 2_000 })
+      yield* workers.registerWorker({ ...base, id: "cpu-box-9-zz00", host: "cpu-box", slots: 4, tags: [], heartbeatAt: now - 600_000 })
+      yield* workers.heartbeat("gpu-box-1-a1b2", { busy: 5, done: 42 }, now - 1_000)
+    }).pipe(Effect.provide(ProgramDatabase.layer(db))))
+    const ls = await runCli(["ls", "--db", db], dir)
+    expect(ls.status).toBe(0)
+    expect(ls.stdout).toMatch(/1 worker alive: 5 of 8 slots busy/)
+    expect(ls.stdout).toMatch(/gpu-box-1-a1b2\s+8\s+5\s+42\s+\d s\s+0\.1\.0\s+gpu/)
+    expect(ls.stdout).not.toContain("cpu-box")
   })
 })
