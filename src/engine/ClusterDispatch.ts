@@ -5,8 +5,9 @@
  * looks for results every few seconds itself, so a message lost with its worker costs time,
  * never a candidate.
  */
-import { Deferred, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Ref, Schedule } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { DatabaseError } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
@@ -28,6 +29,8 @@ export const outcomeOf = (program: Program): EvaluationOutcome | undefined => {
 export interface ClusterDispatch {
   /** Looks up the named candidates (all waiting ones when none are named) and completes those committed. */
   readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+  /** Why candidates are not being evaluated, when no worker that could take them is alive; null otherwise. */
+  readonly waitingFor: Effect.Effect<string | null>
 }
 
 /**
@@ -35,9 +38,11 @@ export interface ClusterDispatch {
  * Interrupting an evaluation leaves the candidate in the queue: a worker still evaluates it, and
  * the run, resumed, finds its result.
  */
-export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<string>; readonly checkEvery?: Duration.DurationInput }) =>
+export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<string>; readonly checkEvery?: Duration.DurationInput | undefined }) =>
   Effect.gen(function*() {
     const candidates = yield* CandidateStore
+    const workers = yield* WorkerStore
+    const waitingFor = yield* Ref.make<string | null>(null)
     const queue = yield* EvaluationQueue.make(EvaluationQueue.queueName(options.requires))
     const waiting = new Map<ProgramId, Deferred.Deferred<Dispatched>>()
 
@@ -59,7 +64,27 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
         )
       })
 
-    yield* check().pipe(Effect.repeat(Schedule.spaced(options.checkEvery ?? Duration.seconds(5))), Effect.forkScoped)
+    const tags = [...options.requires].sort().join(",")
+    // Candidates wait in the queue when no worker serving exactly these tags is alive: say so.
+    const checkWorkers = Effect.gen(function*() {
+      if (waiting.size === 0) return yield* Ref.set(waitingFor, null)
+      const now = yield* Clock.currentTimeMillis
+      const alive = yield* workers.aliveWorkers(now - ALIVE_WINDOW_MILLIS)
+      const serving = alive.filter((w) => [...w.tags].sort().join(",") === tags)
+      const notice = serving.length > 0
+        ? null
+        : `no evaluation worker${tags === "" ? "" : ` with tags ${tags}`} alive: ${waiting.size} candidate${
+          waiting.size === 1 ? "" : "s"
+        } wait (start one with: evolve worker --db … --slots K${tags === "" ? "" : ` --tags ${tags}`})`
+      const before = yield* Ref.getAndSet(waitingFor, notice)
+      if (notice !== null && before === null) yield* Effect.logWarning(`run ${runId}: ${notice}`)
+      if (notice === null && before !== null) yield* Effect.logInfo(`run ${runId}: an evaluation worker is back`)
+    }).pipe(Effect.catchAll((e) => Effect.logWarning(`run ${runId}: workers not checked: ${e.message}`)))
+
+    yield* Effect.zipRight(check(), checkWorkers).pipe(
+      Effect.repeat(Schedule.spaced(options.checkEvery ?? Duration.seconds(5))),
+      Effect.forkScoped
+    )
 
     const dispatch = EvaluationDispatch.of({
       evaluate: (program, extension, started) =>
@@ -72,7 +97,7 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
           return yield* Deferred.await(deferred)
         }).pipe(Effect.ensuring(Effect.sync(() => waiting.delete(program.id))))
     })
-    return { dispatch, check } as const
+    return { dispatch, check, waitingFor: Ref.get(waitingFor) } as const
   })
 
 export type Made = Effect.Effect.Success<ReturnType<typeof make>>

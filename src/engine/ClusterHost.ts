@@ -6,7 +6,7 @@
  */
 import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, type Scope } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
@@ -17,6 +17,7 @@ import type { RunHandle } from "./RunHandle.js"
 import * as RunEvents from "./RunEvents.js"
 import * as RunLimits from "./RunLimits.js"
 import * as RunServices from "./RunServices.js"
+import { RunStats } from "./RunProtocol.js"
 import { startRun } from "./startRun.js"
 
 /** The `runs.host` marker of runs driven by cluster runners. */
@@ -40,6 +41,8 @@ export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, 
 export interface ClusterHostOptions {
   /** A run's services (default: RunServices.layer, from its spec). */
   readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError, SqlClient.SqlClient>) | undefined
+  /** How often a run looks for results and live workers itself (default 5 s). */
+  readonly checkEvery?: Duration.DurationInput | undefined
 }
 
 export const make = (options: ClusterHostOptions = {}) =>
@@ -55,7 +58,7 @@ export const make = (options: ClusterHostOptions = {}) =>
       start: (runId) =>
         withDatabase(Effect.gen(function*() {
           const run = yield* runs.getRun(runId)
-          const dispatch = yield* ClusterDispatch.make(runId, { requires: run.spec.config.evaluator.requires })
+          const dispatch = yield* ClusterDispatch.make(runId, { requires: run.spec.config.evaluator.requires, checkEvery: options.checkEvery })
           const handle = yield* startRun(
             { _tag: "Resume", runId: run.id, spec: run.spec },
             { services: environment(run.spec), dispatch: ClusterDispatch.layer(dispatch) }
@@ -64,7 +67,9 @@ export const make = (options: ClusterHostOptions = {}) =>
           const events = yield* handle.subscribe
           yield* runs.setRunHost(run.id, clusterHost)
           yield* Effect.forkScoped(RunEvents.record(run.id, events, handle.await, () => Effect.void))
-          return { handle, check: dispatch.check }
+          // The run's figures say when no worker is there to evaluate its candidates.
+          const stats = Effect.zipWith(handle.stats, dispatch.waitingFor, (figures, waitingFor) => new RunStats({ ...figures, waitingFor }))
+          return { handle: { ...handle, stats }, check: dispatch.check }
         })),
       setMaxEvaluations: (runId, maxEvaluations) =>
         Effect.gen(function*() {

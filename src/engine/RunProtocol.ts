@@ -50,7 +50,9 @@ export class RunStats extends Schema.Class<RunStats>("RunStats")({
   concurrency: Schema.Struct({ proposals: Schema.Number, evaluations: Schema.Number }),
   /** Why the run is stopping or stopped, once it is. */
   stopReason: Schema.NullOr(StopReason),
-  stopMessage: Schema.NullOr(Schema.String)
+  stopMessage: Schema.NullOr(Schema.String),
+  /** What the run is waiting for that is not its own doing (in a cluster: an evaluation worker). */
+  waitingFor: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null })
 }) {}
 
 /** A message for a run that is not running here (nothing to stop, pause or tune). */

@@ -33,7 +33,9 @@ export const LiveStats = Schema.Struct({
   failuresByKind: Schema.Record({ key: Schema.String, value: Count }),
   inFlightProposals: Count,
   inFlightEvaluations: Count,
-  queued: Count
+  queued: Count,
+  /** Set while the run waits on something outside it, e.g. "no evaluation worker alive". */
+  waitingFor: Schema.NullOr(Schema.String)
 }).annotations({ identifier: "LiveStats", description: "Statistics of a run hosted by this server, this session" })
 
 export const ModelUsage = Schema.Struct({

@@ -49,7 +49,8 @@ export const runInfo = ({ intent, live, overview }: ManagerRunInfo, archived: bo
       failuresByKind: stats.failuresByKind,
       inFlightProposals: stats.inFlightProposals,
       inFlightEvaluations: stats.inFlightEvaluations,
-      queued: stats.queued
+      queued: stats.queued,
+      waitingFor: stats.waitingFor
     }
   }
 }

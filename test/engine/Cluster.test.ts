@@ -8,7 +8,7 @@ import { NodeContext } from "@effect/platform-node"
 import * as SingleRunner from "@effect/cluster/SingleRunner"
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option, Ref, Stream } from "effect"
+import { type Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { RunStore } from "../../src/db/RunStore.js"
 import * as ClusterHost from "../../src/engine/ClusterHost.js"
@@ -18,6 +18,7 @@ import * as EvaluationWorker from "../../src/engine/EvaluationWorker.js"
 import { RunEntity } from "../../src/engine/RunEntity.js"
 import * as RunManager from "../../src/engine/RunManager.js"
 import * as RunEntityLayer from "../../src/engine/RunEntity.js"
+import * as WorkerPresence from "../../src/engine/WorkerPresence.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
@@ -57,23 +58,28 @@ const until = <A, E, R>(check: Effect.Effect<A, E, R>, done: (a: A) => boolean) 
     }
   }).pipe(Effect.timeout("60 seconds"))
 
+const workerIdentity = { id: "test-worker", host: "localhost", pid: 1, version: "0.1.0", tags: [], capabilities: [] }
+
 /** One control process and its database on SQLite storage, plus `slots` worker slots in-process. */
-const clusterIn = (dir: string, calls: Ref.Ref<number>, slots: number) =>
+const clusterIn = (dir: string, calls: Ref.Ref<number>, slots: number, checkEvery: Duration.DurationInput = "5 seconds") =>
   Effect.gen(function*() {
     const database = Db.layer(`${dir}/cluster.db`)
     const cluster = SingleRunner.layer({ shardingConfig: { entityMessagePollInterval: "100 millis" } })
     const runner = RunEntityLayer.layer.pipe(
-      Layer.provide(ClusterHost.layer({ environment })),
+      Layer.provide(ClusterHost.layer({ environment, checkEvery })),
       Layer.provideMerge(cluster),
       Layer.provideMerge(EvaluationQueue.layer({ pollInterval: "10 millis" })),
       Layer.provideMerge(database)
     )
     const context = yield* Layer.build(runner)
     const counters = yield* Ref.make({ busy: 0, done: 0 })
-    yield* Effect.forkScoped(
-      EvaluationWorker.run({ slots, tags: [], evaluatorFor: workerEvaluator(calls) }, counters).pipe(Effect.provide(context))
-    )
-    return { context, counters }
+    const startWorker = (slots: number) =>
+      Effect.gen(function*() {
+        yield* WorkerPresence.register({ ...workerIdentity, slots }, counters)
+        yield* Effect.forkScoped(EvaluationWorker.run({ slots, tags: [], evaluatorFor: workerEvaluator(calls) }, counters))
+      }).pipe(Effect.provide(context))
+    if (slots > 0) yield* startWorker(slots)
+    return { context, counters, startWorker }
   })
 
 describe("a run in a cluster", () => {
@@ -129,6 +135,27 @@ describe("a run in a cluster", () => {
         expect(yield* Ref.get(calls)).toBe(12) // each candidate evaluated once, by a worker
         expect((yield* Ref.get(counters)).done).toBe(12)
         expect((yield* db.readEvents(runId, 0, 1000)).some((e) => e.type === "RunStatusChanged")).toBe(true)
+      }).pipe(Effect.provide(context))
+    }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
+
+  it.scopedLive("waits, and says so in its figures, while no evaluation worker is alive; a worker that joins finishes it", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const calls = yield* Ref.make(0)
+      const { context, startWorker } = yield* clusterIn(dir, calls, 0, "100 millis")
+      yield* Effect.gen(function*() {
+        const runs = yield* RunStore
+        const runId = yield* RunEntityLayer.submit(specWith({ max_evaluations: 4, concurrency: { proposals: 1, evaluations: 2 } }), "score = 0\n")
+        const client = yield* RunEntity.client
+        const stalled = yield* until(client(runId).GetStats(), (s) => s.waitingFor !== null)
+        expect(stalled.waitingFor).toMatch(/^no evaluation worker alive: \d+ candidates? wait \(start one with: evolve worker --db … --slots K\)$/)
+        expect(yield* Ref.get(calls)).toBe(0)
+        yield* startWorker(2)
+        yield* until(client(runId).GetStats(), (s) => s.waitingFor === null)
+        const done = yield* until(runs.getRun(runId), (r) => r.status === "completed")
+        expect(done.status).toBe("completed")
+        expect(yield* Ref.get(calls)).toBe(4)
       }).pipe(Effect.provide(context))
     }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
 })

@@ -154,7 +154,9 @@ describe("the explorer's API", () => {
     const detail = await server.json(`/api/programs/${b}`)
     expect(detail.body.fileName).toBe("initial_program.mjs")
     expect(detail.body.diff).toContain("--- a/initial_program.mjs\n+++ b/initial_program.mjs")
-    expect(detail.body.transcripts).toEqual([])
+    // What the proposal of the best program sent and got back (the offline model answers too).
+    expect(detail.body.transcripts).toMatchObject([{ attempt: 0, model: "offline", response: expect.stringContaining("SEARCH") }])
+    expect(detail.body.transcripts[0].system).toContain("SEARCH/REPLACE")
     const code = await server.raw(`/api/programs/${b}/code?download=true`)
     expect(code.status).toBe(200)
     expect(code.headers["content-disposition"]).toBe(`attachment; filename="${b}-initial_program.mjs"`)

@@ -28,6 +28,7 @@ export async function runPage(id, tab, onConnection) {
   const extend = el("button", { type: "button", id: "extend-button", text: "Extend" });
   const actionError = el("span", { class: "error", role: "alert", id: "action-error" });
   const info = el("div", { class: "muted run-info", id: "run-info" });
+  const waiting = el("div", { class: "error-box", role: "status", id: "run-waiting", hidden: true });
   const stats = el("div", { class: "grid", id: "run-stats" });
   const body = el("div", { id: "tab-body" });
   more.value = String(Math.max(10, Math.round(run.maxEvaluations / 4)));
@@ -67,6 +68,9 @@ export async function runPage(id, tab, onConnection) {
       r.stopReason ? " · stopped: " + r.stopReason : "", r.archived ? " · archived" : ""
     );
     const live = r.live;
+    // In a cluster: candidates wait because no evaluation worker is alive.
+    waiting.hidden = !(live && live.waitingFor);
+    waiting.textContent = live && live.waitingFor ? "Waiting: " + live.waitingFor : "";
     const elapsed = live ? live.elapsedMs : r.updatedAt - r.createdAt;
     stats.replaceChildren(
       stat("evaluations", fmt(live ? live.evaluations : r.evaluated) + " / " + fmt(r.maxEvaluations), "eval-count"),
@@ -85,7 +89,7 @@ export async function runPage(id, tab, onConnection) {
     el("div", { class: "title-row" }, [el("h1", null, ["Run ", el("span", { class: "mono", title: id, text: short(id) })]), status]),
     el("p", { class: "goal", text: run.goal }),
     el("div", { class: "toolbar", id: "run-controls" }, [pause, resume, stop, el("span", { class: "sep" }), more, extend, actionError]),
-    info, stats,
+    info, waiting, stats,
     el("nav", { class: "tabs", "aria-label": "Run views" }, tabs.map(([t, label]) =>
       el("a", { href: "#/runs/" + id + "/" + t, class: t === tab ? "on" : null, "aria-current": t === tab ? "page" : null, id: "tab-" + t, text: label }))),
     body
