@@ -5,7 +5,7 @@
  * - an evaluation worker (`evolve worker`) and a submitting CLI (`evolve run --db postgres://…`)
  *   are clients: they send messages to runs wherever those are hosted.
  * Messages between processes go over @effect/cluster's socket transport; storage (shards, runners,
- * persisted messages) lives in the same database.
+ * persisted messages) lives in the same database, which one runner's janitor keeps pruned.
  */
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
@@ -13,6 +13,7 @@ import { Layer, Option } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import * as ClusterHost from "./ClusterHost.js"
+import * as ClusterJanitor from "./ClusterJanitor.js"
 import * as ClusterRunManager from "./ClusterRunManager.js"
 import * as EvaluationQueue from "./EvaluationQueue.js"
 import * as RunEntity from "./RunEntity.js"
@@ -34,8 +35,7 @@ const shardingConfig = {
 
 /** The database, the work queue, and this process as a runner hosting runs. */
 export const runner = (database: string, options: RunnerOptions) =>
-  RunEntity.layer.pipe(
-    Layer.provide(ClusterHost.layer()),
+  Layer.merge(RunEntity.layer.pipe(Layer.provide(ClusterHost.layer())), ClusterJanitor.layer()).pipe(
     Layer.provideMerge(NodeClusterSocket.layer({
       storage: "sql",
       shardingConfig: {

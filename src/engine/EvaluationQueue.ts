@@ -30,6 +30,9 @@ export const queuesFor = (tags: ReadonlyArray<string>): ReadonlyArray<string> =>
   return subsets.map(queueName)
 }
 
+/** The work queue's table (created by SqlPersistedQueue on first use). */
+export const QUEUE_TABLE = "evolve_evaluation_queue"
+
 export interface QueueOptions {
   /** How often an idle worker looks for work (the queue's latency floor). */
   readonly pollInterval?: Duration.DurationInput | undefined
@@ -45,7 +48,7 @@ export interface QueueOptions {
 export const layer = (options: QueueOptions = {}) =>
   PersistedQueue.layer.pipe(
     Layer.provide(SqlPersistedQueue.layerStore({
-      tableName: "evolve_evaluation_queue",
+      tableName: QUEUE_TABLE,
       pollInterval: options.pollInterval ?? Duration.millis(20),
       lockRefreshInterval: Duration.seconds(10),
       lockExpiration: options.lockExpiration ?? Duration.seconds(60)

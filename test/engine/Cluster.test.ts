@@ -12,6 +12,7 @@ import { type Duration, Effect, Layer, Option, Ref, Stream } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { RunStore } from "../../src/db/RunStore.js"
 import * as ClusterHost from "../../src/engine/ClusterHost.js"
+import * as ClusterJanitor from "../../src/engine/ClusterJanitor.js"
 import * as ClusterRunManager from "../../src/engine/ClusterRunManager.js"
 import * as EvaluationQueue from "../../src/engine/EvaluationQueue.js"
 import * as EvaluationWorker from "../../src/engine/EvaluationWorker.js"
@@ -135,6 +136,12 @@ describe("a run in a cluster", () => {
         expect(yield* Ref.get(calls)).toBe(12) // each candidate evaluated once, by a worker
         expect((yield* Ref.get(counters)).done).toBe(12)
         expect((yield* db.readEvents(runId, 0, 1000)).some((e) => e.type === "RunStatusChanged")).toBe(true)
+        // The janitor deletes what the cluster is done with: finished queue items, processed messages.
+        yield* Effect.sleep("1100 millis") // the queue's times have the database's one-second resolution
+        const pruned = yield* ClusterJanitor.prune("0 millis")
+        expect(pruned.queueItems).toBe(12) // one per evaluation
+        expect(pruned.messages).toBeGreaterThan(0)
+        expect(yield* ClusterJanitor.prune("0 millis")).toMatchObject({ queueItems: 0, messages: 0, replies: 0 })
       }).pipe(Effect.provide(context))
     }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
 
