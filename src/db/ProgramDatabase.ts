@@ -15,7 +15,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Context, Duration, Effect, Layer } from "effect"
-import { isPostgresUrl, redactDatabaseTarget } from "../domain/DatabaseTarget.js"
+import { isPostgresUrl, redactDatabaseTarget, scrubPassword, urlProblem } from "../domain/DatabaseTarget.js"
 import { ConfigError, DatabaseError } from "../domain/Errors.js"
 import * as CandidateStore from "./CandidateStore.js"
 import * as EventStore from "./EventStore.js"
@@ -23,7 +23,6 @@ import * as ExploreQueries from "./ExploreQueries.js"
 import * as LeaseStore from "./LeaseStore.js"
 import * as LlmCallStore from "./LlmCallStore.js"
 import { migrations } from "./migrations.js"
-import * as PostgresClient from "./PostgresClient.js"
 import { dbError } from "./Rows.js"
 import * as RunQueries from "./RunQueries.js"
 import * as RunStore from "./RunStore.js"
@@ -112,15 +111,17 @@ const sqliteClient = (filename: string) =>
 
 /** The Postgres database at `url`; a bad URL or a failed connection is one line without the password. */
 const postgresClient = (url: string) => {
-  const problem = PostgresClient.urlProblem(url)
+  const problem = urlProblem(url)
   if (problem !== undefined) {
     return Layer.fail(new DatabaseError({ operation: "open database", message: `database ${redactDatabaseTarget(url)}: ${problem}` }))
   }
-  return PostgresClient.layer(url).pipe(
-    Layer.catchAllCause((cause) =>
-      Layer.fail(new DatabaseError({ operation: "open database", message: PostgresClient.describeFailure(url, cause) }))
-    )
-  )
+  // The driver loads only for a Postgres database (SQLite commands never pay for it).
+  return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./PostgresClient.js")), (PostgresClient) =>
+    PostgresClient.layer(url).pipe(
+      Layer.catchAllCause((cause) =>
+        Layer.fail(new DatabaseError({ operation: "open database", message: PostgresClient.describeFailure(url, cause) }))
+      )
+    )))
 }
 
 /**
@@ -136,7 +137,7 @@ export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.S
         Effect.catchAllCause((cause) =>
           new DatabaseError({
             operation: "migrate database",
-            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${Cause.pretty(cause).split("\n")[0]}`,
+            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, Cause.pretty(cause).split("\n")[0]!)}`,
             cause
           })
         )
@@ -157,8 +158,9 @@ export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.S
 export const check = (target: string): Effect.Effect<void, ConfigError> =>
   Effect.scoped(Layer.build(layer(target))).pipe(
     Effect.timeoutFail({
-      duration: Duration.sum(PostgresClient.connectTimeout, Duration.seconds(10)),
+      // Connecting gives up after 5 s (PostgresClient.connectTimeout); migrations get the rest.
+      duration: Duration.seconds(15),
       onTimeout: () => new DatabaseError({ operation: "check database", message: `database ${redactDatabaseTarget(target)}: no answer in time` })
     }),
-    Effect.mapError((e) => new ConfigError({ path: "database.path", message: PostgresClient.scrubPassword(target, e.message.split("\n")[0]!) }))
+    Effect.mapError((e) => new ConfigError({ path: "database.path", message: e.message.split("\n")[0]! }))
   )

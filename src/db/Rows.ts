@@ -2,6 +2,7 @@
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import { Schema } from "effect"
+import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, RunId } from "../domain/Ids.js"
 import type { FailureKind, Metrics, Program, ProgramStatus } from "../domain/Program.js"
@@ -30,7 +31,10 @@ export const int = (value: Int8): number => typeof value === "number" ? value : 
 export const intOrNull = (value: Int8 | null): number | null => value === null ? null : int(value)
 
 const decodeSpec = Schema.decodeUnknownSync(Schema.parseJson(RunSpec))
-export const encodeSpec = Schema.encodeSync(Schema.parseJson(RunSpec))
+const encodeSpecJson = Schema.encodeSync(Schema.parseJson(RunSpec))
+/** A run's spec as stored: a Postgres URL in it without its password (whoever reads runs reads specs). */
+export const encodeSpec = (spec: RunSpec): string =>
+  encodeSpecJson({ ...spec, config: { ...spec.config, database: { ...spec.config.database, path: redactDatabaseTarget(spec.config.database.path) } } })
 
 export interface RunRow {
   readonly id: string

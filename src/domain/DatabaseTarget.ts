@@ -28,3 +28,44 @@ export const redactDatabaseTarget = (target: string): string => {
 
 /** A `password=` parameter of the query string, as libpq and node-postgres accept it. */
 const redactQueryPassword = (text: string) => text.replace(/([?&]password=)[^&#]*/gi, "$1***")
+
+/** What is wrong with a Postgres URL before any connection is tried, or undefined when nothing is. */
+export const urlProblem = (target: string): string | undefined => {
+  let url: URL
+  try {
+    url = new URL(target.trim())
+  } catch {
+    return "not a valid URL (expected postgres://user:password@host:port/database)"
+  }
+  if (url.hostname === "") return "no host (expected postgres://user:password@host:port/database)"
+  if (url.port !== "" && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) return `port ${url.port} is out of range`
+  try {
+    decodeURIComponent(url.password)
+    decodeURIComponent(url.username)
+  } catch {
+    return "its user or password has a bad %-escape"
+  }
+  return undefined
+}
+
+/**
+ * `text` with the URL's password, as written and decoded, replaced by `***` (a password of fewer
+ * than 4 characters is left: replacing every such fragment would garble the message, and the
+ * drivers never quote it).
+ */
+export const scrubPassword = (target: string, text: string): string => {
+  let password = ""
+  try {
+    password = new URL(target.trim()).password
+  } catch {
+    return text
+  }
+  if (password === "") return text
+  let decoded = password
+  try {
+    decoded = decodeURIComponent(password)
+  } catch {
+    // keep the raw form only
+  }
+  return [password, decoded].reduce((t, secret) => secret.length < 4 ? t : t.split(secret).join("***"), text)
+}

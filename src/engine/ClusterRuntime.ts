@@ -17,9 +17,6 @@ import * as ClusterRunManager from "./ClusterRunManager.js"
 import * as EvaluationQueue from "./EvaluationQueue.js"
 import * as RunEntity from "./RunEntity.js"
 
-/** A database target that makes evolve a cluster: a PostgreSQL URL (SQLite stays single-process). */
-export const isClusterDatabase = isPostgresUrl
-
 export interface RunnerOptions {
   /** The address other processes reach this one at (host and port of its cluster socket). */
   readonly host: string
