@@ -4,7 +4,7 @@
  * — from `evolve run`, `ls` and `serve` — with the password in no output.
  */
 import { spawn } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, realpathSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -120,4 +120,25 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
     expect(serve.output).toMatch(/wrong password/)
     expect(serve.output).not.toContain(password)
   }, 120_000)
+
+  it("serves a Postgres database: the URL redacted in its startup line, the generated token under ./.evolve", async () => {
+    const dir = workspace()
+    const url = await Effect.runPromise(freshDatabase)
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", "0", "--db", url], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stderr.on("data", (d) => (output += d))
+    const started = await new Promise<string>((done) => {
+      child.stdout.on("data", (d) => {
+        output += d
+        if (output.includes("log in at")) done(output)
+      })
+      child.on("exit", () => done(output))
+    })
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    child.kill("SIGTERM")
+    await exited
+    expect(started).toMatch(/database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/evolve_test_/)
+    expect(started).toContain(`the token is also in ${join(realpathSync(dir), ".evolve", "serve.token")}`)
+    expect(output).not.toContain(password)
+  }, 60_000)
 })
