@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: "forks"
+    pool: "forks",
+    // One throwaway PostgreSQL for the run (test/support/postgres.ts gives each file its databases).
+    globalSetup: ["test/support/postgresGlobalSetup.ts"]
   }
 })

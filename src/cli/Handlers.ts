@@ -4,6 +4,7 @@ import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
 import * as Overrides from "../config/Overrides.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { StartOptions } from "../engine/RunActor.js"
@@ -94,6 +95,8 @@ const sqliteHeader = "SQLite format 3\0"
 export const checkDatabasePath = (path: string) =>
   Effect.gen(function*() {
     if (path === ":memory:") return
+    // A Postgres URL: reachable, the password right, the schema not newer than ours (one line, no password).
+    if (isPostgresUrl(path)) return yield* ProgramDatabase.check(path)
     const fs = yield* FileSystem.FileSystem
     const bad = (why: string) => new ConfigError({ path: "database.path", message: `database ${path}: ${why}` })
     const info = yield* fs.stat(path).pipe(Effect.option)
@@ -144,7 +147,7 @@ export const resume = (args: {
     yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config }, initialCode })
   })
 
-const resolvePath = (path: string) => (path.startsWith("/") ? path : `${process.cwd()}/${path}`)
+const resolvePath = (path: string) => (path.startsWith("/") || isPostgresUrl(path) ? path : `${process.cwd()}/${path}`)
 
 export const ls = (db: Option.Option<string>) => withDatabase(db, Inspect.listRuns)
 

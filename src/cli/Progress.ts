@@ -1,5 +1,6 @@
 import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Queue, Schedule, type Scope } from "effect"
+import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import type { RunHandle, RunSummary } from "../engine/RunActor.js"
 import type { RunStats } from "../engine/RunProtocol.js"
 
@@ -59,8 +60,8 @@ export const summaryText = (s: RunSummary, databasePath: string): string => {
     `  evaluations    ${s.evaluations} (${s.scored} scored) in ${fmtSeconds(s.elapsedMs)}`,
     `  failures       ${failures(s)}${kinds.length > 0 ? `: ${kinds.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`,
     `  llm            ${fmtCount(s.inputTokens)} tokens in, ${fmtCount(s.outputTokens)} out, $${s.usd.toFixed(4)}`,
-    `  database       ${databasePath}`
+    `  database       ${redactDatabaseTarget(databasePath)}`
   ]
-  if (s.status === "interrupted") lines.push(`  resume with    evolve resume ${s.runId} --db ${databasePath}`)
+  if (s.status === "interrupted") lines.push(`  resume with    evolve resume ${s.runId} --db ${redactDatabaseTarget(databasePath)}`)
   return lines.join("\n")
 }

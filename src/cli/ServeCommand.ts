@@ -15,7 +15,7 @@ const options = {
     Options.withDefault("127.0.0.1")
   ),
   port: Options.integer("port").pipe(Options.withDescription("port to listen on (0: any free port)"), Options.withDefault(8765)),
-  db: optionalText("db", "SQLite database file (default: $EVOLVE_DB, else .evolve/evolve.db)"),
+  db: optionalText("db", "SQLite database file or postgres:// URL (default: $EVOLVE_DB, else .evolve/evolve.db)"),
   token: Options.redacted("token").pipe(
     Options.withDescription("refused: a token on the command line is visible to every local user (ps); use --token-file or EVOLVE_TOKEN"),
     Options.optional

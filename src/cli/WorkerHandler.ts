@@ -4,7 +4,7 @@
  */
 import * as os from "node:os"
 import { Console, Effect, Option, Random, Ref } from "effect"
-import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
+import { isPostgresUrl, redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import * as ClusterRuntime from "../engine/ClusterRuntime.js"
 import * as EvaluationWorker from "../engine/EvaluationWorker.js"
@@ -22,7 +22,7 @@ const parseTags = (text: Option.Option<string>) =>
 
 export const worker = (flags: WorkerFlags) =>
   Effect.gen(function*() {
-    if (!ClusterRuntime.isClusterDatabase(flags.db)) {
+    if (!isPostgresUrl(flags.db)) {
       return yield* new ConfigError({
         message: `--db ${flags.db}: a worker needs the cluster's PostgreSQL database (postgres://…); a SQLite file is one machine's`
       })

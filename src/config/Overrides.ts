@@ -34,7 +34,7 @@ export const settings = {
   seed: setting("seed", ["EVOLVE_SEED"], [["seed"]], "int", "seed for every random choice"),
   targetScore: setting("target-score", ["EVOLVE_TARGET_SCORE"], [["target_score"]], "number", "stop when a program reaches this score"),
   maxSeconds: setting("max-seconds", ["EVOLVE_MAX_SECONDS"], [["max_wall_seconds"]], "number", "wall-clock limit in seconds"),
-  db: setting("db", ["EVOLVE_DB"], [["database", "path"]], "string", "SQLite database file (default: database.path from the config, else .evolve/evolve.db)"),
+  db: setting("db", ["EVOLVE_DB"], [["database", "path"]], "string", "SQLite database file or postgres:// URL (default: database.path from the config, else .evolve/evolve.db)"),
   provider: setting("provider", ["EVOLVE_PROVIDER"], [["llm", "provider"]], "string", "LLM provider: offline, openai-chat, openai-responses or replay"),
   model: setting("model", ["EVOLVE_MODEL"], [["llm", "model"]], "string", "model name for the LLM provider"),
   baseUrl: setting("base-url", ["EVOLVE_BASE_URL", "OPENAI_BASE_URL"], [["llm", "base_url"]], "string", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),

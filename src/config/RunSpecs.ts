@@ -1,6 +1,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Config, Effect, Option } from "effect"
+import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
 import * as Workspace from "./Workspace.js"
@@ -211,7 +212,7 @@ export const resolveRunSpec = (
         prompt,
         llm,
         evaluator: evaluatorConfig,
-        database: { path: path.resolve(config.database.path) }
+        database: { path: isPostgresUrl(config.database.path) ? config.database.path : path.resolve(config.database.path) }
       }
     }
     return { spec, initialCode }

@@ -4,7 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import { RunId } from "../domain/Ids.js"
 import type { StoredEventRow } from "./Records.js"
-import { dbError } from "./Rows.js"
+import { dbError, type Int8, int } from "./Rows.js"
 
 export class EventStore extends Context.Tag("evolve/EventStore")<EventStore, {
   /** Appends stored events in one statement. */
@@ -25,10 +25,10 @@ export const make = Effect.gen(function*() {
     }),
 
     readEvents: Effect.fn("EventStore.readEvents")(function*(runId, afterSeq, limit) {
-      const rows = yield* sql<{ run_id: string; seq: number; at: number; type: string; data: string }>`
+      const rows = yield* sql<{ run_id: string; seq: number; at: Int8; type: string; data: string }>`
         SELECT run_id, seq, at, type, data FROM run_events WHERE run_id = ${runId} AND seq > ${afterSeq}
         ORDER BY seq LIMIT ${limit}`.pipe(Effect.mapError(dbError("read events")))
-      return rows.map((r) => ({ runId: RunId.make(r.run_id), seq: r.seq, at: r.at, type: r.type, data: r.data }))
+      return rows.map((r) => ({ runId: RunId.make(r.run_id), seq: r.seq, at: int(r.at), type: r.type, data: r.data }))
     }),
 
     lastEventSeq: Effect.fn("EventStore.lastEventSeq")(function*(runId) {

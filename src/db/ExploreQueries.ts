@@ -12,7 +12,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { ProgramStatus } from "../domain/Program.js"
 import type { ProgramSummary, Transcript } from "./Records.js"
-import { dbError, type ProgramRow, summaryColumns, toSummary } from "./Rows.js"
+import { dbError, type Int8, int, intOrNull, type ProgramRow, summaryColumns, toSummary } from "./Rows.js"
 
 /** A program without code or metrics: enough to draw it in a graph or a timeline. */
 export interface ProgramFacts {
@@ -105,9 +105,9 @@ type FactsRow = {
   status: string
   score: number | null
   failure_kind: string | null
-  created_at: number
+  created_at: Int8
   llm_latency_ms: number | null
-  evaluated_at: number | null
+  evaluated_at: Int8 | null
   eval_ms: number | null
   llm_model: string | null
   llm_usd: number | null
@@ -165,12 +165,12 @@ export const make = Effect.gen(function*() {
   /** Sorted by a metric: the candidates' metrics are read and ordered here (missing values last). */
   const byMetric = (where: Statement.Fragment, metric: string, q: ProgramListQuery) =>
     Effect.gen(function*() {
-      const rows = yield* sql<{ id: string; metrics: string | null; created_at: number }>`
+      const rows = yield* sql<{ id: string; metrics: string | null; created_at: Int8 }>`
         SELECT id, metrics, created_at FROM programs WHERE ${where}`
       const dir = q.order === "asc" ? 1 : -1
       const keyed = rows.map((r) => {
         const v = parseMetrics(r.metrics)?.[metric]
-        return { id: r.id, at: r.created_at, v: typeof v === "number" && Number.isFinite(v) ? v : null }
+        return { id: r.id, at: int(r.created_at), v: typeof v === "number" && Number.isFinite(v) ? v : null }
       })
       keyed.sort((a, b) =>
         a.v === null || b.v === null
@@ -194,9 +194,9 @@ export const make = Effect.gen(function*() {
         status: r.status as ProgramStatus,
         score: r.score,
         failureKind: r.failure_kind,
-        createdAt: r.created_at,
+        createdAt: int(r.created_at),
         llmLatencyMs: r.llm_latency_ms,
-        evaluatedAt: r.evaluated_at,
+        evaluatedAt: intOrNull(r.evaluated_at),
         evalMs: r.eval_ms,
         model: r.llm_model,
         usd: r.llm_usd
@@ -210,10 +210,10 @@ export const make = Effect.gen(function*() {
       const dir = q.order === "asc" ? "ASC" : "DESC"
       // NULLs last in both directions, the same on every database.
       const order = sql.unsafe(`CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END, ${column} ${dir}, created_at ${dir}, id ${dir}`)
-      const total = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM programs WHERE ${where}`
+      const total = yield* sql<{ n: Int8 }>`SELECT COUNT(*) AS n FROM programs WHERE ${where}`
       const rows = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs WHERE ${where}
         ORDER BY ${order} LIMIT ${q.limit} OFFSET ${q.offset}`
-      return { total: Number(total[0]?.n ?? 0), items: rows.map(toSummary) }
+      return { total: int(total[0]?.n ?? 0), items: rows.map(toSummary) }
     }, (effect) => Effect.mapError(effect, dbError("list programs"))),
 
     metricNames: Effect.fn("ExploreQueries.metricNames")(function*(runId) {
@@ -225,12 +225,12 @@ export const make = Effect.gen(function*() {
     }, (effect) => Effect.mapError(effect, dbError("read metric names"))),
 
     evaluations: Effect.fn("ExploreQueries.evaluations")(function*(runId) {
-      const rows = yield* sql<{ id: string; evaluated_at: number; score: number | null; status: string; metrics: string | null }>`
+      const rows = yield* sql<{ id: string; evaluated_at: Int8; score: number | null; status: string; metrics: string | null }>`
         SELECT id, evaluated_at, score, status, metrics FROM programs
         WHERE run_id = ${runId} AND evaluated_at IS NOT NULL ORDER BY evaluated_at, id`
       return rows.map((r) => ({
         id: r.id,
-        evaluatedAt: r.evaluated_at,
+        evaluatedAt: int(r.evaluated_at),
         score: r.score,
         status: r.status as ProgramStatus,
         metrics: parseMetrics(r.metrics)
@@ -245,11 +245,11 @@ export const make = Effect.gen(function*() {
     }, (effect) => Effect.mapError(effect, dbError("read descriptors"))),
 
     llmCallTimes: Effect.fn("ExploreQueries.llmCallTimes")(function*(runId) {
-      const rows = yield* sql<{ model: string; created_at: number; latency_ms: number; outcome: string; usd: number }>`
+      const rows = yield* sql<{ model: string; created_at: Int8; latency_ms: number; outcome: string; usd: number }>`
         SELECT model, created_at, latency_ms, outcome, usd FROM llm_calls WHERE run_id = ${runId} ORDER BY created_at, id`
       return rows.map((r) => ({
         model: r.model,
-        createdAt: r.created_at,
+        createdAt: int(r.created_at),
         latencyMs: r.latency_ms,
         outcome: r.outcome === "error" ? "error" as const : "ok" as const,
         usd: r.usd
@@ -257,9 +257,9 @@ export const make = Effect.gen(function*() {
     }, (effect) => Effect.mapError(effect, dbError("read LLM calls"))),
 
     migrantsByIsland: Effect.fn("ExploreQueries.migrantsByIsland")(function*(runId) {
-      const rows = yield* sql<{ island: number; n: number }>`SELECT island, COUNT(*) AS n FROM migrants
+      const rows = yield* sql<{ island: number; n: Int8 }>`SELECT island, COUNT(*) AS n FROM migrants
         WHERE run_id = ${runId} GROUP BY island`
-      return new Map(rows.map((r) => [r.island, Number(r.n)]))
+      return new Map(rows.map((r) => [r.island, int(r.n)]))
     }, (effect) => Effect.mapError(effect, dbError("read migrants"))),
 
     archivedRuns: sql<{ id: string }>`SELECT id FROM runs WHERE archived = 1`.pipe(
@@ -292,7 +292,7 @@ export const make = Effect.gen(function*() {
         system_prompt: string
         user_prompt: string
         response: string | null
-        created_at: number
+        created_at: Int8
       }>`SELECT * FROM program_transcripts WHERE program_id = ${programId} ORDER BY attempt`.pipe(
         Effect.mapError(dbError("read transcripts"))
       )
@@ -304,7 +304,7 @@ export const make = Effect.gen(function*() {
         system: r.system_prompt,
         user: r.user_prompt,
         response: r.response,
-        createdAt: r.created_at
+        createdAt: int(r.created_at)
       }))
     })
   })

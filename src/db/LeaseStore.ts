@@ -4,7 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunLeaseRecord } from "./Records.js"
-import { dbError } from "./Rows.js"
+import { dbError, type Int8, int } from "./Rows.js"
 
 export class LeaseStore extends Context.Tag("evolve/LeaseStore")<LeaseStore, {
   /** Who holds the run's lease, and its last heartbeat; null when nobody does. */
@@ -20,17 +20,17 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return LeaseStore.of({
     readLease: Effect.fn("LeaseStore.readLease")(function*(runId) {
-      const rows = yield* sql<{ lease_owner: string | null; lease_heartbeat_at: number | null }>`SELECT lease_owner,
+      const rows = yield* sql<{ lease_owner: string | null; lease_heartbeat_at: Int8 | null }>`SELECT lease_owner,
         lease_heartbeat_at FROM runs WHERE id = ${runId}`.pipe(Effect.mapError(dbError("read run lease")))
       const row = rows[0]
       return row === undefined || row.lease_owner === null
         ? null
-        : { owner: row.lease_owner, heartbeatAt: row.lease_heartbeat_at ?? 0 }
+        : { owner: row.lease_owner, heartbeatAt: int(row.lease_heartbeat_at ?? 0) }
     }),
 
     takeLease: Effect.fn("LeaseStore.takeLease")(function*(runId, owner, expected, at) {
       const rows = yield* sql<{ id: string }>`UPDATE runs SET lease_owner = ${owner}, lease_heartbeat_at = ${at}
-        WHERE id = ${runId} AND lease_owner IS ${expected} RETURNING id`.pipe(Effect.mapError(dbError("take run lease")))
+        WHERE id = ${runId} AND ${expected === null ? sql`lease_owner IS NULL` : sql`lease_owner = ${expected}`} RETURNING id`.pipe(Effect.mapError(dbError("take run lease")))
       return rows.length > 0
     }),
 

@@ -4,7 +4,7 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { LlmCallRecord, LlmOutcome, ModelUsage } from "./Records.js"
-import { dbError, llmCallRow, type LlmCallRow, toLlmCall } from "./Rows.js"
+import { dbError, type Int8, int, llmCallRow, type LlmCallRow, toLlmCall } from "./Rows.js"
 
 export class LlmCallStore extends Context.Tag("evolve/LlmCallStore")<LlmCallStore, {
   readonly recordLlmCall: (call: LlmCallRecord) => Effect.Effect<void, DatabaseError>
@@ -28,10 +28,10 @@ export const make = Effect.gen(function*() {
     usageByModel: Effect.fn("LlmCallStore.usageByModel")(function*(runId) {
       const rows = yield* sql<{
         model: string
-        calls: number
-        errors: number
-        input_tokens: number
-        output_tokens: number
+        calls: Int8
+        errors: Int8
+        input_tokens: Int8
+        output_tokens: Int8
         usd: number
       }>`SELECT model, COUNT(*) AS calls, SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END) AS errors,
           SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(usd) AS usd
@@ -40,10 +40,10 @@ export const make = Effect.gen(function*() {
       )
       return rows.map((r) => ({
         model: r.model,
-        calls: r.calls,
-        errors: r.errors,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
+        calls: int(r.calls),
+        errors: int(r.errors),
+        inputTokens: int(r.input_tokens),
+        outputTokens: int(r.output_tokens),
         usd: r.usd
       }))
     }),

@@ -1,6 +1,6 @@
 /**
- * The program database: one SQLite file (WAL, migrations applied) and the stores over its one
- * connection, each shaped by what its consumers need (DESIGN §1):
+ * The program database: one SQLite file (WAL) or a PostgreSQL database (DESIGN §8), migrations
+ * applied, and the stores over its connection, each shaped by what its consumers need (DESIGN §1):
  * runs (RunStore), candidates (CandidateStore), search state (SearchStore), LLM calls
  * (LlmCallStore), events (EventStore), leases (LeaseStore), read-only views (RunQueries), the
  * web UI's explorer (ExploreQueries) and a cluster's evaluation workers (WorkerStore).
@@ -14,8 +14,9 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Context, Effect, Layer } from "effect"
-import { DatabaseError } from "../domain/Errors.js"
+import { Cause, Context, Duration, Effect, Layer } from "effect"
+import { isPostgresUrl, redactDatabaseTarget, scrubPassword, urlProblem } from "../domain/DatabaseTarget.js"
+import { ConfigError, DatabaseError } from "../domain/Errors.js"
 import * as CandidateStore from "./CandidateStore.js"
 import * as EventStore from "./EventStore.js"
 import * as ExploreQueries from "./ExploreQueries.js"
@@ -78,18 +79,20 @@ export const stores: Layer.Layer<ProgramDatabase, never, SqlClient.SqlClient> = 
   WorkerStore.layer
 )
 
-const configure = Effect.gen(function*() {
+const configureSqlite = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql`PRAGMA busy_timeout = 5000`
   yield* sql`PRAGMA synchronous = NORMAL`
   yield* sql`PRAGMA foreign_keys = ON`
 }).pipe(Effect.mapError(dbError("configure database")))
 
-/**
- * The SQLite file at `filename` (its directory created), WAL, migrations applied: every store,
- * and the `SqlClient` itself for what shares the connection (the LLM cache).
- */
-export const layer = (filename: string): Layer.Layer<ProgramDatabase | SqlClient.SqlClient, DatabaseError> =>
+// The generic migrator on both databases (the same table and steps as SqliteMigrator and
+// PgMigrator, whose only addition is a schema dump we do not use and which needs a CommandExecutor).
+const migrate = Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
+
+
+/** The SQLite file at `filename` (its directory created), WAL, configured. */
+const sqliteClient = (filename: string) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -98,17 +101,66 @@ export const layer = (filename: string): Layer.Layer<ProgramDatabase | SqlClient
         Effect.mapError((e) => new DatabaseError({ operation: "open database", message: `cannot create the directory for ${filename}: ${e.message}` }))
       )
     }
-    // The generic migrator (same table and steps as SqliteMigrator, whose only addition is a
-    // schema dump we do not use and which needs a CommandExecutor).
-    const client = SqliteClient.layer({ filename }).pipe(
-      Layer.tap((context) => Effect.provide(configure, context)),
-      Layer.tap((context) => Effect.provide(Migrator.make({})({ loader: Migrator.fromRecord(migrations) }), context)),
-      Layer.tap((context) => Effect.provide(checkSchema, context))
-    )
-    return Layer.provideMerge(stores, client)
+    return SqliteClient.layer({ filename }).pipe(Layer.tap((context) => Effect.provide(configureSqlite, context)))
   })).pipe(
     Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
     Layer.catchAllCause((cause) =>
       Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${Cause.pretty(cause).split("\n")[0]}`, cause }))
     )
+  )
+
+/** The Postgres database at `url`; a bad URL or a failed connection is one line without the password. */
+const postgresClient = (url: string) => {
+  const problem = urlProblem(url)
+  if (problem !== undefined) {
+    return Layer.fail(new DatabaseError({ operation: "open database", message: `database ${redactDatabaseTarget(url)}: ${problem}` }))
+  }
+  // The driver loads only for a Postgres database (SQLite commands never pay for it).
+  return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./PostgresClient.js")), (PostgresClient) =>
+    PostgresClient.layer(url).pipe(
+      Layer.catchAllCause((cause) =>
+        Layer.fail(new DatabaseError({ operation: "open database", message: PostgresClient.describeFailure(url, cause) }))
+      )
+    )))
+}
+
+/**
+ * The program database at `target` — a SQLite file (the default) or a PostgreSQL URL
+ * (`postgres://…`) — with its migrations applied: every store, and the `SqlClient` itself for
+ * what shares the connection (the LLM cache, the cluster's storage).
+ */
+export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.SqlClient, DatabaseError> => {
+  const client = isPostgresUrl(target) ? postgresClient(target) : sqliteClient(target)
+  const migrated = client.pipe(
+    Layer.tap((context) =>
+      Effect.provide(migrate, context).pipe(
+        Effect.catchAllCause((cause) =>
+          new DatabaseError({
+            operation: "migrate database",
+            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, Cause.pretty(cause).split("\n")[0]!)}`,
+            cause
+          })
+        )
+      )
+    ),
+    // An older evolve (a worker not yet upgraded) must not write to a schema a newer one reshaped.
+    Layer.tap((context) => Effect.provide(checkSchema, context))
+  )
+  return Layer.provideMerge(stores, migrated)
+}
+
+/**
+ * Checks that the database at `target` can be opened and used by this build, as a user would
+ * want to be told before anything starts: a bad Postgres URL, a wrong password, Postgres down
+ * (at most a few seconds, never a hang), a database migrated by a newer evolve. Fails with a
+ * one-line `ConfigError` that never contains the password.
+ */
+export const check = (target: string): Effect.Effect<void, ConfigError> =>
+  Effect.scoped(Layer.build(layer(target))).pipe(
+    Effect.timeoutFail({
+      // Connecting gives up after 5 s (PostgresClient.connectTimeout); migrations get the rest.
+      duration: Duration.seconds(15),
+      onTimeout: () => new DatabaseError({ operation: "check database", message: `database ${redactDatabaseTarget(target)}: no answer in time` })
+    }),
+    Effect.mapError((e) => new ConfigError({ path: "database.path", message: e.message.split("\n")[0]! }))
   )

@@ -2,6 +2,7 @@
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import { Schema } from "effect"
+import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, RunId } from "../domain/Ids.js"
 import type { FailureKind, Metrics, Program, ProgramStatus } from "../domain/Program.js"
@@ -9,7 +10,7 @@ import { RunSpec } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
 import type { LlmCallRecord, ProgramSummary, RunOverview, RunRecord, Transcript } from "./Records.js"
 
-/** SqlError's own message is generic ("Failed to execute statement"): name SQLite's reason too. */
+/** SqlError's own message is generic ("Failed to execute statement"): name the database's reason too. */
 const sqlReason = (error: SqlError.SqlError): string => {
   const inner = error.cause instanceof Error ? error.cause.message : typeof error.cause === "string" ? error.cause : ""
   return inner !== "" && inner !== error.message ? `${error.message}: ${inner}` : error.message
@@ -18,13 +19,27 @@ const sqlReason = (error: SqlError.SqlError): string => {
 export const dbError = (operation: string) => (cause: SqlError.SqlError) =>
   new DatabaseError({ operation, message: `${operation}: ${sqlReason(cause)}`, cause })
 
+/**
+ * A BIGINT column (millisecond timestamps) or an aggregate (COUNT, SUM of integers): a number on
+ * SQLite, a string on Postgres (node-postgres keeps 64-bit integers exact as text). Every value
+ * of this type is read through `int`/`intOrNull`, so both databases give the same JS numbers.
+ */
+export type Int8 = number | string | bigint
+
+/** A BIGINT or aggregate as a JS number (our values are timestamps and counts, far below 2^53). */
+export const int = (value: Int8): number => typeof value === "number" ? value : Number(value)
+export const intOrNull = (value: Int8 | null): number | null => value === null ? null : int(value)
+
 const decodeSpec = Schema.decodeUnknownSync(Schema.parseJson(RunSpec))
-export const encodeSpec = Schema.encodeSync(Schema.parseJson(RunSpec))
+const encodeSpecJson = Schema.encodeSync(Schema.parseJson(RunSpec))
+/** A run's spec as stored: a Postgres URL in it without its password (whoever reads runs reads specs). */
+export const encodeSpec = (spec: RunSpec): string =>
+  encodeSpecJson({ ...spec, config: { ...spec.config, database: { ...spec.config.database, path: redactDatabaseTarget(spec.config.database.path) } } })
 
 export interface RunRow {
   readonly id: string
-  readonly created_at: number
-  readonly updated_at: number
+  readonly created_at: Int8
+  readonly updated_at: Int8
   readonly status: string
   readonly stop_reason: string | null
   readonly spec: string
@@ -45,8 +60,8 @@ export type ProgramRow = {
   readonly failure_kind: string | null
   readonly failure_message: string | null
   readonly feedback: string | null
-  readonly created_at: number
-  readonly evaluated_at: number | null
+  readonly created_at: Int8
+  readonly evaluated_at: Int8 | null
   readonly eval_ms: number | null
   readonly llm_model: string | null
   readonly llm_input_tokens: number | null
@@ -69,13 +84,13 @@ export type LlmCallRow = {
   readonly outcome: string
   readonly error_kind: string | null
   readonly error_message: string | null
-  readonly created_at: number
+  readonly created_at: Int8
 }
 
 export const toRun = (row: RunRow): RunRecord => ({
   id: RunId.make(row.id),
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
+  createdAt: int(row.created_at),
+  updatedAt: int(row.updated_at),
   status: row.status as RunStatus,
   stopReason: row.stop_reason,
   spec: decodeSpec(row.spec)
@@ -95,8 +110,8 @@ export const toProgram = (row: ProgramRow): Program => ({
   score: row.score,
   failure: row.failure_kind === null ? null : { kind: row.failure_kind as FailureKind, message: row.failure_message ?? "" },
   feedback: row.feedback,
-  createdAt: row.created_at,
-  evaluatedAt: row.evaluated_at,
+  createdAt: int(row.created_at),
+  evaluatedAt: intOrNull(row.evaluated_at),
   evalMs: row.eval_ms,
   llm: row.llm_model === null ? null : {
     model: row.llm_model,
@@ -174,7 +189,7 @@ export const toLlmCall = (r: LlmCallRow): LlmCallRecord => ({
   outcome: r.outcome === "error" ? "error" : "ok",
   errorKind: r.error_kind,
   errorMessage: r.error_message,
-  createdAt: r.created_at
+  createdAt: int(r.created_at)
 })
 
 // ---- summaries and overviews (listings) -------------------------------------------------------
@@ -194,12 +209,12 @@ export const toSummary = (row: Omit<ProgramRow, "code" | "patch" | "feedback">):
 }
 
 export type OverviewRow = RunRow & {
-  evaluated: number
-  failed: number
-  pending: number
+  evaluated: Int8
+  failed: Int8
+  pending: Int8
   best_score: number | null
-  input_tokens: number | null
-  output_tokens: number | null
+  input_tokens: Int8 | null
+  output_tokens: Int8 | null
   usd: number | null
 }
 
@@ -214,11 +229,11 @@ export const overviewColumns = Statement.unsafeFragment(`
 
 export const toOverview = (row: OverviewRow): RunOverview => ({
   ...toRun(row),
-  evaluated: row.evaluated,
-  failed: row.failed,
-  pending: row.pending,
+  evaluated: int(row.evaluated),
+  failed: int(row.failed),
+  pending: int(row.pending),
   bestScore: row.best_score,
-  inputTokens: row.input_tokens ?? 0,
-  outputTokens: row.output_tokens ?? 0,
+  inputTokens: int(row.input_tokens ?? 0),
+  outputTokens: int(row.output_tokens ?? 0),
   usd: row.usd ?? 0
 })

@@ -7,6 +7,8 @@ import type { ProgramStatus } from "../domain/Program.js"
 import type { Lineage, ParetoObjective, ProgramPage, ProgramQuery, ProgramSummary, RunOverview, ScorePoint } from "./Records.js"
 import {
   dbError,
+  type Int8,
+  int,
   overviewColumns,
   type OverviewRow,
   type ProgramRow,
@@ -56,10 +58,10 @@ export const make = Effect.gen(function*() {
       const order = q.sort === "score"
         ? sql.unsafe(`(score IS NULL), score ${dir}, created_at ${dir}, id ${dir}`)
         : sql.unsafe(`created_at ${dir}, id ${dir}`)
-      const total = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM programs WHERE ${where}`
+      const total = yield* sql<{ n: Int8 }>`SELECT COUNT(*) AS n FROM programs WHERE ${where}`
       const rows = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs WHERE ${where}
         ORDER BY ${order} LIMIT ${q.limit} OFFSET ${q.offset}`
-      return { total: total[0]?.n ?? 0, items: rows.map(toSummary) }
+      return { total: int(total[0]?.n ?? 0), items: rows.map(toSummary) }
     }, (effect) => Effect.mapError(effect, dbError("list programs"))),
 
     lineage: Effect.fn("RunQueries.lineage")(function*(id, maxDepth, maxChildren) {
@@ -83,12 +85,12 @@ export const make = Effect.gen(function*() {
     }),
 
     scoreTimeline: Effect.fn("RunQueries.scoreTimeline")(function*(runId, limit) {
-      const rows = yield* sql<{ id: string; evaluated_at: number; score: number | null; status: string }>`
+      const rows = yield* sql<{ id: string; evaluated_at: Int8; score: number | null; status: string }>`
         SELECT id, evaluated_at, score, status FROM (
           SELECT id, evaluated_at, score, status FROM programs
           WHERE run_id = ${runId} AND evaluated_at IS NOT NULL ORDER BY evaluated_at DESC, id DESC LIMIT ${limit}
         ) t ORDER BY evaluated_at, id`.pipe(Effect.mapError(dbError("read score timeline")))
-      return rows.map((r) => ({ programId: ProgramId.make(r.id), at: r.evaluated_at, score: r.score, status: r.status as ProgramStatus }))
+      return rows.map((r) => ({ programId: ProgramId.make(r.id), at: int(r.evaluated_at), score: r.score, status: r.status as ProgramStatus }))
     }),
 
     paretoFront: Effect.fn("RunQueries.paretoFront")(function*(runId, objectives) {

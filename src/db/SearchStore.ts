@@ -9,7 +9,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import type { FailureKind } from "../domain/Program.js"
 import { evaluationFailureKinds, type MigrantRecord, type SearchState, type StoredRun } from "./Records.js"
-import { dbError, type ProgramRow, toProgram } from "./Rows.js"
+import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
 
 export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, {
   /** Everything a resumed run reloads about its candidates and usage. */
@@ -36,20 +36,21 @@ export const make = Effect.gen(function*() {
         WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at, id`
       const hashes = yield* sql<{ code_hash: string }>`SELECT DISTINCT code_hash FROM programs
         WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code_hash <> ''`
-      const counts = yield* sql<{ status: string; failure_kind: string | null; n: number }>`
+      const counts = yield* sql<{ status: string; failure_kind: string | null; n: Int8 }>`
         SELECT status, failure_kind, COUNT(*) AS n FROM programs WHERE run_id = ${runId} GROUP BY status, failure_kind`
       const initial = yield* sql<{ id: string }>`SELECT id FROM programs
         WHERE run_id = ${runId} AND parent_id IS NULL ORDER BY created_at, id LIMIT 1`
-      const usage = yield* sql<{ input_tokens: number | null; output_tokens: number | null; usd: number | null }>`
+      const usage = yield* sql<{ input_tokens: Int8 | null; output_tokens: Int8 | null; usd: number | null }>`
         SELECT SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(usd) AS usd
         FROM llm_calls WHERE run_id = ${runId}`
       const failuresByKind: Record<string, number> = {}
       let evaluations = 0
       for (const row of counts) {
-        if (row.status === "evaluated") evaluations += row.n
+        const n = int(row.n)
+        if (row.status === "evaluated") evaluations += n
         if (row.failure_kind !== null && row.status !== "pending") {
-          failuresByKind[row.failure_kind] = (failuresByKind[row.failure_kind] ?? 0) + row.n
-          if (evaluationFailureKinds.includes(row.failure_kind as FailureKind)) evaluations += row.n
+          failuresByKind[row.failure_kind] = (failuresByKind[row.failure_kind] ?? 0) + n
+          if (evaluationFailureKinds.includes(row.failure_kind as FailureKind)) evaluations += n
         }
       }
       return {
@@ -60,8 +61,8 @@ export const make = Effect.gen(function*() {
         evaluations,
         failuresByKind,
         initialProgramId: initial.length > 0 ? ProgramId.make(initial[0]!.id) : null,
-        inputTokens: usage[0]?.input_tokens ?? 0,
-        outputTokens: usage[0]?.output_tokens ?? 0,
+        inputTokens: int(usage[0]?.input_tokens ?? 0),
+        outputTokens: int(usage[0]?.output_tokens ?? 0),
         usd: usage[0]?.usd ?? 0
       }
     }, (effect) => Effect.mapError(effect, dbError("load run state"))),
@@ -99,7 +100,7 @@ export const make = Effect.gen(function*() {
         SELECT id, island, generation, failure_kind FROM programs
         WHERE run_id = ${runId} AND status = 'failed' AND failure_kind IN ${kinds}
         ORDER BY evaluated_at DESC, id DESC LIMIT ${options.failures}`
-      const since = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM programs
+      const since = yield* sql<{ n: Int8 }>`SELECT COUNT(*) AS n FROM programs
         WHERE run_id = ${runId} AND evaluated_at IS NOT NULL
           AND (status = 'evaluated' OR failure_kind IN ${kinds})
           AND evaluated_at > COALESCE((SELECT evaluated_at FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
@@ -113,7 +114,7 @@ export const make = Effect.gen(function*() {
           generation: r.generation,
           kind: r.failure_kind as FailureKind
         })),
-        evaluationsSinceBest: since[0]?.n ?? 0
+        evaluationsSinceBest: int(since[0]?.n ?? 0)
       }
     }, (effect) => Effect.mapError(effect, dbError("load search state")))
   })

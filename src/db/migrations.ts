@@ -1,63 +1,66 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
+import { columnTypes } from "./ColumnTypes.js"
 
 /**
- * Schema history. Portable SQL only (DESIGN §8): app-generated text ids, integer millisecond
- * timestamps, JSON as text, so the same statements run on Postgres later.
+ * Schema history, the same on SQLite and Postgres (DESIGN §8): portable SQL only, column types
+ * from `columnTypes` (ColumnTypes.ts), app-generated text ids, integer millisecond timestamps,
+ * JSON as text.
  */
 export const migrations = {
   "0001_init": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
     yield* sql`CREATE TABLE runs (
-      id TEXT PRIMARY KEY,
-      created_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL,
-      status TEXT NOT NULL,
-      stop_reason TEXT,
-      spec TEXT NOT NULL
+      id ${t.text} PRIMARY KEY,
+      created_at ${t.bigint} NOT NULL,
+      updated_at ${t.bigint} NOT NULL,
+      status ${t.text} NOT NULL,
+      stop_reason ${t.text},
+      spec ${t.text} NOT NULL
     )`
     yield* sql`CREATE TABLE programs (
-      id TEXT PRIMARY KEY,
-      run_id TEXT NOT NULL REFERENCES runs(id),
-      parent_id TEXT,
-      island INTEGER NOT NULL,
-      generation INTEGER NOT NULL,
-      code TEXT NOT NULL,
-      code_hash TEXT NOT NULL,
-      patch TEXT,
-      status TEXT NOT NULL,
-      metrics TEXT,
-      score REAL,
-      failure_kind TEXT,
-      failure_message TEXT,
-      feedback TEXT,
-      created_at INTEGER NOT NULL,
-      evaluated_at INTEGER,
-      eval_ms REAL,
-      llm_model TEXT,
-      llm_input_tokens INTEGER,
-      llm_output_tokens INTEGER,
-      llm_usd REAL,
-      llm_latency_ms REAL,
-      llm_attempts INTEGER
+      id ${t.text} PRIMARY KEY,
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      parent_id ${t.text},
+      island ${t.int} NOT NULL,
+      generation ${t.int} NOT NULL,
+      code ${t.text} NOT NULL,
+      code_hash ${t.text} NOT NULL,
+      patch ${t.text},
+      status ${t.text} NOT NULL,
+      metrics ${t.text},
+      score ${t.double},
+      failure_kind ${t.text},
+      failure_message ${t.text},
+      feedback ${t.text},
+      created_at ${t.bigint} NOT NULL,
+      evaluated_at ${t.bigint},
+      eval_ms ${t.double},
+      llm_model ${t.text},
+      llm_input_tokens ${t.int},
+      llm_output_tokens ${t.int},
+      llm_usd ${t.double},
+      llm_latency_ms ${t.double},
+      llm_attempts ${t.int}
     )`
     yield* sql`CREATE INDEX programs_by_run_status ON programs (run_id, status)`
     yield* sql`CREATE INDEX programs_by_run_score ON programs (run_id, score)`
     yield* sql`CREATE INDEX programs_by_parent ON programs (parent_id)`
     yield* sql`CREATE TABLE llm_calls (
-      id TEXT PRIMARY KEY,
-      run_id TEXT NOT NULL REFERENCES runs(id),
-      program_id TEXT,
-      model TEXT NOT NULL,
-      input_tokens INTEGER NOT NULL,
-      output_tokens INTEGER NOT NULL,
-      usd REAL NOT NULL,
-      latency_ms REAL NOT NULL,
-      attempts INTEGER NOT NULL,
-      outcome TEXT NOT NULL,
-      error_kind TEXT,
-      error_message TEXT,
-      created_at INTEGER NOT NULL
+      id ${t.text} PRIMARY KEY,
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      program_id ${t.text},
+      model ${t.text} NOT NULL,
+      input_tokens ${t.int} NOT NULL,
+      output_tokens ${t.int} NOT NULL,
+      usd ${t.double} NOT NULL,
+      latency_ms ${t.double} NOT NULL,
+      attempts ${t.int} NOT NULL,
+      outcome ${t.text} NOT NULL,
+      error_kind ${t.text},
+      error_message ${t.text},
+      created_at ${t.bigint} NOT NULL
     )`
     yield* sql`CREATE INDEX llm_calls_by_run ON llm_calls (run_id, model)`
   }),
@@ -65,26 +68,28 @@ export const migrations = {
   /** Each run's RunEvents, numbered per run (SSE event ids), and which host (e.g. "serve") drives a run. */
   "0002_run_events": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
     yield* sql`CREATE TABLE run_events (
-      run_id TEXT NOT NULL REFERENCES runs(id),
-      seq INTEGER NOT NULL,
-      at INTEGER NOT NULL,
-      type TEXT NOT NULL,
-      data TEXT NOT NULL,
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      seq ${t.int} NOT NULL,
+      at ${t.bigint} NOT NULL,
+      type ${t.text} NOT NULL,
+      data ${t.text} NOT NULL,
       PRIMARY KEY (run_id, seq)
     )`
-    yield* sql`ALTER TABLE runs ADD COLUMN host TEXT`
+    yield* sql`ALTER TABLE runs ADD COLUMN host ${t.text}`
     yield* sql`CREATE INDEX programs_by_run_evaluated ON programs (run_id, evaluated_at)`
   }),
   // ---- LLM response cache (src/db/LlmCacheStore.ts, issue 4) ----
   /** Answers to temperature-0 requests, keyed by a hash of model + messages + params. IF NOT EXISTS: LlmCache may create it first. */
   "0003_llm_cache": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
     yield* sql`CREATE TABLE IF NOT EXISTS llm_cache (
-      key TEXT PRIMARY KEY,
-      model TEXT NOT NULL,
-      reply TEXT NOT NULL,
-      created_at INTEGER NOT NULL
+      key ${t.text} PRIMARY KEY,
+      model ${t.text} NOT NULL,
+      reply ${t.text} NOT NULL,
+      created_at ${t.bigint} NOT NULL
     )`
   }),
   // ---- search: islands, MAP-Elites, objectives (src/population, issue 5) ----
@@ -95,13 +100,14 @@ export const migrations = {
    */
   "0004_search_population": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`ALTER TABLE programs ADD COLUMN descriptor TEXT`
+    const t = columnTypes(sql)
+    yield* sql`ALTER TABLE programs ADD COLUMN descriptor ${t.text}`
     yield* sql`CREATE TABLE migrants (
-      run_id TEXT NOT NULL REFERENCES runs(id),
-      program_id TEXT NOT NULL,
-      island INTEGER NOT NULL,
-      origin_island INTEGER NOT NULL,
-      migrated_at INTEGER NOT NULL,
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      program_id ${t.text} NOT NULL,
+      island ${t.int} NOT NULL,
+      origin_island ${t.int} NOT NULL,
+      migrated_at ${t.bigint} NOT NULL,
       PRIMARY KEY (run_id, program_id, island)
     )`
   }),
@@ -121,7 +127,8 @@ export const migrations = {
    */
   "0006_evaluation_starts": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`ALTER TABLE programs ADD COLUMN eval_starts INTEGER NOT NULL DEFAULT 0`
+    const t = columnTypes(sql)
+    yield* sql`ALTER TABLE programs ADD COLUMN eval_starts ${t.int} NOT NULL DEFAULT 0`
   }),
   /**
    * Resume rebuilds the model bandit from every finished candidate with a model (`llmOutcomes`):
@@ -137,8 +144,9 @@ export const migrations = {
    */
   "0008_run_leases": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`ALTER TABLE runs ADD COLUMN lease_owner TEXT`
-    yield* sql`ALTER TABLE runs ADD COLUMN lease_heartbeat_at INTEGER`
+    const t = columnTypes(sql)
+    yield* sql`ALTER TABLE runs ADD COLUMN lease_owner ${t.text}`
+    yield* sql`ALTER TABLE runs ADD COLUMN lease_heartbeat_at ${t.bigint}`
   }),
   // ---- the web UI's explorer (src/db/ExploreQueries.ts, issue 20) ----
   /**
@@ -148,16 +156,17 @@ export const migrations = {
    */
   "0009_explore": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`ALTER TABLE runs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0`
+    const t = columnTypes(sql)
+    yield* sql`ALTER TABLE runs ADD COLUMN archived ${t.int} NOT NULL DEFAULT 0`
     yield* sql`CREATE TABLE program_transcripts (
-      program_id TEXT NOT NULL,
-      attempt INTEGER NOT NULL,
-      run_id TEXT NOT NULL REFERENCES runs(id),
-      model TEXT,
-      system_prompt TEXT NOT NULL,
-      user_prompt TEXT NOT NULL,
-      response TEXT,
-      created_at INTEGER NOT NULL,
+      program_id ${t.text} NOT NULL,
+      attempt ${t.int} NOT NULL,
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      model ${t.text},
+      system_prompt ${t.text} NOT NULL,
+      user_prompt ${t.text} NOT NULL,
+      response ${t.text},
+      created_at ${t.bigint} NOT NULL,
       PRIMARY KEY (program_id, attempt)
     )`
     yield* sql`CREATE INDEX program_transcripts_by_run ON program_transcripts (run_id)`
@@ -170,19 +179,20 @@ export const migrations = {
   // ---- cluster evaluation workers (src/db/WorkerStore.ts, issue 16) ----
   "0010_workers": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
     yield* sql`CREATE TABLE workers (
-      id TEXT PRIMARY KEY,
-      host TEXT NOT NULL,
-      pid BIGINT NOT NULL,
-      version TEXT NOT NULL,
-      slots BIGINT NOT NULL,
-      tags TEXT NOT NULL,
-      capabilities TEXT NOT NULL,
-      busy BIGINT NOT NULL,
-      done BIGINT NOT NULL,
-      started_at BIGINT NOT NULL,
-      heartbeat_at BIGINT NOT NULL,
-      stopped_at BIGINT
+      id ${t.text} PRIMARY KEY,
+      host ${t.text} NOT NULL,
+      pid ${t.int} NOT NULL,
+      version ${t.text} NOT NULL,
+      slots ${t.int} NOT NULL,
+      tags ${t.text} NOT NULL,
+      capabilities ${t.text} NOT NULL,
+      busy ${t.int} NOT NULL,
+      done ${t.int} NOT NULL,
+      started_at ${t.bigint} NOT NULL,
+      heartbeat_at ${t.bigint} NOT NULL,
+      stopped_at ${t.bigint}
     )`
   })
 }

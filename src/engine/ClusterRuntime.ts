@@ -11,15 +11,11 @@ import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { Layer, Option } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
-import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import * as ClusterHost from "./ClusterHost.js"
 import * as ClusterJanitor from "./ClusterJanitor.js"
 import * as ClusterRunManager from "./ClusterRunManager.js"
 import * as EvaluationQueue from "./EvaluationQueue.js"
 import * as RunEntity from "./RunEntity.js"
-
-/** A database target that makes evolve a cluster: a PostgreSQL URL (SQLite stays single-process). */
-export const isClusterDatabase = isPostgresUrl
 
 export interface RunnerOptions {
   /** The address other processes reach this one at (host and port of its cluster socket). */

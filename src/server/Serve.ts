@@ -5,6 +5,8 @@ import { loadRunConfig } from "../config/ConfigLoader.js"
 import * as Overrides from "../config/Overrides.js"
 import type { ServeFlags } from "../config/ServeFlags.js"
 import * as Workspace from "../config/Workspace.js"
+import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import { isPostgresUrl, redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import { applyHeapPolicy, serviceHeapGrowthPercent } from "../process/HeapGrowth.js"
 import { restrictNewFiles } from "../process/PrivateFiles.js"
@@ -97,12 +99,16 @@ const runPolicy = (o: ServeFlags, workspace: Workspace.Workspace) =>
     }
   })
 
-/** Writes a generated token next to the database (0600), removed again when the server stops. */
+/**
+ * Writes a generated token next to the database (0600), removed again when the server stops. A
+ * Postgres database has no directory (and its URL, password included, must never become one):
+ * the token goes under the working directory's .evolve/.
+ */
 const writeTokenFile = (databasePath: string, token: Redacted.Redacted) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const dir = path.dirname(path.resolve(databasePath))
+    const dir = isPostgresUrl(databasePath) ? path.resolve(".evolve") : path.dirname(path.resolve(databasePath))
     const file = path.join(dir, tokenFileName)
     const fail = (e: { readonly message: string }) => bad(`cannot write the token to ${file}: ${e.message}`)
     yield* fs.makeDirectory(dir, { recursive: true, mode: 0o700 }).pipe(Effect.mapError(fail))
@@ -126,6 +132,8 @@ export const serve = (o: ServeFlags) =>
     yield* restrictNewFiles
     const envDb = yield* Config.option(Config.string("EVOLVE_DB")).pipe(Effect.orElseSucceed(() => Option.none()))
     const databasePath = Option.getOrElse(Option.orElse(o.db, () => envDb), () => defaultDatabase)
+    // A Postgres URL that cannot serve (bad, wrong password, server down) is bad input: one line, exit 2.
+    if (isPostgresUrl(databasePath)) yield* ProgramDatabase.check(databasePath)
     yield* Effect.scoped(Effect.gen(function*() {
       const tokenFile = source._tag === "Generated" ? yield* writeTokenFile(databasePath, source.token) : undefined
       const context = yield* Layer.build(Server.layer({
@@ -144,7 +152,7 @@ export const serve = (o: ServeFlags) =>
       )
       const url = yield* Effect.provide(Server.baseUrl, context)
       yield* Console.log(
-        `evolve serve: ${url}  (database ${databasePath}; workspace ${workspace.root}; shared limits: ${o.llmConcurrency} LLM calls, ${o.evalConcurrency} evaluations${
+        `evolve serve: ${url}  (database ${redactDatabaseTarget(databasePath)}; workspace ${workspace.root}; shared limits: ${o.llmConcurrency} LLM calls, ${o.evalConcurrency} evaluations${
           source._tag === "None" ? "" : "; bearer token required"
         })`
       )

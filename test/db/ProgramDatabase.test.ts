@@ -1,5 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
@@ -7,18 +8,22 @@ import type { LlmOutcome } from "../../src/db/Records.js"
 import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { program, specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
+import { enabledBackends } from "../support/postgres.js"
 
 const runId = RunId.make("run_test")
 
-const withDatabase = <A, E>(f: (file: string) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
-  Effect.gen(function*() {
+describe.each(enabledBackends)("ProgramDatabase on $name", (backend) => {
+  const newTarget = Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped()
-    const file = `${dir}/nested/evolve.db`
-    return yield* f(file).pipe(Effect.provide(Db.layer(file)))
-  }).pipe(Effect.provide(NodeContext.layer))
+    return yield* backend.target(yield* fs.makeTempDirectoryScoped())
+  })
 
-describe("ProgramDatabase", () => {
+  const withDatabase = <A, E>(f: (target: string) => Effect.Effect<A, E, Db.ProgramDatabase | SqlClient.SqlClient>) =>
+    Effect.gen(function*() {
+      const target = yield* newTarget
+      return yield* f(target).pipe(Effect.provide(Db.layer(target)))
+    }).pipe(Effect.provide(NodeContext.layer))
+
   it.scoped("round-trips runs and programs, and commits an evaluation exactly once", () =>
     withDatabase(() =>
       Effect.gen(function*() {
@@ -144,17 +149,18 @@ describe("ProgramDatabase", () => {
       })
     ))
 
-  it.scoped("reopens an existing file without re-running migrations", () =>
+  it.scoped("reopens an existing database without re-running migrations", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const file = `${dir}/evolve.db`
-      const useOnce = <A, E>(eff: Effect.Effect<A, E, Db.ProgramDatabase>) => Effect.scoped(Layer.build(Db.layer(file)).pipe(Effect.flatMap((ctx) => Effect.provide(eff, ctx))))
+      const target = yield* newTarget
+      const useOnce = <A, E>(eff: Effect.Effect<A, E, Db.ProgramDatabase>) => Effect.scoped(Layer.build(Db.layer(target)).pipe(Effect.flatMap((ctx) => Effect.provide(eff, ctx))))
       yield* useOnce(Effect.flatMap(allStores, (db) => db.createRun(runId, specWith(), 0)))
       const runs = yield* useOnce(Effect.flatMap(allStores, (db) => db.listRuns))
       expect(runs.map((r) => r.id)).toEqual([runId])
+      yield* Db.check(target)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
 
+describe("ProgramDatabase on SQLite", () => {
   it.live("reports a database that cannot be opened as a DatabaseError", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(Effect.provide(allStores, Db.layer("/etc/passwd/evolve.db")))

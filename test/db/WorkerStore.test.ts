@@ -6,6 +6,7 @@ import { Effect, Either } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { knownSchema } from "../../src/db/SchemaVersion.js"
 import { WorkerStore } from "../../src/db/WorkerStore.js"
+import { enabledBackends } from "../support/postgres.js"
 
 const worker = (id: string, at: number) => ({
   id,
@@ -19,7 +20,7 @@ const worker = (id: string, at: number) => ({
   heartbeatAt: at
 })
 
-describe("WorkerStore", () => {
+describe.each(enabledBackends)("WorkerStore on $name", (backend) => {
   it.effect("registers workers, follows their heartbeats, and forgets stopped or silent ones", () =>
     Effect.gen(function*() {
       const workers = yield* WorkerStore
@@ -37,13 +38,12 @@ describe("WorkerStore", () => {
       expect(yield* workers.pruneWorkers(10_500)).toBe(1) // w2 (silent since 2 s), not w1 (stopped at 11 s)
       expect(yield* workers.pruneWorkers(12_000)).toBe(1)
       expect(yield* workers.aliveWorkers(0)).toEqual([])
-    }).pipe(Effect.provide(Db.layer(":memory:"))))
+    }).pipe(Effect.provide(backend.layer)))
 
   it.effect("refuses a database migrated past what this evolve knows, naming both versions", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
-      const file = `${dir}/newer.db`
+      const file = yield* backend.target(yield* fs.makeTempDirectoryScoped())
       yield* Effect.scoped(Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         yield* sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (${knownSchema + 1}, 'from_the_future')`

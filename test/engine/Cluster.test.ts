@@ -1,5 +1,5 @@
 /**
- * A run as a cluster entity, in one process on SQLite storage (@effect/cluster's SingleRunner):
+ * A run as a cluster entity, in one process on SQLite or Postgres storage (@effect/cluster's SingleRunner):
  * the run is submitted with a `Drive` message, its candidates go through the database work
  * queue to evaluation workers that commit each result and tell the run, and the run ends where
  * it would on one machine.
@@ -24,6 +24,7 @@ import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
 import { runDefaults } from "../support/engine.js"
+import { enabledBackends } from "../support/postgres.js"
 import { specWith } from "../support/runFixtures.js"
 
 const llm = { text: "", model: "m", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 20, attempts: 1, finishReason: "stop" }
@@ -61,10 +62,10 @@ const until = <A, E, R>(check: Effect.Effect<A, E, R>, done: (a: A) => boolean) 
 
 const workerIdentity = { id: "test-worker", host: "localhost", pid: 1, version: "0.1.0", tags: [], capabilities: [] }
 
-/** One control process and its database on SQLite storage, plus `slots` worker slots in-process. */
-const clusterIn = (dir: string, calls: Ref.Ref<number>, slots: number, checkEvery: Duration.DurationInput = "5 seconds") =>
+/** One control process and its database (SQLite or Postgres storage), plus `slots` worker slots in-process. */
+const clusterIn = (target: string, calls: Ref.Ref<number>, slots: number, checkEvery: Duration.DurationInput = "5 seconds") =>
   Effect.gen(function*() {
-    const database = Db.layer(`${dir}/cluster.db`)
+    const database = Db.layer(target)
     const cluster = SingleRunner.layer({ shardingConfig: { entityMessagePollInterval: "100 millis" } })
     const runner = RunEntityLayer.layer.pipe(
       Layer.provide(ClusterHost.layer({ environment, checkEvery })),
@@ -83,13 +84,17 @@ const clusterIn = (dir: string, calls: Ref.Ref<number>, slots: number, checkEver
     return { context, counters, startWorker }
   })
 
-describe("a run in a cluster", () => {
+describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
+  const newTarget = Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    return yield* backend.target(yield* fs.makeTempDirectoryScoped())
+  })
+
   it.scopedLive("is managed like a local run through the cluster's RunManager: create, live stats, pause, extend, events", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
+      const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context } = yield* clusterIn(dir, calls, 2)
+      const { context } = yield* clusterIn(target, calls, 2)
       yield* Effect.gen(function*() {
         const manager = yield* RunManager.RunManager
         const spec = specWith({ max_evaluations: 400, concurrency: { proposals: 2, evaluations: 2 } })
@@ -111,15 +116,14 @@ describe("a run in a cluster", () => {
         )
         const seqs = [...events].map((e) => e.seq)
         expect(seqs).toEqual(seqs.map((_, i) => i + 1))
-      }).pipe(Effect.provide(ClusterRunManager.layer({ databasePath: `${dir}/cluster.db`, eventPollInterval: "50 millis" })), Effect.provide(context))
+      }).pipe(Effect.provide(ClusterRunManager.layer({ databasePath: target, eventPollInterval: "50 millis" })), Effect.provide(context))
     }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
 
   it.scopedLive("is driven by its entity, evaluated by workers through the queue, and ends as on one machine", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
+      const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context, counters } = yield* clusterIn(dir, calls, 3)
+      const { context, counters } = yield* clusterIn(target, calls, 3)
       yield* Effect.gen(function*() {
         const runs = yield* RunStore
         const spec = specWith({ max_evaluations: 12, concurrency: { proposals: 2, evaluations: 3 } })
@@ -147,10 +151,9 @@ describe("a run in a cluster", () => {
 
   it.scopedLive("waits, and says so in its figures, while no evaluation worker is alive; a worker that joins finishes it", () =>
     Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const dir = yield* fs.makeTempDirectoryScoped()
+      const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context, startWorker } = yield* clusterIn(dir, calls, 0, "100 millis")
+      const { context, startWorker } = yield* clusterIn(target, calls, 0, "100 millis")
       yield* Effect.gen(function*() {
         const runs = yield* RunStore
         const runId = yield* RunEntityLayer.submit(specWith({ max_evaluations: 4, concurrency: { proposals: 1, evaluations: 2 } }), "score = 0\n")

@@ -10,20 +10,23 @@ import { Proposer } from "../../src/propose/Proposer.js"
 import { specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
 import { runDefaults, startLocal } from "../support/engine.js"
+import { type Backend, enabledBackends } from "../support/postgres.js"
 
 const runId = RunId.make("run_lease")
 
-const withRun = <A, E>(body: (db: Effect.Effect.Success<typeof allStores>) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
+const withRunOn = (backend: Backend) =>
+<A, E>(body: (db: Effect.Effect.Success<typeof allStores>) => Effect.Effect<A, E, Db.ProgramDatabase>) =>
   Effect.gen(function*() {
     const db = yield* allStores
     yield* db.createRun(runId, specWith(), 0)
     return yield* body(db)
-  }).pipe(Effect.provide(Db.layer(":memory:")))
+  }).pipe(Effect.provide(backend.layer))
 
 /** A pid that cannot exist (above the kernel's pid_max limit of 2^22). */
 const deadPid = 2 ** 22 + 17
 
-describe("RunLease", () => {
+describe.each(enabledBackends)("RunLease on $name", (backend) => {
+  const withRun = withRunOn(backend)
   it.effect("a second taker gets RunBusy naming the holder until the lease is released", () =>
     withRun((db) =>
       Effect.gen(function*() {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Db from "../../src/db/ProgramDatabase.js"
 import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { decodeDescriptor, encodeDescriptor } from "../../src/population/Features.js"
 import { program, specWith } from "../support/runFixtures.js"
 import { allStores } from "../support/database.js"
+import { enabledBackends } from "../support/postgres.js"
 
 const runId = RunId.make("run_search")
 
@@ -26,7 +26,7 @@ const seed = (rows: ReadonlyArray<readonly [string, number | string, Record<stri
     return db
   })
 
-describe("ProgramDatabase: search queries", () => {
+describe.each(enabledBackends)("ProgramDatabase: search queries on $name", (backend) => {
   it.effect("keeps the Pareto front over the objectives (minimised ones included)", () =>
     Effect.gen(function*() {
       const db = yield* seed([
@@ -45,7 +45,7 @@ describe("ProgramDatabase: search queries", () => {
       expect(front.map((p) => p.id).sort()).toEqual(["a", "b", "d", "root"])
       const single = yield* db.paretoFront(runId, [{ metric: "latency", direction: "minimize" }])
       expect(single.map((p) => p.id)).toEqual(["root"])
-    }).pipe(Effect.provide(Db.layer(":memory:"))))
+    }).pipe(Effect.provide(backend.layer)))
 
   it.effect("stores migrants, descriptors and what a resume needs (fix-mode failures, patience counter)", () =>
     Effect.gen(function*() {
@@ -69,5 +69,5 @@ describe("ProgramDatabase: search queries", () => {
       const lean = yield* db.loadSearchState(runId, { descriptors: false, failures: 0 })
       expect(lean.descriptors.size).toBe(0)
       expect(lean.failedEvaluations).toEqual([])
-    }).pipe(Effect.provide(Db.layer(":memory:"))))
+    }).pipe(Effect.provide(backend.layer)))
 })

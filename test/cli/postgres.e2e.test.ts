@@ -1,0 +1,144 @@
+/**
+ * The bundled CLI on a Postgres database (issue 16): an offline run commits the same results as
+ * on SQLite, and a bad URL, a wrong password, Postgres down or silent are each one line and exit 2
+ * — from `evolve run`, `ls` and `serve` — with the password in no output.
+ */
+import { spawn } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, realpathSync } from "node:fs"
+import { createServer, type Server, type Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import Database from "better-sqlite3"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Effect, Redacted } from "effect"
+import { freshDatabase, required, server, unavailable, urlOf } from "../support/postgres.js"
+
+const cliPath = resolve("dist/bin/evolve.mjs")
+const example = resolve("examples/function_minimization")
+
+const runCli = (args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<{ status: number | null; output: string }>((done, fail) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stdout.on("data", (d) => (output += d))
+    child.stderr.on("data", (d) => (output += d))
+    child.on("error", fail)
+    child.on("exit", (status) => done({ status, output }))
+  })
+
+const workspace = () => {
+  const dir = mkdtempSync(join(tmpdir(), "evolve-pg-e2e-"))
+  cpSync(example, dir, { recursive: true })
+  return dir
+}
+
+/** What a run committed, in an order both databases agree on. */
+const committedQuery = `SELECT code_hash, status, score, failure_kind FROM programs WHERE status <> 'rejected' AND code_hash <> '' ORDER BY code_hash`
+type Committed = { code_hash: string; status: string; score: number | null; failure_kind: string | null }
+
+describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end to end", () => {
+  const password = server.status === "ready" ? server.password : "unavailable"
+  let silent: Server | undefined
+  let silentPort = 0
+  const sockets = new Set<Socket>()
+  beforeAll(async () => {
+    expect(existsSync(cliPath), "run `npm run build` first").toBe(true)
+    expect(unavailable).toBeUndefined()
+    // A port that accepts connections and never answers: connecting must time out, not hang.
+    silent = createServer((socket) => sockets.add(socket))
+    await new Promise<void>((done) => silent!.listen(0, "127.0.0.1", done))
+    silentPort = (silent.address() as { port: number }).port
+  })
+  afterAll(() => {
+    for (const socket of sockets) socket.destroy()
+    silent?.close()
+  })
+
+  it("commits the same evaluations as on SQLite", async () => {
+    const dir = workspace()
+    const url = await Effect.runPromise(freshDatabase)
+    const args = ["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12"]
+    const onPg = await runCli([...args, "--db", url], dir)
+    expect(onPg.status, onPg.output).toBe(0)
+    expect(onPg.output).toMatch(/completed \(max_evaluations\)/)
+    expect(onPg.output).not.toContain(password)
+    const onSqlite = await runCli([...args, "--db", join(dir, "run.db")], dir)
+    expect(onSqlite.status, onSqlite.output).toBe(0)
+
+    const [fromPg, specs] = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const sql = yield* PgClient.make({ url: Redacted.make(url) })
+      return [yield* sql.unsafe<Committed>(committedQuery), yield* sql<{ spec: string }>`SELECT spec FROM runs`] as const
+    })).pipe(Effect.provide(Reactivity.layer)))
+    const sqlite = new Database(join(dir, "run.db"), { readonly: true })
+    const fromSqlite = sqlite.prepare(committedQuery).all() as Array<Committed>
+    sqlite.close()
+    // The search itself is not reproducible run to run (proposals race evaluations), on either
+    // database: the same work committed, and the same code scored the same (the evaluator is).
+    const summary = (rows: ReadonlyArray<Committed>) => ({
+      evaluated: rows.filter((r) => r.status === "evaluated").length,
+      pending: rows.filter((r) => r.status === "pending").length
+    })
+    expect(summary(fromPg)).toEqual({ evaluated: 12, pending: 0 })
+    expect(summary(fromSqlite)).toEqual(summary(fromPg))
+    const sqliteByHash = new Map(fromSqlite.map((r) => [r.code_hash, r]))
+    const shared = fromPg.filter((r) => sqliteByHash.has(r.code_hash))
+    expect(shared.length).toBeGreaterThan(0) // the initial program at least
+    for (const row of shared) expect(row).toEqual(sqliteByHash.get(row.code_hash))
+    expect(fromPg.every((r) => r.score === null || typeof r.score === "number")).toBe(true)
+    // The stored spec names the database without its password.
+    expect(specs.map((s) => s.spec).join()).not.toContain(password)
+
+    const ls = await runCli(["ls", "--db", url], dir)
+    expect(ls.status).toBe(0)
+    expect(ls.output).toMatch(/completed\s+12/)
+    expect(ls.output).not.toContain(password)
+  }, 120_000)
+
+  it("exits 2 with one line naming the cause, and never the password, when the database cannot be used", async () => {
+    const dir = workspace()
+    const base = server.status === "ready" ? server : undefined
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      [`postgres://postgres:${password}@:99999/x`, /not a valid URL/],
+      [`postgres://postgres:wrong-${password}@127.0.0.1:${base?.port}/postgres`, /wrong password/],
+      [urlOf("no_such_database"), /no such database/],
+      [`postgres://postgres:${password}@127.0.0.1:1/postgres`, /connection refused/],
+      [`postgres://postgres:${password}@127.0.0.1:${silentPort}/postgres`, /no answer within 5s/]
+    ]
+    for (const [url, expected] of cases) {
+      for (const args of [["ls", "--db", url], ["run", "initial_program.mjs", "evaluator.mjs", "--db", url]]) {
+        const result = await runCli(args, dir)
+        expect(result.status, result.output).toBe(2)
+        expect(result.output).toMatch(expected)
+        expect(result.output.trim().split("\n")).toHaveLength(1)
+        expect(result.output).not.toContain(password)
+      }
+    }
+    const serve = await runCli(["serve", "--port", "0", "--db", cases[1]![0]], dir)
+    expect(serve.status, serve.output).toBe(2)
+    expect(serve.output).toMatch(/wrong password/)
+    expect(serve.output).not.toContain(password)
+  }, 120_000)
+
+  it("serves a Postgres database: the URL redacted in its startup line, the generated token under ./.evolve", async () => {
+    const dir = workspace()
+    const url = await Effect.runPromise(freshDatabase)
+    const child = spawn(process.execPath, [cliPath, "serve", "--port", "0", "--db", url], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    let output = ""
+    child.stderr.on("data", (d) => (output += d))
+    const started = await new Promise<string>((done) => {
+      child.stdout.on("data", (d) => {
+        output += d
+        if (output.includes("log in at")) done(output)
+      })
+      child.on("exit", () => done(output))
+    })
+    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+    child.kill("SIGTERM")
+    await exited
+    expect(started).toMatch(/database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/evolve_test_/)
+    expect(started).toContain(`the token is also in ${join(realpathSync(dir), ".evolve", "serve.token")}`)
+    expect(output).not.toContain(password)
+  }, 60_000)
+})
