@@ -79,8 +79,15 @@ export const runSetup = (args: RunArgs) =>
     return { start: { _tag: "New", spec, initialCode } as const, services: { recordFile: record } }
   })
 
+/** Runs here; with a Postgres database, submits the run to the cluster and follows it (loaded only then). */
 export const run = (args: RunArgs) =>
-  Effect.flatMap(runSetup(args), ({ services, start }) => execute(start, services.recordFile))
+  Effect.flatMap(runSetup(args), ({ services, start }) =>
+    isPostgresUrl(start.spec.config.database.path)
+      ? Effect.flatMap(
+        Effect.promise(() => import("./ClusterRun.js")),
+        (cluster) => cluster.submitAndFollow(start.spec.config.database.path, start.spec, start.initialCode)
+      )
+      : execute(start, services.recordFile))
 
 const databasePath = (db: Option.Option<string>) =>
   Effect.map(env, (e) => Option.getOrElse(db, () => e["EVOLVE_DB"] ?? defaultDatabase))

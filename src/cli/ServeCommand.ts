@@ -49,6 +49,14 @@ const options = {
   ),
   noResume: Options.boolean("no-resume").pipe(
     Options.withDescription("do not resume the runs this server was driving when it last stopped")
+  ),
+  clusterHost: optionalText(
+    "cluster-host",
+    "with a Postgres --db: the address other evolve processes reach this one at (default: this machine's host name)"
+  ),
+  clusterPort: Options.integer("cluster-port").pipe(
+    Options.withDescription("with a Postgres --db: the port of this process's cluster socket"),
+    Options.withDefault(34431)
   )
 }
 

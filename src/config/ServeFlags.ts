@@ -17,4 +17,7 @@ export interface ServeFlags {
   readonly llmConcurrency: number
   readonly evalConcurrency: number
   readonly noResume: boolean
+  /** With a Postgres database: the address other cluster processes reach this one at. */
+  readonly clusterHost: Option.Option<string>
+  readonly clusterPort: number
 }

@@ -30,7 +30,7 @@ export const RunEntity = Entity.fromRpcGroup("EvolutionRun", RunProtocol.add(Dri
  * Submits a new run to the cluster: stored with its initial program (so whichever runner drives
  * it, now or after a crash, has all it needs), then driven by its entity.
  */
-export const submit = (spec: RunSpec, initialCode: string) =>
+export const submit = (spec: RunSpec, initialCode: string, options: { readonly wait?: boolean } = {}) =>
   Effect.gen(function*() {
     const runs = yield* RunStore
     const candidates = yield* CandidateStore
@@ -42,7 +42,9 @@ export const submit = (spec: RunSpec, initialCode: string) =>
       pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code: initialCode, createdAt: at, llm: null })
     )
     const client = yield* RunEntity.client
-    yield* client(runId).Drive()
+    // Not waiting: the message is stored, and a control process that hosts the run's shard starts it when there is one.
+    if (options.wait === false) yield* client(runId).Drive(undefined, { discard: true })
+    else yield* client(runId).Drive()
     return runId
   })
 

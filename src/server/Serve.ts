@@ -1,3 +1,4 @@
+import * as os from "node:os"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Cause, Config, Console, Effect, Either, Layer, Option, Redacted } from "effect"
@@ -145,14 +146,19 @@ export const serve = (o: ServeFlags) =>
         llmConcurrency: o.llmConcurrency,
         evaluationConcurrency: o.evalConcurrency,
         resumeOnStart: !o.noResume,
-        maxBodyBytes: Server.defaults.maxBodyBytes
+        maxBodyBytes: Server.defaults.maxBodyBytes,
+        cluster: isPostgresUrl(databasePath)
+          ? { host: Option.getOrElse(o.clusterHost, () => os.hostname()), port: o.clusterPort }
+          : undefined
       })).pipe(
         Effect.catchTag("ServeError", (e) =>
           bad(`cannot listen on ${o.host}:${o.port}: ${Cause.pretty(Cause.fail(e.cause)).split("\n")[0]}`))
       )
       const url = yield* Effect.provide(Server.baseUrl, context)
       yield* Console.log(
-        `evolve serve: ${url}  (database ${redactDatabaseTarget(databasePath)}; workspace ${workspace.root}; shared limits: ${o.llmConcurrency} LLM calls, ${o.evalConcurrency} evaluations${
+        `evolve serve: ${url}  (database ${redactDatabaseTarget(databasePath)}${
+          isPostgresUrl(databasePath) ? `, a cluster runner at ${Option.getOrElse(o.clusterHost, () => os.hostname())}:${o.clusterPort}` : ""
+        }; workspace ${workspace.root}; shared limits: ${o.llmConcurrency} LLM calls, ${o.evalConcurrency} evaluations${
           source._tag === "None" ? "" : "; bearer token required"
         })`
       )

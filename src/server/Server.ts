@@ -7,6 +7,8 @@ import { type Context, Effect, Either, Layer, Option, type Redacted } from "effe
 import { createServer, type Server as NodeServer } from "node:http"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { ConfigError, type DatabaseError } from "../domain/Errors.js"
+import { isPostgresUrl } from "../domain/DatabaseTarget.js"
+import * as ClusterRuntime from "../engine/ClusterRuntime.js"
 import * as RunManager from "../engine/RunManager.js"
 import { ApiLive } from "./Handlers.js"
 import * as Auth from "./Auth.js"
@@ -34,6 +36,8 @@ export interface ServeOptions {
   readonly maxBodyBytes: number
   /** Log "Listening on http://…" once bound. */
   readonly logAddress?: boolean | undefined
+  /** With a Postgres database: this process joins the cluster as a runner at this address. */
+  readonly cluster?: ClusterRuntime.RunnerOptions | undefined
 }
 
 export const defaults = {
@@ -54,12 +58,22 @@ export const layer = (
 ): Layer.Layer<HttpServer.HttpServer, ConfigError | DatabaseError | HttpServerError.ServeError> => {
   const policy = Security.bindPolicy(options.host, options.token)
   if (Either.isLeft(policy)) return Layer.fail(new ConfigError({ message: policy.left }))
-  const core = RunManager.layer({
-    llmConcurrency: options.llmConcurrency,
-    evaluationConcurrency: options.evaluationConcurrency,
-    resumeOnStart: options.resumeOnStart,
-    databasePath: options.databasePath
-  }).pipe(Layer.provideMerge(ProgramDatabase.layer(options.databasePath)))
+  // A Postgres database makes this process a runner of the cluster: it hosts the runs of its
+  // shards, and workers elsewhere evaluate their candidates.
+  const core = options.cluster !== undefined && isPostgresUrl(options.databasePath)
+    ? ClusterRuntime.serve(options.databasePath, options.cluster).pipe(
+      Layer.mapError((e) =>
+        e instanceof ConfigError || e._tag === "DatabaseError"
+          ? e
+          : new ConfigError({ message: `cannot join the cluster at ${options.cluster!.host}:${options.cluster!.port}: ${e.message}` })
+      )
+    )
+    : RunManager.layer({
+      llmConcurrency: options.llmConcurrency,
+      evaluationConcurrency: options.evaluationConcurrency,
+      resumeOnStart: options.resumeOnStart,
+      databasePath: options.databasePath
+    }).pipe(Layer.provideMerge(ProgramDatabase.layer(options.databasePath)))
   const routes = Layer.mergeAll(
     HttpApiSwagger.layer({ path: "/docs" }),
     HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),

@@ -34,6 +34,40 @@ const workspace = () => {
   return dir
 }
 
+/** A long-running CLI process (serve, worker): wait for a line, stop it with SIGINT. */
+const startCli = (args: ReadonlyArray<string>, cwd: string) => {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  const exited = new Promise<void>((done) => child.on("exit", () => done()))
+  child.stdout.on("data", (d) => (output += d))
+  child.stderr.on("data", (d) => (output += d))
+  return {
+    output: () => output,
+    until: async (pattern: RegExp) => {
+      for (let i = 0; i < 600 && !pattern.test(output); i++) {
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      expect(output).toMatch(pattern)
+    },
+    stop: async () => {
+      child.kill("SIGINT")
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+      await exited
+      clearTimeout(killer)
+    }
+  }
+}
+
+const freePort = () =>
+  new Promise<number>((done) => {
+    const probe = createServer()
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as { port: number }).port
+      probe.close(() => done(port))
+    })
+  })
+
 /** What a run committed, in an order both databases agree on. */
 const committedQuery = `SELECT code_hash, status, score, failure_kind FROM programs WHERE status <> 'rejected' AND code_hash <> '' ORDER BY code_hash`
 type Committed = { code_hash: string; status: string; score: number | null; failure_kind: string | null }
@@ -56,14 +90,26 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
     silent?.close()
   })
 
-  it("commits the same evaluations as on SQLite", async () => {
+  it("runs in a cluster (a control process, a worker, a submitting CLI) and commits the same evaluations as on SQLite", async () => {
     const dir = workspace()
     const url = await Effect.runPromise(freshDatabase)
+    const control = startCli(["serve", "--db", url, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], dir)
+    const worker = startCli(["worker", "--db", url, "--slots", "2"], dir)
     const args = ["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12"]
-    const onPg = await runCli([...args, "--db", url], dir)
-    expect(onPg.status, onPg.output).toBe(0)
-    expect(onPg.output).toMatch(/completed \(max_evaluations\)/)
-    expect(onPg.output).not.toContain(password)
+    try {
+      await control.until(/evolve serve: http/)
+      await worker.until(/evolve worker \S+: 2 slots/)
+      const onPg = await runCli([...args, "--db", url], dir)
+      expect(onPg.status, onPg.output).toBe(0)
+      expect(onPg.output).toMatch(/submitted to the cluster/)
+      expect(onPg.output).toMatch(/completed \(max_evaluations\): 12 scored/)
+      const ls = await runCli(["ls", "--db", url], dir)
+      expect(ls.output).toMatch(/1 worker alive: \d of 2 slots busy/)
+      for (const out of [onPg.output, control.output(), worker.output(), ls.output]) expect(out).not.toContain(password)
+    } finally {
+      await Promise.all([worker.stop(), control.stop()])
+    }
+    expect(worker.output()).toMatch(/stopped: \d+ evaluations committed/)
     const onSqlite = await runCli([...args, "--db", join(dir, "run.db")], dir)
     expect(onSqlite.status, onSqlite.output).toBe(0)
 

@@ -21,6 +21,8 @@ const flags = (o: Partial<ServeFlags> = {}): ServeFlags => ({
   llmConcurrency: 2,
   evalConcurrency: 1,
   noResume: true,
+  clusterHost: Option.none(),
+  clusterPort: 34431,
   ...o
 })
 
