@@ -1,0 +1,56 @@
+/**
+ * `evolve steer <run> …` (issue 17): steer a run that `evolve serve` hosts, through its HTTP
+ * API with the server's token. Several actions in one call are sent in a fixed order (clear,
+ * hint, unpin, pin, ban, model weights, concurrency, inject, extend); then the run's steering is
+ * printed. The HTTP client loads only when the command runs.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+
+const optional = <A>(options: Options.Options<A>, description: string) =>
+  options.pipe(Options.withDescription(description), Options.optional)
+
+export interface SteerArgs {
+  readonly runId: string
+  readonly server: Option.Option<string>
+  readonly tokenFile: Option.Option<string>
+  readonly db: Option.Option<string>
+  readonly hint: Option.Option<string>
+  readonly replaceGuidance: boolean
+  readonly clearHint: Option.Option<number>
+  readonly pin: ReadonlyArray<string>
+  readonly unpin: boolean
+  readonly ban: ReadonlyArray<string>
+  readonly inject: Option.Option<string>
+  readonly note: Option.Option<string>
+  readonly parallel: Option.Option<number>
+  readonly evalConcurrency: Option.Option<number>
+  readonly modelWeight: ReadonlyArray<string>
+  readonly extend: Option.Option<number>
+}
+
+export const steer = Command.make(
+  "steer",
+  {
+    runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("the run to steer (hosted by evolve serve)")),
+    server: optional(Options.text("server"), "the server's URL (default: $EVOLVE_SERVER, else http://127.0.0.1:8765)"),
+    tokenFile: optional(Options.text("token-file"), "file with the server's token (default: $EVOLVE_TOKEN, else serve.token next to the database)"),
+    db: optional(Options.text("db"), "the server's database, to find its serve.token (default: $EVOLVE_DB, else .evolve/evolve.db)"),
+    hint: optional(Options.text("hint"), "guidance added to every later prompt"),
+    replaceGuidance: Options.boolean("replace-guidance").pipe(Options.withDescription("with --hint: clear the guidance in force first")),
+    clearHint: optional(Options.integer("clear-hint"), "take hint N out of the guidance"),
+    pin: Options.text("pin").pipe(Options.withDescription("draw parents only from this program (repeat for several) until --unpin"), Options.repeated),
+    unpin: Options.boolean("unpin").pipe(Options.withDescription("draw parents from the whole population again")),
+    ban: Options.text("ban").pipe(Options.withDescription("never use this program as a parent again (repeatable)"), Options.repeated),
+    inject: optional(Options.text("inject"), "a hand-written program (file) to evaluate like any other"),
+    note: optional(Options.text("note"), "with --inject: a note stored with it"),
+    parallel: optional(Options.integer("parallel"), "LLM proposals in flight"),
+    evalConcurrency: optional(Options.integer("eval-concurrency"), "evaluations in flight"),
+    modelWeight: Options.text("model-weight").pipe(Options.withDescription("NAME=WEIGHT: a model's share of later proposals (repeatable)"), Options.repeated),
+    extend: optional(Options.integer("extend"), "N more evaluations (a completed run runs again)")
+  },
+  (args) => Effect.flatMap(Effect.promise(() => import("./Steer.js")), (s) => s.steerRun(args))
+).pipe(Command.withDescription("steer a run hosted by evolve serve: guidance, pinned or banned parents, injected programs, concurrency, model weights, more evaluations"))
