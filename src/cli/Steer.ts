@@ -8,7 +8,26 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Console, Effect, Option } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import { CliExit } from "./CliExit.js"
-import type { SteerArgs } from "./SteerCommand.js"
+
+/** The flags of `evolve steer` (SteerCommand.ts). */
+export interface SteerArgs {
+  readonly runId: string
+  readonly server: Option.Option<string>
+  readonly tokenFile: Option.Option<string>
+  readonly db: Option.Option<string>
+  readonly hint: Option.Option<string>
+  readonly replaceGuidance: boolean
+  readonly clearHint: Option.Option<number>
+  readonly pin: ReadonlyArray<string>
+  readonly unpin: boolean
+  readonly ban: ReadonlyArray<string>
+  readonly inject: Option.Option<string>
+  readonly note: Option.Option<string>
+  readonly parallel: Option.Option<number>
+  readonly evalConcurrency: Option.Option<number>
+  readonly modelWeight: ReadonlyArray<string>
+  readonly extend: Option.Option<number>
+}
 
 interface Step {
   readonly label: string

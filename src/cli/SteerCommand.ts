@@ -8,29 +8,9 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
 
 const optional = <A>(options: Options.Options<A>, description: string) =>
   options.pipe(Options.withDescription(description), Options.optional)
-
-export interface SteerArgs {
-  readonly runId: string
-  readonly server: Option.Option<string>
-  readonly tokenFile: Option.Option<string>
-  readonly db: Option.Option<string>
-  readonly hint: Option.Option<string>
-  readonly replaceGuidance: boolean
-  readonly clearHint: Option.Option<number>
-  readonly pin: ReadonlyArray<string>
-  readonly unpin: boolean
-  readonly ban: ReadonlyArray<string>
-  readonly inject: Option.Option<string>
-  readonly note: Option.Option<string>
-  readonly parallel: Option.Option<number>
-  readonly evalConcurrency: Option.Option<number>
-  readonly modelWeight: ReadonlyArray<string>
-  readonly extend: Option.Option<number>
-}
 
 export const steer = Command.make(
   "steer",

@@ -4,8 +4,7 @@ import { Effect, Exit, Option } from "effect"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { steerRun } from "../../src/cli/Steer.js"
-import type { SteerArgs } from "../../src/cli/SteerCommand.js"
+import { type SteerArgs, steerRun } from "../../src/cli/Steer.js"
 import { example, type Running, startServer } from "../server/support.js"
 
 const none = Option.none()
