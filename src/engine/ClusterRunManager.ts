@@ -90,6 +90,9 @@ export const make = (options: ClusterRunManagerOptions) =>
           const live = active(overview) ? yield* client(overview.id).GetSteering().pipe(Effect.timeout("2 seconds"), Effect.option) : Option.none()
           return live._tag === "Some" ? live.value : replay(yield* steeringStore.list(overview.id))
         }),
+      // provider: human needs the desk of a single `evolve serve` (not kept across a cluster yet).
+      prompts: (id) => Effect.as(queries.runOverview(id), []),
+      answer: () => Effect.succeed(false),
       events: (id, afterSeq) =>
         Stream.unwrap(Effect.map(runs.getRun(id), (run) => {
           // The run may be hosted by another process: its stored events are the stream.

@@ -18,6 +18,7 @@ import { makeProgramId, makeRunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
 import { guidanceText, type SteeringAction } from "../domain/Steering.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
@@ -352,6 +353,7 @@ export const start = (options: StartOptions) =>
 
     yield* Effect.scoped(owner).pipe(
       Effect.ensuring(Effect.ignore(lease.release)),
+      Effect.locally(HumanDesk.currentRun, runId),
       Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`)),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),

@@ -32,6 +32,7 @@ import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
 import { replay, type SteerAction, type SteeringView } from "../domain/Steering.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import type { RunHandle, StartOptions } from "./RunActor.js"
 import { sendSteering, type SteerReply } from "./RunClient.js"
 import * as RunEvents from "./RunEvents.js"
@@ -113,6 +114,10 @@ export class RunManager extends Context.Tag("evolve/RunManager")<RunManager, {
   readonly steer: (id: string, action: SteerAction) => Effect.Effect<SteerReply, Failures | SteeringInvalid>
   /** A run's steering state: live while it runs, else as its stored actions left it. */
   readonly steering: (id: string) => Effect.Effect<SteeringView, DatabaseError | RunNotFound>
+  /** Prompts of the run's `human` models waiting for a person's answer, oldest first. */
+  readonly prompts: (id: string) => Effect.Effect<ReadonlyArray<HumanDesk.HumanPrompt>, DatabaseError | RunNotFound>
+  /** A person's answer to a waiting prompt; false when no prompt has that id (any more). */
+  readonly answer: (promptId: string, text: string) => Effect.Effect<boolean>
   /** Stored events after `afterSeq`, then live ones; ends when the manager shuts down. */
   readonly events: (id: string, afterSeq: number) => Stream.Stream<StoredEvent, DatabaseError | RunNotFound>
   /** Live statistics of the hosted runs. */
@@ -145,6 +150,8 @@ export const make = (options: RunManagerOptions) =>
     const hubs = new Map<RunId, PubSub.PubSub<StoredEvent>>()
     const control = yield* Effect.makeSemaphore(1)
     const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
+    // Prompts of `human` models wait here for a person (provider: human).
+    const desk = yield* HumanDesk.make
 
     const hubFor = (runId: RunId) =>
       Effect.suspend(() => {
@@ -189,6 +196,7 @@ export const make = (options: RunManagerOptions) =>
         const scope = yield* Scope.fork(runsScope, ExecutionStrategy.sequential)
         const started = yield* Effect.interruptible(Effect.gen(function*() {
           const handle = yield* startRun(start, { services: environment(start.spec) }).pipe(
+            Effect.locally(HumanDesk.currentDesk, Option.some(desk)),
             // Another process (a CLI resume, a second server) drives it: a conflict, not an error.
             Effect.catchTag("RunBusy", (busy) => new RunConflict({ message: busy.message })),
             Effect.provideService(RunLimits, limits),
@@ -307,6 +315,8 @@ export const make = (options: RunManagerOptions) =>
           }
           return replay(yield* steeringStore.list(overview.id))
         }),
+      prompts: (id) => Effect.flatMap(queries.runOverview(id), (overview) => desk.pending(overview.id)),
+      answer: desk.answer,
       events: (id, afterSeq) =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const run = yield* runs.getRun(id)

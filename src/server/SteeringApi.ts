@@ -47,6 +47,29 @@ export const ConcurrencyRequest = Schema.Struct({
 
 export const Concurrency = Schema.Struct({ proposals: Schema.Int, evaluations: Schema.Int }).annotations({ identifier: "Concurrency" })
 
+export const HumanPrompt = Schema.Struct({
+  id: Schema.String,
+  runId: Schema.NullOr(Schema.String),
+  model: Schema.String,
+  system: Schema.String,
+  user: Schema.String,
+  at: Schema.Number
+}).annotations({ identifier: "HumanPrompt", description: "A prompt to a `human` model, waiting for a person's answer" })
+
+export const AnswerRequest = Schema.Struct({
+  text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1_000_000)).annotations({
+    description: "The answer as a model would give it: SEARCH/REPLACE blocks, or the whole program in a fenced code block"
+  })
+}).annotations({ ...strict, identifier: "AnswerRequest" })
+
+export class PromptNotFound extends Schema.TaggedError<PromptNotFound>()(
+  "PromptNotFound",
+  { promptId: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404, description: "No prompt with this id waits for an answer" })
+) {}
+
+const promptId = HttpApiSchema.param("promptId", Schema.String)
+
 const version = HttpApiSchema.param("version", Schema.NumberFromString.pipe(Schema.int(), Schema.positive()))
 
 export class SteeringGroup extends HttpApiGroup.make("steering")
@@ -125,6 +148,19 @@ export class SteeringGroup extends HttpApiGroup.make("steering")
       .addError(RunStateConflict)
       .addError(InvalidRequest)
       .annotate(OpenApi.Description, "How many proposals (LLM calls) and evaluations the run keeps in flight")
+  )
+  .add(
+    HttpApiEndpoint.get("listPrompts")`/runs/${runId}/prompts`
+      .addSuccess(Schema.Array(HumanPrompt))
+      .addError(RunNotFoundError)
+      .annotate(OpenApi.Description, "Prompts of the run's `human` models waiting for a person's answer (provider: human)")
+  )
+  .add(
+    HttpApiEndpoint.post("answerPrompt")`/prompts/${promptId}/answer`
+      .setPayload(AnswerRequest)
+      .addSuccess(Schema.Void, { status: 204 })
+      .addError(PromptNotFound)
+      .annotate(OpenApi.Description, "Answer a waiting prompt; the answer is applied and evaluated like a model's")
   )
   .addError(StorageError)
   .prefix("/api")

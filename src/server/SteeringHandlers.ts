@@ -5,6 +5,7 @@ import type { SteerAction } from "../domain/Steering.js"
 import { RunManager } from "../engine/RunManager.js"
 import { EvolveApi } from "./Api.js"
 import { api } from "./ApiCommon.js"
+import { PromptNotFound } from "./SteeringApi.js"
 
 export const SteeringLive = HttpApiBuilder.group(EvolveApi, "steering", (handlers) =>
   Effect.gen(function*() {
@@ -26,4 +27,10 @@ export const SteeringLive = HttpApiBuilder.group(EvolveApi, "steering", (handler
             onNone: () => ({ proposals: info.overview.spec.config.concurrency.proposals, evaluations: info.overview.spec.config.concurrency.evaluations }),
             onSome: (live) => live.concurrency
           }))))
+      .handle("listPrompts", ({ path }) => api(manager.prompts(path.runId)))
+      .handle("answerPrompt", ({ path, payload }) =>
+        Effect.flatMap(manager.answer(path.promptId, payload.text), (answered) =>
+          answered
+            ? Effect.void
+            : new PromptNotFound({ promptId: path.promptId, message: `no prompt ${path.promptId} waits for an answer (answered already, or its run stopped)` })))
   }))
