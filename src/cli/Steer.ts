@@ -1,20 +1,14 @@
-/** What `evolve steer` does (SteerCommand.ts): each action one request to the server's steering API. */
+/**
+ * What `evolve steer`, `evolve prompts` and `evolve answer` do (SteerCommand.ts): requests to the
+ * steering API of `evolve serve` (ServerClient.ts).
+ */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as HttpBody from "@effect/platform/HttpBody"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as Path from "@effect/platform/Path"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import { Config, Console, Effect, Option } from "effect"
-import { ConfigError } from "../domain/Errors.js"
-import { CliExit } from "./CliExit.js"
+import { Console, Effect, Option } from "effect"
+import { bad, connect, type ServerFlags, withHttp } from "./ServerClient.js"
 
 /** The flags of `evolve steer` (SteerCommand.ts). */
-export interface SteerArgs {
+export interface SteerArgs extends ServerFlags {
   readonly runId: string
-  readonly server: Option.Option<string>
-  readonly tokenFile: Option.Option<string>
-  readonly db: Option.Option<string>
   readonly hint: Option.Option<string>
   readonly replaceGuidance: boolean
   readonly clearHint: Option.Option<number>
@@ -35,12 +29,6 @@ interface Step {
   readonly path: string
   readonly body?: unknown
 }
-
-/** Where `evolve serve` keeps its database by default (its serve.token is written next to it). */
-const defaultDatabase = ".evolve/evolve.db"
-
-const bad = (message: string) => new ConfigError({ message })
-const envOption = (name: string) => Config.option(Config.string(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
 
 /** The requests the flags ask for, in a fixed order. */
 export const steps = (args: SteerArgs, injected: Option.Option<string>) =>
@@ -70,22 +58,6 @@ export const steps = (args: SteerArgs, injected: Option.Option<string>) =>
     return out
   })
 
-/** The token: --token-file, else EVOLVE_TOKEN, else the serve.token the server wrote next to its database; none when there is none. */
-const token = (args: SteerArgs) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    if (Option.isSome(args.tokenFile)) {
-      const file = args.tokenFile.value
-      return Option.some((yield* fs.readFileString(file).pipe(Effect.mapError((e) => bad(`--token-file ${file}: ${e.message}`)))).trim())
-    }
-    const fromEnv = yield* envOption("EVOLVE_TOKEN")
-    if (Option.isSome(fromEnv) && fromEnv.value !== "") return fromEnv
-    const dbPath = Option.isSome(args.db) ? args.db.value : Option.getOrElse(yield* envOption("EVOLVE_DB"), () => defaultDatabase)
-    const file = path.join(path.dirname(path.resolve(dbPath)), "serve.token")
-    return yield* fs.readFileString(file).pipe(Effect.map((t) => Option.some(t.trim())), Effect.orElseSucceed(() => Option.none<string>()))
-  })
-
 const describeSteering = (s: any): string => {
   const lines: Array<string> = []
   const active = (s.guidance as Array<any>).filter((h) => h.clearedAt === null)
@@ -103,46 +75,39 @@ export const steerRun = (args: SteerArgs) =>
     const injected = yield* Effect.transposeOption(Option.map(args.inject, (file) =>
       fs.readFileString(file).pipe(Effect.mapError((e) => bad(`--inject ${file}: ${e.message}`)))))
     const todo = yield* steps(args, injected)
-    const server = (Option.isSome(args.server) ? args.server.value : Option.getOrElse(yield* envOption("EVOLVE_SERVER"), () => "http://127.0.0.1:8765"))
-      .replace(/\/+$/, "")
-    const bearer = yield* token(args)
-    const client = (yield* HttpClient.HttpClient).pipe(
-      HttpClient.mapRequest((r) => (Option.isSome(bearer) ? HttpClientRequest.bearerToken(r, bearer.value) : r))
-    )
-    const send = (method: "GET" | "POST" | "DELETE", path: string, body?: unknown) =>
-      Effect.gen(function*() {
-        const request = HttpClientRequest.make(method)(`${server}${path}`).pipe(
-          HttpClientRequest.setHeader("accept", "application/json"),
-          body === undefined ? (r) => r : HttpClientRequest.setBody(HttpBody.unsafeJson(body))
-        )
-        const response = yield* client.execute(request).pipe(
-          Effect.mapError((e) => bad(`cannot reach evolve serve at ${server}: ${e.message}`))
-        )
-        const json: any = yield* response.json.pipe(Effect.orElseSucceed(() => ({})))
-        return { status: response.status, json }
-      }).pipe(Effect.scoped)
+    const { call } = yield* connect(args, "steer")
     for (const step of todo) {
-      const { json, status } = yield* send(step.method, step.path, step.body)
-      if (status >= 300) {
-        yield* Console.error(`evolve steer: ${step.label}: HTTP ${status}: ${json.message ?? "refused"}`)
-        return yield* new CliExit({ code: 1 })
-      }
+      const json = yield* call(step.label, step.method, step.path, step.body)
       yield* Console.log(step.label === "inject" ? `injected program ${json.programId}` : `${step.label}: done`)
     }
     const run = `/api/runs/${encodeURIComponent(args.runId)}`
-    const read = (path: string) =>
-      Effect.flatMap(send("GET", path), ({ json, status }) =>
-        status < 300 ? Effect.succeed(json) : Effect.zipRight(Console.error(`evolve steer: HTTP ${status}: ${json.message ?? "refused"}`), new CliExit({ code: 1 })))
     if (Option.isSome(args.extend)) {
       // N more evaluations than the run has, or may have: a completed run runs again.
-      const detail = yield* read(run)
+      const detail = yield* call("read the run", "GET", run)
       const max = Math.max(detail.maxEvaluations, detail.evaluated) + args.extend.value
-      const { json, status } = yield* send("POST", `${run}/extend`, { max_evaluations: max })
-      if (status >= 300) {
-        yield* Console.error(`evolve steer: extend: HTTP ${status}: ${json.message ?? "refused"}`)
-        return yield* new CliExit({ code: 1 })
-      }
-      yield* Console.log(`extended to ${max} evaluations (run ${json.status})`)
+      const extended = yield* call("extend", "POST", `${run}/extend`, { max_evaluations: max })
+      yield* Console.log(`extended to ${max} evaluations (run ${extended.status})`)
     }
-    yield* Console.log(describeSteering(yield* read(`${run}/steering`)))
-  }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+    yield* Console.log(describeSteering(yield* call("read the steering", "GET", `${run}/steering`)))
+  }).pipe(withHttp)
+
+/** `evolve prompts <run>`: the prompts of the run's human models waiting for an answer. */
+export const listPrompts = (args: ServerFlags & { readonly runId: string }) =>
+  Effect.gen(function*() {
+    const { call } = yield* connect(args, "prompts")
+    const prompts: Array<any> = yield* call("list prompts", "GET", `/api/runs/${encodeURIComponent(args.runId)}/prompts`)
+    if (prompts.length === 0) return yield* Console.log("no prompt waits for an answer")
+    for (const p of prompts) yield* Console.log(`=== prompt ${p.id} (model ${p.model}, ${new Date(p.at).toISOString()})\n${p.user}\n`)
+    yield* Console.log("answer one with: evolve answer <prompt-id> <file>  (SEARCH/REPLACE blocks, or the whole program)")
+  }).pipe(withHttp)
+
+/** `evolve answer <prompt-id> <file>`: the file is the answer; a bare program is sent as a fenced code block. */
+export const answerPrompt = (args: ServerFlags & { readonly promptId: string; readonly file: string }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(args.file).pipe(Effect.mapError((e) => bad(`${args.file}: ${e.message}`)))
+    const answer = /^(```|~~~)/m.test(text) || /^<{7} SEARCH/m.test(text) ? text : "```\n" + text.replace(/\n?$/, "\n") + "```\n"
+    const { call } = yield* connect(args, "answer")
+    yield* call(`answer ${args.promptId}`, "POST", `/api/prompts/${encodeURIComponent(args.promptId)}/answer`, { text: answer })
+    yield* Console.log(`answered ${args.promptId}`)
+  }).pipe(withHttp)

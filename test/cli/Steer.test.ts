@@ -1,10 +1,10 @@
 /** `evolve steer` against a running `evolve serve` (issue 17): flags become requests with the token; refusals exit 1. */
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Exit, Option } from "effect"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type SteerArgs, steerRun } from "../../src/cli/Steer.js"
+import { answerPrompt, listPrompts, type SteerArgs, steerRun } from "../../src/cli/Steer.js"
 import { example, type Running, startServer } from "../server/support.js"
 
 const none = Option.none()
@@ -28,7 +28,7 @@ const args = (server: Running, over: Partial<SteerArgs>): SteerArgs => ({
   ...over
 } as SteerArgs)
 
-const steer = (a: SteerArgs) => Effect.runPromiseExit(steerRun(a).pipe(Effect.provide(NodeContext.layer)))
+const steer = (a: SteerArgs) => Effect.runPromiseExit(steerRun(a).pipe(Effect.provide(NodeContext.layer))).then((e) => { if (Exit.isFailure(e)) console.log(String(e.cause)); return e })
 
 describe("evolve steer", () => {
   let server: Running
@@ -85,5 +85,31 @@ describe("evolve steer", () => {
     expect(Exit.isSuccess(await steer(args(server, { runId, extend: Option.some(3) })))).toBe(true)
     await server.events(`/api/runs/${runId}/events`, (es) => completed(es) >= 2)
     expect((await server.json(`/api/runs/${runId}`)).body).toMatchObject({ status: "completed", evaluated: 7, maxEvaluations: 7 })
+  })
+  it("evolve prompts / evolve answer: a person answers a human model's prompt with a whole program", async () => {
+    const created = await server.post(`/api/runs`, {
+      program: example("initial_program.mjs"),
+      evaluator: example("evaluator.mjs"),
+      config: { max_evaluations: 2, concurrency: { proposals: 1, evaluations: 1 }, llm: { provider: "human" } }
+    })
+    const runId: string = created.body.id
+    let waiting: Array<any> = []
+    for (let i = 0; i < 200 && waiting.length === 0; i++) {
+      waiting = (await server.json(`/api/runs/${runId}/prompts`)).body
+      if (waiting.length === 0) await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(waiting).toHaveLength(1)
+    const flags = { server: Option.some(server.url), tokenFile: Option.some(join(server.dir, "token")), db: none as Option.Option<string> }
+    expect(Exit.isSuccess(await Effect.runPromiseExit(listPrompts({ ...flags, runId }).pipe(Effect.provide(NodeContext.layer))))).toBe(true)
+    const file = join(server.dir, "answer.mjs")
+    writeFileSync(file, readFileSync(example("initial_program.mjs"), "utf8").replace("const restarts = 2", "const restarts = 4 // a person's choice"))
+    const answered = await Effect.runPromiseExit(answerPrompt({ ...flags, promptId: waiting[0].id, file }).pipe(Effect.provide(NodeContext.layer)))
+    expect(Exit.isSuccess(answered)).toBe(true)
+    const again = await Effect.runPromiseExit(answerPrompt({ ...flags, promptId: waiting[0].id, file }).pipe(Effect.provide(NodeContext.layer)))
+    expect(Exit.isFailure(again)).toBe(true)
+    const events = await server.events(`/api/runs/${runId}/events`, (es) => es.some((e) => e.event === "CandidateEvaluated" && e.data.programId !== undefined && es.some((p) => p.event === "CandidateProposed" && p.data.programId === e.data.programId)))
+    const proposed = events.find((e) => e.event === "CandidateProposed")!
+    expect(proposed.data.model).toBe("human")
+    expect((await server.json(`/api/programs/${proposed.data.programId}`)).body.code).toContain("a person's choice")
   })
 })
