@@ -51,7 +51,9 @@ describe.skipIf(!browserAvailable)("web UI: steering", () => {
 
     await page.goto(`${server.url}/#/runs/${runId}/programs`)
     await page.waitForSelector("#programs-table tr.program-row button.pin")
-    const first = await page.$eval("#programs-table tr.program-row:has(button.pin)", (r) => r.getAttribute("data-id"))
+    // The table re-renders as evaluations come in: read the id in one go.
+    const first = await (await page.waitForFunction(() =>
+      document.querySelector("#programs-table tr.program-row button.pin")?.closest("tr")?.getAttribute("data-id"))).jsonValue()
     await page.click(`#programs-table tr.program-row[data-id="${first}"] button.pin`)
     await page.waitForFunction(() => (document.querySelector("#steer-status")?.textContent ?? "").startsWith("pinned"))
     expect((await steering()).pinned).toEqual([first])
@@ -67,6 +69,26 @@ describe.skipIf(!browserAvailable)("web UI: steering", () => {
     })
     await expect.poll(async () => (await server.json(`/api/runs/${runId}`)).body.config.concurrency.proposals).toBe(5)
     await shot(page, "steering")
+    expect(problems).toEqual([])
+    await server.post(`/api/runs/${runId}/stop`)
+  })
+  it("shows a human model's waiting prompt and sends the answer typed in", async () => {
+    const created = await server.post(`/api/runs`, {
+      program: example("initial_program.mjs"),
+      evaluator: example("evaluator.mjs"),
+      config: { max_evaluations: 2, concurrency: { proposals: 1, evaluations: 1 }, llm: { provider: "human" } }
+    })
+    const runId: string = created.body.id
+    const { page, problems } = await watchedPage(browser, server.url)
+    await page.goto(`${server.url}/#/runs/${runId}/steering`)
+    await page.waitForSelector("#prompts-card details.prompt", { timeout: 15_000 })
+    const line = "  // A deliberately naive simulated annealing with poorly chosen parameters."
+    await page.click("#prompts-card details.prompt summary")
+    await page.fill("#prompts-card details.prompt textarea", `<<<<<<< SEARCH\n${line}\n=======\n${line}\n  // typed in the browser\n>>>>>>> REPLACE\n`)
+    await page.click("#prompts-card details.prompt button")
+    const events = await server.events(`/api/runs/${runId}/events`, (es) => es.some((e) => e.event === "CandidateProposed"))
+    const programId = events.find((e) => e.event === "CandidateProposed")!.data.programId
+    expect((await server.json(`/api/programs/${programId}`)).body.code).toContain("typed in the browser")
     expect(problems).toEqual([])
     await server.post(`/api/runs/${runId}/stop`)
   })

@@ -1,8 +1,9 @@
-// The run's steering tab (issue 17): guidance with its history, pinned and banned parents, an
-// editor to inject a hand-written program, sliders for the concurrency and model weights. Each
+// The run's steering tab (issue 17): prompts of `human` models waiting for an answer, guidance
+// with its history, pinned and banned parents, an editor to inject a hand-written program,
+// sliders for the concurrency and model weights. Each
 // control is one request to the steering API; the panel redraws from the answer and from the
 // run's RunSteered events (another user, the CLI).
-import { api, el, failure, get, loading, put, short, when } from "./lib.js";
+import { api, el, every, failure, get, loading, put, short, when } from "./lib.js";
 
 export async function steeringTab(body, ctx) {
   const base = "/api/runs/" + encodeURIComponent(ctx.id);
@@ -87,17 +88,38 @@ export async function steeringTab(body, ctx) {
     ]);
   }
 
+  // provider: human — prompts waiting for a person's answer (SEARCH/REPLACE blocks or the whole program, fenced).
+  const promptsCard = el("section", { class: "card", id: "prompts-card", hidden: true });
+  async function loadPrompts() {
+    const prompts = await get(base + "/prompts").catch(() => []);
+    const llm = ctx.run.config.llm;
+    promptsCard.hidden = prompts.length === 0 && llm.provider !== "human" && !(llm.models || []).some((m) => m.provider === "human");
+    put(promptsCard, el("h3", { text: "Prompts waiting for you (" + prompts.length + ")" }),
+      ...prompts.map((p) => {
+        const answer = el("textarea", { rows: "8", class: "mono", spellcheck: "false", "aria-label": "Answer to " + p.id, placeholder: "SEARCH/REPLACE blocks, or the whole program in a ``` code block" });
+        const send = el("button", { type: "button", class: "primary", text: "Answer", onclick: () =>
+          api("POST", "/api/prompts/" + encodeURIComponent(p.id) + "/answer", { text: answer.value }).then(loadPrompts, (e) => { status.textContent = e.message; }) });
+        return el("details", { class: "prompt", "data-id": p.id }, [
+          el("summary", { text: p.id + " · " + p.model + " · " + when(p.at) }),
+          el("pre", { class: "mono prompt-text", text: p.user }), answer, el("div", { class: "toolbar" }, [send])
+        ]);
+      }));
+  }
+
   function render(s) {
     const running = ctx.run.active && ctx.run.status === "running";
     put(box,
       running ? null : el("p", { class: "muted", id: "steer-inactive", text: "The run is not running: steering takes effect only on a running run (extend or resume it first)." }),
+      promptsCard,
       el("div", { class: "steer-grid" }, [guidanceCard(s), parentsCard(s), injectCard(s), tuningCard(s)])
     );
     for (const b of box.querySelectorAll("button, input, textarea")) if (!running) b.disabled = true;
+    loadPrompts();
   }
 
   const load = () => get(base + "/steering").then(render, (e) => box.replaceChildren(failure(e, load)));
   ctx.on("RunSteered", () => { if (!box.contains(document.activeElement)) load(); });
+  every(3000, () => { if (!promptsCard.contains(document.activeElement)) loadPrompts(); });
   await load();
 }
 
