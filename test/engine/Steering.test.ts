@@ -22,8 +22,11 @@ const llm = { text: "", model: "test", inputTokens: 10, outputTokens: 2, usd: 0,
 /** What each proposal was given. */
 type Seen = { readonly parent: string; readonly guidance: string; readonly n: number }
 
-/** LLM calls and evaluations take 1 s; a child scores its number (so the latest is the best). */
-const services = (seen: Array<Seen>) => {
+/**
+ * LLM calls and evaluations take 1 s; a child scores its number (so the latest is the best), or
+ * minus it while `worse.on` (so the best stays the best).
+ */
+const services = (seen: Array<Seen>, worse: { on: boolean } = { on: false }) => {
   let n = 0
   return Layer.mergeAll(
     runDefaults,
@@ -33,14 +36,14 @@ const services = (seen: Array<Seen>) => {
           const k = ++n
           seen.push({ parent: input.parent.id, guidance: input.guidance ?? "", n: k })
           yield* Effect.sleep("1 second")
-          return { _tag: "Proposed", code: `score = ${k}\n`, patch: "diff", llm } as const
+          return { _tag: "Proposed", code: `score = ${worse.on ? -k : k}\n`, patch: "diff", llm } as const
         })
     }),
     Layer.succeed(Evaluator, {
       evaluate: (request) =>
         Effect.gen(function*() {
           yield* Effect.sleep("1 second")
-          const score = Number(/score = (\d+)/.exec(request.code)?.[1] ?? 0)
+          const score = Number(/score = (-?\d+)/.exec(request.code)?.[1] ?? 0)
           return { _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 1000 } as const
         })
     }),
@@ -117,6 +120,7 @@ describe("Steering", () => {
   it.scoped("pin restricts parents to the pinned programs until unpinned; a banned program is never a parent again", () =>
     Effect.gen(function*() {
       const seen: Array<Seen> = []
+      const worse = { on: false }
       yield* Effect.gen(function*() {
         const handle = yield* startNew(60)
         yield* TestClock.adjust("6500 millis")
@@ -137,18 +141,24 @@ describe("Steering", () => {
         expect(yield* Effect.flip(handle.client.Pin({ programIds: [ProgramId.make("p_nope")] }))).toMatchObject({ _tag: "SteeringRefused" })
         yield* handle.client.Unpin()
         yield* TestClock.adjust("4 seconds")
+        expect(seen.at(-1)!.parent).toBe((yield* stores.bestPrograms(handle.runId, 1))[0]!.id)
+        // From now on children score worse: once the candidates underway are in, the best stays
+        // the best, and hill_climb would take it as every parent.
+        worse.on = true
+        yield* TestClock.adjust("4 seconds")
         const best = (yield* stores.bestPrograms(handle.runId, 1))[0]!.id
         expect(seen.at(-1)!.parent).toBe(best)
-        // Ban the best: hill_climb now takes the best of the rest, never the banned one.
+        // Banned, it is never a parent again: hill_climb takes the best of the rest.
         const banned = yield* handle.client.Ban({ programId: best })
         expect(banned.banned).toEqual([best])
         const afterBan = seen.length + 1
         yield* TestClock.adjust("10 seconds")
         expect(seen.slice(afterBan).length).toBeGreaterThanOrEqual(4)
         expect(seen.slice(afterBan).every((s) => s.parent !== best)).toBe(true)
+        expect((yield* stores.bestPrograms(handle.runId, 1))[0]!.id).toBe(best)
         expect(yield* Effect.flip(handle.client.Pin({ programIds: [best] }))).toMatchObject({ _tag: "SteeringRefused" })
         yield* stop(handle, {})
-      }).pipe(Effect.provide(services(seen)))
+      }).pipe(Effect.provide(services(seen, worse)))
     }))
 
   it.scoped("an injected program is evaluated next, joins the population and is marked human", () =>
