@@ -33,6 +33,8 @@ export interface HumanDesk {
 /** An in-memory desk. */
 export const make: Effect.Effect<HumanDesk> = Effect.sync(() => {
   const waiting = new Map<string, { readonly prompt: HumanPrompt; readonly reply: Deferred.Deferred<string> }>()
+  // Numbered, since runs with the same seed draw the same random suffixes.
+  let asked = 0
   return {
     pending: (runId) =>
       Effect.sync(() => [...waiting.values()].map((w) => w.prompt).filter((p) => runId === undefined || p.runId === runId)),
@@ -47,7 +49,7 @@ export const make: Effect.Effect<HumanDesk> = Effect.sync(() => {
       Effect.gen(function*() {
         let suffix = ""
         for (let i = 0; i < 8; i++) suffix += "0123456789abcdefghijklmnopqrstuvwxyz"[yield* Random.nextIntBetween(0, 36)]
-        const prompt: HumanPrompt = { ...fields, id: `q_${suffix}`, at: yield* Clock.currentTimeMillis }
+        const prompt: HumanPrompt = { ...fields, id: `q_${++asked}${suffix}`, at: yield* Clock.currentTimeMillis }
         const reply = yield* Deferred.make<string>()
         waiting.set(prompt.id, { prompt, reply })
         return yield* Deferred.await(reply).pipe(Effect.ensuring(Effect.sync(() => waiting.delete(prompt.id))))
