@@ -10,6 +10,7 @@ import { VERSION } from "../domain/Version.js"
 import { generate } from "./GenerateCommand.js"
 import { serve, type ServeHandler } from "./ServeCommand.js"
 import { worker } from "./WorkerCommand.js"
+import { answer, prompts, steer } from "./SteerCommand.js"
 
 // Command definitions only: each handler module is imported when its command runs, so that
 // `evolve --help` loads neither the engine, SQLite nor the HTTP client.
@@ -133,7 +134,7 @@ const debugFlag = Options.boolean("debug").pipe(
 export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
   Command.make("evolve", { debug: debugFlag }).pipe(
     Command.withDescription("asynchronous LLM-driven program evolution"),
-    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, generate])
+    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, steer, prompts, answer, generate])
   )
 
 export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: VERSION })

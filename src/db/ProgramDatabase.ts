@@ -2,7 +2,7 @@
  * The program database: one SQLite file (WAL) or a PostgreSQL database (DESIGN §8), migrations
  * applied, and the stores over its connection, each shaped by what its consumers need (DESIGN §1):
  * runs (RunStore), candidates (CandidateStore), search state (SearchStore), LLM calls
- * (LlmCallStore), events (EventStore), leases (LeaseStore), read-only views (RunQueries), the
+ * (LlmCallStore), events (EventStore), leases (LeaseStore), steering actions (SteeringStore), read-only views (RunQueries), the
  * web UI's explorer (ExploreQueries) and a cluster's evaluation workers (WorkerStore).
  */
 // Deep imports only: a barrel import ("@effect/platform") pulls the whole package, Swagger UI
@@ -28,6 +28,7 @@ import * as RunQueries from "./RunQueries.js"
 import * as RunStore from "./RunStore.js"
 import * as SearchStore from "./SearchStore.js"
 import { checkSchema } from "./SchemaVersion.js"
+import * as SteeringStore from "./SteeringStore.js"
 import * as WorkerStore from "./WorkerStore.js"
 
 /** Every store of the database. */
@@ -41,6 +42,7 @@ export type ProgramDatabase =
   | RunQueries.RunQueries
   | ExploreQueries.ExploreQueries
   | WorkerStore.WorkerStore
+  | SteeringStore.SteeringStore
 
 /**
  * The database in context — its stores and its connection (for what shares it, the LLM cache) —
@@ -62,7 +64,8 @@ export const context: Effect.Effect<
     LeaseStore.LeaseStore,
     RunQueries.RunQueries,
     ExploreQueries.ExploreQueries,
-    WorkerStore.WorkerStore
+    WorkerStore.WorkerStore,
+    SteeringStore.SteeringStore
   )
 )
 
@@ -76,7 +79,8 @@ export const stores: Layer.Layer<ProgramDatabase, never, SqlClient.SqlClient> = 
   LeaseStore.layer,
   RunQueries.layer,
   ExploreQueries.layer,
-  WorkerStore.layer
+  WorkerStore.layer,
+  SteeringStore.layer
 )
 
 const configureSqlite = Effect.gen(function*() {

@@ -194,5 +194,23 @@ export const migrations = {
       heartbeat_at ${t.bigint} NOT NULL,
       stopped_at ${t.bigint}
     )`
+  }),
+  // ---- steering a live run (src/db/SteeringStore.ts, issue 17) ----
+  /**
+   * The steering actions a run accepted, numbered per run: `action` is the action's tag, `data`
+   * its JSON, `program_id` the program an Inject stored. Resume folds them into the run's
+   * guidance, pins, bans and model weights again.
+   */
+  "0011_steering": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE steering (
+      run_id TEXT NOT NULL REFERENCES runs(id),
+      seq BIGINT NOT NULL,
+      at BIGINT NOT NULL,
+      action TEXT NOT NULL,
+      program_id TEXT,
+      data TEXT NOT NULL,
+      PRIMARY KEY (run_id, seq)
+    )`
   })
 }

@@ -17,7 +17,7 @@ const NonNegativeNumber = Schema.Number.pipe(
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: expected("a non-empty string") }))
 
 // ---- LlmConfig (owned by the LLM layer, issue 4) -------------------------------------------
-export const ProviderName = Schema.Literal("offline", "openai-chat", "openai-responses", "replay")
+export const ProviderName = Schema.Literal("offline", "openai-chat", "openai-responses", "replay", "human")
 export type ProviderName = typeof ProviderName.Type
 
 /** Extra JSON fields merged into every request body (e.g. `top_p`, `seed`, `reasoning_effort`). */

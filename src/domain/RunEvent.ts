@@ -71,6 +71,15 @@ export class RunStatusChanged extends Schema.TaggedClass<RunStatusChanged>()("Ru
   reason: Schema.String
 }) {}
 
+/** A person steered the run (issue 17): the action accepted, numbered per run, and what it did. */
+export class RunSteered extends Schema.TaggedClass<RunSteered>()("RunSteered", {
+  ...base,
+  seq: Schema.Number,
+  action: Schema.String,
+  summary: Schema.String,
+  programId: Schema.NullOr(ProgramId)
+}) {}
+
 export const RunEvent = Schema.Union(
   RunStarted,
   CandidateProposed,
@@ -80,6 +89,7 @@ export const RunEvent = Schema.Union(
   LlmCallDone,
   LlmCallRetried,
   LlmCallFailed,
-  RunStatusChanged
+  RunStatusChanged,
+  RunSteered
 )
 export type RunEvent = typeof RunEvent.Type

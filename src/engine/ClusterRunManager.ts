@@ -12,11 +12,14 @@ import { EventStore } from "../db/EventStore.js"
 import type { RunOverview } from "../db/Records.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
+import { SteeringStore } from "../db/SteeringStore.js"
+import { replay } from "../domain/Steering.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import type { StoredEvent } from "./RunEvents.js"
 import * as RunEvents from "./RunEvents.js"
 import { RunEntity, submit } from "./RunEntity.js"
-import { RunConflict, type RunInfo, RunManager, stopReasons, type StopIntent } from "./RunManager.js"
+import { sendSteering } from "./RunClient.js"
+import { RunConflict, type RunInfo, RunManager, steeringError, stopReasons, type StopIntent } from "./RunManager.js"
 import type { RunStats } from "./RunProtocol.js"
 
 export interface ClusterRunManagerOptions {
@@ -38,6 +41,7 @@ export const make = (options: ClusterRunManagerOptions) =>
     const runs = yield* RunStore
     const eventStore = yield* EventStore
     const queries = yield* RunQueries
+    const steeringStore = yield* SteeringStore
     const client = yield* RunEntity.client
     const stores = yield* Effect.context<RunStore | CandidateStore | Sharding.Sharding>()
 
@@ -78,6 +82,17 @@ export const make = (options: ClusterRunManagerOptions) =>
       resume: (id, maxEvaluations) => tell(id, (runId) => client(runId).Resume({ max_evaluations: maxEvaluations })),
       extend: (id, maxEvaluations) => tell(id, (runId) => client(runId).Extend({ max_evaluations: maxEvaluations })),
       setConcurrency: (id, change) => tell(id, (runId) => client(runId).SetConcurrency(change)),
+      steer: (id, action) =>
+        Effect.flatMap(queries.runOverview(id), (overview) => Effect.mapError(sendSteering(client(overview.id), action), steeringError)),
+      steering: (id) =>
+        Effect.gen(function*() {
+          const overview = yield* queries.runOverview(id)
+          const live = active(overview) ? yield* client(overview.id).GetSteering().pipe(Effect.timeout("2 seconds"), Effect.option) : Option.none()
+          return live._tag === "Some" ? live.value : replay(yield* steeringStore.list(overview.id))
+        }),
+      // provider: human needs the desk of a single `evolve serve` (not kept across a cluster yet).
+      prompts: (id) => Effect.as(queries.runOverview(id), []),
+      answer: () => Effect.succeed(false),
       events: (id, afterSeq) =>
         Stream.unwrap(Effect.map(runs.getRun(id), (run) => {
           // The run may be hosted by another process: its stored events are the stream.

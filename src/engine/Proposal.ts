@@ -28,6 +28,8 @@ export interface ProposalTask {
   readonly recentFailures: ReadonlyArray<Failure>
   /** USD this proposal reserved under `budget_usd`. */
   readonly reservedUsd: number
+  /** A person's guidance in force when the proposal started (issue 17); "" for none. */
+  readonly guidance?: string | undefined
 }
 
 export type ProposalOutcome =
@@ -130,7 +132,8 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
       recentFailures: task.recentFailures,
       mode: picked.mode,
       inspirationLabels: picked.labels,
-      settings: context.settings
+      settings: context.settings,
+      guidance: task.guidance
     }, onRetry)
     const at = yield* Clock.currentTimeMillis
     if (result._tag === "Failed" && result.kind === "llm" && result.reason === "circuit_open") {

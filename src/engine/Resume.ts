@@ -9,9 +9,11 @@ import { CandidateStore } from "../db/CandidateStore.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import type { StoredRun } from "../db/Records.js"
 import { SearchStore } from "../db/SearchStore.js"
+import { SteeringStore } from "../db/SteeringStore.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { Failure, Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
+import { emptySteering, replay, type SteeringView } from "../domain/Steering.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { decodeDescriptor } from "../population/Features.js"
 import { optionsFromConfig, Population } from "../population/Population.js"
@@ -33,6 +35,8 @@ export interface Loaded {
   /** Pending candidates whose evaluation was cut off MAX_EVALUATION_STARTS times: failed, not retried. */
   readonly exhausted: ReadonlyArray<{ readonly program: Program; readonly starts: number }>
   readonly initialProgramId: ProgramId | null
+  /** The steering actions the run accepted, folded (guidance, pins, bans, model weights). */
+  readonly steering: SteeringView
 }
 
 /** The code of a program, or "" when it is gone (reference code for MAP-Elites features). */
@@ -51,7 +55,8 @@ export const load = (runId: RunId, config: RunConfig, resumed: boolean) =>
         sinceBest: 0,
         requeue: [],
         exhausted: [],
-        initialProgramId: null
+        initialProgramId: null,
+        steering: emptySteering
       } satisfies Loaded
     }
     const search = yield* SearchStore
@@ -75,6 +80,10 @@ export const load = (runId: RunId, config: RunConfig, resumed: boolean) =>
     for (const o of yield* llmCalls.llmOutcomes(runId, (id) => population.scoreOf(id))) {
       yield* llm.recordOutcome(o.model, o.improvement, o.usd)
     }
+    // Steering outlives the session: guidance, pins and bans come back with the state; model
+    // weights are told to the new LLM client again.
+    const steering = replay(yield* (yield* SteeringStore).list(runId))
+    for (const [model, weight] of Object.entries(steering.modelWeights)) yield* llm.setWeight(model, weight)
     const starts = (p: Program) => stored.evaluationStarts.get(p.id) ?? 0
     return {
       population,
@@ -83,7 +92,8 @@ export const load = (runId: RunId, config: RunConfig, resumed: boolean) =>
       sinceBest: searchState.evaluationsSinceBest,
       requeue: stored.pending.filter((p) => starts(p) < MAX_EVALUATION_STARTS),
       exhausted: stored.pending.filter((p) => starts(p) >= MAX_EVALUATION_STARTS).map((program) => ({ program, starts: starts(program) })),
-      initialProgramId: stored.initialProgramId
+      initialProgramId: stored.initialProgramId,
+      steering
     } satisfies Loaded
   })
 
@@ -105,6 +115,7 @@ export const initialState = (runId: RunId, startedAt: number, config: RunConfig,
     outputTokens: stored?.outputTokens ?? 0,
     usd: stored?.usd ?? 0,
     firstCallUsd,
-    hashes: stored?.codeHashes ?? []
+    hashes: stored?.codeHashes ?? [],
+    steering: loaded.steering
   })
 }

@@ -11,11 +11,14 @@ import { CandidateStore } from "../db/CandidateStore.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
+import { SteeringStore } from "../db/SteeringStore.js"
 import { DatabaseError } from "../domain/Errors.js"
 import type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 import { makeProgramId, makeRunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
+import { guidanceText, type SteeringAction } from "../domain/Steering.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
@@ -26,9 +29,10 @@ import * as RunLease from "./RunLease.js"
 import { RunLimits } from "./RunLimits.js"
 import * as Outcomes from "./Outcomes.js"
 import * as RunClient from "./RunClient.js"
-import { RunNotActive, type RunStats, type StopReason } from "./RunProtocol.js"
+import { RunNotActive, type RunStats, SteeringRefused, type StopReason } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 import * as Resume from "./Resume.js"
+import * as Steer from "./Steer.js"
 
 export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 
@@ -48,6 +52,7 @@ type Message =
   | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
   | { readonly _tag: "GraceExpired" }
   | { readonly _tag: "Control"; readonly control: RunClient.Control; readonly reply: Deferred.Deferred<RunStats> }
+  | { readonly _tag: "Steer"; readonly action: SteeringAction; readonly reply: Deferred.Deferred<RunClient.SteerReply, SteeringRefused> }
 
 const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
 
@@ -68,6 +73,7 @@ export const start = (options: StartOptions) =>
     const proposer = yield* Proposer
     const dispatch = yield* EvaluationDispatch
     const llm = yield* LlmClient
+    const steeringStore = yield* SteeringStore
     const shared = yield* RunLimits
     let spec = options.spec
     const config = spec.config
@@ -142,11 +148,11 @@ export const start = (options: StartOptions) =>
         // evaluation and the proposal's number, so its random choices do not depend on how
         // fibers interleave (failed proposals are retried under a new number).
         const random = Random.make(`${config.seed}:${sessionStart}:${state.proposalNumber}`)
-        const sample = yield* population.sample.pipe(Effect.withRandom(random))
+        const sample = yield* population.sampleSteered(Steer.parentFilter(state)).pipe(Effect.withRandom(random))
         const islandTop = novelty && sample !== undefined
           ? population.islandTop(sample.island, config.search.novelty!.compare_with).map((m) => m.id)
           : []
-        const task = { sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd }
+        const task = { sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd, guidance: guidanceText(state.steering) }
         state = RunState.proposalStarted(state, reservedUsd)
         yield* FiberSet.run(
           proposals,
@@ -187,6 +193,7 @@ export const start = (options: StartOptions) =>
     // ---- the owner's handlers ---------------------------------------------------------------
 
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
+    const steerContext = { runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish }
     const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
       Effect.map(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => void (state = next))
 
@@ -199,14 +206,18 @@ export const start = (options: StartOptions) =>
           case "Extend":
             state = RunState.extend(state, control.maxEvaluations)
             spec = { ...spec, config: { ...spec.config, max_evaluations: control.maxEvaluations } }
-            return yield* runs.setRunSpec(runId, spec, yield* now)
+            yield* runs.setRunSpec(runId, spec, yield* now)
+            state = yield* Steer.record(steerContext, state, { _tag: "Extend", max_evaluations: control.maxEvaluations })
+            return
           case "SetConcurrency":
             state = RunState.setConcurrency(state, control)
             spec = {
               ...spec,
               config: { ...spec.config, concurrency: { ...spec.config.concurrency, ...RunState.stats(state, 0).concurrency } }
             }
-            return yield* runs.setRunSpec(runId, spec, yield* now)
+            yield* runs.setRunSpec(runId, spec, yield* now)
+            state = yield* Steer.record(steerContext, state, { _tag: "SetConcurrency", proposals: control.proposals, evaluations: control.evaluations })
+            return
         }
       })
 
@@ -237,6 +248,13 @@ export const start = (options: StartOptions) =>
         case "Control":
           return onControl(message.control).pipe(
             Effect.zipRight(Effect.flatMap(now, (at) => Deferred.succeed(message.reply, RunState.stats(state, at))))
+          )
+        case "Steer":
+          return Steer.take(steerContext, state, message.action).pipe(
+            Effect.tapError((e) => Deferred.fail(message.reply, e._tag === "SteeringRefused" ? e : new SteeringRefused({ runId, message: e.message }))),
+            Effect.flatMap((taken) => Effect.suspend(() => Deferred.succeed(message.reply, (state = taken.state, taken.reply)))),
+            Effect.catchTag("SteeringRefused", () => Effect.void),
+            Effect.asVoid
           )
       }
     }
@@ -335,6 +353,7 @@ export const start = (options: StartOptions) =>
 
     yield* Effect.scoped(owner).pipe(
       Effect.ensuring(Effect.ignore(lease.release)),
+      Effect.locally(HumanDesk.currentRun, runId),
       Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`)),
       Effect.exit,
       Effect.flatMap((exit) => Deferred.done(done, exit)),
@@ -346,17 +365,20 @@ export const start = (options: StartOptions) =>
     const notActive = () =>
       new RunNotActive({ runId, message: `run ${runId} is not running (it has ${state.status === "stopping" ? "been asked to stop" : state.status})` })
     const stats = Effect.map(now, (at) => RunState.stats(state, at))
+    /** Hands a message to the owner; one that arrives as the run ends is not answered by it: the run is not active. */
+    const askOwner = <A, E>(message: (reply: Deferred.Deferred<A, E>) => Message) =>
+      Effect.gen(function*() {
+        if (state.stop !== null) return yield* notActive()
+        const reply = yield* Deferred.make<A, E>()
+        yield* send(message(reply))
+        return yield* Deferred.await(reply).pipe(Effect.raceFirst(Effect.flatMap(Effect.exit(Deferred.await(done)), () => notActive())))
+      })
     const client = yield* RunClient.serve({
       runId,
       stats,
-      ask: (control) =>
-        Effect.gen(function*() {
-          if (state.stop !== null) return yield* notActive()
-          const reply = yield* Deferred.make<RunStats>()
-          yield* send({ _tag: "Control", control, reply })
-          // A message that arrives as the run ends is not answered by it: the run is not active.
-          return yield* Deferred.await(reply).pipe(Effect.raceFirst(Effect.flatMap(Effect.exit(Deferred.await(done)), () => notActive())))
-        })
+      ask: (control) => askOwner<RunStats, never>((reply) => ({ _tag: "Control", control, reply })),
+      steer: (action) => askOwner<RunClient.SteerReply, SteeringRefused>((reply) => ({ _tag: "Steer", action, reply })),
+      steering: Effect.sync(() => state.steering)
     })
 
     return {

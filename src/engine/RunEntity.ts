@@ -103,6 +103,14 @@ export const layer = RunEntity.toLayer(
       Pause: () => hosted === undefined ? notActive() : hosted.handle.client.Pause(),
       SetConcurrency: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.SetConcurrency(payload),
       GetStats: () => hosted === undefined ? notActive() : hosted.handle.stats,
+      AddHint: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.AddHint(payload),
+      ClearHint: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.ClearHint(payload),
+      Pin: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Pin(payload),
+      Unpin: () => hosted === undefined ? notActive() : hosted.handle.client.Unpin(),
+      Ban: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Ban(payload),
+      Inject: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Inject(payload),
+      SetModelWeight: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.SetModelWeight(payload),
+      GetSteering: () => hosted === undefined ? notActive() : hosted.handle.client.GetSteering(),
       EvaluationDone: ({ payload }) => hosted === undefined ? Effect.void : hosted.check([payload.programId])
     })
   }),

@@ -26,11 +26,15 @@ import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import type { RunOverview } from "../db/Records.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
+import { SteeringStore } from "../db/SteeringStore.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import type { RunEvent } from "../domain/RunEvent.js"
+import { replay, type SteerAction, type SteeringView } from "../domain/Steering.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import type { RunHandle, StartOptions } from "./RunActor.js"
+import { sendSteering, type SteerReply } from "./RunClient.js"
 import * as RunEvents from "./RunEvents.js"
 import type { StoredEvent } from "./RunEvents.js"
 import type { RunStats } from "./RunProtocol.js"
@@ -67,6 +71,13 @@ export interface RunInfo {
 
 export class RunConflict extends Data.TaggedError("RunConflict")<{ readonly message: string }> {}
 
+/** A steering action the run refused (an unknown program or hint, a duplicate program…). */
+export class SteeringInvalid extends Data.TaggedError("SteeringInvalid")<{ readonly message: string }> {}
+
+/** A refusal of a run's steering message: SteeringRefused is the request's fault, anything else a conflict. */
+export const steeringError = (e: { readonly _tag: string; readonly message: string }) =>
+  e._tag === "SteeringRefused" ? new SteeringInvalid({ message: e.message }) : new RunConflict({ message: e.message })
+
 export interface RunManagerOptions {
   /** LLM proposals in flight across all hosted runs. */
   readonly llmConcurrency: number
@@ -99,6 +110,14 @@ export class RunManager extends Context.Tag("evolve/RunManager")<RunManager, {
     id: string,
     change: { readonly proposals?: number | undefined; readonly evaluations?: number | undefined }
   ) => Effect.Effect<RunInfo, Failures>
+  /** A steering action for a run running here (RunConflict otherwise: steering needs a running run). */
+  readonly steer: (id: string, action: SteerAction) => Effect.Effect<SteerReply, Failures | SteeringInvalid>
+  /** A run's steering state: live while it runs, else as its stored actions left it. */
+  readonly steering: (id: string) => Effect.Effect<SteeringView, DatabaseError | RunNotFound>
+  /** Prompts of the run's `human` models waiting for a person's answer, oldest first. */
+  readonly prompts: (id: string) => Effect.Effect<ReadonlyArray<HumanDesk.HumanPrompt>, DatabaseError | RunNotFound>
+  /** A person's answer to a waiting prompt; false when no prompt has that id (any more). */
+  readonly answer: (promptId: string, text: string) => Effect.Effect<boolean>
   /** Stored events after `afterSeq`, then live ones; ends when the manager shuts down. */
   readonly events: (id: string, afterSeq: number) => Stream.Stream<StoredEvent, DatabaseError | RunNotFound>
   /** Live statistics of the hosted runs. */
@@ -117,6 +136,7 @@ export const make = (options: RunManagerOptions) =>
     const runs = yield* RunStore
     const eventStore = yield* EventStore
     const queries = yield* RunQueries
+    const steeringStore = yield* SteeringStore
     const database = yield* ProgramDatabase.context
     // Runs live in scopes of their own, closed by `shutdown` only after they have stopped gracefully
     // (child scopes of the layer's scope would be closed, interrupting the runs, before it runs).
@@ -130,6 +150,8 @@ export const make = (options: RunManagerOptions) =>
     const hubs = new Map<RunId, PubSub.PubSub<StoredEvent>>()
     const control = yield* Effect.makeSemaphore(1)
     const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
+    // Prompts of `human` models wait here for a person (provider: human).
+    const desk = yield* HumanDesk.make
 
     const hubFor = (runId: RunId) =>
       Effect.suspend(() => {
@@ -174,6 +196,7 @@ export const make = (options: RunManagerOptions) =>
         const scope = yield* Scope.fork(runsScope, ExecutionStrategy.sequential)
         const started = yield* Effect.interruptible(Effect.gen(function*() {
           const handle = yield* startRun(start, { services: environment(start.spec) }).pipe(
+            Effect.locally(HumanDesk.currentDesk, Option.some(desk)),
             // Another process (a CLI resume, a second server) drives it: a conflict, not an error.
             Effect.catchTag("RunBusy", (busy) => new RunConflict({ message: busy.message })),
             Effect.provideService(RunLimits, limits),
@@ -280,6 +303,20 @@ export const make = (options: RunManagerOptions) =>
           return yield* info(overview.id)
         })),
       setConcurrency: (id, change) => tell(id, (h) => h.client.SetConcurrency(change)),
+      steer: (id, action) =>
+        control.withPermits(1)(Effect.flatMap(hosted(id), (h) => Effect.mapError(sendSteering(h.client, action), steeringError))),
+      steering: (id) =>
+        Effect.gen(function*() {
+          const overview = yield* queries.runOverview(id)
+          const entry = active.get(overview.id)
+          if (entry !== undefined) {
+            const live = yield* Effect.option(entry.handle.client.GetSteering())
+            if (live._tag === "Some") return live.value
+          }
+          return replay(yield* steeringStore.list(overview.id))
+        }),
+      prompts: (id) => Effect.flatMap(queries.runOverview(id), (overview) => desk.pending(overview.id)),
+      answer: desk.answer,
       events: (id, afterSeq) =>
         Stream.unwrapScoped(Effect.gen(function*() {
           const run = yield* runs.getRun(id)

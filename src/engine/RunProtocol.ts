@@ -8,6 +8,7 @@ import * as RpcGroup from "@effect/rpc/RpcGroup"
 import { Schema } from "effect"
 import { ProgramId, RunId } from "../domain/Ids.js"
 import { RunStatus } from "../domain/RunEvent.js"
+import { HintText, SteeringView } from "../domain/Steering.js"
 
 export const StopReason = Schema.Literal(
   "max_evaluations",
@@ -104,4 +105,76 @@ export const SetConcurrency = Rpc.make("SetConcurrency", {
 
 export const GetStats = Rpc.make("GetStats", { success: RunStats, error: RunNotActive })
 
-export const RunProtocol = RpcGroup.make(Stop, Pause, Resume, Extend, SetConcurrency, GetStats)
+// ---- steering (issue 17): each accepted action is stored, published as RunSteered, kept on resume ----
+
+/** A steering action the run cannot take (an unknown program or hint, a duplicate program…). */
+export class SteeringRefused extends Schema.TaggedError<SteeringRefused>()("SteeringRefused", {
+  runId: RunId,
+  message: Schema.String
+}) {}
+
+const steeringError = Schema.Union(RunNotActive, SteeringRefused)
+
+/** Guidance for every later prompt, versioned; `replace`: the hints in force leave the guidance first. */
+export const AddHint = Rpc.make("AddHint", {
+  payload: { text: HintText, replace: Schema.optional(Schema.Boolean) },
+  success: SteeringView,
+  error: steeringError
+})
+
+/** Takes hint `version` out of the guidance (it stays in the history). */
+export const ClearHint = Rpc.make("ClearHint", {
+  payload: { version: Schema.Int.pipe(Schema.positive()) },
+  success: SteeringView,
+  error: steeringError
+})
+
+/** Parents only from these (scored) programs until Unpin. */
+export const Pin = Rpc.make("Pin", {
+  payload: { programIds: Schema.NonEmptyArray(ProgramId) },
+  success: SteeringView,
+  error: steeringError
+})
+
+export const Unpin = Rpc.make("Unpin", { success: SteeringView, error: steeringError })
+
+/** Never a parent again. */
+export const Ban = Rpc.make("Ban", { payload: { programId: ProgramId }, success: SteeringView, error: steeringError })
+
+export class Injected extends Schema.Class<Injected>("Injected")({ programId: ProgramId, steering: SteeringView }) {}
+
+/** A hand-written candidate: stored pending, evaluated next like any other, its lineage marked human (model "human"). */
+export const Inject = Rpc.make("Inject", {
+  payload: {
+    code: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1_000_000)),
+    note: Schema.optional(Schema.String.pipe(Schema.maxLength(1000)))
+  },
+  success: Injected,
+  error: steeringError
+})
+
+/** A model's share of later proposals (0: not used while another has weight). */
+export const SetModelWeight = Rpc.make("SetModelWeight", {
+  payload: { model: Schema.String.pipe(Schema.minLength(1)), weight: Schema.Number.pipe(Schema.nonNegative(), Schema.finite()) },
+  success: SteeringView,
+  error: steeringError
+})
+
+export const GetSteering = Rpc.make("GetSteering", { success: SteeringView, error: RunNotActive })
+
+export const RunProtocol = RpcGroup.make(
+  Stop,
+  Pause,
+  Resume,
+  Extend,
+  SetConcurrency,
+  GetStats,
+  AddHint,
+  ClearHint,
+  Pin,
+  Unpin,
+  Ban,
+  Inject,
+  SetModelWeight,
+  GetSteering
+)

@@ -10,6 +10,7 @@ import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Failure, LlmUsage, Program } from "../domain/Program.js"
 import type { MetricTarget, RunConfig } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
+import type { SteeringView } from "../domain/Steering.js"
 import { RunStats, type StopReason } from "./RunProtocol.js"
 import * as StopRules from "./StopRules.js"
 
@@ -85,6 +86,8 @@ export interface RunState {
   readonly hashes: HashSet.HashSet<string>
   /** Proposals numbered in this session (each draws from its own random stream). */
   readonly proposalNumber: number
+  /** What a person set: guidance, pinned and banned parents, model weights (issue 17). */
+  readonly steering: SteeringView
   readonly stop: StopRequest | null
 }
 
@@ -119,6 +122,7 @@ export type Start =
     | "outputTokens"
     | "usd"
     | "firstCallUsd"
+    | "steering"
   >
   & { readonly pending: number; readonly hashes: Iterable<string> }
 

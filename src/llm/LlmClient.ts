@@ -96,6 +96,8 @@ export class LlmClient extends Context.Tag("evolve/LlmClient")<LlmClient, {
   readonly estimateCostUsd: (request: LlmRequest) => Effect.Effect<number>
   /** Feeds the bandit: a candidate from `model` improved on its parent by `improvement` (≤ 0: none) and cost `usd`. */
   readonly recordOutcome: (model: string, improvement: number, usd: number) => Effect.Effect<void>
+  /** A model's weight from now on (a person steering the run); false when the client has no such model. */
+  readonly setWeight: (model: string, weight: number) => Effect.Effect<boolean>
   readonly status: Effect.Effect<ReadonlyArray<ModelStatus>>
 }>() {}
 
@@ -110,5 +112,6 @@ export const fromComplete = (
     complete,
     estimateCostUsd: () => Effect.succeed(0),
     recordOutcome: () => Effect.void,
+    setWeight: (name) => Effect.succeed(name === model),
     status: Effect.succeed([])
   })

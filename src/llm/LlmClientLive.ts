@@ -68,6 +68,12 @@ export const makeClient = (
       runtimes.push(yield* makeModelRuntime(spec, config, apiKey, options.languageModel))
     }
     const byName = new Map(runtimes.map((r) => [r.spec.name, r]))
+    /** Weights set while the run goes (steering), over the config's. */
+    const weights = new Map<string, number>()
+    const weighted = (spec: ModelSpec): ModelSpec => {
+      const weight = weights.get(spec.name)
+      return weight === undefined ? spec : { ...spec, weight }
+    }
     const estimate = (rt: ModelRuntime, request: LlmRequest) => estimateUsd(rt, request, config.typical_output_tokens)
 
     const selector = makeSelector(specs, {
@@ -113,7 +119,7 @@ export const makeClient = (
         while (true) {
           const available: Array<ModelSpec> = []
           for (const rt of runtimes) {
-            if (!tried.has(rt.spec.name) && (yield* rt.breaker.available)) available.push(rt.spec)
+            if (!tried.has(rt.spec.name) && (yield* rt.breaker.available)) available.push(weighted(rt.spec))
           }
           if (available.length === 0) return yield* allOpen(startNs, attempts, last)
           const spec = yield* selector.choose(available)
@@ -166,6 +172,12 @@ export const makeClient = (
           return rt !== undefined ? estimate(rt, request) : Math.max(...runtimes.map((r) => estimate(r, request)))
         }),
       recordOutcome: (model, improvement, usd) => Effect.sync(() => selector.recordOutcome(model, improvement, usd)),
+      setWeight: (model, weight) =>
+        Effect.sync(() => {
+          if (!byName.has(model)) return false
+          weights.set(model, weight)
+          return true
+        }),
       status: Effect.suspend(() => {
         const arms = selector.stats()
         return Effect.forEach(runtimes, (rt) => modelStatus(rt, arms.find((a) => a.name === rt.spec.name)))

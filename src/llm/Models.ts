@@ -28,7 +28,17 @@ export interface ModelSpec {
 }
 
 /** The label of a single-model config (kept "offline" for the offline provider, as before). */
-const singleName = (config: LlmConfig): string => config.provider === "offline" ? "offline" : config.model
+const singleName = (config: LlmConfig): string => config.provider === "offline" || config.provider === "human" ? config.provider : config.model
+
+/** A person answers in minutes to hours: a human model waits a day by default, and is never retried. */
+const HUMAN_TIMEOUT_MS = 24 * 3600 * 1000
+const humanDefaults = (spec: ModelSpec, timeoutGiven: boolean): ModelSpec =>
+  spec.provider !== "human" ? spec : {
+    ...spec,
+    timeoutMs: timeoutGiven ? spec.timeoutMs : HUMAN_TIMEOUT_MS,
+    retryBudgetMs: Math.max(spec.retryBudgetMs, timeoutGiven ? spec.timeoutMs : HUMAN_TIMEOUT_MS),
+    maxRetries: 0
+  }
 
 /** Resolves `config` into its models, in config order. Names are made unique ("m", "m#2", …). */
 export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
@@ -50,7 +60,7 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
     replayFile: config.replay_file
   }
   if (config.models === undefined || config.models.length === 0) {
-    return [{ ...base, name: singleName(config), model: config.model }]
+    return [humanDefaults({ ...base, name: singleName(config), model: config.model }, false)]
   }
   const seen = new Map<string, number>()
   return config.models.map((m): ModelSpec => {
@@ -58,7 +68,7 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
     const wanted = m.name ?? (provider === "offline" && m.model === config.model ? "offline" : m.model)
     const n = (seen.get(wanted) ?? 0) + 1
     seen.set(wanted, n)
-    return {
+    return humanDefaults({
       name: n === 1 ? wanted : `${wanted}#${n}`,
       provider,
       model: m.model,
@@ -76,7 +86,7 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
       maxConcurrency: m.max_concurrency ?? base.maxConcurrency,
       requestsPerMinute: m.requests_per_minute ?? base.requestsPerMinute,
       replayFile: m.replay_file ?? base.replayFile
-    }
+    }, m.timeout_seconds !== undefined)
   })
 }
 

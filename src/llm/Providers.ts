@@ -6,13 +6,15 @@
  *   `POST {base_url}/responses`), over an `OpenAiClient` with no retry of its own (ours is the
  *   only retry loop);
  * - `offline`: the deterministic mutator;
- * - `replay`: no LanguageModel (the client answers from the recorded file).
+ * - `replay`: no LanguageModel (the client answers from the recorded file);
+ * - `human`: a person answers on the desk of `evolve serve` (HumanDesk).
  * Per-call temperature / max tokens overrides travel in a FiberRef (`withCallOverrides`).
  */
 import type * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { Effect, Option, type Redacted, type Scope } from "effect"
 import type { ModelSpec } from "./Models.js"
+import * as HumanDesk from "./HumanDesk.js"
 import * as OfflineModel from "./OfflineModel.js"
 import * as OpenAiChat from "./OpenAiChat.js"
 
@@ -62,6 +64,8 @@ export const makeLanguageModel = (
       })
     case "replay":
       return Effect.succeed(Option.none())
+    case "human":
+      return Effect.map(HumanDesk.languageModel(spec.name), Option.some)
   }
 }
 

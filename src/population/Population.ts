@@ -32,6 +32,7 @@ import { type FailedEntry, FRONT_CAP, Island, type Member } from "./Island.js"
 import { addToFront, type FrontEntry, frontOf, isComplete, orient } from "./Pareto.js"
 import { fixSample, inspirationsFor, pickParent, type Sample } from "./Sampling.js"
 import { defaultOptions, type SearchOptions } from "./SearchOptions.js"
+import { uniformIndex } from "./Selection.js"
 
 export type { FailedEntry, Member } from "./Island.js"
 export type { InspirationKind, Sample, SampleMode } from "./Sampling.js"
@@ -338,4 +339,42 @@ export class Population {
       return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: island.index, mode }
     })
   })
+
+  /**
+   * `sample` under a person's steering (issue 17). Pinned programs (those still scored and not
+   * banned): the parent is one of them, bred on its own island. Banned programs are never the
+   * parent; the island's pool is filtered for that (O(pool) per draw, only while a ban exists);
+   * an island with nothing left breeds from the initial program (undefined).
+   */
+  sampleSteered(steer: { readonly pinned: ReadonlyArray<string>; readonly banned: ReadonlySet<string> }): Effect.Effect<Sample | undefined> {
+    if (steer.pinned.length === 0 && steer.banned.size === 0) return this.sample
+    return Effect.suspend(() => {
+      const { banned } = steer
+      const pinned = steer.pinned.flatMap((id) => {
+        const m = this.byId.get(id)
+        return m !== undefined && !banned.has(id) ? [m] : []
+      })
+      const island = pinned.length > 0 ? undefined : this.nextIsland()
+      const pool = island === undefined ? [] : (island.pool.length > 0 ? island.pool : island.members).filter((m) => !banned.has(m.id))
+      if (island !== undefined && pool.length === 0) return Effect.succeed(undefined)
+      const { islands, options, uses } = this
+      return Effect.gen(function*() {
+        let home = island
+        let member: Member
+        let mode: Sample["mode"] = "exploit"
+        if (home === undefined) {
+          member = pinned[yield* uniformIndex(pinned.length)]!
+          home = islands[member.island % islands.length]!
+        } else {
+          const picked = yield* pickParent(home, pool, options, uses)
+          // The Pareto front is not filtered: a banned pick falls back to the pool's best.
+          member = banned.has(picked.member.id) ? pool[0]! : picked.member
+          mode = picked.mode
+        }
+        uses.set(member.id, (uses.get(member.id) ?? 0) + 1)
+        const inspirations = yield* inspirationsFor(home, home.members, member, options)
+        return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: home.index, mode }
+      })
+    })
+  }
 }

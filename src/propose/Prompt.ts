@@ -7,8 +7,8 @@
  *
  * Templates (`prompt.system_template[_file]`, `prompt.user_template[_file]`) use
  * `{{placeholder}}`s, substituted in one pass (text inside values is never re-expanded):
- * goal, language, edit_rules, required_symbols, results, weaknesses, inspirations, retry,
- * current_program, instruction, task.
+ * goal, guidance (a person's hints, issue 17), language, edit_rules, required_symbols, results,
+ * weaknesses, inspirations, retry, current_program, instruction, task.
  */
 import { fencedBlocks } from "./Edits.js"
 
@@ -44,6 +44,8 @@ export const promptLimits: PromptLimits = {
 
 export interface PromptInput {
   readonly goal: string
+  /** A person's guidance for the run (lines of hints), shown right under the goal. */
+  readonly guidance?: string | undefined
   /** e.g. "javascript", "python" (also used as the code fence's info string). */
   readonly language: string
   readonly editFormat: "diff" | "full"
@@ -163,6 +165,8 @@ Keep the program's interface, imports and output format intact.{{required_symbol
 
 export const defaultUserTemplate = `# Goal
 {{goal}}
+
+{{guidance}}
 
 # Current program's results
 {{results}}
@@ -294,9 +298,12 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
     ? "Propose an improvement to the current program as SEARCH/REPLACE blocks."
     : "Propose an improved version of the current program as one complete fenced code block."
   const required = input.requiredSymbols ?? []
+  const guidanceLines = defuse((input.guidance ?? "").trim())
+  const guidance = guidanceLines === "" ? "" : `# Guidance from the user (follow it)\n${guidanceLines}`
   const currentProgram = fenced(parent.code, lang)
   const values: Record<string, string> = {
     goal: defuse(input.goal.trim()) || "Improve the program's score.",
+    guidance,
     language: input.language,
     edit_rules: input.editFormat === "diff" ? diffRules : fullRules,
     required_symbols: required.length > 0 ? `\nThese names must stay defined: ${required.join(", ")}.` : "",
@@ -309,7 +316,10 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
     task
   }
   const system = renderTemplate(input.templates?.system ?? defaultSystemTemplate, values)
-  let user = renderTemplate(input.templates?.user ?? defaultUserTemplate, values)
+  const userTemplate = input.templates?.user ?? defaultUserTemplate
+  let user = renderTemplate(userTemplate, values)
+  // Guidance reaches every prompt, also through a template that has no place for it.
+  if (guidance !== "" && !/\{\{\s*guidance\s*\}\}/.test(userTemplate)) user = `${guidance}\n\n${user}`
   // The current program must be the last fenced block, whatever the template says.
   if (fencedBlocks(user).blocks.at(-1) !== toLf(parent.code).replace(/\s+$/, "")) {
     user = `${user}\n\n# Current program\n${currentProgram}\n\n${task}`

@@ -44,6 +44,8 @@ export interface ProposalInput {
   readonly inspirationLabels?: ReadonlyArray<string | undefined> | undefined
   /** Overrides of the layer's settings for this proposal (the engine passes the run's). */
   readonly settings?: Partial<ProposalSettings> | undefined
+  /** A person's guidance for the run, shown under the goal ("" or undefined: none). */
+  readonly guidance?: string | undefined
 }
 
 /** One exchange of a proposal with the LLM: the prompt sent and the answer (null when the call failed). */
@@ -180,6 +182,7 @@ export const make = (options: ProposerOptions) =>
         const labels = input.inspirationLabels ?? []
         const base = {
           goal: options.goal,
+          guidance: input.guidance,
           language: options.language,
           editFormat: options.editFormat,
           parent: {

@@ -20,6 +20,7 @@ import {
   strict
 } from "./ApiCommon.js"
 import { ExploreGroup, WorkspaceGroup } from "./ExploreApi.js"
+import { SteeringGroup } from "./SteeringApi.js"
 
 export { InvalidRequest, ProgramNotFoundError, RunNotFoundError, RunStateConflict, StorageError } from "./ApiCommon.js"
 
@@ -338,6 +339,7 @@ export class EvolveApi extends HttpApi.make("evolve")
   .add(ProgramsGroup)
   .add(ExploreGroup)
   .add(WorkspaceGroup)
+  .add(SteeringGroup)
   .annotate(OpenApi.Title, "evolve")
   .annotate(OpenApi.Description, "Host, watch and steer LLM-driven program-evolution runs")
 {}

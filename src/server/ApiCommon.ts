@@ -2,7 +2,7 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import { Effect, Schema } from "effect"
 import type { DatabaseError, ProgramNotFound, RunNotFound } from "../domain/Errors.js"
-import type { RunConflict } from "../engine/RunManager.js"
+import type { RunConflict, SteeringInvalid } from "../engine/RunManager.js"
 
 export class RunNotFoundError extends Schema.TaggedError<RunNotFoundError>()(
   "RunNotFound",
@@ -47,8 +47,9 @@ export const programId = HttpApiSchema.param("programId", Schema.String)
 
 // ---- error translation ------------------------------------------------------------------------
 
-type Known = DatabaseError | RunNotFound | ProgramNotFound | RunConflict
+type Known = DatabaseError | RunNotFound | ProgramNotFound | RunConflict | SteeringInvalid
 type ApiErrorOf<E> = E extends DatabaseError ? StorageError
+  : E extends SteeringInvalid ? InvalidRequest
   : E extends RunNotFound ? RunNotFoundError
   : E extends ProgramNotFound ? ProgramNotFoundError
   : E extends RunConflict ? RunStateConflict
@@ -64,6 +65,8 @@ const toApiError = (e: Known) => {
       return new ProgramNotFoundError({ programId: e.programId, message: e.message })
     case "RunConflict":
       return new RunStateConflict({ message: e.message })
+    case "SteeringInvalid":
+      return new InvalidRequest({ message: e.message })
   }
 }
 

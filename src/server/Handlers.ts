@@ -18,6 +18,7 @@ import { api, InvalidRequest, ProgramNotFoundError } from "./ApiCommon.js"
 import { ExploreLive, WorkspaceLive } from "./ExploreHandlers.js"
 import * as Highlight from "./Highlight.js"
 import * as RunPolicy from "./RunPolicy.js"
+import { SteeringLive } from "./SteeringHandlers.js"
 import { fileOf, programDetail, runDetail, runInfo, unifiedDiff } from "./Views.js"
 
 // ---- create-run validation --------------------------------------------------------------------
@@ -202,6 +203,6 @@ export const ProgramsLive = HttpApiBuilder.group(EvolveApi, "programs", (handler
   }))
 
 export const ApiLive = HttpApiBuilder.api(EvolveApi).pipe(
-  Layer.provide([RunsLive, ProgramsLive, ExploreLive, WorkspaceLive]),
+  Layer.provide([RunsLive, ProgramsLive, ExploreLive, WorkspaceLive, SteeringLive]),
   Layer.provide([NodeContext.layer, Highlight.layer])
 )

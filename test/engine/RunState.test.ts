@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { RunId } from "../../src/domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../../src/domain/Program.js"
+import { emptySteering } from "../../src/domain/Steering.js"
 import * as RunState from "../../src/engine/RunState.js"
 import * as StopRules from "../../src/engine/StopRules.js"
 import { program } from "../support/runFixtures.js"
@@ -36,6 +37,7 @@ const fresh = (over: Partial<RunState.RunLimits> = {}, start: Partial<RunState.S
     usd: 0,
     firstCallUsd: 0,
     hashes: [],
+    steering: emptySteering,
     ...start
   })
 

@@ -1,6 +1,7 @@
 // The run's programs table: paged, sorted and filtered on the server (status, island, model,
 // failure kind, text in the code), a column for every metric; pick two rows to compare them.
 import { badge, debounce, el, failure, fmt, get, loading, secs, short, table, throttle, usd } from "./lib.js";
+import { steerButtons } from "./steering.js";
 
 const failureKinds = ["llm", "patch", "invalid", "duplicate", "evaluator_error", "timeout", "output_limit", "bad_metrics"];
 const pageSize = 50;
@@ -19,6 +20,7 @@ export async function programsTab(body, ctx) {
   const picked = [];
   compare.addEventListener("click", () => { location.hash = "#/compare/" + picked[0] + "/" + picked[1]; });
   const pager = el("div", { class: "toolbar pager" });
+  const steered = el("span", { class: "muted", role: "status", id: "steer-status" });
   const box = el("div", { class: "card", id: "programs-box" }, [loading("programs")]);
   body.replaceChildren(
     el("div", { class: "toolbar" }, [
@@ -26,7 +28,7 @@ export async function programsTab(body, ctx) {
       islands > 1 ? select("programs-island", "island", Array.from({ length: islands }, (_, i) => i), "island") : null,
       ctx.run.modelNames.length > 1 ? select("programs-model", "model", ctx.run.modelNames, "model") : null,
       select("programs-failure", "failure", failureKinds, "failure"),
-      text, compare
+      text, compare, steered
     ]),
     box, pager
   );
@@ -58,7 +60,8 @@ export async function programsTab(body, ctx) {
       { label: "LLM", num: true, sort: "llm_ms", cell: (p) => (p.llm ? secs(p.llm.latencyMs) : "") },
       { label: "Eval", num: true, sort: "eval_ms", cell: (p) => (p.evalMs === null ? "" : secs(p.evalMs)) },
       { label: "Cost", num: true, sort: "cost", cell: (p) => (p.llm ? usd(p.llm.usd) : "") },
-      { label: "Failure", cls: "muted", cell: (p) => (p.failure ? el("span", { title: p.failure.message, text: p.failure.kind }) : "") }
+      { label: "Failure", cls: "muted", cell: (p) => (p.failure ? el("span", { title: p.failure.message, text: p.failure.kind }) : "") },
+      { label: "Steer", cell: (p) => steerButtons(ctx, p, (message) => { steered.textContent = message; }) }
     ].concat(page.metrics.map((m) => ({ label: m, num: true, sort: "metric:" + m, cell: (p) => fmt(p.metrics ? p.metrics[m] : null) })));
     box.replaceChildren(table(columns, page.items, {
       id: "programs-table", sort: q.sort, order: q.order, onSort,

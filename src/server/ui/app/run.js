@@ -1,13 +1,15 @@
 // The run page: status, controls (pause, resume, stop, extend), live figures, and tabs — overview
 // (any metric over evaluations or time, throughput timeline), lineage graph, programs table,
-// search state (islands, MAP-Elites, Pareto) and LLM (models over time, bandit).
+// search state (islands, MAP-Elites, Pareto), LLM (models over time, bandit) and steering
+// (guidance, pinned and banned parents, injected programs, concurrency and model weights).
 import { lineageTab } from "./lineage.js";
 import { api, ApiError, badge, el, every, fmt, get, loading, notFound, runEvents, secs, short, throttle, usd, view } from "./lib.js";
 import { overviewTab } from "./overview.js";
 import { programsTab } from "./programs.js";
 import { llmTab, searchTab } from "./search.js";
+import { steeringTab } from "./steering.js";
 
-const tabs = [["overview", "Overview"], ["lineage", "Lineage"], ["programs", "Programs"], ["search", "Search"], ["llm", "LLM"]];
+const tabs = [["overview", "Overview"], ["lineage", "Lineage"], ["programs", "Programs"], ["search", "Search"], ["llm", "LLM"], ["steering", "Steering"]];
 
 export async function runPage(id, tab, onConnection) {
   view().replaceChildren(loading("run " + id));
@@ -105,11 +107,12 @@ export async function runPage(id, tab, onConnection) {
     CandidateFailed: dispatch("CandidateFailed"),
     NewBest: (e) => { ctx.run.bestScore = e.score; ctx.run.bestProgramId = e.programId; dispatch("NewBest")(e); },
     RunStatusChanged: (e) => { refresh(); dispatch("RunStatusChanged")(e); },
-    RunStarted: () => refresh()
+    RunStarted: () => refresh(),
+    RunSteered: dispatch("RunSteered")
   }, onConnection);
 
   const start = performance.now();
-  const open = { overview: overviewTab, lineage: lineageTab, programs: programsTab, search: searchTab, llm: llmTab }[tab];
+  const open = { overview: overviewTab, lineage: lineageTab, programs: programsTab, search: searchTab, llm: llmTab, steering: steeringTab }[tab];
   try { await open(body, ctx); }
   catch (e) { body.replaceChildren(el("div", { class: "error-box", role: "alert", text: e.message })); }
   // For the browser test's timing figures: when the tab's first data was on screen.

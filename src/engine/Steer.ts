@@ -1,0 +1,126 @@
+/**
+ * What the owner fiber does with a steering action (issue 17): check it against the run, store
+ * it (and an injected program), apply it to the run's state and publish a `RunSteered` event.
+ * Only the owner fiber calls these, one at a time, so the checks see the state they change.
+ */
+import { Effect } from "effect"
+import type { CandidateStore } from "../db/CandidateStore.js"
+import type { SteeringStore } from "../db/SteeringStore.js"
+import type { DatabaseError } from "../domain/Errors.js"
+import type { ProgramId, RunId } from "../domain/Ids.js"
+import { zeroUsage } from "../domain/LlmUsage.js"
+import { type RunEvent, RunSteered } from "../domain/RunEvent.js"
+import * as Steering from "../domain/Steering.js"
+import type { LlmClient } from "../llm/LlmClient.js"
+import type { Population } from "../population/Population.js"
+import { pendingProgram } from "./Proposal.js"
+import type { SteerReply } from "./RunClient.js"
+import { SteeringRefused } from "./RunProtocol.js"
+import * as RunState from "./RunState.js"
+
+/** The model an injected program is credited to: its lineage is human. */
+export const HUMAN = "human"
+
+export interface SteerContext {
+  readonly runId: RunId
+  readonly candidates: CandidateStore["Type"]
+  readonly store: SteeringStore["Type"]
+  readonly llm: LlmClient["Type"]
+  readonly population: Population
+  readonly newProgramId: Effect.Effect<ProgramId>
+  readonly now: Effect.Effect<number>
+  readonly rootId: () => ProgramId | null
+  readonly publish: (event: RunEvent) => Effect.Effect<unknown>
+}
+
+/** Pinned and banned parents, as the population's steered sampling takes them. */
+export const parentFilter = (state: RunState.RunState) => ({
+  pinned: state.steering.pinned,
+  banned: new Set<string>(state.steering.banned)
+})
+
+/** Stores an accepted action, applies it and publishes it. */
+export const record = (ctx: SteerContext, state: RunState.RunState, action: Steering.SteeringAction, programId: ProgramId | null = null) =>
+  Effect.gen(function*() {
+    const at = yield* ctx.now
+    const stored = yield* ctx.store.append(ctx.runId, action, at, programId)
+    yield* ctx.publish(
+      new RunSteered({ runId: ctx.runId, at, seq: stored.seq, action: action._tag, summary: Steering.describe(action, programId), programId })
+    )
+    return { ...state, steering: Steering.apply(state.steering, action, at, programId) }
+  })
+
+/** Checks an action against the run; a refusal says why. */
+const check = (ctx: SteerContext, state: RunState.RunState, action: Steering.SteeringAction) =>
+  Effect.gen(function*() {
+    const refuse = (message: string) => Effect.fail(new SteeringRefused({ runId: ctx.runId, message }))
+    const { steering } = state
+    switch (action._tag) {
+      case "ClearHint": {
+        const hint = steering.guidance.find((h) => h.version === action.version)
+        if (hint === undefined) return yield* refuse(`no hint ${action.version} (this run has ${steering.guidance.length})`)
+        if (hint.clearedAt !== null) return yield* refuse(`hint ${action.version} is not in force any more`)
+        return
+      }
+      case "Pin": {
+        for (const id of action.programIds) {
+          if (steering.banned.includes(id)) return yield* refuse(`program ${id} is banned`)
+          if (ctx.population.scoreOf(id) === undefined) return yield* refuse(`program ${id} is not a scored program of this run`)
+        }
+        return
+      }
+      case "Ban": {
+        const program = yield* ctx.candidates.getProgram(action.programId).pipe(Effect.option)
+        if (program._tag === "None" || program.value.runId !== ctx.runId) return yield* refuse(`program ${action.programId} is not a program of this run`)
+        return
+      }
+      case "Inject": {
+        if (RunState.isDuplicate(state, pendingProgram({ ...placeholder, code: action.code }).codeHash)) {
+          return yield* refuse("identical to a program already in this run")
+        }
+        if (state.best === undefined && ctx.rootId() === null) return yield* refuse("the run has no program yet to attach it to")
+        return
+      }
+      case "SetModelWeight": {
+        if (!ctx.llm.models.includes(action.model)) return yield* refuse(`no model ${action.model} in this run (it has ${ctx.llm.models.join(", ")})`)
+        return
+      }
+      default:
+        return
+    }
+  })
+
+const placeholder = { id: "" as ProgramId, runId: "" as RunId, parentId: null, island: 0, generation: 0, createdAt: 0, llm: null }
+
+/**
+ * Takes an action: checked, stored, applied. An injected program is stored pending as a child of
+ * the best program (its lineage in the tree), credited to the model "human", and evaluated next.
+ */
+export const take = (
+  ctx: SteerContext,
+  state: RunState.RunState,
+  action: Steering.SteeringAction
+): Effect.Effect<{ readonly state: RunState.RunState; readonly reply: SteerReply }, SteeringRefused | DatabaseError> =>
+  Effect.gen(function*() {
+    yield* check(ctx, state, action)
+    let next = state
+    let programId: ProgramId | null = null
+    if (action._tag === "Inject") {
+      const program = pendingProgram({
+        id: yield* ctx.newProgramId,
+        runId: ctx.runId,
+        parentId: state.best?.id ?? ctx.rootId(),
+        island: state.best?.island ?? 0,
+        generation: (state.best?.generation ?? 0) + 1,
+        code: action.code,
+        createdAt: yield* ctx.now,
+        llm: zeroUsage(HUMAN)
+      })
+      yield* ctx.candidates.insertProgram(program)
+      programId = program.id
+      next = RunState.enqueueFirst(RunState.claimed(next), [program])
+    }
+    if (action._tag === "SetModelWeight") yield* ctx.llm.setWeight(action.model, action.weight)
+    next = yield* record(ctx, next, action, programId)
+    return { state: next, reply: { steering: next.steering, programId } }
+  })
