@@ -9,10 +9,11 @@ import { Effect, type Layer } from "effect"
 import { dirname } from "node:path"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluatorConfig, RunSpec } from "../domain/RunConfig.js"
+import * as Bubblewrap from "./Bubblewrap.js"
 import * as CommandEvaluator from "./CommandEvaluator.js"
 import type { Evaluator } from "./Evaluator.js"
+import * as FindExecutable from "./FindExecutable.js"
 import * as PythonEvaluator from "./PythonEvaluator.js"
-import * as Sandbox from "./Sandbox.js"
 
 export interface EvaluatorContext {
   /** The evaluator file given on the command line (absolute). */
@@ -68,7 +69,7 @@ export const fromSpec = (spec: RunSpec) =>
  */
 export const preflight = (config: EvaluatorConfig) =>
   Effect.gen(function*() {
-    if (config.sandbox === "bwrap" && (yield* Sandbox.findExecutable("bwrap")) === undefined) {
-      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+    if (config.sandbox === "bwrap" && (yield* FindExecutable.findExecutable("bwrap")) === undefined) {
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Bubblewrap.bwrapMissing })
     }
   })

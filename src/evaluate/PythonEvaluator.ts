@@ -28,12 +28,19 @@ import * as Path from "@effect/platform/Path"
 import { Clock, Effect, Layer, Schema } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
+import * as Bubblewrap from "./Bubblewrap.js"
 import { type EvaluationRequest, Evaluator, type PythonEvaluatorOptions } from "./Evaluator.js"
+import * as EvaluatorEnv from "./EvaluatorEnv.js"
 import * as Feedback from "./Feedback.js"
+import * as FindExecutable from "./FindExecutable.js"
 import * as MetricsReport from "./MetricsReport.js"
+import * as PidNamespace from "./PidNamespace.js"
+import * as ProcessTree from "./ProcessTree.js"
 import * as PythonPool from "./PythonPool.js"
-import { pythonWorkerSource } from "./PythonWorkerSource.js"
-import * as Sandbox from "./Sandbox.js"
+import type * as PythonWorker from "./PythonWorker.js"
+import { pythonWorkerEntry, pythonWorkerFiles } from "./PythonWorkerFiles.js"
+import type * as PythonWorkerProtocol from "./PythonWorkerProtocol.js"
+import * as ResourceLimits from "./ResourceLimits.js"
 
 type Verdict =
   | Omit<Extract<EvaluationOutcome, { _tag: "Scored" }>, "durationMs">
@@ -79,7 +86,7 @@ const withTail = (message: string, stderr: string) => {
   return t === "" ? message : `${message}:\n${t}`
 }
 
-const endingText = (ending: PythonPool.Ending) =>
+const endingText = (ending: PythonWorkerProtocol.Ending) =>
   "signal" in ending ? `killed by ${ending.signal}` : `exit code ${ending.code}`
 
 /** metrics.json of the Shinka contract: numeric `public` entries become metrics; `private` stays out. */
@@ -99,21 +106,21 @@ const shinkaFields = (fields: Record<string, unknown>): Record<string, unknown> 
 
 /**
  * Without bubblewrap, each worker runs in a private pid namespace when the machine allows it
- * (`Sandbox.namespacePrefix`, probed before the first worker starts): a candidate cannot see or
+ * (`PidNamespace.namespacePrefix`, probed before the first worker starts): a candidate cannot see or
  * signal evolve (without it, one `os.kill` took evolve, or the whole `evolve serve`, down), and
  * whatever it leaves running dies with its worker. Otherwise a one-time warning, and the process
  * tree and environment marker are all that finds escaped processes.
  */
-export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolation = { pidNamespace: true }) =>
+export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const tree = yield* Sandbox.makeProcessTree
-    const limits: Sandbox.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
+    const tree = yield* ProcessTree.makeProcessTree
+    const limits: ResourceLimits.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
     const sandbox = options.sandbox ?? "none"
-    const bwrap = sandbox === "bwrap" ? yield* Sandbox.findExecutable("bwrap") : undefined
+    const bwrap = sandbox === "bwrap" ? yield* FindExecutable.findExecutable("bwrap") : undefined
     if (sandbox === "bwrap" && bwrap === undefined) {
-      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Bubblewrap.bwrapMissing })
     }
     const evaluatorPath = path.resolve(options.evaluatorPath)
     const cwd = path.dirname(evaluatorPath)
@@ -123,8 +130,10 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
     const workerDir = yield* fs.makeTempDirectoryScoped({ prefix: "evolve-worker-" }).pipe(
       Effect.mapError(setupError("cannot create a temp dir"))
     )
-    const workerFile = path.join(workerDir, "evolve_worker.py")
-    yield* fs.writeFileString(workerFile, pythonWorkerSource).pipe(Effect.mapError(setupError("cannot write the worker")))
+    const workerFile = path.join(workerDir, pythonWorkerEntry)
+    yield* Effect.forEach(pythonWorkerFiles, ([name, text]) => fs.writeFileString(path.join(workerDir, name), text), {
+      discard: true
+    }).pipe(Effect.mapError(setupError("cannot write the worker")))
     const candidatesRoot = yield* (options.tempRoot === undefined
       ? fs.makeTempDirectory({ prefix: "evolve-candidates-" })
       : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
@@ -146,14 +155,14 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       // A worker that serves many jobs forks each job's child ahead of time.
       prefork: options.warm ?? true
     }
-    const env = { ...(yield* Sandbox.scrubbedEnv), PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
+    const env = { ...(yield* EvaluatorEnv.scrubbedEnv), PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
     const warm = options.warm ?? true
     const workerArgv = [options.python ?? "python3", "-u", workerFile, JSON.stringify(config)]
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
-    const namespacedLaunch = Sandbox.probePidNamespace.pipe(
-      Effect.flatMap((probe): Effect.Effect<PythonPool.WorkerLaunch> =>
+    const namespacedLaunch = PidNamespace.probePidNamespace.pipe(
+      Effect.flatMap((probe): Effect.Effect<PythonWorker.WorkerLaunch> =>
         probe._tag === "Available"
-          ? Effect.succeed({ argv: [...Sandbox.namespacePrefix(probe.namespace, "inherit"), ...workerArgv], namespaced: true })
+          ? Effect.succeed({ argv: [...PidNamespace.namespacePrefix(probe.namespace, "inherit"), ...workerArgv], namespaced: true })
           : Effect.as(
             Effect.logWarning(
               `python evaluator: no private pid namespace for the workers (${probe.reason}); a candidate can see and ` +
@@ -166,16 +175,16 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
     )
     const launch = yield* Effect.cached(
       bwrap !== undefined
-        ? Effect.succeed<PythonPool.WorkerLaunch>({
+        ? Effect.succeed<PythonWorker.WorkerLaunch>({
           argv: [
-            ...Sandbox.bwrapPrefix({ bwrap, writable: [candidatesRoot], readable: [workerDir, cwd], cwd, unsharePid: true }),
+            ...Bubblewrap.bwrapPrefix({ bwrap, writable: [candidatesRoot], readable: [workerDir, cwd], cwd, unsharePid: true }),
             ...workerArgv
           ],
           namespaced: true
         })
         : isolation.pidNamespace
         ? namespacedLaunch
-        : Effect.succeed<PythonPool.WorkerLaunch>({ argv: workerArgv, namespaced: false })
+        : Effect.succeed<PythonWorker.WorkerLaunch>({ argv: workerArgv, namespaced: false })
     )
     const pool = yield* PythonPool.make({
       launch,
@@ -199,9 +208,9 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
     const collect = options.contract === "shinka" ? ["metrics.json", "correct.json"] : []
 
     /** A child that ended without reporting: a crash, a signal (memory, CPU), or os._exit. */
-    const crashed = (done: PythonPool.Done): Verdict => {
+    const crashed = (done: PythonWorkerProtocol.Done): Verdict => {
       const signalName = "signal" in done.exit ? done.exit.signal : null
-      const hint = Sandbox.limitHint(limits, done.stderr, signalName)
+      const hint = ResourceLimits.limitHint(limits, done.stderr, signalName)
       const what = signalName !== null
         ? `the evaluation process was killed by ${signalName}`
         : `the evaluation process ended with exit code ${"code" in done.exit ? done.exit.code : "?"} without a result`
@@ -213,7 +222,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       )
     }
 
-    const raised = (result: typeof Raised.Type, done: PythonPool.Done, what: string): Verdict => {
+    const raised = (result: typeof Raised.Type, done: PythonWorkerProtocol.Done, what: string): Verdict => {
       if (result.memory === true) {
         const limit = options.memoryMb === undefined ? "" : ` (memory limit of ${options.memoryMb} MB)`
         return failed(
@@ -229,7 +238,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       )
     }
 
-    const openEvolveVerdict = (done: PythonPool.Done): Verdict => {
+    const openEvolveVerdict = (done: PythonWorkerProtocol.Done): Verdict => {
       const decoded = decodeOpenEvolve(done.result)
       if (decoded._tag === "Left") return failed("evaluator_error", "the Python worker sent a malformed result")
       const result = decoded.right
@@ -249,7 +258,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
         : { _tag: "Failed", failure: report.failure, feedback }
     }
 
-    type Collected = PythonPool.Done["files"][string] | undefined
+    type Collected = PythonWorkerProtocol.Done["files"][string] | undefined
 
     /** A collected file that cannot be used: why, or undefined when it is text (or missing). */
     const unusable = (name: string, file: Collected): string | undefined => {
@@ -258,7 +267,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       return `${name} is not a regular file (${file.refused}): refused`
     }
 
-    const shinkaVerdict = (done: PythonPool.Done): Verdict => {
+    const shinkaVerdict = (done: PythonWorkerProtocol.Done): Verdict => {
       const decoded = decodeShinka(done.result)
       if (decoded._tag === "Left") return failed("evaluator_error", "the Python worker sent a malformed result")
       const result = decoded.right
@@ -367,6 +376,6 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
  */
 export const layer = (
   options: PythonEvaluatorOptions,
-  isolation?: Sandbox.Isolation
+  isolation?: PidNamespace.Isolation
 ): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
   Layer.scoped(Evaluator, make(options, isolation))
