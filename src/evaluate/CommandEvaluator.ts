@@ -9,7 +9,7 @@ import type { EvaluationOutcome } from "../domain/Program.js"
 import * as Bubblewrap from "./Bubblewrap.js"
 import * as CandidateTempDirs from "./CandidateTempDirs.js"
 import { runToEnd } from "./CommandProcess.js"
-import { failed, readResultFile, setupFailure, tail, verdict } from "./CommandVerdict.js"
+import { failed, pythonContractHint, readResultFile, setupFailure, tail, verdict } from "./CommandVerdict.js"
 import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
 import * as EvaluatorEnv from "./EvaluatorEnv.js"
 import * as FindExecutable from "./FindExecutable.js"
@@ -75,9 +75,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
         ),
       (namespace) => Deferred.succeed(probe, namespace)
     ))
-    const pythonHint = options.command.some((arg) => arg.endsWith(".py"))
-      ? " (for an OpenEvolve evaluator.py or a Shinka evaluate.py, set evaluator.contract: openevolve or shinka)"
-      : ""
+    const pythonHint = options.command.some((arg) => arg.endsWith(".py")) ? pythonContractHint : ""
     /** The full argv for one candidate: bubblewrap or the pid namespace, then the rlimits, then the evaluator. */
     const argvFor = (
       dir: string,

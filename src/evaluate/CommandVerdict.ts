@@ -10,6 +10,8 @@ import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
 import type { Ending } from "./CommandProcess.js"
 import * as Feedback from "./Feedback.js"
 import * as MetricsReport from "./MetricsReport.js"
+import type { PoolOutcome } from "./PythonPool.js"
+import type { Done } from "./PythonWorkerProtocol.js"
 import * as ResourceLimits from "./ResourceLimits.js"
 
 /** How much of stderr goes into failure messages and feedback. */
@@ -79,6 +81,10 @@ export const readResultFile = (file: string, cap: number): Effect.Effect<ResultF
       await handle.close().catch(() => undefined)
     }
   })
+
+/** The "no metrics" failure of a Python command evaluator points at the Python contracts. */
+export const pythonContractHint =
+  " (for an OpenEvolve evaluator.py or a Shinka evaluate.py, set evaluator.contract: openevolve or shinka)"
 
 export interface VerdictOptions {
   readonly timeoutMs: number
@@ -163,3 +169,36 @@ export const verdict = (
       ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback }
       : { _tag: "Failed", failure: report.failure, feedback }
   })
+
+/** How a child of the warm pool ended, in the terms of a cold evaluator process. */
+const endingOf = (done: Done, timedOut: boolean): Ending => {
+  if (timedOut) return { _tag: "TimedOut" }
+  // "result": the child flooded the worker's own pipe, and the worker SIGKILLed it.
+  if (done.overflow !== null) {
+    return done.overflow === "result" ? { _tag: "Signaled", signal: "SIGKILL" } : { _tag: "OutputLimit", stream: done.overflow }
+  }
+  return "signal" in done.exit ? { _tag: "Signaled", signal: done.exit.signal } : { _tag: "Exited", code: done.exit.code }
+}
+
+/** A file the worker collected from the results dir. */
+const collectedFile = (file: Done["files"][string] | undefined): ResultFile =>
+  file === undefined || file === null
+    ? { _tag: "Missing" }
+    : typeof file === "string"
+    ? { _tag: "Text", text: file }
+    : "too_big" in file
+    ? { _tag: "TooBig" }
+    : { _tag: "NotRegular" }
+
+/** The `command` contract started warm on the Python pool: each outcome judged as its cold run would be. */
+export const fromPool = (options: VerdictOptions) => (outcome: PoolOutcome): Effect.Effect<Verdict> => {
+  switch (outcome._tag) {
+    case "WorkerError":
+      return Effect.succeed(failed("evaluator_error", outcome.message))
+    case "TimedOut":
+      return Effect.succeed(failed("timeout", `evaluator exceeded the ${options.timeoutMs} ms time limit; ${outcome.message}`))
+  }
+  const done = outcome.done
+  const metricsFile = Effect.sync(() => collectedFile(done.files["metrics.json"]))
+  return verdict(options, endingOf(done, outcome.timedOut), done.stdout, tail(done.stderr), metricsFile)
+}

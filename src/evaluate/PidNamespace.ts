@@ -46,10 +46,13 @@ export const namespacePrefix = (ns: PidNamespace, stdin: "empty" | "inherit" = "
   "--",
   "sh",
   "-c",
-  // The shell would export its PWD to the evaluator. stdin is empty unless asked for (a pool
-  // worker reads its jobs there): the wrapper's own stdin may then be a pipe nobody writes to,
-  // which spares evolve a fiber per candidate to close it.
-  stdin === "empty" ? "unset PWD OLDPWD; \"$@\" </dev/null; exit $?" : "unset PWD OLDPWD; \"$@\"; exit $?",
+  // The shell would export its PWD to the evaluator, and report a signal death ("Terminated",
+  // "Killed") on its stderr, which is the evaluator's: the shell keeps /dev/null as its stderr and
+  // the evaluator gets the original (a subshell exec-ing it, so the shell's own wait is not under
+  // the redirection). stdin is empty unless asked for (a pool worker reads its jobs there): the
+  // wrapper's own stdin may then be a pipe nobody writes to, which spares evolve a fiber per
+  // candidate to close it.
+  `unset PWD OLDPWD; exec 3>&2 2>/dev/null; (exec "$@"${stdin === "empty" ? " </dev/null" : ""} 2>&3 3>&-); exit $?`,
   "evolve-init"
 ]
 

@@ -8,6 +8,7 @@ import child from "./embedded/evolve_worker_child.py.generated.js"
 import contracts from "./embedded/evolve_worker_contracts.py.generated.js"
 import files from "./embedded/evolve_worker_files.py.generated.js"
 import processes from "./embedded/evolve_worker_processes.py.generated.js"
+import script from "./embedded/evolve_worker_script.py.generated.js"
 import settings from "./embedded/evolve_worker_settings.py.generated.js"
 
 export const pythonWorkerEntry = "evolve_worker.py"
@@ -19,5 +20,6 @@ export const pythonWorkerFiles: ReadonlyArray<readonly [string, string]> = [
   ["evolve_worker_processes.py", processes],
   ["evolve_worker_contracts.py", contracts],
   ["evolve_worker_files.py", files],
-  ["evolve_worker_child.py", child]
+  ["evolve_worker_child.py", child],
+  ["evolve_worker_script.py", script]
 ]

@@ -35,6 +35,7 @@ import evolve_worker_child as child
 import evolve_worker_contracts as contracts
 import evolve_worker_files as files
 import evolve_worker_processes as processes
+import evolve_worker_script as script
 
 _input = bytearray()
 
@@ -49,8 +50,14 @@ def _send(message):
         os._exit(0)
 
 
-def _tail(buffer):
-    data = bytes(buffer[-settings.TAIL:])
+def _output(stdout, stderr):
+    """The bytes of output measured against the cap: per stream for the command contract, as
+    when it starts cold; both streams together for the others."""
+    return max(stdout, stderr) if settings.COMMAND else stdout + stderr
+
+
+def _tail(buffer, size):
+    data = bytes(buffer[-size:])
     return data.decode("utf-8", "replace")
 
 
@@ -107,12 +114,12 @@ def _run_job(job):
                 return
             buffers[fd].extend(chunk)
             if state["overflow"] is None:
-                output = len(buffers[r_out]) + len(buffers[r_err])
+                output = _output(len(buffers[r_out]), len(buffers[r_err]))
                 if output > settings.OUTPUT_CAP or len(buffers[r_res]) > settings.RESULT_CAP:
                     state["overflow"] = names[fd]
                     processes.killpg(pid, signal.SIGKILL)
                     processes.kill(pid, signal.SIGKILL)
-            if len(buffers[r_out]) + len(buffers[r_err]) > settings.OUTPUT_CAP:
+            if _output(len(buffers[r_out]), len(buffers[r_err])) > settings.OUTPUT_CAP:
                 del buffers[fd][: max(0, len(buffers[fd]) - settings.TAIL)]
                 if fd != r_res:
                     return
@@ -132,7 +139,7 @@ def _run_job(job):
                 _input.extend(chunk)
             elif key.fd in buffers:
                 read(key.fd)
-        if r_res not in open_fds and state["overflow"] is None and result is None and buffers[r_res]:
+        if not settings.COMMAND and r_res not in open_fds and state["overflow"] is None and result is None and buffers[r_res]:
             # The child's last act is to send its result: once complete, do not wait for its
             # exit (tearing down a large address space takes milliseconds).
             result, result_error = _result_of(bytes(buffers[r_res]))
@@ -180,8 +187,9 @@ def _run_job(job):
         "exit": ending,
         "result": result,
         "result_error": result_error,
-        "stdout": _tail(buffers[r_out]),
-        "stderr": _tail(buffers[r_err]),
+        # The command contract takes its metrics from the last line of stdout: all of it.
+        "stdout": _tail(buffers[r_out], settings.OUTPUT_CAP if settings.COMMAND else settings.TAIL),
+        "stderr": _tail(buffers[r_err], settings.TAIL),
         "overflow": state["overflow"],
         "leftover": 0,
         "files": {},
@@ -197,6 +205,8 @@ def _run_job(job):
         _send(message)
     if job.get("cleanup"):
         files.remove(job)
+    if settings.COMMAND and isinstance(result, dict) and isinstance(result.get("modules"), list):
+        script.preload([name for name in result["modules"] if isinstance(name, str)])
     child.spawn_spare()
 
 

@@ -9,7 +9,9 @@ import traceback
 
 import evolve_worker_contracts as contracts
 import evolve_worker_processes as processes
+import evolve_worker_script as script
 import evolve_worker_settings as settings
+
 
 def _limits():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -41,6 +43,9 @@ def _child(job, fds):
     os.close(w_err)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    if settings.COMMAND:
+        _limits()
+        script.run(job, w_res)
     try:
         _limits()
         os.chdir(job["dir"])

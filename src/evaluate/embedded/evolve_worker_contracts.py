@@ -6,6 +6,7 @@ import os
 import sys
 import traceback
 
+import evolve_worker_script as script
 import evolve_worker_settings as settings
 
 _module = None
@@ -47,6 +48,9 @@ def _install_openevolve_shim():
 def load():
     import importlib.util
 
+    if settings.CONTRACT == "command":
+        script.load()
+        return
     directory = os.path.dirname(os.path.abspath(settings.PATH))
     if directory not in sys.path:
         sys.path.insert(0, directory)

@@ -9,6 +9,11 @@ PROTO = os.dup(1)
 os.dup2(2, 1)
 CONFIG = json.loads(sys.argv[1])
 CONTRACT = CONFIG["contract"]
+# The command contract started warm (evolve_worker_script): the child reports no result.
+COMMAND = CONTRACT == "command"
+# The environment this interpreter started with (what a launcher such as a pyenv shim added
+# included), without the pool's marker: a command script's environment when started cold.
+SCRIPT_ENV = {k: v for k, v in os.environ.items() if k != "EVOLVE_POOL_WORKER"}
 PATH = CONFIG["evaluator_path"]
 PRIMARY = CONFIG.get("primary_metric") or "score"
 OUTPUT_CAP = int(CONFIG.get("output_cap_bytes") or (1 << 20))
