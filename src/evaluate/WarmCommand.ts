@@ -3,7 +3,8 @@
  * on): it must be a Python script, run as `python SCRIPT ARGS...` or as `SCRIPT ARGS...` through a
  * plain `#!` line naming a Python interpreter. What a forked interpreter cannot reproduce makes it
  * start cold, with one warning: interpreter options, a `#!` line with options, and a script that
- * re-executes itself or reads its own command line (`os.exec*`, `sys.orig_argv`, /proc/self).
+ * re-executes itself or reads its own command line (`os.exec*`, /proc/self/cmdline, psutil's
+ * `cmdline()`: a fork's is the worker's; `sys.argv` and `sys.orig_argv` are set as a cold start's).
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -25,7 +26,7 @@ const interpreter = /^python(\d+(\.\d+)?)?$/
 const cold = (warning?: string): WarmPlan => ({ _tag: "Cold", warning })
 
 /** What a fork of a loaded interpreter cannot reproduce, found in the script's source. */
-const unfaithful = /\bos\.(exec[lv]p?e?|posix_spawn)\b|\bsys\.orig_argv\b|\/proc\/self\/(cmdline|exe|stat)\b/
+const unfaithful = /\bos\.exec[lv]p?e?\b|\/proc\/(self|\{?os\.getpid\(\)\}?)\/cmdline|\.cmdline\(\)/
 
 /** The interpreter a `#!` line names: "python3" for `#!/usr/bin/env python3`, the path for `#!/usr/bin/python3`. */
 const shebangPython = (firstLine: string): Option.Option<string> | "options" => {
@@ -70,7 +71,7 @@ export const plan = (command: ReadonlyArray<string>, cwd: string, warmPool: bool
       source = text.value
     }
     if (unfaithful.test(source)) {
-      return cold(`${argv[0]} re-executes itself or reads its own command line (os.exec*, sys.orig_argv, /proc/self)`)
+      return cold(`${argv[0]} re-executes itself or reads its own command line (os.exec*, /proc/self/cmdline)`)
     }
     return { _tag: "Warm", python, script: path.resolve(cwd, argv[0]!), argv } as WarmPlan
   })
