@@ -9,6 +9,7 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
 import * as NodePath from "node:path"
 import type { EvaluationOutcome } from "../../src/domain/Program.js"
 import { EvaluatorConfig } from "../../src/domain/RunConfig.js"
@@ -115,7 +116,9 @@ threading.Thread(target=late).start()
  */
 const python = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim()
 
-const runBoth = (source: string, candidates: ReadonlyArray<string>) =>
+const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => existsSync(`${dir}/bwrap`))
+
+const runBoth = (source: string, candidates: ReadonlyArray<string>, sandbox: "none" | "bwrap" = "none") =>
   Effect.gen(function*() {
     const dir = yield* fixtureDir({ "evaluate.py": source, "data.txt": "relative file\n" }, "evolve-warmcmd-")
     const script = NodePath.join(dir, "evaluate.py")
@@ -136,7 +139,8 @@ const runBoth = (source: string, candidates: ReadonlyArray<string>) =>
               warm_pool: warm,
               timeout_seconds: 1.5,
               kill_grace_seconds: 0.2,
-              output_cap_bytes: 64 * 1024
+              output_cap_bytes: 64 * 1024,
+              sandbox
             }),
             { evaluatorPath: script, slots: 1 }
           ).pipe(Layer.provide(NodeContext.layer))
@@ -159,6 +163,14 @@ describe("a Python command evaluator started warm", () => {
           expect(cold[0]?.feedback).toContain('stdin: ""')
           expect(cold[0]?.feedback).toContain('data: "relative file\\n"')
         }
+      }), 60_000)
+  }
+
+  for (const name of ["ordinary", "exitCode", "raises", "signal", "hugeOutput"] as const) {
+    it.live.skipIf(!hasBwrap)(`${name}, in bubblewrap: the same outcomes cold and warm`, () =>
+      Effect.gen(function*() {
+        const { cold, warm } = yield* runBoth(evaluators[name]!, ["x = 1\n", "x = 2\n"], "bwrap")
+        expect(warm).toEqual(cold)
       }), 60_000)
   }
 
