@@ -132,7 +132,10 @@ export const EvaluatorConfig = Schema.Struct({
   }),
   /** Python interpreter for the openevolve and shinka contracts. */
   python: Schema.optionalWith(NonEmpty, { default: () => "python3" }),
-  /** Python contracts: import the evaluator once per worker and fork per candidate (false: cold start per candidate). */
+  /**
+   * Python contracts, and a `command` evaluator that is a Python script: load the interpreter (and the
+   * evaluator's imports) once per worker and fork per candidate (false: cold start per candidate).
+   */
   warm_pool: Schema.optionalWith(Schema.Boolean, { default: () => true }),
   /** Address-space limit (RLIMIT_AS) per candidate, in MiB. */
   memory_mb: Schema.optional(PositiveInt(1 << 24)),

@@ -13,7 +13,7 @@ import { hostname } from "node:os"
 import { LeaseStore } from "../db/LeaseStore.js"
 import { type DatabaseError, RunBusy } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
-import { isAlive } from "../evaluate/Sandbox.js"
+import { isAlive } from "../evaluate/ProcessTree.js"
 
 export const heartbeatEvery = Duration.seconds(5)
 export const staleAfterMs = 30_000

@@ -5,7 +5,6 @@
  * one the caller brings (the facade's in-memory `evaluate`).
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as LlmCacheStore from "../db/LlmCacheStore.js"
@@ -17,6 +16,7 @@ import * as Embeddings from "../llm/Embeddings.js"
 import { LlmCache } from "../llm/LlmCache.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import * as LlmClientLive from "../llm/LlmClientLive.js"
+import * as NodeHttp from "../llm/NodeHttp.js"
 import * as Proposer from "../propose/Proposer.js"
 
 export interface RunServicesOptions<E = never, R = never> {
@@ -73,7 +73,7 @@ export const layer = <E = never, R = never>(
       Layer.provide(cache)
     )
     const embeddings = planned.embeddings
-      ? Embeddings.layer(spec.config.llm, apiKey).pipe(Layer.provide(NodeHttpClient.layerUndici))
+      ? Embeddings.layer(spec.config.llm, apiKey).pipe(Layer.provide(NodeHttp.layer))
       : Embeddings.EmbeddingClient.offline
     const proposer = Proposer.layer(planned.proposer).pipe(Layer.provide(embeddings), Layer.provideMerge(llm))
     const evaluator: Layer.Layer<Evaluator, ConfigError | E, R> = options.evaluator ??

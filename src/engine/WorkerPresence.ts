@@ -5,7 +5,7 @@
  */
 import { Clock, Effect, Ref, Schedule } from "effect"
 import { HEARTBEAT_MILLIS, WorkerStore } from "../db/WorkerStore.js"
-import * as Sandbox from "../evaluate/Sandbox.js"
+import * as FindExecutable from "../evaluate/FindExecutable.js"
 import type { WorkerCounters } from "./EvaluationWorker.js"
 
 export interface WorkerIdentity {
@@ -22,7 +22,7 @@ export interface WorkerIdentity {
 export const capabilities = Effect.gen(function*() {
   const found: Array<string> = []
   for (const tool of ["python3", "node", "bwrap", "setpriv", "unshare"]) {
-    if ((yield* Sandbox.findExecutable(tool)) !== undefined) found.push(tool)
+    if ((yield* FindExecutable.findExecutable(tool)) !== undefined) found.push(tool)
   }
   return found
 })

@@ -45,8 +45,11 @@ export interface CommandEvaluatorOptions extends CandidateLimits {
   readonly cwd: string
 }
 
-/** The Python contracts: an OpenEvolve `evaluate(program_path)` module or a Shinka `evaluate.py`. */
-export type PythonContract = "openevolve" | "shinka"
+/**
+ * The contracts of the warm Python pool: an OpenEvolve `evaluate(program_path)` module, a Shinka
+ * `evaluate.py`, or a `command` evaluator that is a Python script, started warm (`WarmCommand`).
+ */
+export type PythonContract = "openevolve" | "shinka" | "command"
 
 export interface PythonEvaluatorOptions extends CandidateLimits {
   readonly contract: PythonContract
@@ -65,6 +68,13 @@ export interface PythonEvaluatorOptions extends CandidateLimits {
   readonly cascade?: boolean | undefined
   /** Stage k+1 runs only when stage k's score reaches thresholds[k-1] (missing: always runs). */
   readonly cascadeThresholds?: ReadonlyArray<number> | undefined
+  /**
+   * command: what the script sees as `sys.argv` before the candidate's path, as the cold command
+   * line gives it (argv[0] is the script as named there).
+   */
+  readonly scriptArgv?: ReadonlyArray<string> | undefined
+  /** Working directory of the evaluation (default: the evaluator file's directory). */
+  readonly cwd?: string | undefined
   /** How long a worker may take to import the evaluator (default: the timeout plus 30 s). */
   readonly startTimeoutMs?: number | undefined
 }

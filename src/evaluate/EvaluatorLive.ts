@@ -1,18 +1,21 @@
 /**
  * Picks the run's `Evaluator` layer by `evaluator.contract`: the command runner, or the warm
- * Python pool for the openevolve and shinka contracts.
+ * Python pool for the openevolve and shinka contracts and for a command that runs a Python
+ * script (`WarmCommand`; `evaluator.warm_pool: false` starts it cold).
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { Effect, type Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { dirname } from "node:path"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluatorConfig, RunSpec } from "../domain/RunConfig.js"
+import * as Bubblewrap from "./Bubblewrap.js"
 import * as CommandEvaluator from "./CommandEvaluator.js"
 import type { Evaluator } from "./Evaluator.js"
+import * as FindExecutable from "./FindExecutable.js"
 import * as PythonEvaluator from "./PythonEvaluator.js"
-import * as Sandbox from "./Sandbox.js"
+import * as WarmCommand from "./WarmCommand.js"
 
 export interface EvaluatorContext {
   /** The evaluator file given on the command line (absolute). */
@@ -37,11 +40,28 @@ export const fromConfig = (
     sandbox: config.sandbox
   }
   if (config.contract === "command") {
-    return CommandEvaluator.layer({
-      ...common,
-      command: config.command ?? [context.evaluatorPath],
-      cwd: dirname(context.evaluatorPath)
-    })
+    const command = config.command ?? [context.evaluatorPath]
+    const cwd = dirname(context.evaluatorPath)
+    return Layer.unwrapEffect(Effect.map(
+      WarmCommand.plan(command, cwd, config.warm_pool),
+      (plan) =>
+        plan._tag === "Warm"
+          ? PythonEvaluator.layer({
+            ...common,
+            contract: "command",
+            evaluatorPath: plan.script,
+            python: plan.python,
+            scriptArgv: plan.argv,
+            cwd,
+            slots: context.slots
+          })
+          : Layer.provideMerge(
+            CommandEvaluator.layer({ ...common, command, cwd }),
+            plan.warning === undefined
+              ? Layer.empty
+              : Layer.effectDiscard(Effect.logWarning(`command evaluator: starting it cold per candidate: ${plan.warning}`))
+          )
+    ))
   }
   return PythonEvaluator.layer({
     ...common,
@@ -68,7 +88,7 @@ export const fromSpec = (spec: RunSpec) =>
  */
 export const preflight = (config: EvaluatorConfig) =>
   Effect.gen(function*() {
-    if (config.sandbox === "bwrap" && (yield* Sandbox.findExecutable("bwrap")) === undefined) {
-      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+    if (config.sandbox === "bwrap" && (yield* FindExecutable.findExecutable("bwrap")) === undefined) {
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Bubblewrap.bwrapMissing })
     }
   })

@@ -25,106 +25,53 @@
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Clock, Effect, Layer, Schema } from "effect"
+import { Clock, Effect, Layer } from "effect"
 import { ConfigError } from "../domain/Errors.js"
-import type { EvaluationOutcome, FailureKind } from "../domain/Program.js"
+import type { EvaluationOutcome } from "../domain/Program.js"
+import * as Bubblewrap from "./Bubblewrap.js"
+import * as CommandVerdict from "./CommandVerdict.js"
 import { type EvaluationRequest, Evaluator, type PythonEvaluatorOptions } from "./Evaluator.js"
-import * as Feedback from "./Feedback.js"
-import * as MetricsReport from "./MetricsReport.js"
+import * as EvaluatorEnv from "./EvaluatorEnv.js"
+import * as FindExecutable from "./FindExecutable.js"
+import * as PidNamespace from "./PidNamespace.js"
+import * as ProcessTree from "./ProcessTree.js"
 import * as PythonPool from "./PythonPool.js"
-import { pythonWorkerSource } from "./PythonWorkerSource.js"
-import * as Sandbox from "./Sandbox.js"
-
-type Verdict =
-  | Omit<Extract<EvaluationOutcome, { _tag: "Scored" }>, "durationMs">
-  | Omit<Extract<EvaluationOutcome, { _tag: "Failed" }>, "durationMs">
-
-const failed = (kind: FailureKind, message: string, feedback: string | null = null): Verdict => ({
-  _tag: "Failed",
-  failure: { kind, message },
-  feedback
-})
-
-const Raised = Schema.Struct({
-  ok: Schema.Literal(false),
-  error: Schema.String,
-  memory: Schema.optional(Schema.Boolean)
-})
-const OpenEvolveResult = Schema.Union(
-  Schema.Struct({
-    ok: Schema.Literal(true),
-    metrics_json: Schema.String,
-    artifacts: Schema.Record({ key: Schema.String, value: Schema.String }),
-    stages: Schema.Number,
-    notes: Schema.Array(Schema.String)
-  }),
-  Raised
-)
-const ShinkaResult = Schema.Union(Schema.Struct({ ok: Schema.Literal(true), exit: Schema.Number }), Raised)
-const decodeOpenEvolve = Schema.decodeUnknownEither(OpenEvolveResult)
-const decodeShinka = Schema.decodeUnknownEither(ShinkaResult)
-
-const lastLine = (text: string) => {
-  const lines = text.trim().split("\n")
-  return lines[lines.length - 1]?.trim() ?? ""
-}
-
-const tail = (text: string, max = 2048) => {
-  const trimmed = text.trim()
-  return trimmed.length > max ? `…${trimmed.slice(-max)}` : trimmed
-}
-
-const withTail = (message: string, stderr: string) => {
-  const t = tail(stderr)
-  return t === "" ? message : `${message}:\n${t}`
-}
-
-const endingText = (ending: PythonPool.Ending) =>
-  "signal" in ending ? `killed by ${ending.signal}` : `exit code ${ending.code}`
-
-/** metrics.json of the Shinka contract: numeric `public` entries become metrics; `private` stays out. */
-const shinkaFields = (fields: Record<string, unknown>): Record<string, unknown> => {
-  const out: Record<string, unknown> = {}
-  const pub = fields.public
-  if (typeof pub === "object" && pub !== null && !Array.isArray(pub)) {
-    for (const [key, value] of Object.entries(pub)) {
-      if (typeof value === "number" || typeof value === "boolean") out[key] = value
-    }
-  }
-  for (const [key, value] of Object.entries(fields)) {
-    if (key !== "public" && key !== "private") out[key] = value
-  }
-  return out
-}
+import * as PythonVerdict from "./PythonVerdict.js"
+import type * as PythonWorker from "./PythonWorker.js"
+import { pythonWorkerEntry, pythonWorkerFiles } from "./PythonWorkerFiles.js"
+import * as ResourceLimits from "./ResourceLimits.js"
 
 /**
  * Without bubblewrap, each worker runs in a private pid namespace when the machine allows it
- * (`Sandbox.namespacePrefix`, probed before the first worker starts): a candidate cannot see or
+ * (`PidNamespace.namespacePrefix`, probed before the first worker starts): a candidate cannot see or
  * signal evolve (without it, one `os.kill` took evolve, or the whole `evolve serve`, down), and
  * whatever it leaves running dies with its worker. Otherwise a one-time warning, and the process
  * tree and environment marker are all that finds escaped processes.
  */
-export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolation = { pidNamespace: true }) =>
+export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
-    const tree = yield* Sandbox.makeProcessTree
-    const limits: Sandbox.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
+    const tree = yield* ProcessTree.makeProcessTree
+    const limits: ResourceLimits.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
     const sandbox = options.sandbox ?? "none"
-    const bwrap = sandbox === "bwrap" ? yield* Sandbox.findExecutable("bwrap") : undefined
+    const bwrap = sandbox === "bwrap" ? yield* FindExecutable.findExecutable("bwrap") : undefined
     if (sandbox === "bwrap" && bwrap === undefined) {
-      return yield* new ConfigError({ path: "evaluator.sandbox", message: Sandbox.bwrapMissing })
+      return yield* new ConfigError({ path: "evaluator.sandbox", message: Bubblewrap.bwrapMissing })
     }
     const evaluatorPath = path.resolve(options.evaluatorPath)
-    const cwd = path.dirname(evaluatorPath)
+    const cwd = path.resolve(options.cwd ?? path.dirname(evaluatorPath))
+    const command = options.contract === "command"
     const setupError = (what: string) => (error: { readonly message: string }) =>
       new ConfigError({ message: `python evaluator: ${what}: ${error.message}` })
 
     const workerDir = yield* fs.makeTempDirectoryScoped({ prefix: "evolve-worker-" }).pipe(
       Effect.mapError(setupError("cannot create a temp dir"))
     )
-    const workerFile = path.join(workerDir, "evolve_worker.py")
-    yield* fs.writeFileString(workerFile, pythonWorkerSource).pipe(Effect.mapError(setupError("cannot write the worker")))
+    const workerFile = path.join(workerDir, pythonWorkerEntry)
+    yield* Effect.forEach(pythonWorkerFiles, ([name, text]) => fs.writeFileString(path.join(workerDir, name), text), {
+      discard: true
+    }).pipe(Effect.mapError(setupError("cannot write the worker")))
     const candidatesRoot = yield* (options.tempRoot === undefined
       ? fs.makeTempDirectory({ prefix: "evolve-candidates-" })
       : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
@@ -134,6 +81,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       options.keepArtifacts ? Effect.void : Effect.ignore(fs.remove(candidatesRoot, { recursive: true }))
     )
 
+    const scrubbedEnv = yield* EvaluatorEnv.scrubbedEnv
     const config = {
       contract: options.contract,
       evaluator_path: evaluatorPath,
@@ -144,16 +92,20 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
       cascade: options.cascade ?? true,
       thresholds: options.cascadeThresholds ?? [],
       // A worker that serves many jobs forks each job's child ahead of time.
-      prefork: options.warm ?? true
+      prefork: options.warm ?? true,
+      // command: what a cold start of the script would get.
+      argv: options.scriptArgv ?? [evaluatorPath],
+      cwd
     }
-    const env = { ...(yield* Sandbox.scrubbedEnv), PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
+    // A command script must see the interpreter flags and environment of a cold start.
+    const env = command ? scrubbedEnv : { ...scrubbedEnv, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
     const warm = options.warm ?? true
-    const workerArgv = [options.python ?? "python3", "-u", workerFile, JSON.stringify(config)]
+    const workerArgv = [options.python ?? "python3", ...(command ? [] : ["-u"]), workerFile, JSON.stringify(config)]
     const context = yield* Effect.context<CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path>()
-    const namespacedLaunch = Sandbox.probePidNamespace.pipe(
-      Effect.flatMap((probe): Effect.Effect<PythonPool.WorkerLaunch> =>
+    const namespacedLaunch = PidNamespace.probePidNamespace.pipe(
+      Effect.flatMap((probe): Effect.Effect<PythonWorker.WorkerLaunch> =>
         probe._tag === "Available"
-          ? Effect.succeed({ argv: [...Sandbox.namespacePrefix(probe.namespace, "inherit"), ...workerArgv], namespaced: true })
+          ? Effect.succeed({ argv: [...PidNamespace.namespacePrefix(probe.namespace, "inherit"), ...workerArgv], namespaced: true })
           : Effect.as(
             Effect.logWarning(
               `python evaluator: no private pid namespace for the workers (${probe.reason}); a candidate can see and ` +
@@ -166,16 +118,22 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
     )
     const launch = yield* Effect.cached(
       bwrap !== undefined
-        ? Effect.succeed<PythonPool.WorkerLaunch>({
+        ? Effect.succeed<PythonWorker.WorkerLaunch>({
           argv: [
-            ...Sandbox.bwrapPrefix({ bwrap, writable: [candidatesRoot], readable: [workerDir, cwd], cwd, unsharePid: true }),
+            ...Bubblewrap.bwrapPrefix({
+              bwrap,
+              writable: [candidatesRoot],
+              readable: [workerDir, cwd, path.dirname(evaluatorPath)],
+              cwd,
+              unsharePid: true
+            }),
             ...workerArgv
           ],
           namespaced: true
         })
         : isolation.pidNamespace
         ? namespacedLaunch
-        : Effect.succeed<PythonPool.WorkerLaunch>({ argv: workerArgv, namespaced: false })
+        : Effect.succeed<PythonWorker.WorkerLaunch>({ argv: workerArgv, namespaced: false })
     )
     const pool = yield* PythonPool.make({
       launch,
@@ -191,145 +149,23 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
     if (warm) yield* Effect.forkScoped(pool.warm)
 
     let jobs = 0
-    const evaluatorName = path.basename(evaluatorPath)
+    const verdictOf = PythonVerdict.make(options, path.basename(evaluatorPath))
 
     /** The candidate's temp dir (created and removed by the worker; `candidatesRoot` is private to this pool). */
     const candidateDir = (programId: string, job: number) =>
       path.join(candidatesRoot, `${programId.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 40)}-${job}`)
-    const collect = options.contract === "shinka" ? ["metrics.json", "correct.json"] : []
-
-    /** A child that ended without reporting: a crash, a signal (memory, CPU), or os._exit. */
-    const crashed = (done: PythonPool.Done): Verdict => {
-      const signalName = "signal" in done.exit ? done.exit.signal : null
-      const hint = Sandbox.limitHint(limits, done.stderr, signalName)
-      const what = signalName !== null
-        ? `the evaluation process was killed by ${signalName}`
-        : `the evaluation process ended with exit code ${"code" in done.exit ? done.exit.code : "?"} without a result`
-      const message = [what, hint, done.result_error].filter((s) => s !== null && s !== "").join("; ")
-      return failed(
-        "evaluator_error",
-        withTail(message, done.stderr),
-        Feedback.compose({ stderr: done.stderr, stdout: done.stdout, exit: endingText(done.exit) })
-      )
-    }
-
-    const raised = (result: typeof Raised.Type, done: PythonPool.Done, what: string): Verdict => {
-      if (result.memory === true) {
-        const limit = options.memoryMb === undefined ? "" : ` (memory limit of ${options.memoryMb} MB)`
-        return failed(
-          "evaluator_error",
-          `${what} ran out of memory${limit}: MemoryError`,
-          Feedback.compose({ stderr: result.error, stdout: done.stdout })
-        )
-      }
-      return failed(
-        "evaluator_error",
-        `${what} raised ${lastLine(result.error)}`,
-        Feedback.compose({ stderr: done.stderr === "" ? result.error : done.stderr, stdout: done.stdout })
-      )
-    }
-
-    const openEvolveVerdict = (done: PythonPool.Done): Verdict => {
-      const decoded = decodeOpenEvolve(done.result)
-      if (decoded._tag === "Left") return failed("evaluator_error", "the Python worker sent a malformed result")
-      const result = decoded.right
-      if (!result.ok) return raised(result, done, "evaluate()")
-      const report = MetricsReport.parse(result.metrics_json, {
-        source: "the metrics evaluate() returned",
-        primaryMetric: options.primaryMetric
-      })
-      const feedback = Feedback.compose({
-        textFeedback: report.textFeedback,
-        notes: result.notes,
-        artifacts: result.artifacts,
-        stderr: done.stderr
-      })
-      return report._tag === "Scored"
-        ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback }
-        : { _tag: "Failed", failure: report.failure, feedback }
-    }
-
-    type Collected = PythonPool.Done["files"][string] | undefined
-
-    /** A collected file that cannot be used: why, or undefined when it is text (or missing). */
-    const unusable = (name: string, file: Collected): string | undefined => {
-      if (typeof file !== "object" || file === null) return undefined
-      if ("too_big" in file) return `${name} is ${file.too_big} bytes, over the ${options.outputCapBytes}-byte cap`
-      return `${name} is not a regular file (${file.refused}): refused`
-    }
-
-    const shinkaVerdict = (done: PythonPool.Done): Verdict => {
-      const decoded = decodeShinka(done.result)
-      if (decoded._tag === "Left") return failed("evaluator_error", "the Python worker sent a malformed result")
-      const result = decoded.right
-      if (!result.ok) return raised(result, done, evaluatorName)
-      const logs = { stderr: done.stderr, stdout: done.stdout }
-      if (result.exit !== 0) {
-        return failed(
-          "evaluator_error",
-          withTail(`${evaluatorName} exited with code ${result.exit}`, done.stderr),
-          Feedback.compose({ ...logs, exit: `exit code ${result.exit}` })
-        )
-      }
-      const metricsFile = done.files["metrics.json"]
-      if (metricsFile === undefined || metricsFile === null) {
-        return failed("bad_metrics", `${evaluatorName} wrote no metrics.json to its --results_dir`, Feedback.compose(logs))
-      }
-      const correctFile = done.files["correct.json"]
-      const refused = unusable("metrics.json", metricsFile) ?? unusable("correct.json", correctFile)
-      if (refused !== undefined || typeof metricsFile !== "string") {
-        return failed("bad_metrics", refused ?? "metrics.json is unusable", Feedback.compose(logs))
-      }
-      const metrics = MetricsReport.decodeObject(metricsFile, "metrics.json")
-      if (metrics._tag === "Failed") return { ...metrics, feedback: Feedback.compose(logs) }
-      const fields = shinkaFields(metrics.fields)
-      if (typeof correctFile === "string") {
-        const correct = MetricsReport.decodeObject(correctFile, "correct.json")
-        if (correct._tag === "Failed") return { ...correct, feedback: Feedback.compose(logs) }
-        if (correct.fields.correct === false) {
-          fields.correct = false
-          const error = correct.fields.error
-          if (typeof error === "string" && error.trim() !== "") fields.error = error
-        }
-      }
-      const report = MetricsReport.fromFields(fields, { source: "metrics.json", primaryMetric: options.primaryMetric })
-      const feedback = Feedback.compose({ textFeedback: report.textFeedback, stderr: done.stderr })
-      return report._tag === "Scored"
-        ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback }
-        : { _tag: "Failed", failure: report.failure, feedback }
-    }
-
-    const verdictOf = (outcome: PythonPool.PoolOutcome): Verdict => {
-      switch (outcome._tag) {
-        case "WorkerError":
-          return failed("evaluator_error", outcome.message)
-        case "TimedOut":
-          return failed("timeout", `evaluation exceeded the ${options.timeoutMs} ms time limit; ${outcome.message}`)
-      }
-      const done = outcome.done
-      if (outcome.timedOut) {
-        return failed(
-          "timeout",
-          `evaluation exceeded the ${options.timeoutMs} ms time limit`,
-          Feedback.compose({
-            stderr: done.stderr,
-            stdout: done.stdout,
-            exit: "killed at the time limit (SIGTERM to its process group and tree, then SIGKILL)"
-          })
-        )
-      }
-      if (done.overflow !== null) {
-        return failed(
-          "output_limit",
-          done.overflow === "result"
-            ? "the evaluation's result was too large"
-            : `the evaluation wrote more than ${options.outputCapBytes} bytes to ${done.overflow}`,
-          Feedback.compose({ stderr: done.stderr })
-        )
-      }
-      if (done.result === null) return crashed(done)
-      return options.contract === "openevolve" ? openEvolveVerdict(done) : shinkaVerdict(done)
-    }
+    const collect = options.contract === "shinka"
+      ? ["metrics.json", "correct.json"]
+      : command
+      ? ["metrics.json"]
+      : []
+    const commandVerdict = CommandVerdict.fromPool({
+      timeoutMs: options.timeoutMs,
+      outputCapBytes: options.outputCapBytes,
+      primaryMetric: options.primaryMetric,
+      limits,
+      noMetricsHint: CommandVerdict.pythonContractHint
+    })
 
     const evaluateOnce = (request: EvaluationRequest) =>
       Effect.gen(function*() {
@@ -345,14 +181,14 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
         })
         // The worker removes the dir after a normal end; not when it died or was replaced.
         if (outcome._tag !== "Done" && !options.keepArtifacts) yield* Effect.ignore(fs.remove(dir, { recursive: true }))
-        return verdictOf(outcome)
+        return command ? yield* commandVerdict(outcome) : verdictOf(outcome)
       })
 
     // A plain function with a span, not Effect.fn: that captures a stack trace (new Error()) per call.
     const evaluate = (request: EvaluationRequest): Effect.Effect<EvaluationOutcome> =>
       Effect.flatMap(Clock.currentTimeMillis, (started) =>
         evaluateOnce(request).pipe(
-          Effect.catchAllDefect((defect) => Effect.succeed(failed("evaluator_error", `internal error: ${String(defect)}`))),
+          Effect.catchAllDefect((defect) => Effect.succeed(PythonVerdict.failed("evaluator_error", `internal error: ${String(defect)}`))),
           Effect.flatMap((verdict) =>
             Effect.map(Clock.currentTimeMillis, (now): EvaluationOutcome => ({ ...verdict, durationMs: now - started }))
           )
@@ -367,6 +203,6 @@ export const make = (options: PythonEvaluatorOptions, isolation: Sandbox.Isolati
  */
 export const layer = (
   options: PythonEvaluatorOptions,
-  isolation?: Sandbox.Isolation
+  isolation?: PidNamespace.Isolation
 ): Layer.Layer<Evaluator, ConfigError, CommandExecutor.CommandExecutor | FileSystem.FileSystem | Path.Path> =>
   Layer.scoped(Evaluator, make(options, isolation))

@@ -1,6 +1,6 @@
 /**
  * The warm Python worker pool behind the Python contracts: one long-lived worker process per
- * slot (see `PythonWorkerSource`), each running one job at a time.
+ * slot (see `PythonWorkerFiles`), each running one job at a time.
  *
  * - A job is one line to the worker; the worker forks a child and answers "started" (the child's
  *   pid, which leads its own process group) and then "done".
@@ -20,64 +20,11 @@
  *   pids a worker reports are then its namespace's, and are translated before evolve signals them.
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
-import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Clock, Data, Deferred, Duration, Effect, type Either, Exit, Queue, Random, Schema, Scope, Stream } from "effect"
-import type { ProcessTree } from "./Sandbox.js"
-
-const Ending = Schema.Union(Schema.Struct({ code: Schema.Number }), Schema.Struct({ signal: Schema.String }))
-export type Ending = typeof Ending.Type
-
-const Ready = Schema.Struct({ type: Schema.Literal("ready"), pid: Schema.Number, python: Schema.String })
-const LoadError = Schema.Struct({ type: Schema.Literal("load_error"), error: Schema.String })
-const Started = Schema.Struct({ type: Schema.Literal("started"), id: Schema.String, pid: Schema.Number })
-export const Done = Schema.Struct({
-  type: Schema.Literal("done"),
-  id: Schema.String,
-  exit: Ending,
-  /** What the child reported over its pipe (contract-specific), null when it reported nothing. */
-  result: Schema.Unknown,
-  result_error: Schema.NullOr(Schema.String),
-  stdout: Schema.String,
-  stderr: Schema.String,
-  overflow: Schema.NullOr(Schema.Literal("stdout", "stderr", "result")),
-  /** Processes still alive below the worker after the child ended (killed by the worker). */
-  leftover: Schema.Number,
-  /**
-   * The job's `collect` files from its results dir: text, null when missing, too big, or refused
-   * (not a regular file: a FIFO, a symlink, a device…; `refused` says which).
-   */
-  files: Schema.Record({
-    key: Schema.String,
-    value: Schema.Union(
-      Schema.String,
-      Schema.Null,
-      Schema.Struct({ too_big: Schema.Number }),
-      Schema.Struct({ refused: Schema.String })
-    )
-  })
-})
-export type Done = typeof Done.Type
-
-const SetupError = Schema.Struct({ type: Schema.Literal("setup_error"), id: Schema.String, error: Schema.String })
-const WorkerMessage = Schema.Union(Ready, LoadError, Started, Done, SetupError)
-type WorkerMessage = typeof WorkerMessage.Type
-/** One decoder per message type: cheaper than trying every member of the union. */
-const decoders: Record<string, (input: unknown) => Either.Either<WorkerMessage, unknown>> = {
-  ready: Schema.decodeUnknownEither(Ready),
-  load_error: Schema.decodeUnknownEither(LoadError),
-  started: Schema.decodeUnknownEither(Started),
-  done: Schema.decodeUnknownEither(Done),
-  setup_error: Schema.decodeUnknownEither(SetupError)
-}
-
-type WorkerEvent =
-  | WorkerMessage
-  | { readonly type: "eof"; readonly exit: string }
-  /** A line on the protocol pipe that is not a message for this worker's current state. */
-  | { readonly type: "garbage"; readonly line: string }
-  /** The job in flight reached its time limit (from the worker's watchdog). */
-  | { readonly type: "deadline" }
+import { Clock, Duration, Effect, Random } from "effect"
+import type { ProcessTree } from "./ProcessTree.js"
+import * as PythonWorker from "./PythonWorker.js"
+import type { Done } from "./PythonWorkerProtocol.js"
 
 export interface PoolJob {
   readonly id: string
@@ -101,16 +48,8 @@ export type PoolOutcome =
   /** No worker could run the job: spawn failure, import error, or the worker died. */
   | { readonly _tag: "WorkerError"; readonly message: string }
 
-/** How workers start: decided once, before the first worker (finding out may take a probe). */
-export interface WorkerLaunch {
-  /** The worker's argv (interpreter, worker file, config; possibly behind bwrap or a pid namespace). */
-  readonly argv: ReadonlyArray<string>
-  /** The worker runs in its own pid namespace: the pids it reports are not evolve's. */
-  readonly namespaced: boolean
-}
-
 export interface PoolOptions {
-  readonly launch: Effect.Effect<WorkerLaunch>
+  readonly launch: Effect.Effect<PythonWorker.WorkerLaunch>
   readonly cwd: string
   readonly env: Record<string, string>
   readonly slots: number
@@ -128,114 +67,8 @@ export interface PythonPool {
   readonly warm: Effect.Effect<void>
 }
 
-class WorkerFailure extends Data.TaggedError("WorkerFailure")<{ readonly message: string }> {}
-
-interface Worker {
-  readonly pid: number
-  readonly namespaced: boolean
-  readonly scope: Scope.CloseableScope
-  /** Lines for the worker's stdin; shut down to close it. */
-  readonly input: Queue.Queue<Uint8Array>
-  readonly stderr: { text: string }
-  /** `NAME=value` in the environment of the worker and everything it forks. */
-  readonly marker: string
-  /** false once it ended, sent garbage, or was discarded: never given another job. */
-  alive: boolean
-  /** The job in flight: its id, and its child's pid once "started" arrived. */
-  job: Job | undefined
-  /** Who waits for the next event, or the events nobody waited for yet. */
-  waiter: ((event: WorkerEvent) => void) | undefined
-  readonly backlog: Array<WorkerEvent>
-  ended: boolean
-}
-
-interface Job {
-  readonly id: string
-  pid: number | undefined
-  /** Clock time (ms) past which the watchdog reports "deadline". */
-  readonly deadline: number
-}
-
 interface Slot {
-  worker: Worker | undefined
-}
-
-const stderrKeep = 4096
-
-const tailOf = (text: string, max = 2000) => {
-  const trimmed = text.trim()
-  return trimmed.length > max ? `…${trimmed.slice(-max)}` : trimmed
-}
-
-const withStderr = (message: string, stderr: string) => {
-  const tail = tailOf(stderr)
-  return tail === "" ? message : `${message}:\n${tail}`
-}
-
-const deliver = (worker: Worker, event: WorkerEvent) => {
-  const waiter = worker.waiter
-  if (waiter === undefined) {
-    worker.backlog.push(event)
-  } else {
-    worker.waiter = undefined
-    waiter(event)
-  }
-}
-
-/** The worker's next event (registered synchronously: an event is never missed). */
-const nextEvent = (worker: Worker): Effect.Effect<WorkerEvent> =>
-  Effect.suspend(() => {
-    const queued = worker.backlog.shift()
-    if (queued !== undefined) return Effect.succeed(queued)
-    return Effect.async<WorkerEvent>((resume) => {
-      worker.waiter = (event) => resume(Effect.succeed(event))
-      return Effect.sync(() => {
-        worker.waiter = undefined
-      })
-    })
-  })
-
-const parseLine = (line: string): WorkerMessage | undefined => {
-  let json: unknown
-  try {
-    json = JSON.parse(line)
-  } catch {
-    return undefined
-  }
-  const type = typeof json === "object" && json !== null ? (json as { type?: unknown }).type : undefined
-  const decode = typeof type === "string" && Object.hasOwn(decoders, type) ? decoders[type] : undefined
-  const decoded = decode?.(json)
-  return decoded?._tag === "Right" ? decoded.right : undefined
-}
-
-/**
- * One line from the worker's protocol pipe. A message that does not fit the worker's state (not
- * JSON, an unknown type, another job's id, "ready" twice) means something else wrote to the pipe
- * (a candidate can reach it through pidfd_getfd): the worker is not trusted again.
- */
-const onLine = (worker: Worker, line: string) => {
-  if (line === "") return
-  const message = parseLine(line)
-  const job = worker.job
-  if (message !== undefined) {
-    switch (message.type) {
-      case "started":
-        if (job !== undefined && message.id === job.id && job.pid === undefined) {
-          job.pid = message.pid
-          return
-        }
-        break
-      case "done":
-      case "setup_error":
-        if (job !== undefined && message.id === job.id) return deliver(worker, message)
-        break
-      case "ready":
-      case "load_error":
-        if (job === undefined) return deliver(worker, message)
-    }
-  }
-  worker.alive = false
-  deliver(worker, { type: "garbage", line: line.length > 300 ? `${line.slice(0, 300)}…` : line })
+  worker: PythonWorker.Worker | undefined
 }
 
 export const make = (options: PoolOptions) =>
@@ -248,183 +81,14 @@ export const make = (options: PoolOptions) =>
     const grace = Duration.millis(Math.max(options.killGraceMs, 50))
     const markerBase = `${process.pid}-${yield* Random.nextIntBetween(0, 2 ** 30)}`
     let spawned = 0
-
-    const spawn: Effect.Effect<Worker, WorkerFailure> = Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const marker = `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`
-      const launch = yield* options.launch
-      const [bin, ...args] = launch.argv
-      if (bin === undefined) return yield* Effect.dieMessage("python pool: empty argv")
-      const worker = yield* Effect.gen(function*() {
-        const input = yield* Queue.unbounded<Uint8Array>()
-        const command = Command.make(bin, ...args).pipe(
-          Command.workingDirectory(options.cwd),
-          Command.env({ ...options.env, EVOLVE_POOL_WORKER: marker.slice(marker.indexOf("=") + 1) }, {
-            extendEnv: false
-          }),
-          Command.stdin(Stream.fromQueue(input))
-        )
-        const proc = yield* Command.start(command).pipe(
-          Effect.mapError((error) =>
-            new WorkerFailure({
-              message: `could not start the Python worker (${bin}): ${
-                error._tag === "SystemError" ? error.description ?? error.reason : error.message
-              }`
-            })
-          )
-        )
-        const worker: Worker = {
-          pid: proc.pid,
-          namespaced: launch.namespaced,
-          scope,
-          input,
-          stderr: { text: "" },
-          marker,
-          alive: true,
-          job: undefined,
-          waiter: undefined,
-          backlog: [],
-          ended: false
-        }
-        const end = (exit: string) =>
-          Effect.sync(() => {
-            if (worker.ended) return
-            worker.ended = true
-            worker.alive = false
-            deliver(worker, { type: "eof", exit })
-          })
-        const exitText = proc.exitCode.pipe(
-          Effect.map((code) => `exit code ${code}`),
-          Effect.catchAll((error) => Effect.succeed(/signal: (\w+)/.exec(error.message)?.[1] ?? "unknown exit"))
-        )
-        // Runs before the platform's own finalizer (registered earlier), which only sends SIGTERM.
-        yield* Effect.addFinalizer(() =>
-          Effect.suspend(() => {
-            worker.alive = false
-            return Queue.shutdown(input).pipe(Effect.zipRight(options.tree.kill(proc.pid)))
-          })
-        )
-        yield* proc.stderr.pipe(
-          Stream.decodeText(),
-          Stream.runForEach((text) =>
-            Effect.sync(() => {
-              const joined = worker.stderr.text + text
-              worker.stderr.text = joined.length > stderrKeep ? joined.slice(-stderrKeep) : joined
-            })
-          ),
-          Effect.ignore,
-          Effect.forkScoped
-        )
-        const stdoutEnded = yield* Deferred.make<void>()
-        const decoder = new TextDecoder()
-        let partial = ""
-        yield* proc.stdout.pipe(
-          Stream.runForEachChunk((chunk) =>
-            Effect.sync(() => {
-              for (const bytes of chunk) {
-                const text = partial + decoder.decode(bytes, { stream: true })
-                let from = 0
-                let newline = text.indexOf("\n")
-                while (newline >= 0) {
-                  onLine(worker, text.slice(from, newline))
-                  from = newline + 1
-                  newline = text.indexOf("\n", from)
-                }
-                partial = from === 0 ? text : text.slice(from)
-              }
-            })
-          ),
-          Effect.ignore,
-          Effect.zipRight(Effect.suspend(() => {
-            if (partial.trim() !== "") onLine(worker, partial)
-            partial = ""
-            return Deferred.succeed(stdoutEnded, undefined)
-          })),
-          // The pipe closed: the worker is ending (its exit status, if it comes soon, says how).
-          Effect.zipRight(exitText.pipe(
-            Effect.timeoutTo({ duration: "2 seconds", onSuccess: (s) => s, onTimeout: () => "no exit status" })
-          )),
-          Effect.flatMap(end),
-          Effect.forkScoped
-        )
-        // The worker exited: its last lines come before the end of its pipe, unless something it
-        // left behind holds the pipe open; then the end is declared without waiting for it.
-        yield* exitText.pipe(
-          Effect.tap(() => Effect.timeout(Deferred.await(stdoutEnded), "250 millis").pipe(Effect.ignore)),
-          Effect.flatMap(end),
-          Effect.forkScoped
-        )
-        // The time limit: one timer per worker, re-armed lazily (it wakes at the earliest deadline
-        // it knows of, or one time limit later when idle), so a job costs no timer or race of its own.
-        yield* Effect.gen(function*() {
-          const reported = new WeakSet<Job>()
-          while (true) {
-            const now = yield* Clock.currentTimeMillis
-            const job = worker.job
-            if (job !== undefined && !reported.has(job) && now >= job.deadline) {
-              reported.add(job)
-              deliver(worker, { type: "deadline" })
-            }
-            const wait = job !== undefined && !reported.has(job) ? job.deadline - now : options.timeoutMs
-            yield* Effect.sleep(Duration.millis(Math.max(1, wait)))
-          }
-        }).pipe(Effect.forkScoped)
-        return worker
-      }).pipe(
-        Scope.extend(scope),
-        Effect.provideService(CommandExecutor.CommandExecutor, executor),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void))
-      )
-      const first = yield* nextEvent(worker).pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(options.startTimeoutMs),
-          onTimeout: () =>
-            new WorkerFailure({
-              message: withStderr(
-                `the Python worker did not import the evaluator within ${options.startTimeoutMs} ms`,
-                worker.stderr.text
-              )
-            })
-        }),
-        Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : close(worker, true))
-      )
-      switch (first.type) {
-        case "ready":
-          return worker
-        case "load_error":
-          yield* close(worker, false)
-          return yield* new WorkerFailure({
-            message: withStderr(`the evaluator could not be imported:\n${tailOf(first.error, 3000)}`, worker.stderr.text)
-          })
-        case "eof":
-          yield* close(worker, true)
-          return yield* new WorkerFailure({
-            message: withStderr(`the Python worker exited at start (${first.exit})`, worker.stderr.text)
-          })
-        default:
-          yield* close(worker, true)
-          return yield* new WorkerFailure({
-            message: `the Python worker sent ${
-              first.type === "garbage" ? `"${first.line}"` : `"${first.type}"`
-            } before "ready"`
-          })
-      }
-    })
-
-    /**
-     * Ends a worker and everything below it; `sweep`: also what escaped its tree (setsid()
-     * grandchildren orphaned when the worker died), found by the marker in their environment.
-     */
-    const close = (worker: Worker, sweep: boolean) =>
-      Scope.close(worker.scope, Exit.void).pipe(
-        Effect.zipRight(sweep ? Effect.asVoid(options.tree.killByEnvironment(worker.marker)) : Effect.void)
-      )
-
+    const spawn = Effect.suspend(() =>
+      PythonWorker.spawn(options, `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`)
+    ).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
     const discard = (slot: Slot, sweep = true) =>
       Effect.suspend(() => {
         const worker = slot.worker
         slot.worker = undefined
-        return worker === undefined ? Effect.void : close(worker, sweep)
+        return worker === undefined ? Effect.void : PythonWorker.close(worker, sweep, options.tree)
       })
 
     const ensure = (slot: Slot) =>
@@ -454,7 +118,7 @@ export const make = (options: PoolOptions) =>
         const worker = ready.right
         worker.backlog.length = 0
         const now = yield* Clock.currentTimeMillis
-        const state: Job = { id: job.id, pid: undefined, deadline: now + options.timeoutMs }
+        const state: PythonWorker.WorkerJob = { id: job.id, pid: undefined, deadline: now + options.timeoutMs }
         worker.job = state
         const line = JSON.stringify({
           type: "job",
@@ -467,7 +131,7 @@ export const make = (options: PoolOptions) =>
         })
         worker.input.unsafeOffer(encoder.encode(`${line}\n`))
 
-        const finish = (event: WorkerEvent, timedOut: boolean): Effect.Effect<PoolOutcome> =>
+        const finish = (event: PythonWorker.WorkerEvent, timedOut: boolean): Effect.Effect<PoolOutcome> =>
           Effect.gen(function*() {
             worker.job = undefined
             if (event.type === "done") {
@@ -492,14 +156,14 @@ export const make = (options: PoolOptions) =>
               ? { _tag: "TimedOut", message: `the Python worker died while its child was killed (${exit})` } as const
               : {
                 _tag: "WorkerError",
-                message: withStderr(`the Python worker died during the evaluation (${exit})`, worker.stderr.text)
+                message: PythonWorker.withStderr(`the Python worker died during the evaluation (${exit})`, worker.stderr.text)
               } as const
           })
 
-        const next = nextEvent(worker).pipe(
-          Effect.repeat({ until: (event): event is Exclude<WorkerEvent, { type: "deadline" }> => event.type !== "deadline" })
+        const next = PythonWorker.nextEvent(worker).pipe(
+          Effect.repeat({ until: (event): event is Exclude<PythonWorker.WorkerEvent, { type: "deadline" }> => event.type !== "deadline" })
         )
-        const first = yield* nextEvent(worker)
+        const first = yield* PythonWorker.nextEvent(worker)
         if (first.type !== "deadline") return yield* finish(first, false)
 
         // Past the time limit: SIGTERM the child's group and tree, then SIGKILL after the grace period.

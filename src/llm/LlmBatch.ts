@@ -10,10 +10,10 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Effect, Fiber, Layer, ManagedRuntime, Option, Redacted, Runtime, Schema, type Tracer } from "effect"
 import { LlmConfig } from "../domain/RunConfig.js"
 import { callerRunner } from "./BatchCaller.js"
+import * as NodeHttp from "./NodeHttp.js"
 import { type BatchInput, type BatchOptions, type BatchResult, runBatch } from "./BatchRun.js"
 import type { LlmClient } from "./LlmClient.js"
 import * as LlmClientLive from "./LlmClientLive.js"
@@ -78,7 +78,7 @@ const keyOf = (apiKey: string | Redacted.Redacted | undefined): Option.Option<Re
 /** The client layer the Promise form runs on (Node HTTP client, no cache, no recording). */
 export const clientLayer = (config: LlmConfig, apiKey?: string | Redacted.Redacted): Layer.Layer<LlmClient> =>
   LlmClientLive.layer(config, keyOf(apiKey)).pipe(
-    Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]),
+    Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff]),
     Layer.provide(NodeContext.layer)
   )
 

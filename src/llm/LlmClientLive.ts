@@ -15,12 +15,12 @@
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Clock, Config, Effect, Either, Layer, Option, Redacted, type Scope } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import { zeroUsage } from "../domain/LlmUsage.js"
 import type { LlmConfig } from "../domain/RunConfig.js"
 import { LlmCache } from "./LlmCache.js"
+import * as NodeHttp from "./NodeHttp.js"
 import { LlmCallError, LlmClient, type LlmReply, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
 import { callModel, type CallContext } from "./ModelCall.js"
 import { type ModelSpec, resolveModels } from "./Models.js"
@@ -218,7 +218,7 @@ export interface NodeLayerOptions {
 }
 
 /**
- * Wired for Node: the undici HTTP client, the recorder (`recordFile`) and the recordings of
+ * Wired for Node: Node's HTTP client (`NodeHttp`), the recorder (`recordFile`) and the recordings of
  * `provider: replay` models; the caller provides the `LlmCache` (`LlmCache.disabled` for none).
  * Fails with a `ConfigError` for a replay model without `replay_file`, an unreadable recording
  * or an unwritable record file.
@@ -237,7 +237,7 @@ export const layerNode = (
   }
   const replayFiles = replayModels.flatMap((m) => (m.replayFile === undefined ? [] : [m.replayFile]))
   const extras = Layer.mergeAll(
-    NodeHttpClient.layerUndici,
+    NodeHttp.layer,
     options.recordFile !== undefined ? recorderLayer(options.recordFile) : LlmRecorder.none,
     replayFiles.length > 0 ? replayLayer(replayFiles) : ReplayLog.none
   ).pipe(Layer.provide(NodeContext.layer))

@@ -5,8 +5,8 @@ import { Effect, Layer } from "effect"
 import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
-import type * as Sandbox from "../../src/evaluate/Sandbox.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
+import type * as PidNamespace from "../../src/evaluate/PidNamespace.js"
 import { expectFailed, expectScored } from "../support/evaluatorFixtures.js"
 import { processesWith } from "../support/processFixtures.js"
 
@@ -53,7 +53,7 @@ const evaluate = (
   code: string,
   options: Partial<CommandEvaluatorOptions> = {},
   extension = ".cjs",
-  isolation?: Sandbox.Isolation
+  isolation?: PidNamespace.Isolation
 ) =>
   Effect.gen(function*() {
     const evaluator = yield* Evaluator
@@ -62,7 +62,7 @@ const evaluate = (
     Effect.provide(CommandEvaluator.layer({ ...baseOptions, ...options }, isolation).pipe(Layer.provide(NodeContext.layer)))
   )
 
-const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}, isolation?: Sandbox.Isolation) =>
+const sh = (script: string, options: Partial<CommandEvaluatorOptions> = {}, isolation?: PidNamespace.Isolation) =>
   evaluate(script, { command: ["sh"], ...options }, ".sh", isolation)
 
 let tokens = 0
@@ -79,7 +79,7 @@ const eventuallyGone = (needles: ReadonlyArray<string>) =>
     return alive()
   })
 
-const modes: ReadonlyArray<{ readonly name: string; readonly isolation: Sandbox.Isolation }> = [
+const modes: ReadonlyArray<{ readonly name: string; readonly isolation: PidNamespace.Isolation }> = [
   { name: "pid namespace", isolation: { pidNamespace: true } },
   { name: "fallback (process group, tree, environment sweep)", isolation: { pidNamespace: false } }
 ]

@@ -4,7 +4,7 @@ import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { EvaluationOutcome } from "../../src/domain/Program.js"
 import type { PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
-import type * as Sandbox from "../../src/evaluate/Sandbox.js"
+import type * as PidNamespace from "../../src/evaluate/PidNamespace.js"
 import { expectFailed, expectScored, withPythonEvaluator } from "../support/evaluatorFixtures.js"
 import { fixtureDir, processesWith } from "../support/processFixtures.js"
 
@@ -17,7 +17,7 @@ const withEvaluator = <A>(
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>
 ) => withPythonEvaluator(files, { timeoutMs: 5_000, ...options }, use)
 
-const isolationModes: ReadonlyArray<{ readonly name: string; readonly isolation: Sandbox.Isolation }> = [
+const isolationModes: ReadonlyArray<{ readonly name: string; readonly isolation: PidNamespace.Isolation }> = [
   { name: "workers in a pid namespace", isolation: { pidNamespace: true } },
   { name: "fallback (process tree, environment marker)", isolation: { pidNamespace: false } }
 ]

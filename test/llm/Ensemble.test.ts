@@ -1,8 +1,8 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import { LlmCallError, LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import { type FakeOpenAiServer, fakeOpenAiServer } from "../support/FakeOpenAiServer.js"
@@ -12,7 +12,7 @@ const REQUEST: LlmRequest = { system: "You evolve programs.", user: `Improve.\n\
 
 const live = (server: FakeOpenAiServer, llm: Partial<typeof LlmConfig.Encoded>) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", base_url: server.url, ...llm } as never)).pipe(
-    Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+    Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff])
   )
 
 /** A scripted HttpClient answering `ok` after `status` codes given in order (then ok). */

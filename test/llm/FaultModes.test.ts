@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, List, Logger, LogLevel, Option, Queue, Redacted, Tracer } from "effect"
 import * as LlmCacheStore from "../../src/db/LlmCacheStore.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
@@ -64,7 +65,7 @@ describe("every fault mode over loopback HTTP", () => {
                 base_url: server.url,
                 max_retries: 1,
                 timeout_seconds: 1
-              })).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
+              })).pipe(Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff]))
             ),
             Effect.withRandomFixed([0]) // backoff × 0.8: the first retry waits 400 ms
           )
@@ -117,7 +118,7 @@ describe("the API key never leaks", () => {
       const llmConfig = { provider: "openai-chat" as const, model: "m", base_url: server.url, temperature: 0, max_retries: 2 }
       const llm = LlmClientLive.layer(LlmConfig.make(llmConfig), Option.some(Redacted.make(SECRET))).pipe(
         Layer.provide(Layer.mergeAll(
-          NodeHttpClient.layerUndici,
+          NodeHttp.layer,
           Layer.effect(LlmCache, LlmCacheStore.make()).pipe(Layer.provide(Db.layer(dbFile))),
           Replay.recorderLayer(recordFile).pipe(Layer.provide(NodeContext.layer), Layer.orDie),
           Replay.ReplayLog.none
@@ -155,7 +156,7 @@ describe("the API key never leaks", () => {
       // Direct calls: one with a wrong key, one refused connection.
       const wrong = yield* Effect.flatMap(LlmClient, (l) => Effect.either(l.complete(REQUEST))).pipe(
         Effect.provide(LlmClientLive.layer(LlmConfig.make({ ...llmConfig, model: "other" }), Option.some(Redacted.make(`${SECRET}x`))).pipe(
-          Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+          Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff])
         ))
       )
       expect(Either.isLeft(wrong)).toBe(true)

@@ -1,7 +1,7 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime, Option, Tracer } from "effect"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import { LlmClient } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import {
@@ -25,7 +25,7 @@ const responder = (info: { body: any; user: string }) =>
 const clientFor = (server: FakeOpenAiServer, models: ReadonlyArray<string>, llm: Partial<typeof LlmConfig.Encoded> = {}) =>
   LlmClientLive.layer(
     LlmConfig.make({ provider: "openai-chat", base_url: server.url, models: models.map((model) => ({ model })), ...llm } as never)
-  ).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
+  ).pipe(Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff]))
 
 const texts = (results: ReadonlyArray<BatchResult>) => results.map((r) => (r._tag === "Success" ? r.text : `!${r.reason}`))
 

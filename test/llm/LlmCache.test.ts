@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as LlmCacheStore from "../../src/db/LlmCacheStore.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
 import { LlmCache } from "../../src/llm/LlmCache.js"
@@ -16,7 +17,7 @@ const REQUEST: LlmRequest = { system: "sys", user: "Improve:\n```python\nx = 1.5
 
 const client = (server: FakeOpenAiServer, cache: Layer.Layer<LlmCache>, llm: Partial<typeof LlmConfig.Encoded> = {}) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "m", base_url: server.url, ...llm } as never)).pipe(
-    Layer.provide([NodeHttpClient.layerUndici, cache, LlmRecorder.none, ReplayLog.none])
+    Layer.provide([NodeHttp.layer, cache, LlmRecorder.none, ReplayLog.none])
   )
 
 /** The SQL store over the connection of the program database in `file` (as a run has it). */

@@ -1,8 +1,8 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Layer, Option, Queue, Redacted, Ref, TestClock, TestServices } from "effect"
 import type { LlmError } from "../../src/domain/Errors.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
 import { LlmClient, type LlmRetryInfo } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
@@ -277,7 +277,7 @@ describe("LlmClientLive retry policy (TestClock, scripted HttpClient)", () => {
 
 const liveLayer = (server: FakeOpenAiServer, overrides: Partial<LlmConfig> = {}, apiKey = Option.none<Redacted.Redacted>()) =>
   LlmClientLive.layer(config({ base_url: server.url, ...overrides }), apiKey).pipe(
-    Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+    Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff])
   )
 
 /** Waits on the real clock until `done` holds: for real I/O (a request reaching the fake server, a socket closed), never for a timer. */

@@ -1,9 +1,9 @@
 import type { AiError } from "@effect/ai"
 import { LanguageModel } from "@effect/ai"
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Layer, Option, Redacted, Stream } from "effect"
 import * as OpenAiChat from "../../src/llm/OpenAiChat.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import {
   defaultAnswer,
   fakeOpenAiServer,
@@ -32,7 +32,7 @@ const USER = `Improve the program.\n\n\`\`\`python\n${PROGRAM}\n\`\`\`\n`
 
 const modelLayer = (server: FakeOpenAiServer, apiKey: Option.Option<Redacted.Redacted> = Option.none()) =>
   OpenAiChat.layer({ baseUrl: server.url, model: "fake-model", apiKey, temperature: 0.3, maxTokens: 512 }).pipe(
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(NodeHttp.layer)
   )
 
 const generate = (server: FakeOpenAiServer, apiKey?: Option.Option<Redacted.Redacted>) =>

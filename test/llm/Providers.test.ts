@@ -1,7 +1,7 @@
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Redacted } from "effect"
 import { EmbeddingConfig, LlmConfig } from "../../src/domain/RunConfig.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import * as Embeddings from "../../src/llm/Embeddings.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
@@ -14,7 +14,7 @@ const responses = (server: FakeOpenAiServer, llm: Partial<typeof LlmConfig.Encod
   LlmClientLive.layer(
     LlmConfig.make({ provider: "openai-responses", model: "gpt-test", base_url: server.url, ...llm } as never),
     key === undefined ? Option.none() : Option.some(Redacted.make(key))
-  ).pipe(Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff]))
+  ).pipe(Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff]))
 
 const complete = (request: LlmRequest = REQUEST) => Effect.flatMap(LlmClient, (l) => Effect.either(l.complete(request)))
 
@@ -75,14 +75,14 @@ describe("embeddings", () => {
       )
       expect(result.usd).toBeGreaterThan(0)
       expect(server.embeddingRequests[0]).toMatchObject({ model: "emb", input: texts })
-    }).pipe(Effect.scoped, Effect.provide(NodeHttpClient.layerUndici)))
+    }).pipe(Effect.scoped, Effect.provide(NodeHttp.layer)))
 
   it.live("the embedding layer follows llm.embedding, falling back to the chat base URL and key", () =>
     Effect.gen(function*() {
       const server = yield* fakeOpenAiServer({ requireApiKey: SECRET })
       const config = LlmConfig.make({ provider: "openai-chat", base_url: server.url, embedding: EmbeddingConfig.make({ model: "e2" }) })
       const r = yield* Effect.flatMap(Embeddings.EmbeddingClient, (e) => e.embed(["a b c"])).pipe(
-        Effect.provide(Embeddings.layer(config, Option.some(Redacted.make(SECRET))).pipe(Layer.provide(NodeHttpClient.layerUndici)))
+        Effect.provide(Embeddings.layer(config, Option.some(Redacted.make(SECRET))).pipe(Layer.provide(NodeHttp.layer)))
       )
       expect(r.vectors).toHaveLength(1)
       expect(server.embeddingRequests[0]).toMatchObject({ model: "e2" })

@@ -1,8 +1,9 @@
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeHttpClient } from "@effect/platform-node"
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Queue } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import { LlmConfig, type RunConfig } from "../../src/domain/RunConfig.js"
 import type { RunEvent } from "../../src/domain/RunEvent.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
@@ -23,8 +24,8 @@ const request = (i: number): LlmRequest => ({
 })
 
 /** What a recording client needs besides its recorder, and a replaying one besides its log. */
-const recording = [NodeHttpClient.layerUndici, LlmCache.disabled, Replay.ReplayLog.none] as const
-const replaying = [NodeHttpClient.layerUndici, LlmCache.disabled, Replay.LlmRecorder.none] as const
+const recording = [NodeHttp.layer, LlmCache.disabled, Replay.ReplayLog.none] as const
+const replaying = [NodeHttp.layer, LlmCache.disabled, Replay.LlmRecorder.none] as const
 
 const recordingClient = (server: FakeOpenAiServer, recorder: Layer.Layer<Replay.LlmRecorder>) =>
   LlmClientLive.layer(LlmConfig.make({ provider: "openai-chat", model: "rec-model", base_url: server.url, max_retries: 0 })).pipe(

@@ -4,11 +4,11 @@
  * with migration and MAP-Elites descriptors across a resume, fix mode, and the exact
  * reproduction of an offline run from its seed.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { readFileSync } from "node:fs"
 import * as Db from "../../src/db/ProgramDatabase.js"
+import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import type { RunId } from "../../src/domain/Ids.js"
 import { RunConfig, type RunConfigInput } from "../../src/domain/RunConfig.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
@@ -306,7 +306,7 @@ const offlineRun = (seed: number) =>
     // The trace: every proposal (parent, inspirations, mode, outcome) and every evaluation, in order.
     const trace: Array<string> = []
     const llmLayer = LlmClientLive.layer(spec.config.llm, Option.none()).pipe(
-      Layer.provide([NodeHttpClient.layerUndici, LlmClientLive.featuresOff])
+      Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff])
     )
     const proposer = Layer.effect(
       Proposer.Proposer,

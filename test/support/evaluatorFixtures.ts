@@ -5,8 +5,8 @@ import * as NodePath from "node:path"
 import { expect } from "vitest"
 import type { EvaluationOutcome, FailureKind } from "../../src/domain/Program.js"
 import { Evaluator, type PythonEvaluatorOptions } from "../../src/evaluate/Evaluator.js"
+import type * as PidNamespace from "../../src/evaluate/PidNamespace.js"
 import * as PythonEvaluator from "../../src/evaluate/PythonEvaluator.js"
-import type * as Sandbox from "../../src/evaluate/Sandbox.js"
 import { fixtureDir } from "./processFixtures.js"
 
 export const expectScored = (outcome: EvaluationOutcome) => {
@@ -33,7 +33,7 @@ export const withPythonEvaluator = <A>(
   options: Partial<PythonEvaluatorOptions> & { readonly timeoutMs: number },
   use: (evaluate: (code: string) => Effect.Effect<EvaluationOutcome>) => Effect.Effect<A>,
   prefix = "evolve-pytest-",
-  isolation?: Sandbox.Isolation
+  isolation?: PidNamespace.Isolation
 ) =>
   Effect.gen(function*() {
     const contract = options.contract ?? "openevolve"

@@ -3,26 +3,28 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { spawn, spawnSync } from "node:child_process"
+import * as CandidateTempDirs from "../../src/evaluate/CandidateTempDirs.js"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
-import * as Sandbox from "../../src/evaluate/Sandbox.js"
+import * as PidNamespace from "../../src/evaluate/PidNamespace.js"
+import * as ProcessTree from "../../src/evaluate/ProcessTree.js"
 import { processesWith } from "../support/processFixtures.js"
 
 /** The pid of a process that has exited (and been reaped). */
 const deadPid = () => {
   const pid = spawnSync("true").pid
-  if (pid === undefined || Sandbox.isAlive(pid)) throw new Error("could not get a dead pid")
+  if (pid === undefined || ProcessTree.isAlive(pid)) throw new Error("could not get a dead pid")
   return pid
 }
 
-describe("Sandbox", () => {
+describe("Containment (process tree, pid namespace, temp dirs)", () => {
   describe("temp dirs left by a dead evolve", () => {
     it.scopedLive("sweeps only dirs of dead evolve processes of this pid namespace, owned by this user", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
         const root = yield* fs.makeTempDirectoryScoped()
-        const ns = yield* Sandbox.pidNamespaceId
+        const ns = yield* PidNamespace.pidNamespaceId
         expect(ns).toMatch(/^\d+$/)
         const dead = deadPid()
         const names = {
@@ -40,14 +42,14 @@ describe("Sandbox", () => {
         // a file, not a dir: left alone
         yield* fs.writeFileString(path.join(root, `evolve-${dead}-${ns}-file`), "x")
 
-        const removed = yield* Sandbox.sweepTempDirs(root, ns)
+        const removed = yield* CandidateTempDirs.sweepTempDirs(root, ns)
         expect([...removed].sort()).toEqual([names.dead, names.deadWithFiles].sort())
         expect((yield* fs.readDirectory(root)).sort()).toEqual(
           [names.live, names.liveOther, names.otherNamespace, names.oldStyle, names.unrelated, `evolve-${dead}-${ns}-file`]
             .sort()
         )
         // without a known namespace nothing is judged
-        expect(yield* Sandbox.sweepTempDirs(root, "")).toEqual([])
+        expect(yield* CandidateTempDirs.sweepTempDirs(root, "")).toEqual([])
       }).pipe(Effect.provide(NodeContext.layer)))
 
     it.scopedLive("building the command evaluator sweeps its temp root; its own dirs carry its pid", () =>
@@ -55,7 +57,7 @@ describe("Sandbox", () => {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
         const tempRoot = yield* fs.makeTempDirectoryScoped()
-        const ns = yield* Sandbox.pidNamespaceId
+        const ns = yield* PidNamespace.pidNamespaceId
         const stale = `evolve-${deadPid()}-${ns}-p_old-abcdef`
         yield* fs.makeDirectory(path.join(tempRoot, stale, "results"), { recursive: true })
         const outcome = yield* Effect.gen(function*() {
@@ -87,7 +89,7 @@ describe("Sandbox", () => {
   describe("pid namespace", () => {
     it.live("the probe finds a working namespace here, with a private /proc when root", () =>
       Effect.gen(function*() {
-        const result = yield* Sandbox.probePidNamespace
+        const result = yield* PidNamespace.probePidNamespace
         if (result._tag === "Unavailable") {
           // Allowed by design on machines without user namespaces; this CI machine has them.
           expect.fail(`no pid namespace here: ${result.reason}`)
@@ -99,11 +101,11 @@ describe("Sandbox", () => {
 
     it.live("when the process that started it is killed -9, the whole namespace dies (daemons included)", () =>
       Effect.gen(function*() {
-        const result = yield* Sandbox.probePidNamespace
+        const result = yield* PidNamespace.probePidNamespace
         if (result._tag === "Unavailable") return expect.fail(result.reason)
         const token = `1000.${process.pid}${Math.floor(Math.random() * 1e6)}`
         const argv = [
-          ...Sandbox.namespacePrefix(result.namespace),
+          ...PidNamespace.namespacePrefix(result.namespace),
           "sh",
           "-c",
           `setsid sleep ${token} </dev/null >/dev/null 2>&1 & sleep ${token}`
