@@ -38,6 +38,7 @@ import * as ProcessTree from "./ProcessTree.js"
 import * as PythonPool from "./PythonPool.js"
 import * as PythonVerdict from "./PythonVerdict.js"
 import type * as PythonWorker from "./PythonWorker.js"
+import { pythonStandIns } from "./PythonStandIns.js"
 import { pythonWorkerEntry, pythonWorkerFiles } from "./PythonWorkerFiles.js"
 import * as ResourceLimits from "./ResourceLimits.js"
 
@@ -72,6 +73,11 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
     yield* Effect.forEach(pythonWorkerFiles, ([name, text]) => fs.writeFileString(path.join(workerDir, name), text), {
       discard: true
     }).pipe(Effect.mapError(setupError("cannot write the worker")))
+    const standIns = path.join(workerDir, "stand_ins")
+    yield* Effect.forEach(pythonStandIns, ([parts, text]) => {
+      const file = path.join(standIns, ...parts)
+      return fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(Effect.zipRight(fs.writeFileString(file, text)))
+    }, { discard: true }).pipe(Effect.mapError(setupError("cannot write the stand-in packages")))
     const candidatesRoot = yield* (options.tempRoot === undefined
       ? fs.makeTempDirectory({ prefix: "evolve-candidates-" })
       : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
@@ -95,7 +101,8 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       prefork: options.warm ?? true,
       // command: what a cold start of the script would get.
       argv: options.scriptArgv ?? [evaluatorPath],
-      cwd
+      cwd,
+      stand_ins: standIns
     }
     // A command script must see the interpreter flags and environment of a cold start.
     const env = command ? scrubbedEnv : { ...scrubbedEnv, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }

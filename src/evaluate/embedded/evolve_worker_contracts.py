@@ -54,6 +54,8 @@ def load():
     directory = os.path.dirname(os.path.abspath(settings.PATH))
     if directory not in sys.path:
         sys.path.insert(0, directory)
+    if settings.CONFIG.get("stand_ins"):
+        sys.path.append(settings.CONFIG["stand_ins"])  # last: an installed package of the same name wins
     if settings.CONTRACT == "openevolve":
         try:
             import openevolve.evaluation_result  # noqa: F401  (the real one wins)
