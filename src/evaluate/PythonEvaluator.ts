@@ -25,7 +25,7 @@
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Ref } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
 import * as Bubblewrap from "./Bubblewrap.js"
@@ -174,6 +174,17 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       noMetricsHint: CommandVerdict.pythonContractHint
     })
 
+    // OpenEvolve's fallback (the mean of the metrics when no fitness key is reported) is said once per evaluator.
+    const averageWarned = yield* Ref.make(false)
+    const warnAverage = (averaged: ReadonlyArray<string>) =>
+      Effect.whenEffect(
+        Effect.logWarning(
+          `${path.basename(evaluatorPath)}: evaluate() reported neither combined_score nor ${options.primaryMetric}; ` +
+            `the score is the average of ${averaged.join(", ")}, as OpenEvolve does (return a combined_score to weigh them)`
+        ),
+        Ref.getAndSet(averageWarned, true).pipe(Effect.map((warned) => !warned))
+      )
+
     const evaluateOnce = (request: EvaluationRequest) =>
       Effect.gen(function*() {
         const job = ++jobs
@@ -188,7 +199,10 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
         })
         // The worker removes the dir after a normal end; not when it died or was replaced.
         if (outcome._tag !== "Done" && !options.keepArtifacts) yield* Effect.ignore(fs.remove(dir, { recursive: true }))
-        return command ? yield* commandVerdict(outcome) : verdictOf(outcome)
+        if (command) return yield* commandVerdict(outcome)
+        const { averaged, ...verdict } = verdictOf(outcome)
+        if (averaged !== undefined) yield* warnAverage(averaged)
+        return verdict as PythonVerdict.Verdict
       })
 
     // A plain function with a span, not Effect.fn: that captures a stack trace (new Error()) per call.
