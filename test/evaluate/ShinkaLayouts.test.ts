@@ -86,6 +86,15 @@ describe("Shinka layouts", () => {
         })))
   }
 
+  it.scopedLive("an async def experiment function is awaited", () =>
+    withPythonEvaluator(files, { contract: "shinka", timeoutMs: 20_000 }, (evaluate) =>
+      Effect.gen(function*() {
+        const code = program("up").replace("def run_game(seed=None):", "async def run_game(seed=None):")
+        expect(code).toContain("async def run_game")
+        const ok = expectScored(yield* evaluate(code))
+        expect(ok.score).toBe(3)
+      })))
+
   it.scopedLive("the stand-in names what it does not provide", () =>
     withPythonEvaluator({
       "evaluate.py": `

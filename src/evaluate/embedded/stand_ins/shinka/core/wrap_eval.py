@@ -1,9 +1,12 @@
 """evolve's stand-in for ShinkaEvolve's `shinka.core.wrap_eval.run_shinka_eval`.
 
 Same signature, same files (`metrics.json`, `correct.json`, `extra.pkl`, plots) and the same
-return value `(metrics, correct, error)`. Early stopping is not reproduced: every run runs.
+return value `(metrics, correct, error)`. Early stopping is not reproduced: every run runs. An
+`async def` experiment function is awaited.
 """
+import asyncio
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -40,10 +43,20 @@ def _experiment(module, program_path, name):
     return getattr(module, name)
 
 
+async def _awaited(awaitable):
+    return await awaitable
+
+
+def _call(fn, kwargs):
+    """fn(**kwargs); an `async def` experiment is awaited (evolve's addition)."""
+    result = fn(**kwargs)
+    return asyncio.run(_awaited(result)) if inspect.isawaitable(result) else result
+
+
 def _run_single_evaluation(program_path, experiment_fn_name, run_index, kwargs):
     fn = _experiment(load_program(program_path), program_path, experiment_fn_name)
     start = time.perf_counter()
-    result = fn(**kwargs)
+    result = _call(fn, kwargs)
     return run_index, result, time.perf_counter() - start
 
 
@@ -148,7 +161,7 @@ def run_shinka_eval(
                 print("%sRunning program evaluation %d/%d...%s" % ("=" * 10, i + 1, num_runs, "=" * 10))
             if runs is None:
                 start = time.perf_counter()
-                result = fn(**kwargs_of(i))
+                result = _call(fn, kwargs_of(i))
                 seconds = time.perf_counter() - start
             else:
                 result, seconds = runs[i]
