@@ -31,6 +31,7 @@ import type { EvaluationOutcome } from "../domain/Program.js"
 import * as Bubblewrap from "./Bubblewrap.js"
 import * as CommandVerdict from "./CommandVerdict.js"
 import { type EvaluationRequest, Evaluator, type PythonEvaluatorOptions } from "./Evaluator.js"
+import * as ConfiguredEnv from "./ConfiguredEnv.js"
 import * as EvaluatorEnv from "./EvaluatorEnv.js"
 import * as FindExecutable from "./FindExecutable.js"
 import * as PidNamespace from "./PidNamespace.js"
@@ -87,7 +88,8 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       options.keepArtifacts ? Effect.void : Effect.ignore(fs.remove(candidatesRoot, { recursive: true }))
     )
 
-    const scrubbedEnv = yield* EvaluatorEnv.scrubbedEnv
+    const configured = yield* ConfiguredEnv.fromProcess(options.env ?? ConfiguredEnv.none)
+    const scrubbedEnv = { ...(yield* EvaluatorEnv.scrubbedEnv), ...ConfiguredEnv.reveal(configured) }
     const config = {
       contract: options.contract,
       evaluator_path: evaluatorPath,
@@ -102,6 +104,8 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       // command: what a cold start of the script would get.
       argv: options.scriptArgv ?? [evaluatorPath],
       cwd,
+      // The candidate's temp dir instead of cwd (evolve's behaviour before OpenEvolve's was adopted).
+      working_dir: options.workingDir ?? "evaluator",
       stand_ins: standIns
     }
     // A command script must see the interpreter flags and environment of a cold start.
