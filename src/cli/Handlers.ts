@@ -67,7 +67,7 @@ export const runSetup = (args: RunArgs) =>
       : (yield* fs.exists("evolve.yaml").pipe(Effect.orElseSucceed(() => false)))
       ? "evolve.yaml"
       : undefined
-    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags })
+    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags, evaluator: args.evaluator })
     const { initialCode, spec } = yield* resolveRunSpec(args.program, args.evaluator, loaded, process.execPath)
     yield* checkDatabasePath(spec.config.database.path)
     const record = Option.getOrUndefined(args.record ?? Option.none())

@@ -4,6 +4,7 @@ import * as Yaml from "yaml"
 import { ConfigError } from "../domain/Errors.js"
 import { RunConfig } from "../domain/RunConfig.js"
 import * as OpenEvolveConfig from "./OpenEvolveConfig.js"
+import * as ShinkaConfig from "./ShinkaConfig.js"
 import { type FlagValue, type ValueType, variables } from "./Overrides.js"
 
 type Raw = Record<string, unknown>
@@ -17,6 +18,11 @@ export interface LoadOptions {
   readonly base?: Record<string, unknown> | undefined
   readonly env?: Record<string, string | undefined>
   readonly flags?: ReadonlyArray<FlagValue>
+  /**
+   * The run's evaluator file: when nothing sets `evaluator.contract` and it takes Shinka's
+   * `--program_path` / `--results_dir` arguments, the contract is `shinka`.
+   */
+  readonly evaluator?: string | undefined
 }
 
 const parseEnvValue = (name: string, raw: string, parse: ValueType): Either.Either<unknown, ConfigError> => {
@@ -101,8 +107,14 @@ const readFile = (file: string) =>
 export const loadRunConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
     let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : structuredClone(options.base ?? {})
-    // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
-    if (options.file && OpenEvolveConfig.detect(raw)) {
+    // A ShinkaEvolve run config (shinka_small.yaml): map its keys (contract shinka), warn about the rest.
+    if (options.file && ShinkaConfig.detect(raw)) {
+      const mapped = ShinkaConfig.map(raw)
+      yield* Console.error(`evolve: ${options.file}: read as a ShinkaEvolve config (evaluator.contract: shinka)`)
+      for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
+      raw = mapped.config
+    } else if (options.file && OpenEvolveConfig.detect(raw)) {
+      // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
       const mapped = OpenEvolveConfig.map(raw)
       yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)`)
       for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
@@ -128,7 +140,24 @@ export const loadRunConfig = (options: LoadOptions) =>
       setPath(raw, flag.path, flag.value)
       origins.set(flag.path.join("."), `flag --${flag.flag}`)
     }
+    if (options.evaluator !== undefined && !isRecordWith(raw.evaluator, "contract")) {
+      yield* inferContract(raw, options.evaluator)
+    }
     return yield* decodeRunConfig(raw, options.file, origins)
+  })
+
+const isRecordWith = (value: unknown, key: string) =>
+  typeof value === "object" && value !== null && (value as Raw)[key] !== undefined
+
+/** Sets `evaluator.contract: shinka` when the evaluator is a Python file taking Shinka's arguments. */
+const inferContract = (raw: Raw, evaluator: string) =>
+  Effect.gen(function*() {
+    if (!evaluator.endsWith(".py")) return
+    const fs = yield* FileSystem.FileSystem
+    const source = yield* fs.readFileString(evaluator).pipe(Effect.orElseSucceed(() => ""))
+    if (!ShinkaConfig.takesShinkaArguments(source)) return
+    setPath(raw, ["evaluator", "contract"], "shinka")
+    yield* Console.error(`evolve: ${evaluator} takes --program_path and --results_dir: evaluator.contract: shinka`)
   })
 
 /** Key paths holding URLs, checked after decoding: they must be absolute http(s) URLs. */

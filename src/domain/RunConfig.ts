@@ -113,6 +113,13 @@ export const LlmConfig = Schema.Struct({
 export type LlmConfig = typeof LlmConfig.Type
 // ---- end LlmConfig ---------------------------------------------------------------------------
 
+const EnvName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: expected("an environment variable name") })
+)
+const EnvPattern = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_*?]+$/, { message: expected("a variable name, or a glob of * and ?") })
+)
+
 export const EvaluatorConfig = Schema.Struct({
   /** Command and arguments; the candidate's path is appended. Derived from the evaluator file when omitted. */
   command: Schema.optional(Schema.Array(NonEmpty).pipe(Schema.minItems(1, { message: expected("a non-empty list") }))),
@@ -150,6 +157,19 @@ export const EvaluatorConfig = Schema.Struct({
     Schema.Array(Schema.Number.pipe(Schema.finite({ message: expected("a finite number") }))),
     { default: () => [] }
   ),
+  /** Variables set in the evaluator's environment (over the allow-list and `pass_env`). */
+  env: Schema.optionalWith(Schema.Record({ key: EnvName, value: Schema.String }), { default: () => ({}) }),
+  /**
+   * Names of evolve's environment variables passed to the evaluator; `*` and `?` globs allowed.
+   * A glob never matches the API key variables of evolve's own LLM (or EVOLVE_*): name them exactly.
+   */
+  pass_env: Schema.optionalWith(Schema.Array(EnvPattern), { default: () => [] }),
+  /**
+   * The evaluator's working directory: `evaluator` (its file's directory, as OpenEvolve runs it)
+   * or `candidate` (the candidate's temp dir, evolve's behaviour before). The candidate's file
+   * is in its own temp dir either way.
+   */
+  working_dir: Schema.optionalWith(Schema.Literal("evaluator", "candidate"), { default: () => "evaluator" as const }),
   // ---- end evaluation contracts ----
   /** In a cluster: only workers with every one of these tags (`evolve worker --tags`) evaluate this run. */
   requires: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] })

@@ -11,6 +11,7 @@ import * as CandidateTempDirs from "./CandidateTempDirs.js"
 import { runToEnd } from "./CommandProcess.js"
 import { failed, pythonContractHint, readResultFile, setupFailure, tail, verdict } from "./CommandVerdict.js"
 import { type CommandEvaluatorOptions, type EvaluationRequest, Evaluator } from "./Evaluator.js"
+import * as ConfiguredEnv from "./ConfiguredEnv.js"
 import * as EvaluatorEnv from "./EvaluatorEnv.js"
 import * as FindExecutable from "./FindExecutable.js"
 import * as PidNamespace from "./PidNamespace.js"
@@ -38,7 +39,8 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
     const executor = yield* CommandExecutor.CommandExecutor
     const [bin, ...args] = options.command
     if (bin === undefined) return yield* Effect.dieMessage("command evaluator: `command` is empty")
-    const parentEnv = yield* EvaluatorEnv.scrubbedEnv
+    const configured = yield* ConfiguredEnv.fromProcess(options.env ?? ConfiguredEnv.none)
+    const parentEnv = { ...(yield* EvaluatorEnv.scrubbedEnv), ...ConfiguredEnv.reveal(configured) }
     const tree = yield* ProcessTree.makeProcessTree
     const limits: ResourceLimits.Limits = { memoryMb: options.memoryMb, cpuSeconds: options.cpuSeconds }
     const limitArgs = ResourceLimits.limitsPrefix(limits)
@@ -47,6 +49,9 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
       return yield* new ConfigError({ path: "evaluator.sandbox", message: Bubblewrap.bwrapMissing })
     }
     const cwd = path.resolve(options.cwd)
+    // working_dir: candidate runs it in the candidate's temp dir: a relative evaluator path is the evaluator dir's.
+    const inCandidateDir = options.workingDir === "candidate"
+    const program = bin.includes("/") ? path.resolve(cwd, bin) : bin
     const tempRoot = path.resolve(options.tempRoot ?? tmpdir())
     const namespaceId = yield* PidNamespace.pidNamespaceId
     // Temp dirs of candidates in flight when an earlier evolve was killed -9.
@@ -83,12 +88,12 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
       namespace: PidNamespace.PidNamespace | undefined
     ): ReadonlyArray<string> => [
       ...(bwrap !== undefined
-        ? Bubblewrap.bwrapPrefix({ bwrap, writable: [dir], readable: [cwd], cwd, unsharePid: true })
+        ? Bubblewrap.bwrapPrefix({ bwrap, writable: [dir], readable: [cwd], cwd: inCandidateDir ? dir : cwd, unsharePid: true })
         : namespace !== undefined
         ? PidNamespace.namespacePrefix(namespace)
         : []),
       ...limitArgs,
-      bin,
+      program,
       ...args,
       programPath
     ]
@@ -129,7 +134,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
         const namespace = yield* Deferred.await(probe)
         const [first, ...rest] = argvFor(dir, programPath, namespace)
         const command = Command.make(first!, ...rest).pipe(
-          Command.workingDirectory(cwd),
+          Command.workingDirectory(inCandidateDir ? dir : cwd),
           Command.env({ ...parentEnv, EVOLVE_PROGRAM: programPath, EVOLVE_RESULTS_DIR: resultsDir }, {
             extendEnv: false
           }),

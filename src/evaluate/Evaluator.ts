@@ -1,5 +1,6 @@
 import { Context, type Effect } from "effect"
 import type { EvaluationOutcome } from "../domain/Program.js"
+import type { EnvSettings } from "./ConfiguredEnv.js"
 
 /** One candidate to evaluate: plain, serializable data (a persisted queue may carry it later). */
 export interface EvaluationRequest {
@@ -36,6 +37,13 @@ export interface CandidateLimits {
   readonly cpuSeconds?: number | undefined
   /** "bwrap": run inside bubblewrap (no network, read-only filesystem, writable temp dir). */
   readonly sandbox?: "none" | "bwrap" | undefined
+  /** Variables added to the evaluator's environment (`evaluator.env`, `evaluator.pass_env`). */
+  readonly env?: EnvSettings | undefined
+  /**
+   * The evaluator's working directory: "evaluator" (default: its file's directory, as OpenEvolve
+   * runs it) or "candidate" (the candidate's temp dir). The candidate file is in its temp dir either way.
+   */
+  readonly workingDir?: "evaluator" | "candidate" | undefined
 }
 
 export interface CommandEvaluatorOptions extends CandidateLimits {

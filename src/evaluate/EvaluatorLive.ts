@@ -22,6 +22,8 @@ export interface EvaluatorContext {
   readonly evaluatorPath: string
   /** Evaluations in flight (W): the Python pool starts one worker per slot. */
   readonly slots: number
+  /** Variables holding evolve's own API keys: a `pass_env` glob never passes them. */
+  readonly protectedEnv?: ReadonlyArray<string> | undefined
 }
 
 /** The evaluator for an `evaluator:` config section. Fails when `sandbox: bwrap` cannot be honoured. */
@@ -37,7 +39,9 @@ export const fromConfig = (
     keepArtifacts: config.keep_artifacts,
     memoryMb: config.memory_mb,
     cpuSeconds: config.cpu_seconds,
-    sandbox: config.sandbox
+    sandbox: config.sandbox,
+    env: { env: config.env, passEnv: config.pass_env, protectedNames: context.protectedEnv ?? [] },
+    workingDir: config.working_dir
   }
   if (config.contract === "command") {
     const command = config.command ?? [context.evaluatorPath]
@@ -79,8 +83,16 @@ export const fromConfig = (
 export const fromSpec = (spec: RunSpec) =>
   fromConfig(spec.config.evaluator, {
     evaluatorPath: spec.evaluatorPath,
-    slots: spec.config.concurrency.evaluations
+    slots: spec.config.concurrency.evaluations,
+    protectedEnv: llmKeyVariables(spec.config.llm)
   })
+
+/** The variables that hold the API keys of a run's own LLM (and embedding) clients. */
+export const llmKeyVariables = (llm: RunSpec["config"]["llm"]): ReadonlyArray<string> => [
+  llm.api_key_env,
+  ...(llm.models ?? []).flatMap((m) => m.api_key_env === undefined ? [] : [m.api_key_env]),
+  ...(llm.embedding?.api_key_env === undefined ? [] : [llm.embedding.api_key_env])
+]
 
 /**
  * What `fromConfig` would refuse, checked without starting anything (a missing `bwrap` when

@@ -11,6 +11,8 @@ export type Report =
     readonly metrics: Metrics
     readonly score: number
     readonly textFeedback: string | null
+    /** With `fallback: "average"`: the metrics whose mean became the score (no fitness key was reported). */
+    readonly averaged?: ReadonlyArray<string>
   }
   | {
     readonly _tag: "Failed"
@@ -71,12 +73,20 @@ export const decodeObject = (text: string, source: string): Decoded => {
  *   are not JSON and are rejected as "bad_metrics" with a message that says so.
  * - Then `fromFields` decides (below).
  */
-export const parse = (text: string, options: {
-  readonly source: string
-  readonly primaryMetric: string
-}): Report => {
+export const parse = (text: string, options: FitnessOptions): Report => {
   const decoded = decodeObject(text, options.source)
   return decoded._tag === "Object" ? fromFields(decoded.fields, options) : decoded
+}
+
+export interface FitnessOptions {
+  /** Names the report in messages, e.g. "metrics.json". */
+  readonly source: string
+  readonly primaryMetric: string
+  /**
+   * Without `combined_score` or the primary metric: "average" scores the mean of the numeric
+   * metrics (booleans as 1/0), as OpenEvolve does; otherwise that is "bad_metrics".
+   */
+  readonly fallback?: "average"
 }
 
 /**
@@ -85,15 +95,13 @@ export const parse = (text: string, options: {
  * - Metrics are the top-level finite numbers; booleans count as 1/0 (so `correct` or
  *   `valid` flags can serve as features); strings, arrays and nested objects are ignored.
  *   A number that is not finite (`1e999`) is "bad_metrics".
- * - Fitness is `combined_score` when present, else `primaryMetric`; it must be a number.
+ * - Fitness is `combined_score` when present, else `primaryMetric`; it must be a number. With
+ *   `fallback: "average"` and neither present, the mean of the metrics (OpenEvolve's rule).
  * - An evaluator that reports `error` (a non-empty string) or `correct: false` judged the
  *   candidate a failure: "evaluator_error" with that message, whatever the scores say.
  * - A string `text_feedback` is returned for the next prompt (capped), also on failure.
  */
-export const fromFields = (fields: Record<string, unknown>, options: {
-  readonly source: string
-  readonly primaryMetric: string
-}): Report => {
+export const fromFields = (fields: Record<string, unknown>, options: FitnessOptions): Report => {
   const { primaryMetric, source } = options
   const textFeedback = typeof fields.text_feedback === "string" && fields.text_feedback.trim() !== ""
     ? fields.text_feedback.slice(0, textFeedbackChars)
@@ -122,6 +130,11 @@ export const fromFields = (fields: Record<string, unknown>, options: {
 
   const fitnessKey = combinedScore in fields ? combinedScore : primaryMetric
   const score = fields[fitnessKey]
+  const averaged = Object.keys(metrics)
+  if (score === undefined && options.fallback === "average" && averaged.length > 0) {
+    const mean = averaged.reduce((sum, key) => sum + metrics[key]!, 0) / averaged.length
+    return { _tag: "Scored", metrics, score: mean, textFeedback, averaged }
+  }
   if (score === undefined) {
     const keys = Object.keys(fields)
     return badMetrics(

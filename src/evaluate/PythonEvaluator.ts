@@ -25,12 +25,13 @@
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Clock, Effect, Layer } from "effect"
+import { Clock, Effect, Layer, Ref } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
 import * as Bubblewrap from "./Bubblewrap.js"
 import * as CommandVerdict from "./CommandVerdict.js"
 import { type EvaluationRequest, Evaluator, type PythonEvaluatorOptions } from "./Evaluator.js"
+import * as ConfiguredEnv from "./ConfiguredEnv.js"
 import * as EvaluatorEnv from "./EvaluatorEnv.js"
 import * as FindExecutable from "./FindExecutable.js"
 import * as PidNamespace from "./PidNamespace.js"
@@ -38,6 +39,7 @@ import * as ProcessTree from "./ProcessTree.js"
 import * as PythonPool from "./PythonPool.js"
 import * as PythonVerdict from "./PythonVerdict.js"
 import type * as PythonWorker from "./PythonWorker.js"
+import { pythonStandIns } from "./PythonStandIns.js"
 import { pythonWorkerEntry, pythonWorkerFiles } from "./PythonWorkerFiles.js"
 import * as ResourceLimits from "./ResourceLimits.js"
 
@@ -72,6 +74,11 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
     yield* Effect.forEach(pythonWorkerFiles, ([name, text]) => fs.writeFileString(path.join(workerDir, name), text), {
       discard: true
     }).pipe(Effect.mapError(setupError("cannot write the worker")))
+    const standIns = path.join(workerDir, "stand_ins")
+    yield* Effect.forEach(pythonStandIns, ([parts, text]) => {
+      const file = path.join(standIns, ...parts)
+      return fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(Effect.zipRight(fs.writeFileString(file, text)))
+    }, { discard: true }).pipe(Effect.mapError(setupError("cannot write the stand-in packages")))
     const candidatesRoot = yield* (options.tempRoot === undefined
       ? fs.makeTempDirectory({ prefix: "evolve-candidates-" })
       : fs.makeDirectory(options.tempRoot, { recursive: true }).pipe(
@@ -81,7 +88,8 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       options.keepArtifacts ? Effect.void : Effect.ignore(fs.remove(candidatesRoot, { recursive: true }))
     )
 
-    const scrubbedEnv = yield* EvaluatorEnv.scrubbedEnv
+    const configured = yield* ConfiguredEnv.fromProcess(options.env ?? ConfiguredEnv.none)
+    const scrubbedEnv = { ...(yield* EvaluatorEnv.scrubbedEnv), ...ConfiguredEnv.reveal(configured) }
     const config = {
       contract: options.contract,
       evaluator_path: evaluatorPath,
@@ -95,7 +103,10 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       prefork: options.warm ?? true,
       // command: what a cold start of the script would get.
       argv: options.scriptArgv ?? [evaluatorPath],
-      cwd
+      cwd,
+      // The candidate's temp dir instead of cwd (evolve's behaviour before OpenEvolve's was adopted).
+      working_dir: options.workingDir ?? "evaluator",
+      stand_ins: standIns
     }
     // A command script must see the interpreter flags and environment of a cold start.
     const env = command ? scrubbedEnv : { ...scrubbedEnv, PYTHONDONTWRITEBYTECODE: "1", PYTHONUNBUFFERED: "1" }
@@ -167,6 +178,17 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       noMetricsHint: CommandVerdict.pythonContractHint
     })
 
+    // OpenEvolve's fallback (the mean of the metrics when no fitness key is reported) is said once per evaluator.
+    const averageWarned = yield* Ref.make(false)
+    const warnAverage = (averaged: ReadonlyArray<string>) =>
+      Effect.whenEffect(
+        Effect.logWarning(
+          `${path.basename(evaluatorPath)}: evaluate() reported neither combined_score nor ${options.primaryMetric}; ` +
+            `the score is the average of ${averaged.join(", ")}, as OpenEvolve does (return a combined_score to weigh them)`
+        ),
+        Ref.getAndSet(averageWarned, true).pipe(Effect.map((warned) => !warned))
+      )
+
     const evaluateOnce = (request: EvaluationRequest) =>
       Effect.gen(function*() {
         const job = ++jobs
@@ -181,7 +203,10 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
         })
         // The worker removes the dir after a normal end; not when it died or was replaced.
         if (outcome._tag !== "Done" && !options.keepArtifacts) yield* Effect.ignore(fs.remove(dir, { recursive: true }))
-        return command ? yield* commandVerdict(outcome) : verdictOf(outcome)
+        if (command) return yield* commandVerdict(outcome)
+        const { averaged, ...verdict } = verdictOf(outcome)
+        if (averaged !== undefined) yield* warnAverage(averaged)
+        return verdict as PythonVerdict.Verdict
       })
 
     // A plain function with a span, not Effect.fn: that captures a stack trace (new Error()) per call.

@@ -15,6 +15,9 @@ export type Verdict =
   | Omit<Extract<EvaluationOutcome, { _tag: "Scored" }>, "durationMs">
   | Omit<Extract<EvaluationOutcome, { _tag: "Failed" }>, "durationMs">
 
+/** A verdict, and the metrics averaged into its score when the evaluator reported no fitness key. */
+export type Judged = Verdict & { readonly averaged?: ReadonlyArray<string> | undefined }
+
 export const failed = (kind: FailureKind, message: string, feedback: string | null = null): Verdict => ({
   _tag: "Failed",
   failure: { kind, message },
@@ -108,14 +111,15 @@ export const make = (options: PythonEvaluatorOptions, evaluatorName: string) => 
     )
   }
 
-  const openEvolveVerdict = (done: PythonWorkerProtocol.Done): Verdict => {
+  const openEvolveVerdict = (done: PythonWorkerProtocol.Done): Judged => {
     const decoded = decodeOpenEvolve(done.result)
     if (decoded._tag === "Left") return failed("evaluator_error", "the Python worker sent a malformed result")
     const result = decoded.right
     if (!result.ok) return raised(result, done, "evaluate()")
     const report = MetricsReport.parse(result.metrics_json, {
       source: "the metrics evaluate() returned",
-      primaryMetric: options.primaryMetric
+      primaryMetric: options.primaryMetric,
+      fallback: "average"
     })
     const feedback = Feedback.compose({
       textFeedback: report.textFeedback,
@@ -124,7 +128,7 @@ export const make = (options: PythonEvaluatorOptions, evaluatorName: string) => 
       stderr: done.stderr
     })
     return report._tag === "Scored"
-      ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback }
+      ? { _tag: "Scored", metrics: report.metrics, score: report.score, feedback, averaged: report.averaged }
       : { _tag: "Failed", failure: report.failure, feedback }
   }
 
@@ -178,7 +182,7 @@ export const make = (options: PythonEvaluatorOptions, evaluatorName: string) => 
       : { _tag: "Failed", failure: report.failure, feedback }
   }
 
-  const verdictOf = (outcome: PythonPool.PoolOutcome): Verdict => {
+  const verdictOf = (outcome: PythonPool.PoolOutcome): Judged => {
     switch (outcome._tag) {
       case "WorkerError":
         return failed("evaluator_error", outcome.message)

@@ -83,6 +83,12 @@ export const check = (policy: Policy, raw: unknown, config: RunConfig): Either.E
       message: "config.database: the server's database is set when it starts (--db), not per run"
     })
   }
+  if (config.evaluator.pass_env.length > 0) {
+    return Either.left({
+      path: "config.evaluator.pass_env",
+      message: "config.evaluator.pass_env: a run started through the API cannot pass the server's environment to its evaluator; set evaluator.env"
+    })
+  }
   for (const e of endpoints(config.llm)) {
     const keyPath = `config.${e.path}.api_key_env`
     if (isServerVariable(e.keyEnv)) {

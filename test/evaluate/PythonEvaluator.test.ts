@@ -58,7 +58,7 @@ def evaluate(program_path):
     ns = {}
     exec(open(program_path).read(), ns)
     if ns.get("WITH_ARTIFACTS"):
-        return EvaluationResult(metrics={"combined_score": ns["X"], "cwd_is_candidate": os.getcwd() == os.path.dirname(program_path)},
+        return EvaluationResult(metrics={"combined_score": ns["X"], "cwd_is_evaluator_dir": os.getcwd() == os.path.dirname(os.path.abspath(__file__))},
                                 artifacts={"hint": "radius 3 overlaps", "raw": b"bytes here"})
     return {"combined_score": ns["X"] * 2, "n": 3}
 `
@@ -69,7 +69,7 @@ def evaluate(program_path):
           expect(plain.metrics).toEqual({ combined_score: 3, n: 3 })
           const rich = expectScored(yield* evaluate("X = 0.25\nWITH_ARTIFACTS = True\n"))
           expect(rich.score).toBe(0.25)
-          expect(rich.metrics.cwd_is_candidate).toBe(1)
+          expect(rich.metrics.cwd_is_evaluator_dir).toBe(1)
           expect(rich.feedback).toContain("[artifact hint]\nradius 3 overlaps")
           expect(rich.feedback).toContain("[artifact raw]\nbytes here")
         })))
@@ -364,7 +364,7 @@ import os
 
 def evaluate(program_path):
     open(os.path.join(os.environ["EVOLVE_RESULTS_DIR"], "note.txt"), "w").write("hi")
-    return {"score": 1, "own_dir": os.getcwd() == os.path.dirname(program_path)}
+    return {"score": 1, "own_dir": os.path.dirname(program_path) != os.path.dirname(os.path.abspath(__file__))}
 `
         yield* withEvaluator({ "evaluator.py": evaluator }, { tempRoot: root }, (evaluate) =>
           Effect.gen(function*() {

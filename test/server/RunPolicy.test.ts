@@ -125,6 +125,14 @@ describe("runs created through the API", () => {
     expect(captured).toEqual([])
   })
 
+  it("pass none of the server's environment to an evaluator (evaluator.pass_env)", async () => {
+    for (const pass_env of [["OPENAI_API_KEY"], ["*"]]) {
+      await refused({ ...base, config: { ...offline, evaluator: { pass_env } } }, "config.evaluator.pass_env", /cannot pass the server's environment/)
+    }
+    const fixed = await create({ ...base, config: { ...offline, evaluator: { env: { DATA_ROOT: "/data" } } } })
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(201)
+  })
+
   it("refuse settings that belong to the server, prototype keys, alias bombs and huge YAML", async () => {
     await refused({ ...base, config: { ...offline, database: { path: "/tmp/elsewhere.db" } } }, "config.database", /--db/)
     const proto = await server.json("/api/runs", {

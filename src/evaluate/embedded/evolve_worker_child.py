@@ -48,7 +48,7 @@ def _child(job, fds):
         script.run(job, w_res)
     try:
         _limits()
-        os.chdir(job["dir"])
+        os.chdir(settings.working_dir(job))
         os.environ["EVOLVE_PROGRAM"] = job["program_path"]
         os.environ["EVOLVE_RESULTS_DIR"] = job["results_dir"]
         payload = contracts.payload(job)

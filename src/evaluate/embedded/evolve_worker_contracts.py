@@ -1,5 +1,6 @@
 """The evaluator's contracts in the child: the openevolve module's evaluate() (with its cascade)
 and shinka's evaluate.py run as __main__."""
+import inspect
 import json
 import numbers
 import os
@@ -54,6 +55,8 @@ def load():
     directory = os.path.dirname(os.path.abspath(settings.PATH))
     if directory not in sys.path:
         sys.path.insert(0, directory)
+    if settings.CONFIG.get("stand_ins"):
+        sys.path.append(settings.CONFIG["stand_ins"])  # last: an installed package of the same name wins
     if settings.CONTRACT == "openevolve":
         try:
             import openevolve.evaluation_result  # noqa: F401  (the real one wins)
@@ -124,6 +127,19 @@ def _split(result, what):
     )
 
 
+def _call(run, path):
+    """run(path); an `async def` evaluator is awaited on a fresh event loop."""
+    result = run(path)
+    if inspect.isawaitable(result):
+        import asyncio
+
+        async def awaited():
+            return await result
+
+        return asyncio.run(awaited())
+    return result
+
+
 def _run_openevolve(job):
     path = job["program_path"]
     notes = []
@@ -147,7 +163,7 @@ def _run_openevolve(job):
                         )
                         break
             try:
-                stage_metrics, stage_artifacts = _split(run(path), "evaluate_stage%d()" % stage)
+                stage_metrics, stage_artifacts = _split(_call(run, path), "evaluate_stage%d()" % stage)
             except Exception:
                 if stage == 1:
                     raise
@@ -160,7 +176,7 @@ def _run_openevolve(job):
     run = getattr(_module, "evaluate", None)
     if not callable(run):
         raise AttributeError("the evaluator defines evaluate_stage1() but no evaluate(), and cascade_evaluation is off")
-    metrics, artifacts = _split(run(path), "evaluate()")
+    metrics, artifacts = _split(_call(run, path), "evaluate()")
     return {"metrics": metrics, "artifacts": artifacts, "stages": 0, "notes": notes}
 
 

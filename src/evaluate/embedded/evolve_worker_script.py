@@ -136,7 +136,7 @@ def _finalize():
 
 def run(job, w_res):
     """Runs the script for one job in this (child) process; never returns."""
-    os.chdir(settings.CONFIG["cwd"])
+    os.chdir(settings.working_dir(job))
     os.environ.clear()
     os.environ.update(settings.SCRIPT_ENV)
     os.environ["EVOLVE_PROGRAM"] = job["program_path"]

@@ -24,3 +24,8 @@ ARTIFACTS = 32
 STDIN = 0
 # Every file of the worker lives here: their frames are left out of evaluator tracebacks.
 WORKER_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def working_dir(job):
+    """The evaluation's working directory: the evaluator's (as OpenEvolve runs it), or the candidate's temp dir."""
+    return job["dir"] if CONFIG.get("working_dir") == "candidate" else CONFIG["cwd"]
