@@ -1,7 +1,7 @@
 /**
  * The bundled CLI on a Postgres database (issue 16): an offline run commits the same results as
  * on SQLite, and a bad URL, a wrong password, Postgres down or silent are each one line and exit 2
- * — from `evolve run`, `ls` and `serve` — with the password in no output.
+ * — from `evolve run`, `ls`, `worker` and `serve` — with the password in no output.
  */
 import { spawn } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, realpathSync } from "node:fs"
@@ -153,7 +153,7 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
       [`postgres://postgres:${password}@127.0.0.1:${silentPort}/postgres`, /no answer within 5s/]
     ]
     for (const [url, expected] of cases) {
-      for (const args of [["ls", "--db", url], ["run", "initial_program.mjs", "evaluator.mjs", "--db", url]]) {
+      for (const args of [["ls", "--db", url], ["run", "initial_program.mjs", "evaluator.mjs", "--db", url], ["worker", "--db", url, "--slots", "2"]]) {
         const result = await runCli(args, dir)
         expect(result.status, result.output).toBe(2)
         expect(result.output).toMatch(expected)
