@@ -14,7 +14,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Context, Duration, Effect, Layer } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { isPostgresUrl, redactDatabaseTarget, scrubPassword, urlProblem } from "../domain/DatabaseTarget.js"
 import { ConfigError, DatabaseError } from "../domain/Errors.js"
 import * as CandidateStore from "./CandidateStore.js"
@@ -92,8 +92,22 @@ const configureSqlite = Effect.gen(function*() {
 
 // The generic migrator on both databases (the same table and steps as SqliteMigrator and
 // PgMigrator, whose only addition is a schema dump we do not use and which needs a CommandExecutor).
-const migrate = Migrator.make({})({ loader: Migrator.fromRecord(migrations) })
+// Processes opening a new Postgres database together race to create the migrations table (the
+// migrator locks that table only once it exists): the loser tries again and finds it.
+const migrate = Migrator.make({})({ loader: Migrator.fromRecord(migrations) }).pipe(
+  Effect.retry({ times: 3, schedule: Schedule.spaced("200 millis") })
+)
 
+/** A failure's message with the database's own reason (SqlError's message alone is generic). */
+const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const messages: Array<string> = []
+  let error: unknown = Cause.squash(cause)
+  for (let depth = 0; depth < 4 && error instanceof Error; depth++) {
+    if (error.message !== "" && !messages.includes(error.message)) messages.push(error.message)
+    error = error.cause
+  }
+  return (messages.join(": ") || Cause.pretty(cause)).split("\n")[0]!
+}
 
 /** The SQLite file at `filename` (its directory created), WAL, configured. */
 const sqliteClient = (filename: string) =>
@@ -141,7 +155,7 @@ export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.S
         Effect.catchAllCause((cause) =>
           new DatabaseError({
             operation: "migrate database",
-            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, Cause.pretty(cause).split("\n")[0]!)}`,
+            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, reasonOf(cause))}`,
             cause
           })
         )

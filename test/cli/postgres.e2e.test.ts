@@ -4,7 +4,7 @@
  * — from `evolve run`, `ls`, `worker` and `serve` — with the password in no output.
  */
 import { spawn } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, realpathSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -28,9 +28,11 @@ const runCli = (args: ReadonlyArray<string>, cwd: string) =>
     child.on("exit", (status) => done({ status, output }))
   })
 
+const workspaces: Array<string> = []
 const workspace = () => {
-  const dir = mkdtempSync(join(tmpdir(), "evolve-pg-e2e-"))
+  const dir = mkdtempSync(join(tmpdir(), "evolve-pgcli-e2e-"))
   cpSync(example, dir, { recursive: true })
+  workspaces.push(dir)
   return dir
 }
 
@@ -88,6 +90,7 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
   afterAll(() => {
     for (const socket of sockets) socket.destroy()
     silent?.close()
+    for (const dir of workspaces) rmSync(dir, { recursive: true, force: true })
   })
 
   it("runs in a cluster (a control process, a worker, a submitting CLI) and commits the same evaluations as on SQLite", async () => {

@@ -149,6 +149,15 @@ describe.each(enabledBackends)("ProgramDatabase on $name", (backend) => {
       })
     ))
 
+  it.scopedLive("is migrated once when several processes open a new database at the same moment", () =>
+    Effect.gen(function*() {
+      const target = yield* newTarget
+      const open = Effect.scoped(Effect.flatMap(Layer.build(Db.layer(target)), (ctx) =>
+        Effect.provide(Effect.flatMap(allStores, (db) => db.listRuns), ctx)))
+      const opened = yield* Effect.all([open, open, open], { concurrency: "unbounded" })
+      expect(opened).toEqual([[], [], []])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.scoped("reopens an existing database without re-running migrations", () =>
     Effect.gen(function*() {
       const target = yield* newTarget

@@ -6,7 +6,7 @@
  * (or fail under EVOLVE_REQUIRE_POSTGRES=1): the state is handed over, never thrown here.
  */
 import { execFileSync } from "node:child_process"
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -34,13 +34,41 @@ const asPostgres = (binary: string, args: ReadonlyArray<string>) => {
   return execFileSync(command, argv, { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).toString()
 }
 
+const dirPrefix = "evolve-pg-server-"
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Stops the servers of test runs that died without their teardown (killed, timed out). */
+const sweepOrphans = () => {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(dirPrefix))) {
+    const dir = join(tmpdir(), name)
+    const owner = Number(existsSync(join(dir, "owner")) ? readFileSync(join(dir, "owner"), "utf8") : Number.NaN)
+    if (Number.isInteger(owner) && alive(owner)) continue
+    try {
+      asPostgres("pg_ctl", ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"])
+    } catch {
+      // not running
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export default async function setup(project: TestProject) {
   if (!existsSync(join(binDir, "initdb")) || !existsSync(join(binDir, "pg_ctl"))) {
     const state: PostgresServer = { status: "missing", reason: `no PostgreSQL binaries in ${binDir} (apt-get install postgresql)` }
     project.provide("postgres", state)
     return
   }
-  const dir = mkdtempSync(join(tmpdir(), "evolve-pg-"))
+  sweepOrphans()
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix))
+  writeFileSync(join(dir, "owner"), String(process.pid))
   const data = join(dir, "data")
   let started = false
   try {
