@@ -4,6 +4,7 @@ import * as Yaml from "yaml"
 import { ConfigError } from "../domain/Errors.js"
 import { RunConfig } from "../domain/RunConfig.js"
 import * as OpenEvolveConfig from "./OpenEvolveConfig.js"
+import { indentQuotedContinuations } from "./QuotedScalars.js"
 import { type FlagValue, type ValueType, variables } from "./Overrides.js"
 
 type Raw = Record<string, unknown>
@@ -58,7 +59,12 @@ export const parseConfigText = (text: string, source: string, options: { readonl
     if (bytes > options.maxBytes) {
       return yield* new ConfigError({ file, message: `${source}: ${bytes} bytes of settings, more than ${options.maxBytes}` })
     }
-    const doc = Yaml.parseDocument(text, { prettyErrors: true })
+    let doc = Yaml.parseDocument(text, { prettyErrors: true })
+    if (doc.errors.length > 0) {
+      // What PyYAML (OpenEvolve, ShinkaEvolve) accepts: quoted scalars with shallow continuation lines.
+      const lenient = Yaml.parseDocument(indentQuotedContinuations(text), { prettyErrors: true })
+      if (lenient.errors.length === 0) doc = lenient
+    }
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!
       const line = first.linePos?.[0]
