@@ -80,15 +80,17 @@ const run = Command.make(
     db: dbFlag,
     // issue 4: record every LLM call for `llm.provider: replay`
     record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay"),
+    verbose: Options.boolean("verbose").pipe(Options.withDescription("list every key of an OpenEvolve config that evolve ignores, and why")),
     ...overrides
   },
-  ({ config, db, evaluator, program, record, ...values }) =>
+  ({ config, db, evaluator, program, record, verbose, ...values }) =>
     Effect.flatMap(handlers, (h) =>
       h.run({
         program,
         evaluator,
         config,
         record,
+        verbose,
         flags: [...toFlagValues(values), ...Option.toArray(db).flatMap((value) => flagValues("db", value))]
       }))
 ).pipe(Command.withDescription("start a new evolution run"))

@@ -13,7 +13,7 @@ import { startRun } from "../engine/startRun.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
-import { follow, summaryText } from "./Progress.js"
+import { follow, startLine, summaryText } from "./Progress.js"
 
 // The command handlers, loaded on demand by Cli.ts so that `evolve --help` stays fast.
 
@@ -29,9 +29,7 @@ const execute = (start: StartOptions, recordFile?: string) =>
     yield* EvaluatorLive.preflight(spec.config.evaluator)
     const summary = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* startRun(start, { services: RunServices.layer(spec, { recordFile }) })
-      yield* Console.log(`run ${handle.runId}: evolving ${spec.programPath} with ${spec.config.llm.provider}${
-        spec.config.llm.provider === "offline" ? "" : ` (${spec.config.llm.model} at ${spec.config.llm.base_url})`
-      }, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`)
+      yield* Console.log(startLine(handle.runId, spec))
       const tty = process.stdout.isTTY === true
       yield* follow(handle, tty, tty ? 200 : 5000)
       return yield* handle.await.pipe(
@@ -53,6 +51,8 @@ export interface RunArgs {
   readonly evaluator: string
   readonly config: Option.Option<string>
   readonly flags: ReadonlyArray<FlagValue>
+  /** List every key of an OpenEvolve config that evolve ignores. */
+  readonly verbose?: boolean | undefined
   /** `--record FILE` (issue 4): every LLM call appended to FILE. */
   readonly record?: Option.Option<string> | undefined
 }
@@ -66,7 +66,7 @@ export const runSetup = (args: RunArgs) =>
       : (yield* fs.exists("evolve.yaml").pipe(Effect.orElseSucceed(() => false)))
       ? "evolve.yaml"
       : undefined
-    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags })
+    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags, verbose: args.verbose })
     const { initialCode, spec } = yield* resolveRunSpec(args.program, args.evaluator, loaded, process.execPath)
     yield* checkDatabasePath(spec.config.database.path)
     const record = Option.getOrUndefined(args.record ?? Option.none())

@@ -2,6 +2,7 @@ import * as Terminal from "@effect/platform/Terminal"
 import { Console, Effect, Queue, Schedule, type Scope } from "effect"
 import type { RunHandle, RunSummary } from "../engine/RunActor.js"
 import type { RunStats } from "../engine/RunProtocol.js"
+import type { LlmConfig, RunSpec } from "../domain/RunConfig.js"
 
 const fmtScore = (score: number | null) => (score === null ? "—" : Number(score.toPrecision(6)).toString())
 const fmtCount = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : String(n))
@@ -50,6 +51,25 @@ export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
     yield* Effect.forkScoped(Effect.ignore(ticker))
     if (tty) yield* Effect.addFinalizer(() => Effect.ignore(terminal.display("\r\x1b[2K")))
   }) satisfies Effect.Effect<void, never, Scope.Scope | Terminal.Terminal>
+
+/** What proposes the changes: the offline mutator said plainly, else every model of the ensemble. */
+export const llmText = (llm: LlmConfig): string => {
+  if (llm.provider === "offline" && (llm.models ?? []).every((m) => (m.provider ?? "offline") === "offline")) {
+    return "the offline mutator (llm.provider: offline: no LLM, no requests; --model or --base-url names one)"
+  }
+  const describe = (m: { readonly model: string; readonly name?: string | undefined; readonly provider?: string | undefined; readonly base_url?: string | undefined }) => {
+    const provider = m.provider ?? llm.provider
+    const where = provider === "offline" ? "offline" : provider === "replay" ? "replay" : `${provider} at ${m.base_url ?? llm.base_url}`
+    return `${m.name !== undefined && m.name !== m.model ? `${m.name}: ` : ""}${m.model} (${where})`
+  }
+  const models = llm.models ?? [{ model: llm.model }]
+  if (models.length === 1) return describe(models[0]!)
+  const weighted = llm.selection === "weighted"
+  return `${models.length} models, ${llm.selection}: ${models.map((m) => `${describe(m)}${weighted ? ` weight ${m.weight ?? 1}` : ""}`).join(", ")}`
+}
+
+export const startLine = (runId: string, spec: RunSpec): string =>
+  `run ${runId}: evolving ${spec.programPath} with ${llmText(spec.config.llm)}, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`
 
 export const summaryText = (s: RunSummary, databasePath: string): string => {
   const kinds = Object.entries(s.failuresByKind).sort((a, b) => b[1] - a[1])
