@@ -117,9 +117,24 @@ export const checkDatabasePath = (path: string) =>
     if (header !== sqliteHeader) return yield* bad("not an SQLite database (is this the right file?)")
   })
 
+/** A database that must already exist: reading never creates one. */
+const checkExistingDatabase = (path: string) =>
+  Effect.gen(function*() {
+    if (path === ":memory:") return
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* new ConfigError({
+        path: "database.path",
+        message: `database ${path}: no such file (evolve run creates it; --db or EVOLVE_DB names another)`
+      })
+    }
+    yield* checkDatabasePath(path)
+  })
+
+/** Read-only commands: the database must exist. */
 const withDatabase = <A, E, R>(db: Option.Option<string>, effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(databasePath(db), (path) =>
-    Effect.zipRight(checkDatabasePath(path), Effect.provide(effect, ProgramDatabase.layer(path))))
+    Effect.zipRight(checkExistingDatabase(path), Effect.provide(effect, ProgramDatabase.layer(path))))
 
 export const resume = (args: {
   readonly runId: Option.Option<string>
@@ -131,7 +146,7 @@ export const resume = (args: {
     if (Option.isSome(args.iterations) && args.iterations.value < 1) {
       return yield* new ConfigError({ message: `flag --iterations: expected an integer ≥ 1, got ${args.iterations.value}` })
     }
-    yield* checkDatabasePath(path)
+    yield* checkExistingDatabase(path)
     const { id, spec } = yield* Inspect.findResumable(args.runId).pipe(Effect.provide(ProgramDatabase.layer(path)))
     const config = {
       ...spec.config,

@@ -118,7 +118,9 @@ export const best = (runId: Option.Option<string>, out: Option.Option<string>, p
   Effect.gen(function*() {
     const candidates = yield* CandidateStore
     const queries = yield* RunQueries
-    const run = latestRun(yield* queries.listRuns, runId)
+    const runs = yield* queries.listRuns
+    if (runs.length === 0) return yield* new ConfigError({ message: "no runs in this database yet: start one with evolve run <program> <evaluator>" })
+    const run = latestRun(runs, runId)
     if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
     if (pareto) return yield* paretoFront(run.value)
     const [top] = yield* candidates.bestPrograms(run.value.id, 1)
