@@ -11,6 +11,7 @@ import * as RunLimits from "../engine/RunLimits.js"
 import * as RunServices from "../engine/RunServices.js"
 import { startRun } from "../engine/startRun.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
+import { nextCommands, writeBestProgram } from "./AfterRun.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
 import { follow, startLine, summaryText } from "./Progress.js"
@@ -27,12 +28,12 @@ const execute = (start: StartOptions, recordFile?: string) =>
   Effect.gen(function*() {
     const spec = start.spec
     yield* EvaluatorLive.preflight(spec.config.evaluator)
-    const summary = yield* Effect.scoped(Effect.gen(function*() {
+    const result = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* startRun(start, { services: RunServices.layer(spec, { recordFile }) })
       yield* Console.log(startLine(handle.runId, spec))
       const tty = process.stdout.isTTY === true
       yield* follow(handle, tty, tty ? 200 : 5000)
-      return yield* handle.await.pipe(
+      const summary = yield* handle.await.pipe(
         Effect.onInterrupt(() =>
           handle.client.Stop({}).pipe(
             Effect.zipRight(handle.await),
@@ -41,8 +42,11 @@ const execute = (start: StartOptions, recordFile?: string) =>
           )
         )
       )
+      return { summary, bestFile: yield* writeBestProgram(summary, spec) }
     })).pipe(Effect.provide(Layer.merge(ProgramDatabase.layer(spec.config.database.path), RunLimits.unlimited)))
+    const { bestFile, summary } = result
     yield* Console.log(summaryText(summary, spec.config.database.path))
+    yield* Console.log(nextCommands(summary, spec.config.database.path, bestFile))
     if (summary.status === "failed") return yield* new CliExit({ code: 1 })
   })
 

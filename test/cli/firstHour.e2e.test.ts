@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -20,9 +20,10 @@ describe("the first hour", () => {
   it("read-only commands never create a database; best with no runs says so", async () => {
     const dir = workspace()
     for (const args of [["ls"], ["best"], ["show", "run_x"], ["resume"]]) {
-      const missing = await runCli([...args, "--db", "/nonexistent/dir/x.db"], dir)
+      const missing = await runCli([...args, "--db", join(dir, "no", "dir", "x.db")], dir)
       expect(missing.status).toBe(2)
-      expect(missing.stderr).toMatch(/database \/nonexistent\/dir\/x\.db: no such file \(evolve run creates it/)
+      expect(missing.stderr).toMatch(/database \S*\/no\/dir\/x\.db: no such file \(evolve run creates it/)
+      expect(existsSync(join(dir, "no"))).toBe(false)
       const local = await runCli([...args, "--db", "here.db"], dir)
       expect(local.status).toBe(2)
       expect(existsSync(join(dir, "here.db"))).toBe(false)
@@ -32,5 +33,22 @@ describe("the first hour", () => {
     expect(best.status).toBe(2)
     expect(best.stderr).toMatch(/no runs in this database yet: start one with evolve run/)
     expect(best.stderr).not.toMatch(/at .*\.js:\d+/)
+  })
+
+  it("after a run: the best program next to the database, and the commands to go on with", async () => {
+    const dir = workspace()
+    const run = await runCli(
+      ["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12", "--db", "out/runs.db"],
+      dir
+    )
+    expect(run.status).toBe(0)
+    const best = readFileSync(join(dir, "out", "best_program.mjs"), "utf8")
+    const runId = /run (run_\S+):/.exec(run.stdout)![1]!
+    expect(run.stdout).toContain(`best program   ${join(dir, "out", "best_program.mjs")}`)
+    expect(run.stdout).toMatch(new RegExp(`evolve best ${runId} --db \\S*out/runs\\.db`))
+    expect(run.stdout).toMatch(/evolve show p_\S+ --db /)
+    expect(run.stdout).toMatch(/evolve serve --db /)
+    const printed = await runCli(["best", runId, "--db", "out/runs.db"], dir)
+    expect(printed.stdout.trim()).toBe(best.trim())
   })
 })
