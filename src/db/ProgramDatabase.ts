@@ -86,6 +86,21 @@ const configure = Effect.gen(function*() {
 }).pipe(Effect.mapError(dbError("configure database")))
 
 /**
+ * Every message of the failure and of its causes, whole: a native-module load failure lists the
+ * paths it tried on the lines after "Tried:", and those are what the user needs.
+ */
+const wholeMessage = (cause: Cause.Cause<unknown>): string => {
+  const parts: Array<string> = []
+  let error: unknown = Cause.squash(cause)
+  for (let depth = 0; depth < 5 && error !== undefined && error !== null; depth++) {
+    const message = typeof error === "object" && "message" in error ? String(error.message) : String(error)
+    if (message !== "" && !parts.some((part) => part.includes(message))) parts.push(message)
+    error = typeof error === "object" && "cause" in error ? error.cause : undefined
+  }
+  return parts.join(": ")
+}
+
+/**
  * The SQLite file at `filename` (its directory created), WAL, migrations applied: every store,
  * and the `SqlClient` itself for what shares the connection (the LLM cache).
  */
@@ -109,6 +124,6 @@ export const layer = (filename: string): Layer.Layer<ProgramDatabase | SqlClient
   })).pipe(
     Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
     Layer.catchAllCause((cause) =>
-      Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${Cause.pretty(cause).split("\n")[0]}`, cause }))
+      Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${wholeMessage(cause)}`, cause }))
     )
   )

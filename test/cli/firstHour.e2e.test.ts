@@ -51,4 +51,17 @@ describe("the first hour", () => {
     const printed = await runCli(["best", runId, "--db", "out/runs.db"], dir)
     expect(printed.stdout.trim()).toBe(best.trim())
   })
+
+  it("a native-module load failure prints its whole message", async () => {
+    const dir = workspace()
+    writeFileSync(join(dir, "empty.db"), "")
+    const preload = join(dir, "dlopen-fails.cjs")
+    writeFileSync(
+      preload,
+      `process.dlopen = () => { throw new Error("Could not locate the bindings file. Tried:\\n → /x/build/a.node\\n → /x/lib/b.node") }\n`
+    )
+    const failed = await runCli(["ls", "--db", "empty.db"], dir, { NODE_OPTIONS: `--require ${preload}` })
+    expect(failed.status).toBe(1)
+    expect(failed.stderr).toContain("Could not locate the bindings file. Tried:\n → /x/build/a.node\n → /x/lib/b.node")
+  })
 })
