@@ -3,11 +3,14 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type FlagValue, flagValues, type SettingName, settings, type ValueOf } from "../config/Overrides.js"
 import { VERSION } from "../domain/Version.js"
+import { CliExit } from "./CliExit.js"
 import { generate } from "./GenerateCommand.js"
+import { helpFor } from "./Help.js"
 import { serve, type ServeHandler } from "./ServeCommand.js"
 import { worker } from "./WorkerCommand.js"
 
@@ -27,8 +30,19 @@ const parsed = (name: string, expected: string, parse: (text: string) => number 
         : Effect.succeed(value)
     })
   )
-const textFlag = (name: string, description: string) =>
-  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+const textFlag = (name: string, description: string, value = "TEXT") =>
+  Options.text(name).pipe(Options.withDescription(description), Options.withPseudoName(value), Options.optional)
+
+/** What --help shows after a flag of the settings table that takes no number. */
+const placeholders: Record<string, string> = {
+  provider: "NAME",
+  model: "NAME",
+  "base-url": "URL",
+  db: "FILE",
+  "max-seconds": "SECONDS",
+  timeout: "SECONDS",
+  "target-score": "SCORE"
+}
 
 /** A flag of the settings table, parsed as its type. */
 const settingFlag = <N extends SettingName>(name: N): Options.Options<Option.Option<ValueOf<N>>> => {
@@ -38,7 +52,10 @@ const settingFlag = <N extends SettingName>(name: N): Options.Options<Option.Opt
     : type === "number"
     ? parsed(flag, "a number", (t) => (t !== "" && Number.isFinite(Number(t)) ? Number(t) : undefined))
     : Options.text(flag)
-  return typed.pipe(Options.withDescription(description), Options.optional) as Options.Options<Option.Option<ValueOf<N>>>
+  const value = placeholders[flag] ?? (type === "int" ? "N" : type === "number" ? "NUMBER" : "TEXT")
+  return typed.pipe(Options.withDescription(description), Options.withPseudoName(value), Options.optional) as Options.Options<
+    Option.Option<ValueOf<N>>
+  >
 }
 
 // In the order of --help; flags apply in this order (--parallel before --llm-concurrency).
@@ -64,8 +81,8 @@ const toFlagValues = (values: OverrideValues): ReadonlyArray<FlagValue> =>
     Option.isNone(value) ? [] : flagValues(key as keyof typeof overrides, value.value)
   )
 
-const dbFlag = textFlag(settings.db.flag, settings.db.description)
-const configFlag = textFlag("config", "evolve.yaml with the run's settings (default: ./evolve.yaml when present)").pipe(
+const dbFlag = textFlag(settings.db.flag, settings.db.description, "FILE")
+const configFlag = textFlag("config", "evolve.yaml with the run's settings (default: ./evolve.yaml when present)", "FILE").pipe(
   Options.withAlias("c")
 )
 
@@ -79,7 +96,7 @@ const run = Command.make(
     config: configFlag,
     db: dbFlag,
     // issue 4: record every LLM call for `llm.provider: replay`
-    record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay"),
+    record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay", "FILE"),
     verbose: Options.boolean("verbose").pipe(Options.withDescription("list every key of an OpenEvolve config that evolve ignores, and why")),
     ...overrides
   },
@@ -112,7 +129,7 @@ const best = Command.make(
   {
     runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("run (default: the latest)"), Args.optional),
     db: dbFlag,
-    out: textFlag("out", "write the best program to this file instead of printing it").pipe(Options.withAlias("o")),
+    out: textFlag("out", "write the best program to this file instead of printing it", "FILE").pipe(Options.withAlias("o")),
     pareto: Options.boolean("pareto").pipe(
       Options.withDescription("list the Pareto front over the run's population.objectives instead")
     )
@@ -138,4 +155,20 @@ export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
     Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, generate])
   )
 
-export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: VERSION })
+/** @effect/cli's built-in flags evolve does not offer. */
+const refusedBuiltIns = ["--wizard"]
+
+/** Runs the command line `argv` (node and the script first); `--help` is plain text of evolve's own. */
+export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => {
+  const command = evolve(serveHandler)
+  const run = Command.run(command, { name: "evolve", version: VERSION })
+  return (argv: ReadonlyArray<string>) => {
+    const args = argv.slice(2)
+    const refused = args.find((arg) => refusedBuiltIns.includes(arg))
+    if (refused !== undefined) {
+      return Effect.zipRight(Console.error(`evolve: unknown flag ${refused} (evolve --help lists the flags)`), new CliExit({ code: 2 }))
+    }
+    const help = helpFor(command, args)
+    return help === undefined ? run(argv) : Console.log(help)
+  }
+}

@@ -64,4 +64,17 @@ describe("the first hour", () => {
     expect(failed.status).toBe(1)
     expect(failed.stderr).toContain("Could not locate the bindings file. Tried:\n → /x/build/a.node\n → /x/lib/b.node")
   })
+
+  it("help has no escapes off a TTY or with NO_COLOR, and no --wizard", async () => {
+    const dir = workspace()
+    for (const env of [{}, { NO_COLOR: "1" }]) {
+      const help = await runCli(["run", "--help"], dir, env)
+      expect(help.status).toBe(0)
+      expect(help.stdout).toMatch(/^Usage: evolve run \[flags\] <program> <evaluator>$/m)
+      expect(help.stdout + help.stderr).not.toMatch(/\x1b/)
+    }
+    const wizard = await runCli(["--wizard"], dir)
+    expect(wizard.status).toBe(2)
+    expect(wizard.stderr).toMatch(/unknown flag --wizard/)
+  })
 })
