@@ -98,9 +98,12 @@ const run = Command.make(
     // issue 4: record every LLM call for `llm.provider: replay`
     record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay", "FILE"),
     verbose: Options.boolean("verbose").pipe(Options.withDescription("list every key of an OpenEvolve config that evolve ignores, and why")),
+    noPreflight: Options.boolean("no-preflight").pipe(
+      Options.withDescription("start without first checking each model's API key, server and name (one tiny request per model)")
+    ),
     ...overrides
   },
-  ({ config, db, evaluator, program, record, verbose, ...values }) =>
+  ({ config, db, evaluator, noPreflight, program, record, verbose, ...values }) =>
     Effect.flatMap(handlers, (h) =>
       h.run({
         program,
@@ -108,6 +111,7 @@ const run = Command.make(
         config,
         record,
         verbose,
+        noPreflight,
         flags: [...toFlagValues(values), ...Option.toArray(db).flatMap((value) => flagValues("db", value))]
       }))
 ).pipe(Command.withDescription("start a new evolution run"))

@@ -11,6 +11,7 @@ import * as RunLimits from "../engine/RunLimits.js"
 import * as RunServices from "../engine/RunServices.js"
 import { startRun } from "../engine/startRun.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
+import * as Preflight from "../llm/Preflight.js"
 import { nextCommands, writeBestProgram } from "./AfterRun.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
@@ -24,10 +25,11 @@ export const defaultDatabase = ".evolve/evolve.db"
 const env = Overrides.environment
 
 /** Runs (or resumes) with live progress; Ctrl-C stops proposing and drains in-flight evaluations. */
-const execute = (start: StartOptions, recordFile?: string) =>
+const execute = (start: StartOptions, recordFile?: string, checkLlm = true) =>
   Effect.gen(function*() {
     const spec = start.spec
     yield* EvaluatorLive.preflight(spec.config.evaluator)
+    if (checkLlm) yield* Preflight.preflight(spec.config.llm)
     const result = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* startRun(start, { services: RunServices.layer(spec, { recordFile }) })
       yield* Console.log(startLine(handle.runId, spec))
@@ -55,6 +57,8 @@ export interface RunArgs {
   readonly evaluator: string
   readonly config: Option.Option<string>
   readonly flags: ReadonlyArray<FlagValue>
+  /** Skip the LLM preflight (key, server, model checked with one tiny request per model). */
+  readonly noPreflight?: boolean | undefined
   /** List every key of an OpenEvolve config that evolve ignores. */
   readonly verbose?: boolean | undefined
   /** `--record FILE` (issue 4): every LLM call appended to FILE. */
@@ -83,7 +87,7 @@ export const runSetup = (args: RunArgs) =>
   })
 
 export const run = (args: RunArgs) =>
-  Effect.flatMap(runSetup(args), ({ services, start }) => execute(start, services.recordFile))
+  Effect.flatMap(runSetup(args), ({ services, start }) => execute(start, services.recordFile, args.noPreflight !== true))
 
 const databasePath = (db: Option.Option<string>) =>
   Effect.map(env, (e) => Option.getOrElse(db, () => e["EVOLVE_DB"] ?? defaultDatabase))
