@@ -10,6 +10,19 @@ const fmtSeconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`
 
 const failures = (s: RunStats) => Object.values(s.failuresByKind).reduce((a, b) => a + b, 0)
 
+/** `text` on one line, at most `max` characters. */
+const clip = (text: string, max: number) => {
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
+
+/** Failure kinds, most frequent first, each with its count and latest message clipped to `max`. */
+const failureKinds = (s: RunStats, max: number) =>
+  Object.entries(s.failuresByKind).sort((a, b) => b[1] - a[1]).map(([kind, n]) => {
+    const last = s.lastFailures[kind]
+    return `${kind} ${n}${last === undefined || last === "" ? "" : ` (last: ${clip(last, max)})`}`
+  })
+
 export const statusLine = (s: RunStats): string => {
   const rate = s.evaluations === 0 ? "—" : `${Math.round((100 * s.scored) / s.evaluations)}%`
   const parts = [
@@ -19,7 +32,8 @@ export const statusLine = (s: RunStats): string => {
     `best ${fmtScore(s.bestScore)}`,
     `in flight llm ${s.inFlightProposals} eval ${s.inFlightEvaluations} queued ${s.queued}`,
     `tokens ${fmtCount(s.inputTokens + s.outputTokens)}`,
-    `$${s.usd.toFixed(4)}`
+    `$${s.usd.toFixed(4)}`,
+    ...(failures(s) > 0 ? [`failed ${failureKinds(s, 48).join(", ")}`] : [])
   ]
   return parts.join(" │ ")
 }
@@ -44,7 +58,10 @@ export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
       Effect.forever
     )
     const ticker = handle.stats.pipe(
-      Effect.flatMap((s) => tty ? terminal.display(`\r\x1b[2K${statusLine(s)}`) : Console.log(statusLine(s))),
+      // On a TTY the line is redrawn in place: it must not wrap.
+      Effect.flatMap((s) =>
+        tty ? terminal.display(`\r\x1b[2K${clip(statusLine(s), (process.stdout.columns ?? 100) - 1)}`) : Console.log(statusLine(s))
+      ),
       Effect.repeat(Schedule.spaced(intervalMs))
     )
     yield* Effect.forkScoped(Effect.ignore(newBests))
@@ -72,12 +89,12 @@ export const startLine = (runId: string, spec: RunSpec): string =>
   `run ${runId}: evolving ${spec.programPath} with ${llmText(spec.config.llm)}, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`
 
 export const summaryText = (s: RunSummary, databasePath: string): string => {
-  const kinds = Object.entries(s.failuresByKind).sort((a, b) => b[1] - a[1])
   const lines = [
     `run ${s.runId}: ${s.status} (${s.message ?? s.stopReason})`,
     `  best score     ${fmtScore(s.bestScore)}${s.bestProgramId ? `  (program ${s.bestProgramId})` : ""}`,
     `  evaluations    ${s.evaluations} (${s.scored} scored) in ${fmtSeconds(s.elapsedMs)}`,
-    `  failures       ${failures(s)}${kinds.length > 0 ? `: ${kinds.map(([k, n]) => `${k} ${n}`).join(", ")}` : ""}`,
+    `  failures       ${failures(s)}`,
+    ...failureKinds(s, 160).map((line) => `    ${line}`),
     `  llm            ${fmtCount(s.inputTokens)} tokens in, ${fmtCount(s.outputTokens)} out, $${s.usd.toFixed(4)}`,
     `  database       ${databasePath}`
   ]

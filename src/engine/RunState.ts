@@ -50,6 +50,8 @@ export interface RunState {
   /** Evaluations finished plus candidates pending plus proposals underway: what the maximum bounds. */
   readonly claimed: number
   readonly failuresByKind: Readonly<Record<string, number>>
+  /** The latest message of each failure kind this session (seeded from the stored recent ones). */
+  readonly lastFailures: Readonly<Record<string, string>>
   /** The latest failures, oldest first (at most RECENT_FAILURES). */
   readonly recentFailures: ReadonlyArray<Failure>
   readonly best: PopulationEntry | undefined
@@ -128,6 +130,7 @@ export const initial = ({ hashes, pending, ...start }: Start): RunState => ({
   claimed: start.evaluations + pending,
   claimedAtStart: start.evaluations + pending,
   recentFailures: start.recentFailures.slice(-RECENT_FAILURES),
+  lastFailures: Object.fromEntries(start.recentFailures.map((f) => [f.kind, f.message])),
   consecutiveProposalFailures: 0,
   streak: {},
   proposalsMade: 0,
@@ -244,6 +247,7 @@ export const candidateQueued = (state: RunState, program: Program, reservedUsd: 
 const countFailure = (state: RunState, failure: Failure): RunState => ({
   ...state,
   failuresByKind: { ...state.failuresByKind, [failure.kind]: (state.failuresByKind[failure.kind] ?? 0) + 1 },
+  lastFailures: { ...state.lastFailures, [failure.kind]: failure.message },
   recentFailures: [...state.recentFailures, failure].slice(-RECENT_FAILURES)
 })
 
@@ -380,6 +384,7 @@ export const stats = (state: RunState, now: number): RunStats =>
     maxEvaluations: state.limits.maxEvaluations,
     scored: state.scored,
     failuresByKind: state.failuresByKind,
+    lastFailures: state.lastFailures,
     bestScore: state.best?.score ?? null,
     bestProgramId: (state.best?.id ?? null) as ProgramId | null,
     inFlightProposals: state.activeProposals,
