@@ -141,6 +141,21 @@ const best = Command.make(
   ({ db, out, pareto, runId }) => Effect.flatMap(handlers, (h) => h.best(db, runId, out, pareto))
 ).pipe(Command.withDescription("print (or write) the best program of a run, or its Pareto front"))
 
+const programs = Command.make(
+  "programs",
+  {
+    runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("run (default: the latest)"), Args.optional),
+    db: dbFlag,
+    status: Options.choice("status", ["evaluated", "failed", "rejected", "pending"]).pipe(
+      Options.withDescription("only programs with this status (failed and pending ones are listed newest first)"),
+      Options.optional
+    ),
+    island: Options.integer("island").pipe(Options.withDescription("only programs of this island"), Options.optional),
+    top: Options.integer("top").pipe(Options.withAlias("k"), Options.withDescription("how many to list"), Options.withDefault(20))
+  },
+  ({ db, island, runId, status, top }) => Effect.flatMap(handlers, (h) => h.programs(db, runId, { status, island, top }))
+).pipe(Command.withDescription("list a run's programs, best first: ids for evolve show, failures with their reason"))
+
 const show = Command.make(
   "show",
   { id: Args.text({ name: "id" }).pipe(Args.withDescription("a program id or a run id")), db: dbFlag },
@@ -156,7 +171,7 @@ const debugFlag = Options.boolean("debug").pipe(
 export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
   Command.make("evolve", { debug: debugFlag }).pipe(
     Command.withDescription("asynchronous LLM-driven program evolution"),
-    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, generate])
+    Command.withSubcommands([run, resume, ls, programs, best, show, serve(serveHandler), worker, generate])
   )
 
 /** @effect/cli's built-in flags evolve does not offer. */

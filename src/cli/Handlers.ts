@@ -175,3 +175,6 @@ export const best = (db: Option.Option<string>, runId: Option.Option<string>, ou
   withDatabase(db, Inspect.best(runId, out, pareto))
 
 export const show = (db: Option.Option<string>, id: string) => withDatabase(db, Inspect.show(id))
+
+export const programs = (db: Option.Option<string>, runId: Option.Option<string>, options: Inspect.ProgramsOptions) =>
+  withDatabase(db, Inspect.programs(runId, options))

@@ -37,8 +37,19 @@ describe("the first hour", () => {
 
   it("after a run: the best program next to the database, and the commands to go on with", async () => {
     const dir = workspace()
+    // Every third evaluation fails, so that `evolve programs --status failed` has something to list.
+    writeFileSync(
+      join(dir, "flaky_evaluator.mjs"),
+      `import { existsSync, readFileSync, writeFileSync } from "node:fs"
+const counter = ${JSON.stringify(join(dir, "count"))}
+const n = (existsSync(counter) ? Number(readFileSync(counter, "utf8")) : 0) + 1
+writeFileSync(counter, String(n))
+if (n % 3 === 0) { console.error("boom " + n); process.exit(1) }
+await import("./evaluator.mjs")
+`
+    )
     const run = await runCli(
-      ["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12", "--db", "out/runs.db"],
+      ["run", "initial_program.mjs", "flaky_evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12", "--db", "out/runs.db"],
       dir
     )
     expect(run.status).toBe(0)
@@ -50,6 +61,23 @@ describe("the first hour", () => {
     expect(run.stdout).toMatch(/evolve serve --db /)
     const printed = await runCli(["best", runId, "--db", "out/runs.db"], dir)
     expect(printed.stdout.trim()).toBe(best.trim())
+
+    // evolve programs: best first, by status and island, ids ready for evolve show.
+    const listed = await runCli(["programs", "--db", "out/runs.db", "-k", "3"], dir)
+    expect(listed.status).toBe(0)
+    const rows = listed.stdout.trim().split("\n").slice(1).map((line) => line.split(/\s+/))
+    expect(rows).toHaveLength(3)
+    const scores = rows.map((r) => Number(r[2]))
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores)
+    expect(run.stdout).toContain(`program ${rows[0]![0]}`)
+    expect(listed.stderr).toMatch(/3 of \d+ program\(s\) of run run_\S+, best first/)
+    const failed = await runCli(["programs", runId, "--db", "out/runs.db", "--status", "failed"], dir)
+    expect(failed.status).toBe(0)
+    const failedRows = failed.stdout.trim().split("\n").slice(1)
+    expect(failedRows.length).toBeGreaterThan(0)
+    for (const row of failedRows) expect(row).toMatch(/^p_\S+ +failed .*evaluator.*boom/)
+    const island = await runCli(["programs", "--db", "out/runs.db", "--island", "7"], dir)
+    expect(island.stderr).toMatch(/has no such program/)
   })
 
   it("a native-module load failure prints its whole message", async () => {
