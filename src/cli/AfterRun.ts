@@ -29,8 +29,12 @@ export const nextCommands = (summary: RunSummary, database: string, bestFile: st
   const lines = [
     ...(bestFile === undefined ? [] : [`  best program   ${bestFile}`]),
     "next:",
-    `  evolve best ${summary.runId} ${db}      # print the best program`,
-    ...(summary.bestProgramId !== null ? [`  evolve show ${summary.bestProgramId} ${db}   # its metrics, patch and code`] : []),
+    ...(summary.bestProgramId !== null
+      ? [
+        `  evolve best ${summary.runId} ${db}      # print the best program`,
+        `  evolve show ${summary.bestProgramId} ${db}   # its metrics, patch and code`
+      ]
+      : [`  evolve programs ${summary.runId} --status failed ${db}   # what failed, and why`]),
     `  evolve show ${summary.runId} ${db}      # the run: counts, LLM usage per model`,
     `  evolve serve ${db}                     # the web UI: score plot, lineage, diffs`
   ]
