@@ -130,7 +130,8 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
         put(["max_code_bytes"], key, value)
         break
       case "early_stopping_patience":
-        if (!unset(value)) put(["patience"], key, value)
+        // OpenEvolve stops early only for a positive patience (arc_benchmark sets -1: never).
+        if (!unset(value) && !(typeof value === "number" && value <= 0)) put(["patience"], key, value)
         break
       case "file_suffix":
       case "log_level":

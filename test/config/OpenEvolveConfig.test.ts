@@ -152,6 +152,9 @@ describe("OpenEvolveConfig", () => {
       expect(decoded.llm.models).toEqual([{ model: "sonnet", weight: 0.8 }, { model: "haiku", weight: 0.2 }])
       expect(ignored).toEqual([])
       expect(warnings).toEqual(["llm.models.0.max_budget_usd: ignored (evolve's budget is per run: set budget_usd)"])
+      // OpenEvolve's "never stop early" (arc_benchmark) is evolve's absent patience.
+      const never = yield* decodeRunConfig(OpenEvolveConfig.map({ max_iterations: 3, early_stopping_patience: -1 }).config)
+      expect(never.patience).toBeUndefined()
     }))
 
   it.scoped("errors name the file's own key; a flag overrides a bad value before it is validated", () =>
