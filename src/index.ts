@@ -8,7 +8,7 @@
  *   `RunActor`, `RunManager`, …), `startRun` and `RunServices` (how every run is started and
  *   built), the run's message protocol `RunProtocol`, the one-call `EvolveLive(config)` layer and `EvolveTest`,
  *   `Evolution.run` (a whole run with its best program), `BatchProcessor`, and `Observability`
- *   (OpenTelemetry export and debug tracing). The HTTP service's layers are in `evolve/server`.
+ *   (OpenTelemetry export and debug tracing). The HTTP service's layers are in `llm-evolve/server`.
  * - Domain schemas and errors, flat: `RunConfig`, `RunSpec`, `Program`, `Metrics`, `RunEvent`
  *   and its cases, `RunId`, `ProgramId`, `ConfigError`, `DatabaseError`, `LlmError`, ….
  */

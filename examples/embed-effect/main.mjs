@@ -9,7 +9,7 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT (export the spans).
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
-import { Evolution, EvolveLive, FunctionEvaluator, Observability } from "evolve"
+import { Evolution, EvolveLive, FunctionEvaluator, Observability } from "llm-evolve"
 import { readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import { scoreSearch } from "./score.mjs"

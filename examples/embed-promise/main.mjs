@@ -6,7 +6,7 @@
 // Ctrl-C stops the run gracefully; with EVOLVE_DB=runs.db it can then be resumed by passing
 // its id: `node main.mjs <run-id>`. EVOLVE=0 evaluates the initial program once and exits;
 // EVOLVE_ITERATIONS / EVOLVE_PARALLEL override the values below.
-import { evolve } from "evolve"
+import { evolve } from "llm-evolve"
 import { fileURLToPath } from "node:url"
 
 const initialProgram = `// Approximates sin(x) on [0, π] with a cubic polynomial.

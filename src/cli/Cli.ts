@@ -3,11 +3,14 @@ import * as Command from "@effect/cli/Command"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type FlagValue, flagValues, type SettingName, settings, type ValueOf } from "../config/Overrides.js"
 import { VERSION } from "../domain/Version.js"
+import { CliExit } from "./CliExit.js"
 import { generate } from "./GenerateCommand.js"
+import { helpFor } from "./Help.js"
 import { serve, type ServeHandler } from "./ServeCommand.js"
 import { worker } from "./WorkerCommand.js"
 import { answer, prompts, steer } from "./SteerCommand.js"
@@ -28,8 +31,19 @@ const parsed = (name: string, expected: string, parse: (text: string) => number 
         : Effect.succeed(value)
     })
   )
-const textFlag = (name: string, description: string) =>
-  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+const textFlag = (name: string, description: string, value = "TEXT") =>
+  Options.text(name).pipe(Options.withDescription(description), Options.withPseudoName(value), Options.optional)
+
+/** What --help shows after a flag of the settings table that takes no number. */
+const placeholders: Record<string, string> = {
+  provider: "NAME",
+  model: "NAME",
+  "base-url": "URL",
+  db: "FILE",
+  "max-seconds": "SECONDS",
+  timeout: "SECONDS",
+  "target-score": "SCORE"
+}
 
 /** A flag of the settings table, parsed as its type. */
 const settingFlag = <N extends SettingName>(name: N): Options.Options<Option.Option<ValueOf<N>>> => {
@@ -39,7 +53,10 @@ const settingFlag = <N extends SettingName>(name: N): Options.Options<Option.Opt
     : type === "number"
     ? parsed(flag, "a number", (t) => (t !== "" && Number.isFinite(Number(t)) ? Number(t) : undefined))
     : Options.text(flag)
-  return typed.pipe(Options.withDescription(description), Options.optional) as Options.Options<Option.Option<ValueOf<N>>>
+  const value = placeholders[flag] ?? (type === "int" ? "N" : type === "number" ? "NUMBER" : "TEXT")
+  return typed.pipe(Options.withDescription(description), Options.withPseudoName(value), Options.optional) as Options.Options<
+    Option.Option<ValueOf<N>>
+  >
 }
 
 // In the order of --help; flags apply in this order (--parallel before --llm-concurrency).
@@ -65,8 +82,8 @@ const toFlagValues = (values: OverrideValues): ReadonlyArray<FlagValue> =>
     Option.isNone(value) ? [] : flagValues(key as keyof typeof overrides, value.value)
   )
 
-const dbFlag = textFlag(settings.db.flag, settings.db.description)
-const configFlag = textFlag("config", "evolve.yaml with the run's settings (default: ./evolve.yaml when present)").pipe(
+const dbFlag = textFlag(settings.db.flag, settings.db.description, "FILE")
+const configFlag = textFlag("config", "evolve.yaml with the run's settings (default: ./evolve.yaml when present)", "FILE").pipe(
   Options.withAlias("c")
 )
 
@@ -80,16 +97,22 @@ const run = Command.make(
     config: configFlag,
     db: dbFlag,
     // issue 4: record every LLM call for `llm.provider: replay`
-    record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay"),
+    record: textFlag("record", "append every LLM call (request and reply) to this JSONL file; replay it with llm.provider: replay", "FILE"),
+    verbose: Options.boolean("verbose").pipe(Options.withDescription("list every key of an OpenEvolve config that evolve ignores, and why")),
+    noPreflight: Options.boolean("no-preflight").pipe(
+      Options.withDescription("start without first checking each model's API key, server and name (one tiny request per model)")
+    ),
     ...overrides
   },
-  ({ config, db, evaluator, program, record, ...values }) =>
+  ({ config, db, evaluator, noPreflight, program, record, verbose, ...values }) =>
     Effect.flatMap(handlers, (h) =>
       h.run({
         program,
         evaluator,
         config,
         record,
+        verbose,
+        noPreflight,
         flags: [...toFlagValues(values), ...Option.toArray(db).flatMap((value) => flagValues("db", value))]
       }))
 ).pipe(Command.withDescription("start a new evolution run"))
@@ -111,13 +134,28 @@ const best = Command.make(
   {
     runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("run (default: the latest)"), Args.optional),
     db: dbFlag,
-    out: textFlag("out", "write the best program to this file instead of printing it").pipe(Options.withAlias("o")),
+    out: textFlag("out", "write the best program to this file instead of printing it", "FILE").pipe(Options.withAlias("o")),
     pareto: Options.boolean("pareto").pipe(
       Options.withDescription("list the Pareto front over the run's population.objectives instead")
     )
   },
   ({ db, out, pareto, runId }) => Effect.flatMap(handlers, (h) => h.best(db, runId, out, pareto))
 ).pipe(Command.withDescription("print (or write) the best program of a run, or its Pareto front"))
+
+const programs = Command.make(
+  "programs",
+  {
+    runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("run (default: the latest)"), Args.optional),
+    db: dbFlag,
+    status: Options.choice("status", ["evaluated", "failed", "rejected", "pending"]).pipe(
+      Options.withDescription("only programs with this status (failed and pending ones are listed newest first)"),
+      Options.optional
+    ),
+    island: Options.integer("island").pipe(Options.withDescription("only programs of this island"), Options.optional),
+    top: Options.integer("top").pipe(Options.withAlias("k"), Options.withDescription("how many to list"), Options.withDefault(20))
+  },
+  ({ db, island, runId, status, top }) => Effect.flatMap(handlers, (h) => h.programs(db, runId, { status, island, top }))
+).pipe(Command.withDescription("list a run's programs, best first: ids for evolve show, failures with their reason"))
 
 const show = Command.make(
   "show",
@@ -134,7 +172,23 @@ const debugFlag = Options.boolean("debug").pipe(
 export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
   Command.make("evolve", { debug: debugFlag }).pipe(
     Command.withDescription("asynchronous LLM-driven program evolution"),
-    Command.withSubcommands([run, resume, ls, best, show, serve(serveHandler), worker, steer, prompts, answer, generate])
+    Command.withSubcommands([run, resume, ls, programs, best, show, serve(serveHandler), worker, steer, prompts, answer, generate])
   )
 
-export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => Command.run(evolve(serveHandler), { name: "evolve", version: VERSION })
+/** @effect/cli's built-in flags evolve does not offer. */
+const refusedBuiltIns = ["--wizard"]
+
+/** Runs the command line `argv` (node and the script first); `--help` is plain text of evolve's own. */
+export const cli = <E, R>(serveHandler: ServeHandler<E, R>) => {
+  const command = evolve(serveHandler)
+  const run = Command.run(command, { name: "evolve", version: VERSION })
+  return (argv: ReadonlyArray<string>) => {
+    const args = argv.slice(2)
+    const refused = args.find((arg) => refusedBuiltIns.includes(arg))
+    if (refused !== undefined) {
+      return Effect.zipRight(Console.error(`evolve: unknown flag ${refused} (evolve --help lists the flags)`), new CliExit({ code: 2 }))
+    }
+    const help = helpFor(command, args)
+    return help === undefined ? run(argv) : Console.log(help)
+  }
+}

@@ -18,8 +18,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
-const textFlag = (name: string, description: string) =>
-  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+const textFlag = (name: string, description: string, value: string) =>
+  Options.text(name).pipe(Options.withDescription(description), Options.withPseudoName(value), Options.optional)
 
 export interface GenerateArgs {
   readonly models: string
@@ -38,16 +38,16 @@ export interface GenerateArgs {
 export const generate = Command.make(
   "generate",
   {
-    models: Options.text("models").pipe(Options.withDescription("comma-separated model names, e.g. gpt-4o-mini,llama3.1:8b")),
-    prompt: Options.text("prompt").pipe(Options.withDescription("file holding the prompt (the user message)")),
-    out: Options.text("out").pipe(Options.withDescription("directory for one output file per model and summary.json")),
-    system: textFlag("system", "file holding a system prompt"),
-    validateSymbol: textFlag("validate-symbol", "a reply must define this function / class / value (e.g. execute_trade)"),
-    config: textFlag("config", "evolve.yaml whose llm section supplies base_url, api_key_env, prices… (default: ./evolve.yaml)")
+    models: Options.text("models").pipe(Options.withDescription("comma-separated model names, e.g. gpt-4o-mini,llama3.1:8b"), Options.withPseudoName("NAMES")),
+    prompt: Options.text("prompt").pipe(Options.withDescription("file holding the prompt (the user message)"), Options.withPseudoName("FILE")),
+    out: Options.text("out").pipe(Options.withDescription("directory for one output file per model and summary.json"), Options.withPseudoName("DIR")),
+    system: textFlag("system", "file holding a system prompt", "FILE"),
+    validateSymbol: textFlag("validate-symbol", "a reply must define this function / class / value (e.g. execute_trade)", "NAME"),
+    config: textFlag("config", "evolve.yaml whose llm section supplies base_url, api_key_env, prices… (default: ./evolve.yaml)", "FILE")
       .pipe(Options.withAlias("c")),
-    provider: textFlag("provider", "LLM provider: openai-chat (default), openai-responses, offline"),
-    baseUrl: textFlag("base-url", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
-    timeout: Options.float("timeout").pipe(Options.withDescription("per-model time limit in seconds"), Options.optional),
+    provider: textFlag("provider", "LLM provider: openai-chat (default), openai-responses, offline", "NAME"),
+    baseUrl: textFlag("base-url", "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1", "URL"),
+    timeout: Options.float("timeout").pipe(Options.withDescription("per-model time limit in seconds"), Options.withPseudoName("SECONDS"), Options.optional),
     concurrency: Options.integer("concurrency").pipe(Options.withDescription("models queried at once (default: all)"), Options.optional),
     temperature: Options.float("temperature").pipe(Options.withDescription("sampling temperature for every model"), Options.optional)
   },

@@ -12,9 +12,11 @@ import * as RunLimits from "../engine/RunLimits.js"
 import * as RunServices from "../engine/RunServices.js"
 import { startRun } from "../engine/startRun.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
+import * as Preflight from "../llm/Preflight.js"
+import { nextCommands, writeBestProgram } from "./AfterRun.js"
 import { CliExit } from "./CliExit.js"
 import * as Inspect from "./Inspect.js"
-import { follow, summaryText } from "./Progress.js"
+import { follow, startLine, summaryText } from "./Progress.js"
 
 // The command handlers, loaded on demand by Cli.ts so that `evolve --help` stays fast.
 
@@ -24,18 +26,17 @@ export const defaultDatabase = ".evolve/evolve.db"
 const env = Overrides.environment
 
 /** Runs (or resumes) with live progress; Ctrl-C stops proposing and drains in-flight evaluations. */
-const execute = (start: StartOptions, recordFile?: string) =>
+const execute = (start: StartOptions, recordFile?: string, checkLlm = true) =>
   Effect.gen(function*() {
     const spec = start.spec
     yield* EvaluatorLive.preflight(spec.config.evaluator)
-    const summary = yield* Effect.scoped(Effect.gen(function*() {
+    if (checkLlm) yield* Preflight.preflight(spec.config.llm)
+    const result = yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* startRun(start, { services: RunServices.layer(spec, { recordFile }) })
-      yield* Console.log(`run ${handle.runId}: evolving ${spec.programPath} with ${spec.config.llm.provider}${
-        spec.config.llm.provider === "offline" ? "" : ` (${spec.config.llm.model} at ${spec.config.llm.base_url})`
-      }, P=${spec.config.concurrency.proposals} W=${spec.config.concurrency.evaluations}`)
+      yield* Console.log(startLine(handle.runId, spec))
       const tty = process.stdout.isTTY === true
       yield* follow(handle, tty, tty ? 200 : 5000)
-      return yield* handle.await.pipe(
+      const summary = yield* handle.await.pipe(
         Effect.onInterrupt(() =>
           handle.client.Stop({}).pipe(
             Effect.zipRight(handle.await),
@@ -44,8 +45,11 @@ const execute = (start: StartOptions, recordFile?: string) =>
           )
         )
       )
+      return { summary, bestFile: yield* writeBestProgram(summary, spec) }
     })).pipe(Effect.provide(Layer.merge(ProgramDatabase.layer(spec.config.database.path), RunLimits.unlimited)))
+    const { bestFile, summary } = result
     yield* Console.log(summaryText(summary, spec.config.database.path))
+    yield* Console.log(nextCommands(summary, spec.config.database.path, bestFile))
     if (summary.status === "failed") return yield* new CliExit({ code: 1 })
   })
 
@@ -54,6 +58,10 @@ export interface RunArgs {
   readonly evaluator: string
   readonly config: Option.Option<string>
   readonly flags: ReadonlyArray<FlagValue>
+  /** Skip the LLM preflight (key, server, model checked with one tiny request per model). */
+  readonly noPreflight?: boolean | undefined
+  /** List every key of an OpenEvolve config that evolve ignores. */
+  readonly verbose?: boolean | undefined
   /** `--record FILE` (issue 4): every LLM call appended to FILE. */
   readonly record?: Option.Option<string> | undefined
 }
@@ -67,7 +75,7 @@ export const runSetup = (args: RunArgs) =>
       : (yield* fs.exists("evolve.yaml").pipe(Effect.orElseSucceed(() => false)))
       ? "evolve.yaml"
       : undefined
-    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags, evaluator: args.evaluator })
+    const loaded = yield* loadRunConfig({ file, env: yield* env, flags: args.flags, evaluator: args.evaluator, verbose: args.verbose })
     const { initialCode, spec } = yield* resolveRunSpec(args.program, args.evaluator, loaded, process.execPath)
     yield* checkDatabasePath(spec.config.database.path)
     const record = Option.getOrUndefined(args.record ?? Option.none())
@@ -87,7 +95,7 @@ export const run = (args: RunArgs) =>
         Effect.promise(() => import("./ClusterRun.js")),
         (cluster) => cluster.submitAndFollow(start.spec.config.database.path, start.spec, start.initialCode)
       )
-      : execute(start, services.recordFile))
+      : execute(start, services.recordFile, args.noPreflight !== true))
 
 const databasePath = (db: Option.Option<string>) =>
   Effect.map(env, (e) => Option.getOrElse(db, () => e["EVOLVE_DB"] ?? defaultDatabase))
@@ -127,9 +135,24 @@ export const checkDatabasePath = (path: string) =>
     if (header !== sqliteHeader) return yield* bad("not an SQLite database (is this the right file?)")
   })
 
+/** A database that must already exist: reading never creates one. */
+const checkExistingDatabase = (path: string) =>
+  Effect.gen(function*() {
+    if (path === ":memory:") return
+    const fs = yield* FileSystem.FileSystem
+    if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* new ConfigError({
+        path: "database.path",
+        message: `database ${path}: no such file (evolve run creates it; --db or EVOLVE_DB names another)`
+      })
+    }
+    yield* checkDatabasePath(path)
+  })
+
+/** Read-only commands: the database must exist. */
 const withDatabase = <A, E, R>(db: Option.Option<string>, effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(databasePath(db), (path) =>
-    Effect.zipRight(checkDatabasePath(path), Effect.provide(effect, ProgramDatabase.layer(path))))
+    Effect.zipRight(checkExistingDatabase(path), Effect.provide(effect, ProgramDatabase.layer(path))))
 
 export const resume = (args: {
   readonly runId: Option.Option<string>
@@ -141,7 +164,7 @@ export const resume = (args: {
     if (Option.isSome(args.iterations) && args.iterations.value < 1) {
       return yield* new ConfigError({ message: `flag --iterations: expected an integer ≥ 1, got ${args.iterations.value}` })
     }
-    yield* checkDatabasePath(path)
+    yield* checkExistingDatabase(path)
     const { id, spec } = yield* Inspect.findResumable(args.runId).pipe(Effect.provide(ProgramDatabase.layer(path)))
     const config = {
       ...spec.config,
@@ -162,3 +185,6 @@ export const best = (db: Option.Option<string>, runId: Option.Option<string>, ou
   withDatabase(db, Inspect.best(runId, out, pareto))
 
 export const show = (db: Option.Option<string>, id: string) => withDatabase(db, Inspect.show(id))
+
+export const programs = (db: Option.Option<string>, runId: Option.Option<string>, options: Inspect.ProgramsOptions) =>
+  withDatabase(db, Inspect.programs(runId, options))

@@ -2,12 +2,14 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Clock, Console, Effect, Option } from "effect"
 import type { RunOverview } from "../db/Records.js"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { ExploreQueries } from "../db/ExploreQueries.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
 import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { ConfigError, RunNotFound } from "../domain/Errors.js"
-import type { Program } from "../domain/Program.js"
+import type { RunId } from "../domain/Ids.js"
+import type { Program, ProgramStatus } from "../domain/Program.js"
 
 const fmt = (n: number | null) => (n === null ? "—" : Number(n.toPrecision(6)).toString())
 const pad = (s: string, n: number) => s.padEnd(n)
@@ -118,7 +120,9 @@ export const best = (runId: Option.Option<string>, out: Option.Option<string>, p
   Effect.gen(function*() {
     const candidates = yield* CandidateStore
     const queries = yield* RunQueries
-    const run = latestRun(yield* queries.listRuns, runId)
+    const runs = yield* queries.listRuns
+    if (runs.length === 0) return yield* new ConfigError({ message: "no runs in this database yet: start one with evolve run <program> <evaluator>" })
+    const run = latestRun(runs, runId)
     if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
     if (pareto) return yield* paretoFront(run.value)
     const [top] = yield* candidates.bestPrograms(run.value.id, 1)
@@ -175,4 +179,53 @@ export const show = (id: string) =>
       return
     }
     yield* Console.log(describeProgram(yield* candidates.getProgram(id)))
+  })
+
+export interface ProgramsOptions {
+  readonly status: Option.Option<ProgramStatus>
+  readonly island: Option.Option<number>
+  readonly top: number
+}
+
+const clip = (text: string, max: number) => {
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line
+}
+
+/** `evolve programs`: a run's programs, best first (failed and pending ones newest first). */
+export const programs = (runId: Option.Option<string>, options: ProgramsOptions) =>
+  Effect.gen(function*() {
+    const queries = yield* RunQueries
+    const explore = yield* ExploreQueries
+    const runs = yield* queries.listRuns
+    if (runs.length === 0) return yield* new ConfigError({ message: "no runs in this database yet: start one with evolve run <program> <evaluator>" })
+    const run = latestRun(runs, runId)
+    if (Option.isNone(run)) return yield* new RunNotFound({ runId: Option.getOrElse(runId, () => "(latest)") })
+    const status = Option.getOrUndefined(options.status)
+    const byScore = status === undefined || status === "evaluated"
+    const page = yield* explore.listPrograms(run.value.id as RunId, {
+      status,
+      island: Option.getOrUndefined(options.island),
+      sort: byScore ? "score" : "time",
+      order: "desc",
+      limit: options.top,
+      offset: 0
+    })
+    if (page.items.length === 0) return yield* Console.error(`run ${run.value.id} has no such program`)
+    yield* Console.log([pad("PROGRAM", 26), pad("STATUS", 10), pad("SCORE", 12), pad("ISLAND", 7), pad("GEN", 5), "FAILURE"].join(" "))
+    for (const p of page.items) {
+      yield* Console.log(
+        [
+          pad(p.id, 26),
+          pad(p.status, 10),
+          pad(fmt(p.score), 12),
+          pad(String(p.island), 7),
+          pad(String(p.generation), 5),
+          p.failure ? clip(`${p.failure.kind}: ${p.failure.message}`, 60) : ""
+        ].join(" ").trimEnd()
+      )
+    }
+    yield* Console.error(
+      `${page.items.length} of ${page.total} program(s) of run ${run.value.id}${byScore ? ", best first" : ", newest first"}; evolve show <program> prints one`
+    )
   })

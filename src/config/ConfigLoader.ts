@@ -5,6 +5,7 @@ import { ConfigError } from "../domain/Errors.js"
 import { RunConfig } from "../domain/RunConfig.js"
 import * as OpenEvolveConfig from "./OpenEvolveConfig.js"
 import * as ShinkaConfig from "./ShinkaConfig.js"
+import { indentQuotedContinuations } from "./QuotedScalars.js"
 import { type FlagValue, type ValueType, variables } from "./Overrides.js"
 
 type Raw = Record<string, unknown>
@@ -23,6 +24,8 @@ export interface LoadOptions {
    * `--program_path` / `--results_dir` arguments, the contract is `shinka`.
    */
   readonly evaluator?: string | undefined
+  /** List every key of an OpenEvolve file that evolve ignores (else one summary line). */
+  readonly verbose?: boolean | undefined
 }
 
 const parseEnvValue = (name: string, raw: string, parse: ValueType): Either.Either<unknown, ConfigError> => {
@@ -64,7 +67,12 @@ export const parseConfigText = (text: string, source: string, options: { readonl
     if (bytes > options.maxBytes) {
       return yield* new ConfigError({ file, message: `${source}: ${bytes} bytes of settings, more than ${options.maxBytes}` })
     }
-    const doc = Yaml.parseDocument(text, { prettyErrors: true })
+    let doc = Yaml.parseDocument(text, { prettyErrors: true })
+    if (doc.errors.length > 0) {
+      // What PyYAML (OpenEvolve, ShinkaEvolve) accepts: quoted scalars with shallow continuation lines.
+      const lenient = Yaml.parseDocument(indentQuotedContinuations(text), { prettyErrors: true })
+      if (lenient.errors.length === 0) doc = lenient
+    }
     if (doc.errors.length > 0) {
       const first = doc.errors[0]!
       const line = first.linePos?.[0]
@@ -101,12 +109,14 @@ const readFile = (file: string) =>
   })
 
 /**
- * Loads a RunConfig: defaults < file < EVOLVE_* environment < CLI flags. Every problem is a
- * ConfigError naming where the value came from, the key path and what was expected.
+ * Loads a RunConfig: defaults < file < EVOLVE_* environment < CLI flags, validated once all are
+ * applied (a flag may replace a value the file gets wrong). Every problem is a ConfigError naming
+ * where the value came from, the key path as written there and what was expected.
  */
 export const loadRunConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
     let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : structuredClone(options.base ?? {})
+    const origins = new Map<string, Origin>()
     // A ShinkaEvolve run config (shinka_small.yaml): map its keys (contract shinka), warn about the rest.
     if (options.file && ShinkaConfig.detect(raw)) {
       const mapped = ShinkaConfig.map(raw)
@@ -116,29 +126,33 @@ export const loadRunConfig = (options: LoadOptions) =>
     } else if (options.file && OpenEvolveConfig.detect(raw)) {
       // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
       const mapped = OpenEvolveConfig.map(raw)
-      yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)`)
+      yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)${ignoredSummary(mapped.ignored, options.verbose === true)}`)
+      if (options.verbose === true) for (const { key, why } of mapped.ignored) yield* Console.error(`evolve: ${options.file}: ${key}: ignored (${why})`)
       for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
       raw = mapped.config
+      for (const [path, key] of mapped.sources) origins.set(path, { source: options.file, key })
     }
-    const origins = new Map<string, string>()
-    // Each layer must be valid on its own: a bad value in the file (or the environment) is
-    // reported even when a later layer overrides it, instead of lying in wait for the next run.
-    if (options.file || options.base) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
-    let fromEnv = false
+    const hints = modelHints(raw, options.file)
     for (const { name, setting } of variables) {
       const value = options.env?.[name]
       if (value === undefined || value === "") continue
       const parsed = yield* parseEnvValue(name, value, setting.type)
       for (const path of setting.paths) {
         setPath(raw, path, parsed)
-        origins.set(path.join("."), `environment variable ${name}`)
-        fromEnv = true
+        origins.set(path.join("."), { source: `environment variable ${name}` })
+        if (name !== "OPENAI_BASE_URL") hints.push(...modelHint(path, `environment variable ${name}`))
       }
     }
-    if (fromEnv && (options.flags ?? []).length > 0) yield* decodeRunConfig(structuredClone(raw), options.file, origins)
     for (const flag of options.flags ?? []) {
       setPath(raw, flag.path, flag.value)
-      origins.set(flag.path.join("."), `flag --${flag.flag}`)
+      origins.set(flag.path.join("."), { source: `flag --${flag.flag}` })
+      hints.push(...modelHint(flag.path, `flag --${flag.flag}`))
+    }
+    // A model or server named without a provider means that server, never the offline mutator.
+    const llm = isRecord(raw.llm) ? raw.llm : undefined
+    if (llm?.provider === undefined && hints.length > 0 && options.base === undefined) {
+      setPath(raw, ["llm", "provider"], "openai-chat")
+      origins.set("llm.provider", { source: `inferred from ${hints[0]}` })
     }
     if (options.evaluator !== undefined && !isRecordWith(raw.evaluator, "contract")) {
       yield* inferContract(raw, options.evaluator)
@@ -160,6 +174,43 @@ const inferContract = (raw: Raw, evaluator: string) =>
     yield* Console.error(`evolve: ${evaluator} takes --program_path and --results_dir: evaluator.contract: shinka`)
   })
 
+const isRecord = (value: unknown): value is Raw => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** "; 12 keys ignored (a, b, …; --verbose says why)". */
+const ignoredSummary = (ignored: ReadonlyArray<OpenEvolveConfig.Ignored>, verbose: boolean) => {
+  if (ignored.length === 0) return ""
+  const names = ignored.map((i) => i.key)
+  const shown = names.length > 6 ? `${names.slice(0, 6).join(", ")}, …` : names.join(", ")
+  return `; ${names.length} key${names.length === 1 ? "" : "s"} with no meaning in evolve ignored (${shown}${verbose ? "" : "; --verbose says why"})`
+}
+
+const modelHint = (path: ReadonlyArray<string>, source: string): ReadonlyArray<string> =>
+  path.length === 2 && path[0] === "llm" && (path[1] === "model" || path[1] === "base_url") ? [`${source} (llm.${path[1]})`] : []
+
+/** The file's llm.model / llm.base_url / llm.models, each a reason to infer an LLM provider. */
+const modelHints = (raw: Raw, file: string | undefined): Array<string> => {
+  const llm = isRecord(raw.llm) ? raw.llm : {}
+  return ["model", "base_url", "models"].filter((key) => llm[key] !== undefined).map((key) => `${file ?? "config"} (llm.${key})`)
+}
+
+/** Where a value came from: a file (with its own key for the path, when it differs), a variable or a flag. */
+export interface Origin {
+  readonly source: string
+  readonly key?: string | undefined
+}
+
+/** `source: key: what` for the value at evolve's key `path`, in the words of where it came from. */
+const describe = (path: string, file: string | undefined, origins: ReadonlyMap<string, Origin>) => {
+  for (let prefix = path; prefix !== ""; prefix = prefix.includes(".") ? prefix.slice(0, prefix.lastIndexOf(".")) : "") {
+    const origin = origins.get(prefix)
+    if (origin !== undefined) {
+      const key = origin.key === undefined ? path : `${origin.key}${path.slice(prefix.length)}`
+      return `${origin.source}: ${key}${origin.key === undefined || origin.key === path ? "" : ` (evolve's ${path})`}`
+    }
+  }
+  return `${file ?? "config"}: ${path || "(top level)"}`
+}
+
 /** Key paths holding URLs, checked after decoding: they must be absolute http(s) URLs. */
 const urlPaths = (config: RunConfig): ReadonlyArray<readonly [string, string | undefined]> => [
   ["llm.base_url", config.llm.base_url],
@@ -167,7 +218,7 @@ const urlPaths = (config: RunConfig): ReadonlyArray<readonly [string, string | u
   ...(config.llm.models ?? []).map((m, i) => [`llm.models.${i}.base_url`, m.base_url] as const)
 ]
 
-const checkUrls = (config: RunConfig, file: string | undefined, origins: ReadonlyMap<string, string>) => {
+const checkUrls = (config: RunConfig, file: string | undefined, origins: ReadonlyMap<string, Origin>) => {
   const problems = urlPaths(config).flatMap(([path, value]) => {
     if (value === undefined) return []
     let ok = false
@@ -177,14 +228,14 @@ const checkUrls = (config: RunConfig, file: string | undefined, origins: Readonl
     } catch {
       ok = false
     }
-    return ok ? [] : [{ path, message: `${origins.get(path) ?? file ?? "config"}: ${path}: expected an http(s) URL, got ${JSON.stringify(value)}` }]
+    return ok ? [] : [{ path, message: `${describe(path, file, origins)}: expected an http(s) URL, got ${JSON.stringify(value)}` }]
   })
   return problems.length === 0
     ? Effect.succeed(config)
     : Effect.fail(new ConfigError({ file, path: problems[0]!.path, message: problems.map((p) => p.message).join("\n") }))
 }
 
-export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMap<string, string> = new Map()) =>
+export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMap<string, Origin> = new Map()) =>
   Schema.decodeUnknown(RunConfig, { onExcessProperty: "error", errors: "all" })(raw).pipe(
     Effect.mapError((error) => {
       // Unions report one issue per alternative: merge them into "expected A | B, got X" per path,
@@ -205,11 +256,10 @@ export const decodeRunConfig = (raw: unknown, file?: string, origins: ReadonlyMa
       // A parent path fails because a child does: report only the deepest paths.
       const leaves = issues.filter((e) => !issues.some((o) => o !== e && e.path !== "" && o.path.startsWith(`${e.path}.`)))
       const lines = leaves.map((e) => {
-        const source = origins.get(e.path) ?? file ?? "config"
         const what = e.unexpected
           ? "unknown key"
           : e.other ?? `expected ${e.expected.join(" | ")}, got ${e.actual}`
-        return `${source}: ${e.path || "(top level)"}: ${what}`
+        return `${describe(e.path, file, origins)}: ${what}`
       })
       return new ConfigError({ file, path: leaves[0]?.path, message: lines.join("\n") })
     }),

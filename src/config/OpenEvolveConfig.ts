@@ -10,91 +10,12 @@
  */
 
 import { EvaluatorConfig, LlmConfig, RunConfig } from "../domain/RunConfig.js"
+import { openEvolveDatabase, openEvolveEvaluator, openEvolveLlm, openEvolveTopLevel } from "./OpenEvolveKeys.js"
 
 type Raw = Record<string, unknown>
 
 const isRecord = (value: unknown): value is Raw =>
   typeof value === "object" && value !== null && !Array.isArray(value)
-
-/** Top-level keys of OpenEvolve's Config that evolve's RunConfig does not have. */
-const openEvolveTopLevel = new Set([
-  "max_iterations",
-  "checkpoint_interval",
-  "log_level",
-  "log_dir",
-  "random_seed",
-  "file_suffix",
-  "diff_based_evolution",
-  "max_code_length",
-  "enforce_evolve_blocks",
-  "diff_pattern",
-  "early_stopping_patience",
-  "convergence_threshold",
-  "early_stopping_metric",
-  "max_tasks_per_child",
-  "prompt",
-  "evolution_trace"
-])
-
-const openEvolveLlm = new Set([
-  "api_base",
-  "api_key",
-  "primary_model",
-  "primary_model_weight",
-  "secondary_model",
-  "secondary_model_weight",
-  "evaluator_models",
-  "top_p",
-  "timeout",
-  "retries",
-  "retry_delay",
-  "reasoning_effort",
-  "system_message",
-  "manual_mode"
-])
-
-const openEvolveEvaluator = new Set([
-  "timeout",
-  "max_retries",
-  "memory_limit_mb",
-  "cpu_limit",
-  "cascade_evaluation",
-  "cascade_thresholds",
-  "parallel_evaluations",
-  "distributed",
-  "use_llm_feedback",
-  "llm_feedback_weight",
-  "enable_artifacts",
-  "max_artifact_storage",
-  "evaluator_args"
-])
-
-const openEvolveDatabase = new Set([
-  "db_path",
-  "in_memory",
-  "log_prompts",
-  "population_size",
-  "archive_size",
-  "num_islands",
-  "elite_selection_ratio",
-  "exploration_ratio",
-  "exploitation_ratio",
-  "diversity_metric",
-  "feature_dimensions",
-  "feature_bins",
-  "diversity_reference_size",
-  "migration_interval",
-  "migration_rate",
-  "random_seed",
-  "artifacts_base_path",
-  "artifact_size_threshold",
-  "cleanup_old_artifacts",
-  "artifact_retention_days",
-  "max_snapshot_artifacts",
-  "embedding_model",
-  "embedding_api_base",
-  "similarity_threshold"
-])
 
 /** OpenEvolve model entries are `{ name, weight, … }`; evolve's are `{ model, … }`. */
 const isOpenEvolveModelList = (value: unknown) =>
@@ -114,10 +35,21 @@ export const detect = (raw: Raw): boolean => {
 /** OpenEvolve's defaults that change behaviour when its file leaves them out. */
 const openEvolveDefaultThresholds = [0.5, 0.75, 0.9]
 
+/** A key of the file evolve does not use, and why. */
+export interface Ignored {
+  readonly key: string
+  readonly why: string
+}
+
 export interface Mapped {
   /** An evolve config (still undecoded: the RunConfig schema validates it next). */
   readonly config: Raw
+  /** Keys with no meaning in evolve (one summary line; `--verbose` lists them). */
+  readonly ignored: ReadonlyArray<Ignored>
+  /** What the user should hear about even without `--verbose`. */
   readonly warnings: ReadonlyArray<string>
+  /** evolve's key path → the file's own key path, so errors name what the user wrote. */
+  readonly sources: ReadonlyMap<string, string>
 }
 
 /** Keys evolve understands in each section, passed through unchanged when a file mixes formats. */
@@ -138,20 +70,44 @@ export const evolveKeys: EvolveKeys = {
 
 const envReference = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/
 
+/** OpenEvolve's built-in MAP-Elites features, by evolve's name for them. */
+const builtInFeatures: Record<string, string> = { complexity: "code_length", diversity: "edit_distance", score: "combined_score" }
+
+/** OpenEvolve's model keys evolve maps, by evolve's name. */
+const modelKeys: Record<string, string> = {
+  api_base: "base_url",
+  temperature: "temperature",
+  max_tokens: "max_tokens",
+  timeout: "timeout_seconds",
+  retries: "max_retries"
+}
+
+/** OpenEvolve leaves a key unset with an empty string or null (`api_base: ""` in sldbench). */
+const unset = (value: unknown) => value === null || value === undefined || value === ""
+
 /**
  * Translates an OpenEvolve config into evolve's keys. `evolveKeys` (the RunConfig schema's
  * field names) decides which unknown keys are evolve's own and pass through.
  */
 export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
   const out: Raw = {}
+  const ignored: Array<Ignored> = []
   const warnings: Array<string> = []
-  const ignore = (key: string, why = "no equivalent in evolve") => warnings.push(`${key}: ignored (${why})`)
-  const section = (name: string): Raw => {
-    const value = out[name]
+  const sources = new Map<string, string>()
+  const ignore = (key: string, why = "no equivalent in evolve") => ignored.push({ key, why })
+  const section = (name: string, parent: Raw = out): Raw => {
+    const value = parent[name]
     if (isRecord(value)) return value
     const fresh: Raw = {}
-    out[name] = fresh
+    parent[name] = fresh
     return fresh
+  }
+  /** Sets evolve's `path` from the file's key `from`. */
+  const put = (path: ReadonlyArray<string>, from: string, value: unknown) => {
+    let node = out
+    for (const key of path.slice(0, -1)) node = section(key, node)
+    node[path[path.length - 1]!] = value
+    sources.set(path.join("."), from)
   }
 
   // ---- top level ----
@@ -162,16 +118,20 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
       case "database":
         break
       case "max_iterations":
-        out.max_evaluations = value
+        put(["max_evaluations"], key, value)
         break
       case "random_seed":
-        if (value !== null) out.seed = value
+        if (!unset(value)) put(["seed"], key, value)
         break
       case "diff_based_evolution":
-        out.edit_format = value === false ? "full" : "diff"
+        put(["edit_format"], key, value === false ? "full" : "diff")
         break
       case "max_code_length":
-        out.max_code_bytes = value
+        put(["max_code_bytes"], key, value)
+        break
+      case "early_stopping_patience":
+        // OpenEvolve stops early only for a positive patience (arc_benchmark sets -1: never).
+        if (!unset(value) && !(typeof value === "number" && value <= 0)) put(["patience"], key, value)
         break
       case "file_suffix":
       case "log_level":
@@ -183,7 +143,7 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
         if (isRecord(value)) {
           for (const [sub, subValue] of Object.entries(value)) {
             if (sub === "system_message" && typeof subValue === "string" && subValue.trim() !== "") {
-              if (raw.goal === undefined) out.goal = subValue.trim()
+              if (raw.goal === undefined) put(["goal"], "prompt.system_message", subValue.trim())
             } else ignore(`prompt.${sub}`, "evolve builds its own prompts")
           }
         }
@@ -198,20 +158,37 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
   const llm = raw.llm
   if (isRecord(llm)) {
     const target = section("llm")
-    const models: Array<Raw> = []
-    const addModel = (name: unknown, weight: unknown, extra: Raw = {}) => {
+    const models: Array<{ entry: Raw; sources: Map<string, string> }> = []
+    /** A model from its name and weight (the file's keys `nameKey`, `${nameKey}_weight` or `from`-prefixed). */
+    const addModel = (name: unknown, weight: unknown, from: string, entry: Raw = {}) => {
       if (typeof name !== "string" || name === "") return
-      models.push({ model: name, ...(typeof weight === "number" ? { weight } : {}), ...extra })
+      const model: Raw = { model: name, ...(typeof weight === "number" ? { weight } : {}) }
+      const named = !from.endsWith(".")
+      const modelSources = new Map([["model", named ? from : `${from}name`], ["weight", named ? `${from}_weight` : `${from}weight`]])
+      for (const [key, value] of Object.entries(entry)) {
+        if (key === "name" || key === "weight" || unset(value)) continue
+        const evolveKey = modelKeys[key]
+        if (evolveKey !== undefined) {
+          model[evolveKey] = value
+          modelSources.set(evolveKey, `${from}${key}`)
+        } else if (key === "max_budget_usd") {
+          warnings.push(`${from}${key}: ignored (evolve's budget is per run: set budget_usd)`)
+        } else ignore(`${from}${key}`)
+      }
+      models.push({ entry: model, sources: modelSources })
     }
     for (const [key, value] of Object.entries(llm)) {
       switch (key) {
         case "api_base":
-          target.base_url = value
+          if (!unset(value)) put(["llm", "base_url"], "llm.api_base", value)
+          break
+        case "provider":
+          if (!unset(value)) put(["llm", "provider"], "llm.provider", value === "openai" ? "openai-chat" : value)
           break
         case "api_key":
           if (typeof value === "string" && envReference.test(value)) {
-            target.api_key_env = envReference.exec(value)![1]
-          } else if (value !== null && value !== undefined) {
+            put(["llm", "api_key_env"], "llm.api_key", envReference.exec(value)![1])
+          } else if (!unset(value)) {
             warnings.push(
               "llm.api_key: ignored (evolve never reads API keys from files; set the environment variable named by llm.api_key_env, OPENAI_API_KEY by default)"
             )
@@ -219,38 +196,31 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
           break
         case "temperature":
         case "max_tokens":
-          if (value !== null) target[key] = value
+          if (!unset(value)) put(["llm", key], `llm.${key}`, value)
           break
         case "timeout":
-          target.timeout_seconds = value
+          put(["llm", "timeout_seconds"], "llm.timeout", value)
           break
         case "retries":
-          target.max_retries = value
+          put(["llm", "max_retries"], "llm.retries", value)
           break
         case "top_p":
         case "reasoning_effort":
-          if (value !== null) target.extra_body = { ...(isRecord(target.extra_body) ? target.extra_body : {}), [key]: value }
+          if (!unset(value)) target.extra_body = { ...(isRecord(target.extra_body) ? target.extra_body : {}), [key]: value }
           break
         case "models":
           if (isOpenEvolveModelList(value)) {
-            for (const entry of value as Array<unknown>) {
-              if (!isRecord(entry)) continue
-              const extra: Raw = {}
-              if (typeof entry.api_base === "string") extra.base_url = entry.api_base
-              if (typeof entry.temperature === "number") extra.temperature = entry.temperature
-              if (typeof entry.max_tokens === "number") extra.max_tokens = entry.max_tokens
-              if (typeof entry.timeout === "number") extra.timeout_seconds = entry.timeout
-              if (typeof entry.retries === "number") extra.max_retries = entry.retries
-              addModel(entry.name, entry.weight, extra)
-            }
+            ;(value as Array<unknown>).forEach((entry, i) => {
+              if (isRecord(entry)) addModel(entry.name, entry.weight, `llm.models.${i}.`, entry)
+            })
           } else target.models = value
           break
         case "primary_model":
-          addModel(value, llm.primary_model_weight)
+          addModel(value, llm.primary_model_weight, "llm.primary_model")
           break
         case "secondary_model":
           if (llm.secondary_model_weight === undefined || (llm.secondary_model_weight as number) > 0) {
-            addModel(value, llm.secondary_model_weight ?? 0.2)
+            addModel(value, llm.secondary_model_weight ?? 0.2, "llm.secondary_model")
           }
           break
         case "primary_model_weight":
@@ -268,18 +238,19 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
       }
     }
     if (models.length === 1) {
-      target.model = models[0]!.model
-      for (const [key, value] of Object.entries(models[0]!)) {
-        if (key !== "model" && key !== "weight") target[key] = value
+      const { entry, sources: own } = models[0]!
+      for (const [key, value] of Object.entries(entry)) {
+        if (key !== "weight") put(["llm", key], own.get(key)!, value)
       }
     } else if (models.length > 1) {
-      target.models = models
-    }
-    if (target.provider === undefined && (target.base_url !== undefined || models.length > 0)) {
-      // OpenEvolve speaks OpenAI-compatible chat completions.
-      target.provider = "openai-chat"
+      target.models = models.map((m) => m.entry)
+      models.forEach((m, i) => {
+        for (const [key, from] of m.sources) sources.set(`llm.models.${i}.${key}`, from)
+      })
     }
   }
+  // OpenEvolve always calls an OpenAI-compatible chat completions endpoint (it has no offline mode).
+  section("llm").provider ??= "openai-chat"
 
   // ---- evaluator ----
   const evaluator = section("evaluator")
@@ -287,17 +258,17 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
   for (const [key, value] of Object.entries(evaluatorRaw)) {
     switch (key) {
       case "timeout":
-        evaluator.timeout_seconds = value
+        put(["evaluator", "timeout_seconds"], "evaluator.timeout", value)
         break
       case "cascade_evaluation":
       case "cascade_thresholds":
-        evaluator[key] = value
+        put(["evaluator", key], `evaluator.${key}`, value)
         break
       case "memory_limit_mb":
-        if (value !== null) evaluator.memory_mb = value
+        if (!unset(value)) put(["evaluator", "memory_mb"], "evaluator.memory_limit_mb", value)
         break
       case "parallel_evaluations":
-        section("concurrency").evaluations = value
+        put(["concurrency", "evaluations"], "evaluator.parallel_evaluations", value)
         break
       case "enable_artifacts":
         if (value === false) ignore(`evaluator.${key}`, "evolve always keeps artifacts")
@@ -319,16 +290,43 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
   const database = raw.database
   if (isRecord(database)) {
     for (const [key, value] of Object.entries(database)) {
-      if (key === "random_seed") {
-        if (out.seed === undefined && value !== null) out.seed = value
-      } else if (keys.database.has(key)) {
-        section("database")[key] = value
-      } else if (key === "db_path") {
-        ignore(`database.${key}`, "evolve stores runs in the SQLite file database.path (--db)")
-      } else if (key === "num_islands" || key === "migration_interval" || key === "migration_rate") {
-        ignore(`database.${key}`, "evolve's population has no island settings")
-      } else ignore(`database.${key}`)
+      const from = `database.${key}`
+      switch (key) {
+        case "random_seed":
+          if (out.seed === undefined && !unset(value)) put(["seed"], from, value)
+          break
+        case "num_islands":
+          put(["population", "islands"], from, value)
+          break
+        case "migration_interval":
+          put(["population", "migration_interval"], from, value)
+          break
+        case "migration_rate":
+          put(["population", "migration_fraction"], from, value)
+          break
+        case "exploitation_ratio":
+          put(["population", "exploitation"], from, value)
+          break
+        case "feature_dimensions":
+          if (Array.isArray(value) && value.length > 0) {
+            const bins = database.feature_bins
+            const features = value.map((name) => ({
+              name: typeof name === "string" ? builtInFeatures[name] ?? name : name,
+              ...(typeof bins === "number" ? { bins } : isRecord(bins) && typeof bins[String(name)] === "number" ? { bins: bins[String(name)] } : {})
+            }))
+            put(["population", "map_elites", "features"], from, features)
+          }
+          break
+        case "feature_bins":
+          break
+        case "db_path":
+          ignore(from, "evolve stores runs in the SQLite file database.path (--db)")
+          break
+        default:
+          if (keys.database.has(key)) section("database")[key] = value
+          else ignore(from)
+      }
     }
   }
-  return { config: out, warnings }
+  return { config: out, ignored, warnings, sources }
 }

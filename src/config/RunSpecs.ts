@@ -4,24 +4,8 @@ import { Config, Effect, Option } from "effect"
 import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
+import { languageOf } from "./Languages.js"
 import * as Workspace from "./Workspace.js"
-
-/** The language named in prompts, by file extension. */
-export const languageOfExtension: Record<string, string> = {
-  ".py": "python",
-  ".js": "javascript",
-  ".mjs": "javascript",
-  ".cjs": "javascript",
-  ".ts": "typescript",
-  ".rs": "rust",
-  ".go": "go",
-  ".c": "c",
-  ".cpp": "c++",
-  ".java": "java",
-  ".jl": "julia",
-  ".rb": "ruby",
-  ".sh": "shell"
-}
 
 /** The command that runs an evaluator file when the config names none. */
 export const defaultEvaluatorCommand = (evaluatorPath: string, nodePath: string): ReadonlyArray<string> => {
@@ -201,7 +185,7 @@ export const resolveRunSpec = (
       Effect.mapError(() => new ConfigError({ path: "program", message: `program ${program}: not readable as UTF-8 text` }))
     )
     const evaluatorConfig = yield* resolveEvaluator(evaluator, config, nodePath)
-    const language = config.language ?? languageOfExtension[path.extname(program)] ?? "text"
+    const language = config.language ?? languageOf(program)
     const prompt = yield* inlineTemplates(config.prompt, path.dirname(program), workspace)
     const spec: RunSpec = {
       programPath: program,

@@ -98,15 +98,19 @@ const migrate = Migrator.make({})({ loader: Migrator.fromRecord(migrations) }).p
   Effect.retry({ times: 3, schedule: Schedule.spaced("200 millis") })
 )
 
-/** A failure's message with the database's own reason (SqlError's message alone is generic). */
-const reasonOf = (cause: Cause.Cause<unknown>): string => {
-  const messages: Array<string> = []
+/**
+ * Every message of the failure and of its causes, whole: a native-module load failure lists the
+ * paths it tried on the lines after "Tried:", and those are what the user needs.
+ */
+const wholeMessage = (cause: Cause.Cause<unknown>): string => {
+  const parts: Array<string> = []
   let error: unknown = Cause.squash(cause)
-  for (let depth = 0; depth < 4 && error instanceof Error; depth++) {
-    if (error.message !== "" && !messages.includes(error.message)) messages.push(error.message)
-    error = error.cause
+  for (let depth = 0; depth < 5 && error !== undefined && error !== null; depth++) {
+    const message = typeof error === "object" && "message" in error ? String(error.message) : String(error)
+    if (message !== "" && !parts.some((part) => part.includes(message))) parts.push(message)
+    error = typeof error === "object" && "cause" in error ? error.cause : undefined
   }
-  return (messages.join(": ") || Cause.pretty(cause)).split("\n")[0]!
+  return parts.join(": ")
 }
 
 /** The SQLite file at `filename` (its directory created), WAL, configured. */
@@ -123,7 +127,7 @@ const sqliteClient = (filename: string) =>
   })).pipe(
     Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
     Layer.catchAllCause((cause) =>
-      Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${Cause.pretty(cause).split("\n")[0]}`, cause }))
+      Layer.fail(new DatabaseError({ operation: "open database", message: `cannot open database ${filename}: ${wholeMessage(cause)}`, cause }))
     )
   )
 
@@ -155,7 +159,7 @@ export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.S
         Effect.catchAllCause((cause) =>
           new DatabaseError({
             operation: "migrate database",
-            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, reasonOf(cause))}`,
+            message: `cannot migrate database ${redactDatabaseTarget(target)}: ${scrubPassword(target, wholeMessage(cause))}`,
             cause
           })
         )

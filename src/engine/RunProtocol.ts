@@ -37,6 +37,8 @@ export class RunStats extends Schema.Class<RunStats>("RunStats")({
   maxEvaluations: Schema.Number,
   scored: Schema.Number,
   failuresByKind: Schema.Record({ key: Schema.String, value: Schema.Number }),
+  /** The latest message of each failure kind. */
+  lastFailures: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
   bestScore: Schema.NullOr(Schema.Number),
   bestProgramId: Schema.NullOr(ProgramId),
   /** LLM calls and evaluations running now; work waiting for a shared (RunManager) permit is not counted. */

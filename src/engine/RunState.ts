@@ -8,36 +8,20 @@ import { HashSet } from "effect"
 import type { PopulationEntry } from "../db/Records.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Failure, LlmUsage, Program } from "../domain/Program.js"
-import type { MetricTarget, RunConfig } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
 import type { SteeringView } from "../domain/Steering.js"
 import { RunStats, type StopReason } from "./RunProtocol.js"
 import * as StopRules from "./StopRules.js"
+import type { RunLimits } from "./StopRules.js"
 
 /** Recent failures shown in prompts (the weakness analysis). */
 export const RECENT_FAILURES = 5
 
+export { limitsFromConfig, type RunLimits } from "./StopRules.js"
+
 export interface StopRequest {
   readonly reason: StopReason
   readonly message: string | null
-}
-
-/** The rules a run is held to; they change only by message (Extend, SetConcurrency). */
-export interface RunLimits {
-  readonly maxEvaluations: number
-  /** Proposals (LLM calls) in flight, and evaluations in flight. */
-  readonly proposals: number
-  readonly evaluations: number
-  /** Candidates that may wait for an evaluation slot before proposals hold back. */
-  readonly queue: number
-  readonly maxConsecutiveProposalFailures: number
-  /** Proposals allowed beyond the evaluations a session has left, as a share of them (plus one round of P). */
-  readonly proposalMargin: number
-  readonly allowFailingInitial: boolean
-  readonly budgetUsd: number | undefined
-  readonly targetScore: number | undefined
-  readonly targetMetrics: Readonly<Record<string, MetricTarget>> | undefined
-  readonly patience: number | undefined
 }
 
 export interface RunState {
@@ -51,6 +35,8 @@ export interface RunState {
   /** Evaluations finished plus candidates pending plus proposals underway: what the maximum bounds. */
   readonly claimed: number
   readonly failuresByKind: Readonly<Record<string, number>>
+  /** The latest message of each failure kind this session (seeded from the stored recent ones). */
+  readonly lastFailures: Readonly<Record<string, string>>
   /** The latest failures, oldest first (at most RECENT_FAILURES). */
   readonly recentFailures: ReadonlyArray<Failure>
   readonly best: PopulationEntry | undefined
@@ -91,20 +77,6 @@ export interface RunState {
   readonly stop: StopRequest | null
 }
 
-export const limitsFromConfig = (config: RunConfig): RunLimits => ({
-  maxEvaluations: config.max_evaluations,
-  proposals: config.concurrency.proposals,
-  evaluations: config.concurrency.evaluations,
-  queue: config.concurrency.queue ?? config.concurrency.evaluations,
-  maxConsecutiveProposalFailures: config.max_consecutive_proposal_failures,
-  proposalMargin: config.proposal_margin,
-  allowFailingInitial: config.allow_failing_initial,
-  budgetUsd: config.budget_usd,
-  targetScore: config.target_score,
-  targetMetrics: config.target_metrics,
-  patience: config.patience
-})
-
 /** What a run starts from: nothing (a new run) or what the database kept (a resumed one). */
 export type Start =
   & Pick<
@@ -132,6 +104,7 @@ export const initial = ({ hashes, pending, ...start }: Start): RunState => ({
   claimed: start.evaluations + pending,
   claimedAtStart: start.evaluations + pending,
   recentFailures: start.recentFailures.slice(-RECENT_FAILURES),
+  lastFailures: Object.fromEntries(start.recentFailures.map((f) => [f.kind, f.message])),
   consecutiveProposalFailures: 0,
   streak: {},
   proposalsMade: 0,
@@ -248,6 +221,7 @@ export const candidateQueued = (state: RunState, program: Program, reservedUsd: 
 const countFailure = (state: RunState, failure: Failure): RunState => ({
   ...state,
   failuresByKind: { ...state.failuresByKind, [failure.kind]: (state.failuresByKind[failure.kind] ?? 0) + 1 },
+  lastFailures: { ...state.lastFailures, [failure.kind]: failure.message },
   recentFailures: [...state.recentFailures, failure].slice(-RECENT_FAILURES)
 })
 
@@ -384,6 +358,7 @@ export const stats = (state: RunState, now: number): RunStats =>
     maxEvaluations: state.limits.maxEvaluations,
     scored: state.scored,
     failuresByKind: state.failuresByKind,
+    lastFailures: state.lastFailures,
     bestScore: state.best?.score ?? null,
     bestProgramId: (state.best?.id ?? null) as ProgramId | null,
     inFlightProposals: state.activeProposals,

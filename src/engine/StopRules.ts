@@ -3,7 +3,7 @@
  * in, and the messages that tell a user why (pure; RunState applies them).
  */
 import type { Failure, EvaluationOutcome } from "../domain/Program.js"
-import type { MetricTarget } from "../domain/RunConfig.js"
+import type { MetricTarget, RunConfig } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
 import type { StopReason } from "./RunProtocol.js"
 
@@ -75,3 +75,35 @@ const statusFor: Record<StopReason, RunStatus> = {
 }
 
 export const statusOf = (reason: StopReason): RunStatus => statusFor[reason]
+
+/** The rules a run is held to; they change only by message (Extend, SetConcurrency). */
+export interface RunLimits {
+  readonly maxEvaluations: number
+  /** Proposals (LLM calls) in flight, and evaluations in flight. */
+  readonly proposals: number
+  readonly evaluations: number
+  /** Candidates that may wait for an evaluation slot before proposals hold back. */
+  readonly queue: number
+  readonly maxConsecutiveProposalFailures: number
+  /** Proposals allowed beyond the evaluations a session has left, as a share of them (plus one round of P). */
+  readonly proposalMargin: number
+  readonly allowFailingInitial: boolean
+  readonly budgetUsd: number | undefined
+  readonly targetScore: number | undefined
+  readonly targetMetrics: Readonly<Record<string, MetricTarget>> | undefined
+  readonly patience: number | undefined
+}
+
+export const limitsFromConfig = (config: RunConfig): RunLimits => ({
+  maxEvaluations: config.max_evaluations,
+  proposals: config.concurrency.proposals,
+  evaluations: config.concurrency.evaluations,
+  queue: config.concurrency.queue ?? config.concurrency.evaluations,
+  maxConsecutiveProposalFailures: config.max_consecutive_proposal_failures,
+  proposalMargin: config.proposal_margin,
+  allowFailingInitial: config.allow_failing_initial,
+  budgetUsd: config.budget_usd,
+  targetScore: config.target_score,
+  targetMetrics: config.target_metrics,
+  patience: config.patience
+})

@@ -10,7 +10,7 @@ import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
 import { decodeRunConfig } from "../config/ConfigLoader.js"
-import { languageOfExtension } from "../config/RunSpecs.js"
+import { languageOf } from "../config/Languages.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import { RunId } from "../domain/Ids.js"
 import type { Failure, Metrics } from "../domain/Program.js"
@@ -57,7 +57,7 @@ export const programKind = (options: { readonly extension?: string | undefined; 
   const ext = options.extension === undefined || options.extension === ""
     ? undefined
     : options.extension.startsWith(".") ? options.extension : `.${options.extension}`
-  const language = options.language ?? (ext === undefined ? "javascript" : languageOfExtension[ext] ?? "text")
+  const language = options.language ?? (ext === undefined ? "javascript" : languageOf(`program${ext}`))
   const extension = ext ?? extensionOfLanguage[language.toLowerCase()] ?? ".txt"
   return { extension, language }
 }

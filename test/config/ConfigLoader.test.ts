@@ -85,6 +85,30 @@ describe("loadRunConfig", () => {
     }).pipe(Effect.provide(NodeContext.layer)))
 })
 
+describe("the LLM provider", () => {
+  it.scoped("is inferred as openai-chat from a model or base URL given without one", () =>
+    Effect.gen(function*() {
+      const model = { flag: "model", path: ["llm", "model"], value: "qwen" }
+      const baseUrl = { flag: "base-url", path: ["llm", "base_url"], value: "http://127.0.0.1:9/v1" }
+      expect((yield* loadRunConfig({ flags: [model] })).llm.provider).toBe("openai-chat")
+      expect((yield* loadRunConfig({ flags: [baseUrl] })).llm.provider).toBe("openai-chat")
+      expect((yield* loadRunConfig({ env: { EVOLVE_MODEL: "qwen" } })).llm.provider).toBe("openai-chat")
+      expect((yield* loadRunConfig({ file: yield* withFile("llm:\n  model: qwen\n") })).llm.provider).toBe("openai-chat")
+      // An explicit provider wins; OPENAI_BASE_URL in the environment alone does not switch evolve online.
+      const offline = { flag: "provider", path: ["llm", "provider"], value: "offline" }
+      expect((yield* loadRunConfig({ flags: [offline, model] })).llm.provider).toBe("offline")
+      expect((yield* loadRunConfig({ env: { OPENAI_BASE_URL: "http://127.0.0.1:9/v1" } })).llm.provider).toBe("offline")
+      expect((yield* loadRunConfig({})).llm.provider).toBe("offline")
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("an OpenEvolve config always means an OpenAI-compatible server", () =>
+    Effect.gen(function*() {
+      const file = yield* withFile("max_iterations: 3\nllm:\n  temperature: 0.5\n")
+      expect((yield* loadRunConfig({ file })).llm.provider).toBe("openai-chat")
+      expect((yield* loadRunConfig({ file: yield* withFile("max_iterations: 3\n") })).llm.provider).toBe("openai-chat")
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
 describe("resolveRunSpec", () => {
   it.scoped("inlines prompt template files, and refuses a missing one as a config error", () =>
     Effect.gen(function*() {

@@ -1,5 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
+import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs"
 import * as Yaml from "yaml"
@@ -22,7 +23,7 @@ describe("OpenEvolveConfig", () => {
 
   it.effect("maps what has a meaning in evolve and warns about the rest", () =>
     Effect.gen(function*() {
-      const { config, warnings } = OpenEvolveConfig.map({
+      const { config, ignored, warnings } = OpenEvolveConfig.map({
         max_iterations: 250,
         random_seed: 7,
         language: "python",
@@ -77,14 +78,18 @@ describe("OpenEvolveConfig", () => {
         memory_mb: 1024
       })
       expect(decoded.concurrency.evaluations).toBe(3)
-      expect(warnings.join("\n")).toMatch(/^log_level: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^prompt.num_top_programs: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^llm.retry_delay: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^evaluator.max_retries: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^evaluator.use_llm_feedback: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^database.num_islands: ignored/m)
-      expect(warnings.join("\n")).toMatch(/^database.population_size: ignored/m)
-      expect(warnings.some((w) => w.startsWith("llm.api_key"))).toBe(false)
+      const keys = ignored.map((i) => i.key)
+      expect(keys).toEqual(expect.arrayContaining([
+        "log_level",
+        "prompt.num_top_programs",
+        "llm.retry_delay",
+        "evaluator.max_retries",
+        "evaluator.use_llm_feedback",
+        "database.population_size"
+      ]))
+      expect(keys).not.toContain("database.num_islands")
+      expect(decoded.population.islands).toBe(5)
+      expect(warnings).toEqual([])
     }))
 
   it.effect("several models become an ensemble; a literal API key is refused with a warning", () =>
@@ -114,5 +119,84 @@ describe("OpenEvolveConfig", () => {
       expect(config.concurrency.evaluations).toBe(2)
       expect(config.llm.provider).toBe("offline")
       expect(config.goal).toMatch(/Pack 26 circles/)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("maps island, stopping and MAP-Elites settings instead of calling them ignored", () =>
+    Effect.gen(function*() {
+      const { config, ignored, warnings } = OpenEvolveConfig.map({
+        max_iterations: 10,
+        early_stopping_patience: 30,
+        llm: {
+          api_base: "",
+          models: [{ name: "sonnet", weight: 0.8, max_budget_usd: 1 }, { name: "haiku", weight: 0.2, api_base: "" }]
+        },
+        database: {
+          num_islands: 4,
+          migration_interval: 20,
+          migration_rate: 0.2,
+          exploitation_ratio: 0.6,
+          feature_dimensions: ["complexity", "diversity", "accuracy"],
+          feature_bins: { complexity: 5, accuracy: 8 }
+        }
+      })
+      const decoded = yield* decodeRunConfig(config)
+      expect(decoded.patience).toBe(30)
+      expect(decoded.population).toMatchObject({ islands: 4, migration_interval: 20, migration_fraction: 0.2, exploitation: 0.6 })
+      expect(decoded.population.map_elites?.features).toEqual([
+        { name: "code_length", bins: 5 },
+        { name: "edit_distance", bins: 10 },
+        { name: "accuracy", bins: 8 }
+      ])
+      expect(decoded.llm.base_url).toBe("https://api.openai.com/v1")
+      expect(decoded.llm.provider).toBe("openai-chat")
+      expect(decoded.llm.models).toEqual([{ model: "sonnet", weight: 0.8 }, { model: "haiku", weight: 0.2 }])
+      expect(ignored).toEqual([])
+      expect(warnings).toEqual(["llm.models.0.max_budget_usd: ignored (evolve's budget is per run: set budget_usd)"])
+      // OpenEvolve's "never stop early" (arc_benchmark) is evolve's absent patience.
+      const never = yield* decodeRunConfig(OpenEvolveConfig.map({ max_iterations: 3, early_stopping_patience: -1 }).config)
+      expect(never.patience).toBeUndefined()
+    }))
+
+  it.scoped("errors name the file's own key; a flag overrides a bad value before it is validated", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/config.yaml`
+      yield* fs.writeFileString(file, "max_iterations: 5\nllm:\n  provider: claude_code\n  api_base: \"not a url\"\n  primary_model: sonnet\n")
+      const quiet = { env: {}, file }
+      expect((yield* Effect.flip(loadRunConfig(quiet))).message).toContain(`${file}: llm.provider: expected "offline"`)
+      const badUrl = { env: {}, file, flags: [{ flag: "provider", path: ["llm", "provider"], value: "openai-chat" }] }
+      expect((yield* Effect.flip(loadRunConfig(badUrl))).message).toBe(
+        `${file}: llm.api_base (evolve's llm.base_url): expected an http(s) URL, got "not a url"`
+      )
+      const loaded = yield* loadRunConfig({
+        ...quiet,
+        flags: [
+          { flag: "provider", path: ["llm", "provider"], value: "openai-chat" },
+          { flag: "base-url", path: ["llm", "base_url"], value: "http://127.0.0.1:1/v1" }
+        ]
+      })
+      expect(loaded.llm).toMatchObject({ provider: "openai-chat", base_url: "http://127.0.0.1:1/v1", model: "sonnet" })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("one summary line for the ignored keys; --verbose lists them", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/config.yaml`
+      yield* fs.writeFileString(file, "max_iterations: 5\nlog_level: INFO\ncheckpoint_interval: 2\nprompt:\n  num_top_programs: 3\n  use_template_stochasticity: true\ndatabase:\n  population_size: 9\n  archive_size: 3\n")
+      const printed = (verbose: boolean) =>
+        Effect.gen(function*() {
+          const lines: Array<string> = []
+          const spy = vi.spyOn(console, "error").mockImplementation((...args) => void lines.push(args.join(" ")))
+          yield* loadRunConfig({ file, env: {}, verbose }).pipe(Effect.ensuring(Effect.sync(() => spy.mockRestore())))
+          return lines
+        })
+      const quiet = yield* printed(false)
+      expect(quiet).toHaveLength(1)
+      expect(quiet[0]).toMatch(/read as an OpenEvolve config .*; 6 keys with no meaning in evolve ignored \(log_level, checkpoint_interval, .*--verbose says why\)/)
+      const verbose = yield* printed(true)
+      expect(verbose).toHaveLength(7)
+      expect(verbose[1]).toMatch(/log_level: ignored \(evolve logs/)
     }).pipe(Effect.provide(NodeContext.layer)))
 })

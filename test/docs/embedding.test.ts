@@ -15,8 +15,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const out = join(root, "test-artifacts", "docs")
 
-/** The code with `from "evolve"` pointing at the sources. */
-const toSources = (code: string) => code.replaceAll(`from "evolve"`, `from ${JSON.stringify(join(root, "src/index.ts"))}`)
+/** The code with `from "llm-evolve"` pointing at the sources. */
+const toSources = (code: string) => code.replaceAll(`from "llm-evolve"`, `from ${JSON.stringify(join(root, "src/index.ts"))}`)
 
 /** A copy of examples/ whose modules import the sources instead of the package. */
 const examplesCopy = () => {
@@ -31,11 +31,11 @@ const examplesCopy = () => {
   return dir
 }
 
-/** The fenced ts/js blocks of a markdown text that import from "evolve". */
+/** The fenced ts/js blocks of a markdown text that import from "llm-evolve". */
 const snippets = (markdown: string): Array<string> =>
   [...markdown.matchAll(/^```(?:ts|js|typescript|javascript)\n([\s\S]*?)^```$/gm)]
     .map((m) => m[1]!)
-    .filter((code) => /from "evolve"/.test(code))
+    .filter((code) => /from "llm-evolve"/.test(code))
 
 const readmeEmbedding = () => {
   const readme = readFileSync(join(root, "README.md"), "utf8")
@@ -128,8 +128,8 @@ describe("examples", () => {
 describe("package entry points (dist/, through the package's own name)", () => {
   it("keeps the HTTP service out of the root import and serves it at evolve/server", () => {
     const code = `
-      const root = await import("evolve")
-      const server = await import("evolve/server")
+      const root = await import("llm-evolve")
+      const server = await import("llm-evolve/server")
       console.log(JSON.stringify({
         rootHasServer: "Server" in root || "ServerApi" in root,
         rootHasEvolve: typeof root.evolve,

@@ -6,7 +6,7 @@
  * (or fail under EVOLVE_REQUIRE_POSTGRES=1): the state is handed over, never thrown here.
  */
 import { execFileSync } from "node:child_process"
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,8 +49,11 @@ const alive = (pid: number) => {
 const sweepOrphans = () => {
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(dirPrefix))) {
     const dir = join(tmpdir(), name)
-    const owner = Number(existsSync(join(dir, "owner")) ? readFileSync(join(dir, "owner"), "utf8") : Number.NaN)
-    if (Number.isInteger(owner) && alive(owner)) continue
+    const ownerFile = join(dir, "owner")
+    // A directory without its owner yet may be another run's, between mkdtemp and writing it.
+    if (!existsSync(ownerFile)) {
+      if (Date.now() - statSync(dir).mtimeMs < 10 * 60_000) continue
+    } else if (alive(Number(readFileSync(ownerFile, "utf8")))) continue
     try {
       asPostgres("pg_ctl", ["-D", join(dir, "data"), "-m", "immediate", "-w", "stop"])
     } catch {

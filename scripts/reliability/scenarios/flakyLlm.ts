@@ -65,7 +65,8 @@ const runOnce = async (name: string, n: number, faults: boolean, seed: number): 
         max_consecutive_proposal_failures: 50
       })
     )
-    const result = await runCli(["run", "initial_program.mjs", "evaluator.mjs", "--config", "rel.yaml", "--db", ws.db], {
+    // --no-preflight: its probe request would not be among the attempts recorded, which this scenario counts.
+    const result = await runCli(["run", "initial_program.mjs", "evaluator.mjs", "--config", "rel.yaml", "--db", ws.db, "--no-preflight"], {
       cwd: ws.dir,
       env: { OPENAI_API_KEY: "sk-flaky-test" },
       timeoutMs: 20 * 60_000
