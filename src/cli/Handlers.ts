@@ -139,6 +139,8 @@ export const checkDatabasePath = (path: string) =>
 const checkExistingDatabase = (path: string) =>
   Effect.gen(function*() {
     if (path === ":memory:") return
+    // A Postgres URL is checked as such (reachable, the password right), never as a file.
+    if (isPostgresUrl(path)) return yield* checkDatabasePath(path)
     const fs = yield* FileSystem.FileSystem
     if (!(yield* fs.exists(path).pipe(Effect.orElseSucceed(() => false)))) {
       return yield* new ConfigError({

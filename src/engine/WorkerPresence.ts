@@ -4,19 +4,12 @@
  * record when it ends — what runs and `evolve ls` read to know who is alive.
  */
 import { Clock, Effect, Ref, Schedule } from "effect"
-import { HEARTBEAT_MILLIS, WorkerStore } from "../db/WorkerStore.js"
+import { HEARTBEAT_MILLIS, type WorkerRecord, WorkerStore } from "../db/WorkerStore.js"
 import * as FindExecutable from "../evaluate/FindExecutable.js"
 import type { WorkerCounters } from "./EvaluationWorker.js"
 
-export interface WorkerIdentity {
-  readonly id: string
-  readonly host: string
-  readonly pid: number
-  readonly version: string
-  readonly slots: number
-  readonly tags: ReadonlyArray<string>
-  readonly capabilities: ReadonlyArray<string>
-}
+/** Who a worker is and what it offers, as it registers. */
+export type WorkerIdentity = Pick<WorkerRecord, "id" | "host" | "pid" | "version" | "slots" | "tags" | "capabilities">
 
 /** The interpreters and tools on this machine's PATH that evaluators may need. */
 export const capabilities = Effect.gen(function*() {
