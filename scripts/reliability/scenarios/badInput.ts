@@ -45,12 +45,13 @@ export const badInput = async (_options: Options): Promise<ScenarioResult> => {
   check(result, "set-up run", made.code === 0, made.stderr)
 
   const yamlCases = [
-    yamlCase("wrong type", "max_evaluations: many\n", /max_evaluations/),
+    // Not max_evaluations: --iterations would replace it before validation (as a flag may).
+    yamlCase("wrong type", "budget_usd: lots\n", /budget_usd/),
     yamlCase("unknown key", "max_evaluation: 5\n", /max_evaluation\b.*unknown key/),
     yamlCase("unknown nested key", "llm:\n  modle: gpt\n", /llm\.modle.*unknown key/),
     yamlCase("bad YAML", "concurrency: [1, 2\nllm: {\n", /invalid YAML/),
     yamlCase("top-level list", "- a\n- b\n", /mapping/),
-    yamlCase("negative limit", "max_evaluations: -5\n", /max_evaluations.*-5/),
+    yamlCase("negative limit", "concurrency:\n  proposals: -5\n", /concurrency\.proposals.*-5/),
     yamlCase("zero concurrency", "concurrency:\n  evaluations: 0\n", /concurrency\.evaluations/),
     yamlCase("negative timeout", "evaluator:\n  timeout_seconds: -1\n", /evaluator\.timeout_seconds/),
     yamlCase("bad enum", "edit_format: patchy\n", /edit_format/),
@@ -99,7 +100,7 @@ export const badInput = async (_options: Options): Promise<ScenarioResult> => {
     { name: "env: EVOLVE_PROVIDER=nope", args: [...run], env: { EVOLVE_PROVIDER: "nope" }, expect: /EVOLVE_PROVIDER/ },
     { name: "env: EVOLVE_LLM_CONCURRENCY=0", args: [...run], env: { EVOLVE_LLM_CONCURRENCY: "0" }, expect: /EVOLVE_LLM_CONCURRENCY/ },
     { name: "resume: unknown run id", args: ["resume", "run_nope", "--db", "run.db"], expect: /run_nope/ },
-    { name: "resume: database without runs", args: ["resume", "--db", "empty.db"], expect: /no runs/ },
+    { name: "resume: missing database", args: ["resume", "--db", "empty.db"], expect: /empty\.db: no such file/ },
     { name: "resume: --iterations 0", args: ["resume", "--db", "run.db", "--iterations", "0"], expect: /iterations/ },
     { name: "run: --db is a directory", args: [...run, "--iterations", "1", "--db", "adir"], expect: /adir/ },
     { name: "resume: --db is a directory", args: ["resume", "--db", "adir"], expect: /adir/ },

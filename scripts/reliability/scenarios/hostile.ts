@@ -156,7 +156,8 @@ const hostileRun = async (
         }
       })
     )
-    const result = await runCli(["run", "hostile_initial.mjs", "runner.mjs", "--config", "rel.yaml", "--db", ws.db], {
+    // --no-preflight: the scripted server hands out its programs in order, and the preflight's probe would take the first.
+    const result = await runCli(["run", "hostile_initial.mjs", "runner.mjs", "--config", "rel.yaml", "--db", ws.db, "--no-preflight"], {
       cwd: ws.dir,
       env: { OPENAI_API_KEY: SECRET_KEY, EVOLVE_TOKEN: SECRET_TOKEN },
       timeoutMs

@@ -132,7 +132,16 @@ export const secrets = async (options: Options): Promise<ScenarioResult> => {
         concurrency: { proposals: 2, evaluations: 1 }
       })
     )
-    const r = await runCli(["--debug", "run", "initial_program.mjs", "evaluator.mjs", "--config", "echo.yaml", "--db", echoDb], {
+    // The preflight meets the failing server first: one line, exit 2, and the echoed key nowhere.
+    const preflight = await runCli(["run", "initial_program.mjs", "evaluator.mjs", "--config", "echo.yaml", "--db", echoDb], {
+      cwd: ws.dir,
+      env,
+      timeoutMs: 2 * 60_000
+    })
+    outputs.push(["preflight against a key-echoing server", preflight])
+    check(result, "the LLM preflight stops a run whose server fails every call (exit 2)", preflight.code === 2, `${preflight.code}: ${(preflight.stdout + preflight.stderr).slice(-400)}`)
+    // Past the preflight, the run itself meets the failing server.
+    const r = await runCli(["--debug", "run", "initial_program.mjs", "evaluator.mjs", "--config", "echo.yaml", "--db", echoDb, "--no-preflight"], {
       cwd: ws.dir,
       env,
       timeoutMs: 2 * 60_000
