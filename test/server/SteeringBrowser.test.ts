@@ -49,8 +49,10 @@ describe.skipIf(!browserAvailable)("web UI: steering", () => {
     expect(injected).toHaveLength(1)
     expect(page.url()).toContain(injected[0])
 
+    // A fresh load of the programs tab (not a hash change from the program page the inject opened).
     await page.goto(`${server.url}/#/runs/${runId}/programs`)
-    await page.waitForSelector("#programs-table tr.program-row button.pin")
+    await page.reload()
+    await page.waitForSelector("#programs-table tr.program-row button.pin", { timeout: 60_000 })
     // The table re-renders as evaluations come in: read the id in one go.
     const first = await (await page.waitForFunction(() =>
       document.querySelector("#programs-table tr.program-row button.pin")?.closest("tr")?.getAttribute("data-id"))).jsonValue()
