@@ -5,7 +5,9 @@ import { ApiError, badge, el, fmt, get, loading, notFound, palette, short, table
 import { drawDiff } from "./program.js";
 
 export async function compareProgramsPage(a, b) {
-  view().replaceChildren(el("h1", { text: "Compare programs" }), loading("programs"));
+  // The page draws into this route's view; a later route swaps in another (see main.js).
+  const root = view();
+  root.replaceChildren(el("h1", { text: "Compare programs" }), loading("programs"));
   let from, to, diff;
   try {
     [from, to, diff] = await Promise.all([
@@ -13,15 +15,15 @@ export async function compareProgramsPage(a, b) {
       get("/api/programs/" + encodeURIComponent(b) + "/diff?against=" + encodeURIComponent(a))
     ]);
   } catch (e) {
-    if (e instanceof ApiError && e.status === 404) return notFound("Program", e.data && e.data.programId ? e.data.programId : a + " or " + b);
-    return view().replaceChildren(el("h1", { text: "Compare programs" }), el("div", { class: "error-box", role: "alert", text: e.message }));
+    if (e instanceof ApiError && e.status === 404) return notFound("Program", e.data && e.data.programId ? e.data.programId : a + " or " + b, root);
+    return root.replaceChildren(el("h1", { text: "Compare programs" }), el("div", { class: "error-box", role: "alert", text: e.message }));
   }
   const names = [...new Set(Object.keys(from.metrics || {}).concat(Object.keys(to.metrics || {})))].sort();
   const rows = [{ name: "score", a: from.score, b: to.score }, { name: "generation", a: from.generation, b: to.generation }, { name: "island", a: from.island, b: to.island }]
     .concat(names.map((n) => ({ name: n, a: from.metrics ? from.metrics[n] : null, b: to.metrics ? to.metrics[n] : null })));
   const head = (p) => el("span", null, [el("a", { href: "#/programs/" + p.id, class: "mono", text: short(p.id), title: p.id }), " ", badge(p.status)]);
   const diffBox = el("div", { id: "compare-diff" });
-  view().replaceChildren(
+  root.replaceChildren(
     el("h1", { text: "Compare programs" }),
     el("div", { class: "toolbar" }, [head(from), " → ", head(to), el("a", { href: "#/compare/" + b + "/" + a, text: "swap" })]),
     el("div", { class: "card" }, [table([
@@ -37,16 +39,18 @@ export async function compareProgramsPage(a, b) {
 }
 
 export async function compareRunsPage(ids) {
-  view().replaceChildren(el("h1", { text: "Compare runs" }), loading("runs"));
+  // The page draws into this route's view; a later route swaps in another (see main.js).
+  const root = view();
+  root.replaceChildren(el("h1", { text: "Compare runs" }), loading("runs"));
   let runs;
   try { runs = await get("/api/compare?runs=" + ids.map(encodeURIComponent).join(",")); }
   catch (e) {
-    if (e instanceof ApiError && e.status === 404) return notFound("Run", e.data && e.data.runId ? e.data.runId : ids.join(", "));
-    return view().replaceChildren(el("h1", { text: "Compare runs" }), el("div", { class: "error-box", role: "alert", text: e.message }));
+    if (e instanceof ApiError && e.status === 404) return notFound("Run", e.data && e.data.runId ? e.data.runId : ids.join(", "), root);
+    return root.replaceChildren(el("h1", { text: "Compare runs" }), el("div", { class: "error-box", role: "alert", text: e.message }));
   }
   const xAxis = el("select", { id: "compare-x", "aria-label": "X axis" }, [el("option", { value: "n", text: "evaluation #" }), el("option", { value: "time", text: "time" })]);
   const plotBox = el("div", { id: "compare-plot", class: "plot" });
-  view().replaceChildren(
+  root.replaceChildren(
     el("h1", { text: "Compare runs" }),
     el("div", { class: "card" }, [el("div", { class: "title-row" }, [el("h2", { text: "Best score so far" }), el("div", { class: "toolbar" }, [el("label", { text: "against" }), xAxis])]), plotBox]),
     el("div", { class: "card" }, [table([

@@ -131,8 +131,8 @@ export async function fill(box, load, render, what) {
   }
 }
 
-export function notFound(kind, id) {
-  view().replaceChildren(el("section", { class: "not-found", id: "not-found" }, [
+export function notFound(kind, id, root = view()) {
+  root.replaceChildren(el("section", { class: "not-found", id: "not-found" }, [
     el("h1", { text: kind + " not found" }),
     el("p", null, ["There is no " + kind.toLowerCase() + " ", el("span", { class: "mono", text: id }), " on this server. It may have been deleted."]),
     el("p", null, [el("a", { href: "#/", text: "← All runs" })])

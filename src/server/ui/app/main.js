@@ -12,6 +12,10 @@ const conn = document.getElementById("conn");
 
 function route() {
   leave();
+  // A fresh view per route: a page still loading for the previous route draws into the old,
+  // detached one instead of over this page.
+  const old = view();
+  old.replaceWith(old.cloneNode(false));
   conn.textContent = "";
   const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
   const parts = hash.split("/").filter((p) => p !== "");

@@ -48,12 +48,14 @@ function transcriptView(p) {
 }
 
 export async function programPage(id) {
-  view().replaceChildren(loading("program " + id));
+  // The page draws into this route's view; a later route swaps in another (see main.js).
+  const root = view();
+  root.replaceChildren(loading("program " + id));
   let p;
   try { p = await get("/api/programs/" + encodeURIComponent(id) + "?highlight=true"); }
   catch (e) {
-    if (e instanceof ApiError && e.status === 404) return notFound("Program", id);
-    return view().replaceChildren(el("div", { class: "error-box", role: "alert", text: e.message }));
+    if (e instanceof ApiError && e.status === 404) return notFound("Program", id, root);
+    return root.replaceChildren(el("div", { class: "error-box", role: "alert", text: e.message }));
   }
   const panes = {
     diff: el("div", { id: "diff-view" }),
@@ -93,7 +95,7 @@ export async function programPage(id) {
   const metrics = el("table", { id: "metrics-table" }, [el("tr", null, [el("th", { text: "Metric" }), el("th", { class: "num", text: "Value" })])].concat(
     Object.keys(p.metrics || {}).map((k) => el("tr", null, [el("td", { class: "mono", text: k }), el("td", { class: "num", text: fmt(p.metrics[k]) })]))));
   const chain = el("div", { id: "program-lineage", class: "muted" }, [loading("lineage")]);
-  put(view(),
+  put(root,
     el("div", { class: "title-row" }, [el("h1", null, ["Program ", el("span", { class: "mono", title: p.id, text: short(p.id) })]), badge(p.status)]),
     el("div", { class: "toolbar" }, [
       el("button", { type: "button", id: "copy-code", text: "Copy code", onclick: (e) => copyText(p.code, e.target) }),

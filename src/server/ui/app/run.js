@@ -12,12 +12,14 @@ import { steeringTab } from "./steering.js";
 const tabs = [["overview", "Overview"], ["lineage", "Lineage"], ["programs", "Programs"], ["search", "Search"], ["llm", "LLM"], ["steering", "Steering"]];
 
 export async function runPage(id, tab, onConnection) {
-  view().replaceChildren(loading("run " + id));
+  // The page draws into this route's view; a later route swaps in another (see main.js).
+  const root = view();
+  root.replaceChildren(loading("run " + id));
   let run;
   try { run = await get("/api/runs/" + encodeURIComponent(id)); }
   catch (e) {
-    if (e instanceof ApiError && e.status === 404) return notFound("Run", id);
-    return view().replaceChildren(el("h1", { text: "Run " + id }), el("div", { class: "error-box", role: "alert", text: e.message }));
+    if (e instanceof ApiError && e.status === 404) return notFound("Run", id, root);
+    return root.replaceChildren(el("h1", { text: "Run " + id }), el("div", { class: "error-box", role: "alert", text: e.message }));
   }
   if (!tabs.some(([t]) => t === tab)) tab = "overview";
 
@@ -87,7 +89,7 @@ export async function runPage(id, tab, onConnection) {
     for (const f of ctx.onRun) f(r);
   }
 
-  view().replaceChildren(
+  root.replaceChildren(
     el("div", { class: "title-row" }, [el("h1", null, ["Run ", el("span", { class: "mono", title: id, text: short(id) })]), status]),
     el("p", { class: "goal", text: run.goal }),
     el("div", { class: "toolbar", id: "run-controls" }, [pause, resume, stop, el("span", { class: "sep" }), more, extend, actionError]),
@@ -116,8 +118,8 @@ export async function runPage(id, tab, onConnection) {
   try { await open(body, ctx); }
   catch (e) { body.replaceChildren(el("div", { class: "error-box", role: "alert", text: e.message })); }
   // For the browser test's timing figures: when the tab's first data was on screen.
-  view().dataset.ready = tab;
-  view().dataset.readyMs = String(Math.round(performance.now()));
-  view().dataset.tabMs = String(Math.round(performance.now() - start));
+  root.dataset.ready = tab;
+  root.dataset.readyMs = String(Math.round(performance.now()));
+  root.dataset.tabMs = String(Math.round(performance.now() - start));
 }
 
