@@ -120,15 +120,14 @@ export const loadRunConfig = (options: LoadOptions) =>
     // A ShinkaEvolve run config (shinka_small.yaml): map its keys (contract shinka), warn about the rest.
     if (options.file && ShinkaConfig.detect(raw)) {
       const mapped = ShinkaConfig.map(raw)
-      yield* Console.error(`evolve: ${options.file}: read as a ShinkaEvolve config (evaluator.contract: shinka)`)
-      for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
+      yield* Console.error(`evolve: ${options.file}: read as a ShinkaEvolve config (evaluator.contract: shinka)${ignoredSummary(mapped.ignored, options.verbose === true)}`)
+      yield* reportMapped(options.file, mapped, options.verbose === true)
       raw = mapped.config
     } else if (options.file && OpenEvolveConfig.detect(raw)) {
       // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
       const mapped = OpenEvolveConfig.map(raw)
       yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)${ignoredSummary(mapped.ignored, options.verbose === true)}`)
-      if (options.verbose === true) for (const { key, why } of mapped.ignored) yield* Console.error(`evolve: ${options.file}: ${key}: ignored (${why})`)
-      for (const warning of mapped.warnings) yield* Console.error(`evolve: ${options.file}: ${warning}`)
+      yield* reportMapped(options.file, mapped, options.verbose === true)
       raw = mapped.config
       for (const [path, key] of mapped.sources) origins.set(path, { source: options.file, key })
     }
@@ -175,6 +174,17 @@ const inferContract = (raw: Raw, evaluator: string) =>
   })
 
 const isRecord = (value: unknown): value is Raw => typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** A peer config's warnings, and with --verbose every ignored key with its reason. */
+const reportMapped = (
+  file: string,
+  mapped: { readonly ignored: ReadonlyArray<OpenEvolveConfig.Ignored>; readonly warnings: ReadonlyArray<string> },
+  verbose: boolean
+) =>
+  Effect.gen(function*() {
+    if (verbose) for (const { key, why } of mapped.ignored) yield* Console.error(`evolve: ${file}: ${key}: ignored (${why})`)
+    for (const warning of mapped.warnings) yield* Console.error(`evolve: ${file}: ${warning}`)
+  })
 
 /** "; 12 keys ignored (a, b, …; --verbose says why)". */
 const ignoredSummary = (ignored: ReadonlyArray<OpenEvolveConfig.Ignored>, verbose: boolean) => {

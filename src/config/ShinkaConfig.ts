@@ -5,9 +5,11 @@
  *
  * `detect` recognises the format by its top-level keys (`max_evaluation_jobs`, `db_config`,
  * `evo_config`, `job_config`, or their short forms `db`, `evo`, `job`). `map` translates what
- * has a meaning in evolve, implies `evaluator.contract: shinka`, and returns one warning per key
- * it ignores (in OpenEvolve's wording: `key: ignored (why)`).
+ * has a meaning in evolve, implies `evaluator.contract: shinka`, and returns the keys it ignores
+ * (one summary line, like an OpenEvolve config's) apart from the warnings: values evolve reads
+ * differently from Shinka.
  */
+import type { Ignored } from "./OpenEvolveConfig.js"
 
 type Raw = Record<string, unknown>
 
@@ -50,14 +52,19 @@ const first = (value: unknown): unknown => Array.isArray(value) ? value[0] : val
 export interface Mapped {
   /** An evolve config (still undecoded: the RunConfig schema validates it next). */
   readonly config: Raw
+  /** Keys with no meaning in evolve. */
+  readonly ignored: ReadonlyArray<Ignored>
+  /** Values evolve takes in part or not at all although they change the search. */
   readonly warnings: ReadonlyArray<string>
 }
 
 /** Translates a Shinka run config into evolve's keys. */
 export const map = (raw: Raw): Mapped => {
   const out: Raw = {}
+  const ignored: Array<Ignored> = []
   const warnings: Array<string> = []
-  const ignore = (key: string, why = "no equivalent in evolve") => warnings.push(`${key}: ignored (${why})`)
+  const ignore = (key: string, why = "no equivalent in evolve") => ignored.push({ key, why })
+  const warn = (key: string, why: string) => warnings.push(`${key}: ignored (${why})`)
   const section = (...path: ReadonlyArray<string>): Raw => {
     let node = out
     for (const key of path) {
@@ -112,7 +119,7 @@ export const map = (raw: Raw): Mapped => {
         break
       case "parent_selection_strategy":
         if (typeof value === "string" && selections[value] !== undefined) population().selection = selections[value]
-        else ignore(name, `evolve has no ${JSON.stringify(value)} selection; population.selection stays`)
+        else warn(name, `evolve has no ${JSON.stringify(value)} selection; population.selection stays`)
         break
       case "parent_selection_lambda":
         population().weight_sharpness = value
@@ -152,7 +159,7 @@ export const map = (raw: Raw): Mapped => {
       case "patch_types":
         if (Array.isArray(value)) {
           if (value.includes("diff") || value.includes("full")) out.edit_format = value.includes("diff") ? "diff" : "full"
-          if (value.includes("cross")) ignore(`${name}: cross`, "evolve has no crossover edits")
+          if (value.includes("cross")) warn(`${name}: cross`, "evolve has no crossover edits")
         }
         break
       case "patch_type_probs":
@@ -173,7 +180,7 @@ export const map = (raw: Raw): Mapped => {
             else if (sub === "temperatures" && first(subValue) !== undefined) {
               llm().temperature = first(subValue)
               if (Array.isArray(subValue) && subValue.length > 1) {
-                ignore(`${name}.temperatures[1:]`, `evolve samples one temperature per model; took ${String(subValue[0])}`)
+                warn(`${name}.temperatures[1:]`, `evolve samples one temperature per model; took ${String(subValue[0])}`)
               }
             } else ignore(`${name}.${sub}`)
           }
@@ -225,7 +232,7 @@ export const map = (raw: Raw): Mapped => {
     out.llm.provider = "openai-chat"
   }
   section("evaluator").contract = "shinka"
-  return { config: out, warnings }
+  return { config: out, ignored, warnings }
 }
 
 /**

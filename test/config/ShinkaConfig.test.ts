@@ -1,6 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
+import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { vi } from "vitest"
 import * as NodePath from "node:path"
 import { decodeRunConfig, loadRunConfig } from "../../src/config/ConfigLoader.js"
 import * as ShinkaConfig from "../../src/config/ShinkaConfig.js"
@@ -88,20 +90,46 @@ describe("ShinkaConfig", () => {
       })
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  it("names every key it does not map", () => {
-    const { warnings } = ShinkaConfig.map({
+  it("names every key it does not map: ignored keys apart from values read differently", () => {
+    const { ignored, warnings } = ShinkaConfig.map({
       max_db_workers: 4,
       db_config: { archive_size: 40, parent_selection_strategy: "sequential" },
       evo_config: { patch_types: ["diff", "cross"], results_dir: "r", meta_rec_interval: null, evolve_prompts: false }
     })
+    expect(ignored).toEqual([
+      { key: "max_db_workers", why: "evolve writes its database from one fiber" },
+      { key: "db_config.archive_size", why: "no equivalent in evolve" },
+      { key: "evo_config.results_dir", why: "evolve takes the program from the command line and keeps results in its database" }
+    ])
     expect(warnings).toEqual([
-      "max_db_workers: ignored (evolve writes its database from one fiber)",
-      "db_config.archive_size: ignored (no equivalent in evolve)",
       "db_config.parent_selection_strategy: ignored (evolve has no \"sequential\" selection; population.selection stays)",
-      "evo_config.patch_types: cross: ignored (evolve has no crossover edits)",
-      "evo_config.results_dir: ignored (evolve takes the program from the command line and keeps results in its database)"
+      "evo_config.patch_types: cross: ignored (evolve has no crossover edits)"
     ])
   })
+
+  it.scoped("a Shinka config prints one summary line for its ignored keys; --verbose lists them", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped()
+      const file = `${dir}/shinka_small.yaml`
+      yield* fs.writeFileString(
+        file,
+        "max_evaluation_jobs: 2\nmax_db_workers: 4\ndb_config:\n  archive_size: 40\n  num_islands: 2\nevo_config:\n  results_dir: r\n  use_text_feedback: true\n  num_generations: 10\n"
+      )
+      const printed = (verbose: boolean) =>
+        Effect.gen(function*() {
+          const lines: Array<string> = []
+          const spy = vi.spyOn(console, "error").mockImplementation((...args) => void lines.push(args.join(" ")))
+          yield* loadRunConfig({ file, env: {}, verbose }).pipe(Effect.ensuring(Effect.sync(() => spy.mockRestore())))
+          return lines
+        })
+      const quiet = yield* printed(false)
+      expect(quiet).toHaveLength(1)
+      expect(quiet[0]).toMatch(/read as a ShinkaEvolve config .*; 4 keys with no meaning in evolve ignored \(max_db_workers, db_config.archive_size, .*--verbose says why\)/)
+      const verbose = yield* printed(true)
+      expect(verbose).toHaveLength(5)
+      expect(verbose[1]).toMatch(/max_db_workers: ignored \(evolve writes its database from one fiber\)/)
+    }).pipe(Effect.provide(NodeContext.layer)))
 
   it.effect("one model becomes llm.model, so --model can replace it", () =>
     Effect.gen(function*() {
