@@ -319,6 +319,9 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
           break
         case "feature_bins":
           break
+        case "log_prompts":
+          put(["llm", "log_prompts"], from, value)
+          break
         case "db_path":
           ignore(from, "evolve stores runs in the SQLite file database.path (--db)")
           break

@@ -51,7 +51,7 @@ describe("OpenEvolveConfig", () => {
           max_retries: 3,
           use_llm_feedback: false
         },
-        database: { num_islands: 5, population_size: 100, random_seed: 1 }
+        database: { num_islands: 5, population_size: 100, random_seed: 1, log_prompts: false }
       })
       const decoded = yield* decodeRunConfig(config)
       expect(decoded.max_evaluations).toBe(250)
@@ -68,7 +68,8 @@ describe("OpenEvolveConfig", () => {
         max_tokens: 2048,
         timeout_seconds: 30,
         max_retries: 2,
-        extra_body: { top_p: 0.9 }
+        extra_body: { top_p: 0.9 },
+        log_prompts: false
       })
       expect(decoded.evaluator).toMatchObject({
         contract: "openevolve",
