@@ -117,19 +117,10 @@ export const loadRunConfig = (options: LoadOptions) =>
   Effect.gen(function*() {
     let raw: Raw = options.file ? structuredClone(yield* readFile(options.file)) : structuredClone(options.base ?? {})
     const origins = new Map<string, Origin>()
-    // A ShinkaEvolve run config (shinka_small.yaml): map its keys (contract shinka), warn about the rest.
-    if (options.file && ShinkaConfig.detect(raw)) {
-      const mapped = ShinkaConfig.map(raw)
-      yield* Console.error(`evolve: ${options.file}: read as a ShinkaEvolve config (evaluator.contract: shinka)${ignoredSummary(mapped.ignored, options.verbose === true)}`)
-      yield* reportMapped(options.file, mapped, options.verbose === true)
-      raw = mapped.config
-    } else if (options.file && OpenEvolveConfig.detect(raw)) {
-      // An OpenEvolve config.yaml: map its keys (contract openevolve), warn about the rest.
-      const mapped = OpenEvolveConfig.map(raw)
-      yield* Console.error(`evolve: ${options.file}: read as an OpenEvolve config (evaluator.contract: openevolve)${ignoredSummary(mapped.ignored, options.verbose === true)}`)
-      yield* reportMapped(options.file, mapped, options.verbose === true)
-      raw = mapped.config
-      for (const [path, key] of mapped.sources) origins.set(path, { source: options.file, key })
+    if (options.file) {
+      const peer = yield* readPeerConfig(raw, options.file, options.verbose === true)
+      raw = peer.raw
+      for (const [path, origin] of peer.origins) origins.set(path, origin)
     }
     const hints = modelHints(raw, options.file)
     for (const { name, setting } of variables) {
@@ -153,17 +144,44 @@ export const loadRunConfig = (options: LoadOptions) =>
       setPath(raw, ["llm", "provider"], "openai-chat")
       origins.set("llm.provider", { source: `inferred from ${hints[0]}` })
     }
-    if (options.evaluator !== undefined && !isRecordWith(raw.evaluator, "contract")) {
+    if (options.evaluator !== undefined && !hasContract(raw)) {
       yield* inferContract(raw, options.evaluator)
     }
     return yield* decodeRunConfig(raw, options.file, origins)
   })
 
+/**
+ * A ShinkaEvolve run config (shinka_small.yaml) or an OpenEvolve config.yaml read as evolve's:
+ * its keys mapped (and the contract it implies), the rest one summary line on stderr. Any other
+ * config is returned as it is.
+ */
+export const readPeerConfig = (raw: Raw, source: string, verbose: boolean) =>
+  Effect.gen(function*() {
+    const origins = new Map<string, Origin>()
+    if (ShinkaConfig.detect(raw)) {
+      const mapped = ShinkaConfig.map(raw)
+      yield* Console.error(`evolve: ${source}: read as a ShinkaEvolve config (evaluator.contract: shinka)${ignoredSummary(mapped.ignored, verbose)}`)
+      yield* reportMapped(source, mapped, verbose)
+      return { raw: mapped.config, origins }
+    }
+    if (OpenEvolveConfig.detect(raw)) {
+      const mapped = OpenEvolveConfig.map(raw)
+      yield* Console.error(`evolve: ${source}: read as an OpenEvolve config (evaluator.contract: openevolve)${ignoredSummary(mapped.ignored, verbose)}`)
+      yield* reportMapped(source, mapped, verbose)
+      for (const [path, key] of mapped.sources) origins.set(path, { source, key })
+      return { raw: mapped.config, origins }
+    }
+    return { raw, origins }
+  })
+
+/** True when the config names an evaluator contract. */
+export const hasContract = (raw: unknown): boolean => isRecord(raw) && isRecordWith(raw.evaluator, "contract")
+
 const isRecordWith = (value: unknown, key: string) =>
   typeof value === "object" && value !== null && (value as Raw)[key] !== undefined
 
 /** Sets `evaluator.contract: shinka` when the evaluator is a Python file taking Shinka's arguments. */
-const inferContract = (raw: Raw, evaluator: string) =>
+export const inferContract = (raw: Raw, evaluator: string) =>
   Effect.gen(function*() {
     if (!evaluator.endsWith(".py")) return
     const fs = yield* FileSystem.FileSystem

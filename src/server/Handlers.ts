@@ -2,8 +2,9 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Either, Layer, Stream } from "effect"
-import { decodeRunConfig, parseConfigText } from "../config/ConfigLoader.js"
+import { decodeRunConfig, hasContract, inferContract, parseConfigText, readPeerConfig } from "../config/ConfigLoader.js"
 import { resolveRunSpec } from "../config/RunSpecs.js"
+import * as Workspace from "../config/Workspace.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import type { ProgramDatabase } from "../db/ProgramDatabase.js"
 import { CandidateStore } from "../db/CandidateStore.js"
@@ -46,6 +47,19 @@ const parseConfig = (payload: { readonly config?: unknown; readonly config_yaml?
     return payload.config === undefined ? fromYaml : mergeSettings(fromYaml, payload.config)
   })
 
+/**
+ * The request's settings read as the CLI reads a config file: a ShinkaEvolve or OpenEvolve config
+ * mapped, and a Shinka-style evaluate.py (in the workspace) run with the shinka contract unless
+ * a contract is named.
+ */
+const readRequestConfig = (given: unknown, evaluator: string, workspace: Workspace.Workspace) =>
+  Effect.gen(function*() {
+    if (!isRecord(given)) return given
+    const { raw } = yield* readPeerConfig(structuredClone(given), "config_yaml", false)
+    if (!hasContract(raw)) yield* inferContract(raw, yield* Workspace.confine(workspace, workspace.root, evaluator, "evaluator"))
+    return raw
+  })
+
 const configInvalid = (e: ConfigError) => new InvalidRequest({ message: e.message, ...(e.path === undefined ? {} : { path: e.path }) })
 
 // ---- groups -----------------------------------------------------------------------------------
@@ -66,7 +80,10 @@ export const RunsLive = HttpApiBuilder.group(EvolveApi, "runs", (handlers) =>
     return handlers
       .handle("createRun", ({ payload }) =>
         api(Effect.gen(function*() {
-          const raw = yield* parseConfig(payload)
+          const raw = yield* readRequestConfig(yield* parseConfig(payload), payload.evaluator, policy.workspace).pipe(
+            Effect.mapError(configInvalid),
+            Effect.provide(context)
+          )
           const config = yield* decodeRunConfig(raw).pipe(
             Effect.mapError((e) =>
               new InvalidRequest({ message: e.message, path: e.path === undefined || e.path === "" ? "config" : `config.${e.path}` })

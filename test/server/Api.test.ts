@@ -148,6 +148,35 @@ describe("evolve serve HTTP API", () => {
     expect((await fetch(`${server.url}/assets/../package.json`, { headers: server.auth })).status).toBe(404)
   })
 
+  it("reads a peer's config and evaluator as the CLI does: a Shinka evaluate.py, an OpenEvolve config_yaml", async () => {
+    const shinka = await server.post(`/api/runs`, {
+      program: "examples/shinka_spread_points/initial_program.py",
+      evaluator: "examples/shinka_spread_points/evaluate.py",
+      config: { ...runConfig(1), evaluator: { timeout_seconds: 30 } }
+    })
+    expect(shinka.status).toBe(201)
+    expect(shinka.body.config.evaluator.contract).toBe("shinka")
+    const openEvolve = await server.post(`/api/runs`, {
+      program: "examples/circle_packing/initial_program.py",
+      evaluator: "examples/circle_packing/evaluator.py",
+      config_yaml: "max_iterations: 1\nrandom_seed: 3\nllm:\n  api_base: \"\"\ndatabase:\n  num_islands: 2\n",
+      config: { llm: { provider: "offline" } }
+    })
+    expect(openEvolve.status).toBe(201)
+    expect(openEvolve.body.config.evaluator.contract).toBe("openevolve")
+    expect(openEvolve.body.config.max_evaluations).toBe(1)
+    expect(openEvolve.body.config.population.islands).toBe(2)
+    // A contract the request names is kept.
+    const named = await server.post(`/api/runs`, {
+      program: "examples/shinka_spread_points/initial_program.py",
+      evaluator: "examples/shinka_spread_points/evaluate.py",
+      config: { ...runConfig(1), evaluator: { contract: "command", timeout_seconds: 30 } }
+    })
+    expect(named.status).toBe(201)
+    expect(named.body.config.evaluator.contract).toBe("command")
+    for (const id of [shinka.body.id, openEvolve.body.id, named.body.id]) await server.post(`/api/runs/${id}/stop`)
+  })
+
   it("answers bad requests with a 4xx and a message, and stays up", async () => {
     const runs = "/api/runs"
     const base = { program: example("initial_program.mjs"), evaluator: example("evaluator.mjs") }
