@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as CommandEvaluator from "../../src/evaluate/CommandEvaluator.js"
 import { type CommandEvaluatorOptions, Evaluator } from "../../src/evaluate/Evaluator.js"
-import type * as PidNamespace from "../../src/evaluate/PidNamespace.js"
+import * as PidNamespace from "../../src/evaluate/PidNamespace.js"
 import { expectFailed, expectScored } from "../support/evaluatorFixtures.js"
 import { processesWith } from "../support/processFixtures.js"
 
@@ -22,26 +22,23 @@ const baseOptions: CommandEvaluatorOptions = {
   keepArtifacts: false
 }
 
-/** Whether this machine gives each evaluation a private pid namespace (the probe's own test). */
+/**
+ * Whether this machine gives each evaluation a private pid namespace: the wrapper's argv run
+ * directly (not through the probe, so a broken probe fails these tests instead of skipping them).
+ */
 const namespaceWorks = (() => {
+  const wrapper = PidNamespace.namespacePrefix({
+    setpriv: "setpriv",
+    unshare: "unshare",
+    flags: process.getuid?.() === 0 ? [] : ["--user", "--map-current-user"],
+    privateProc: false
+  })
   try {
-    const out = execFileSync("setpriv", [
-      "--pdeathsig",
-      "KILL",
-      "unshare",
-      ...(process.getuid?.() === 0 ? [] : ["--user", "--map-current-user"]),
-      "--pid",
-      "--fork",
-      "--kill-child",
-      "--",
-      "sh",
-      "-c",
-      "\"$@\"; exit $?",
-      "evolve-init",
-      "sh",
-      "-c",
-      "echo $$"
-    ], { encoding: "utf8", timeout: 10_000, stdio: ["ignore", "pipe", "ignore"] })
+    const out = execFileSync(wrapper[0]!, [...wrapper.slice(1), "sh", "-c", "echo $$"], {
+      encoding: "utf8",
+      timeout: 10_000,
+      stdio: ["ignore", "pipe", "ignore"]
+    })
     return out.trim() === "2"
   } catch {
     return false
