@@ -8,10 +8,10 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as ProgramDatabase from "../../src/db/ProgramDatabase.js"
 import { WorkerStore } from "../../src/db/WorkerStore.js"
+import { cliPath, runCli as runCliWith } from "../support/cli.js"
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 
-// End to end through the bundled CLI (dist/bin, produced by `npm run build`, which `npm test` runs first).
-const cliPath = resolve("dist/bin/evolve.mjs")
+// End to end through the bundled CLI.
 const example = resolve("examples/function_minimization")
 const apiKey = "sk-e2e-secret-1234567890"
 
@@ -31,21 +31,9 @@ await import("./evaluator.mjs")
   return dir
 }
 
-/** Runs the CLI asynchronously: the fake server lives in this process and must keep serving. */
+/** The CLI with this file's API key in its environment (the fake server checks it). */
 const runCli = (args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd,
-      env: { ...process.env, OPENAI_API_KEY: apiKey, ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d) => (stdout += d))
-    child.stderr.on("data", (d) => (stderr += d))
-    child.on("error", fail)
-    child.on("exit", (status) => done({ status, stdout, stderr }))
-  })
+  runCliWith(args, cwd, { OPENAI_API_KEY: apiKey, ...env })
 
 const query = <T>(db: string, sql: string): Array<T> => {
   const conn = new Database(db, { readonly: true })
