@@ -69,6 +69,9 @@ const needs = (text: string): string | undefined => {
   if (required) return `${required[1] ?? required[2]}`
   const tool = /"([^"]+)" is not an executable on PATH|(\S+): command not found|No such file or directory: '([^']+)'/.exec(text)
   if (tool) return `${tool[1] ?? tool[2] ?? tool[3]}`
+  // Shinka's evaluators check for their compiler: "Go executable not found", "gfortran executable not found".
+  const compiler = /(\w+) executable not found/.exec(text)
+  if (compiler) return compiler[1]!.toLowerCase()
   if (/CUDA|cuda|GPU|mlx|Metal/.test(text) && /not available|no .*device|not found|unavailable/i.test(text)) return "a GPU / accelerator"
   return undefined
 }
@@ -76,7 +79,7 @@ const needs = (text: string): string | undefined => {
 /** The last lines of `text` that say something (not stack frames, not the config summary line). */
 const lastLines = (text: string, n: number) =>
   text.split("\n").map((l) => l.trim())
-    .filter((l) => l !== "" && !/^at /.test(l) && !/read as an OpenEvolve config|: ignored \(/.test(l))
+    .filter((l) => l !== "" && !/^at /.test(l) && !/read as an? (OpenEvolve|ShinkaEvolve) config|: ignored \(/.test(l))
     .slice(-n).join(" ⏎ ")
 
 const tryExample = async (dir: string, baseUrl: string, iterations: number, timeoutS: number): Promise<Outcome> => {
