@@ -9,7 +9,7 @@
  * both, and returns one warning per key it ignores. API keys are never taken from the file.
  */
 
-import { EvaluatorConfig, LlmConfig, RunConfig } from "../domain/RunConfig.js"
+import { EvaluatorConfig, LlmConfig, PromptConfig, RunConfig } from "../domain/RunConfig.js"
 import { openEvolveDatabase, openEvolveEvaluator, openEvolveLlm, openEvolveTopLevel } from "./OpenEvolveKeys.js"
 
 type Raw = Record<string, unknown>
@@ -28,7 +28,10 @@ export const detect = (raw: Raw): boolean => {
     const value = raw[name]
     return isRecord(value) && Object.keys(value).some((key) => keys.has(key))
   }
-  return section("llm", openEvolveLlm) || section("evaluator", openEvolveEvaluator) ||
+  // Both formats have a `prompt` section: OpenEvolve's is told by a key evolve's lacks (system_message, …).
+  const prompt = raw.prompt
+  const openEvolvePrompt = isRecord(prompt) && Object.keys(prompt).some((key) => !evolveKeys.prompt.has(key))
+  return openEvolvePrompt || section("llm", openEvolveLlm) || section("evaluator", openEvolveEvaluator) ||
     section("database", openEvolveDatabase) || (isRecord(raw.llm) && isOpenEvolveModelList(raw.llm.models))
 }
 
@@ -58,6 +61,7 @@ export interface EvolveKeys {
   readonly llm: ReadonlySet<string>
   readonly evaluator: ReadonlySet<string>
   readonly database: ReadonlySet<string>
+  readonly prompt: ReadonlySet<string>
 }
 
 /** evolve's own keys, from the RunConfig schema. */
@@ -65,7 +69,8 @@ export const evolveKeys: EvolveKeys = {
   top: new Set(Object.keys(RunConfig.fields)),
   llm: new Set(Object.keys(LlmConfig.fields)),
   evaluator: new Set(Object.keys(EvaluatorConfig.fields)),
-  database: new Set(["path"])
+  database: new Set(["path"]),
+  prompt: new Set(Object.keys(PromptConfig.fields))
 }
 
 const envReference = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/
@@ -144,7 +149,8 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
           for (const [sub, subValue] of Object.entries(value)) {
             if (sub === "system_message" && typeof subValue === "string" && subValue.trim() !== "") {
               if (raw.goal === undefined) put(["goal"], "prompt.system_message", subValue.trim())
-            } else ignore(`prompt.${sub}`, "evolve builds its own prompts")
+            } else if (keys.prompt.has(sub)) section("prompt")[sub] = subValue
+            else ignore(`prompt.${sub}`, "evolve builds its own prompts")
           }
         }
         break

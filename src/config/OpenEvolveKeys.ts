@@ -16,7 +16,6 @@ export const openEvolveTopLevel = new Set([
   "convergence_threshold",
   "early_stopping_metric",
   "max_tasks_per_child",
-  "prompt",
   "evolution_trace"
 ])
 

@@ -19,6 +19,19 @@ describe("OpenEvolveConfig", () => {
     expect(OpenEvolveConfig.detect({ llm: { models: [{ model: "m" }] } })).toBe(false)
     expect(OpenEvolveConfig.detect({ evaluator: { cascade_evaluation: true } })).toBe(true)
     expect(OpenEvolveConfig.detect({ database: { num_islands: 3 } })).toBe(true)
+    // Both have a prompt section; OpenEvolve's has keys evolve's lacks.
+    expect(OpenEvolveConfig.detect({ prompt: { user_template_file: "t.md", max_failures: 3 } })).toBe(false)
+    expect(OpenEvolveConfig.detect({ prompt: { system_message: "Be fast." } })).toBe(true)
+  })
+
+  it("keeps evolve's own prompt keys in a file that mixes both formats", () => {
+    const { config, ignored } = OpenEvolveConfig.map({
+      max_iterations: 3,
+      prompt: { system_message: "Be fast.", num_top_programs: 3, user_template_file: "t.md" }
+    })
+    expect(config.goal).toBe("Be fast.")
+    expect(config.prompt).toEqual({ user_template_file: "t.md" })
+    expect(ignored.map((i) => i.key)).toContain("prompt.num_top_programs")
   })
 
   it.effect("maps what has a meaning in evolve and warns about the rest", () =>
