@@ -41,7 +41,9 @@ export const prune = (keep: Duration.DurationInput) =>
     const tables = yield* sql.withTransaction(Effect.gen(function*() {
       const finished = yield* sql`DELETE FROM ${queue} WHERE completed = ${yes} AND updated_at < ${queueCutoff} RETURNING id`
       // A deleted run's candidates are gone; their queue items would wait for nobody.
-      const orphans = yield* sql`DELETE FROM ${queue} WHERE id NOT IN (SELECT id FROM programs) RETURNING id`
+      // NOT EXISTS (an anti-join on the programs key), not NOT IN over every program id.
+      const orphans = yield* sql`DELETE FROM ${queue}
+        WHERE NOT EXISTS (SELECT 1 FROM programs WHERE programs.id = ${queue}.id) RETURNING id`
       const replies = yield* sql`DELETE FROM cluster_replies WHERE request_id IN
         (SELECT id FROM cluster_messages WHERE processed = ${yes} AND id < ${oldMessages}) RETURNING id`
       const messages = yield* sql`DELETE FROM cluster_messages WHERE processed = ${yes} AND id < ${oldMessages} RETURNING id`

@@ -20,6 +20,7 @@ import { RunEntity } from "../../src/engine/RunEntity.js"
 import * as RunManager from "../../src/engine/RunManager.js"
 import * as RunEntityLayer from "../../src/engine/RunEntity.js"
 import * as WorkerPresence from "../../src/engine/WorkerPresence.js"
+import { ProgramId } from "../../src/domain/Ids.js"
 import { Evaluator } from "../../src/evaluate/Evaluator.js"
 import { Proposer } from "../../src/propose/Proposer.js"
 import { allStores } from "../support/database.js"
@@ -146,6 +147,10 @@ describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
         expect(pruned.queueItems).toBe(12) // one per evaluation
         expect(pruned.messages).toBeGreaterThan(0)
         expect(yield* ClusterJanitor.prune("0 millis")).toMatchObject({ queueItems: 0, messages: 0, replies: 0 })
+        // A queued candidate whose program is gone (its run deleted) waits for nobody: pruned at once.
+        const gone = new EvaluationQueue.EvaluationRequest({ runId, programId: ProgramId.make("p_gone"), extension: ".py" })
+        yield* EvaluationQueue.offer(EvaluationQueue.queueName(["no-such-worker"]), gone)
+        expect((yield* ClusterJanitor.prune("1 day")).queueItems).toBe(1)
       }).pipe(Effect.provide(context))
     }).pipe(Effect.provide(NodeContext.layer)), { timeout: 120_000 })
 
