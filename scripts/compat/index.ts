@@ -62,7 +62,7 @@ const run = (args: ReadonlyArray<string>, cwd: string, env: Record<string, strin
   })
 
 /** What the example lacks, when its failure says so. */
-const needs = (text: string): string | undefined => {
+export const needs = (text: string): string | undefined => {
   const module = /No module named '([\w.]+)'/.exec(text)
   if (module) return `python module ${module[1]}`
   const required = /Required tool not found: ([\w.-]+)|(\S+): not found/.exec(text)
@@ -72,6 +72,11 @@ const needs = (text: string): string | undefined => {
   // Shinka's evaluators check for their compiler: "Go executable not found", "gfortran executable not found".
   const compiler = /(\w+) executable not found/.exec(text)
   if (compiler) return compiler[1]!.toLowerCase()
+  // ShinkaEvolve's wolfram_gcd_sum: "`wolframscript` not found".
+  const quoted = /`([\w.-]+)` not found/.exec(text)
+  if (quoted) return quoted[1]
+  // An LLM judge inside the evaluator (ShinkaEvolve's novelty_generator): evolve passes it no key.
+  if (/needs OPENAI_API_KEY/.test(text)) return "an LLM key for its judges (evaluator.pass_env: [OPENAI_API_KEY])"
   if (/CUDA|cuda|GPU|mlx|Metal/.test(text) && /not available|no .*device|not found|unavailable/i.test(text)) return "a GPU / accelerator"
   return undefined
 }

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { layoutOf } from "../../scripts/compat/index.js"
+import { layoutOf, needs } from "../../scripts/compat/index.js"
 
 const example = (files: ReadonlyArray<string>) => {
   const dir = mkdtempSync(join(tmpdir(), "evolve-compat-layout-"))
@@ -32,5 +32,13 @@ describe("npm run compat: example layouts", () => {
       evaluator: "evaluator.py",
       config: "configs/a.yaml"
     })
+  })
+
+  it("tells what an example lacks from its failure, and a plain failure from a missing thing", () => {
+    expect(needs("ModuleNotFoundError: No module named 'jax.numpy'")).toBe("python module jax.numpy")
+    expect(needs("evaluator reported Go executable not found")).toBe("go")
+    expect(needs("evaluator reported `wolframscript` not found. Install Wolfram Engine")).toBe("wolframscript")
+    expect(needs("shinka.llm (evolve's stand-in) needs OPENAI_API_KEY for https://api.openai.com/v1")).toMatch(/LLM key/)
+    expect(needs("AssertionError: wrong answer")).toBeUndefined()
   })
 })
