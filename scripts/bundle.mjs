@@ -1,17 +1,20 @@
-// Bundles the CLI into dist/bin/ so that `evolve` starts fast: one file per lazily loaded
-// command instead of hundreds of small ES modules (module loading dominated start-up).
-import { rmSync } from "node:fs"
+// Bundles the CLI into dist/bin/ so that `evolve` starts fast: one CommonJS file (evolve.cjs)
+// instead of hundreds of small ES modules (module loading dominated start-up), run by the
+// launcher bin/evolve.mjs through V8's code cache (compiling that file was most of what was left:
+// Node 20 has no module compile cache, and `vm.Script`'s cachedData takes scripts, not ES modules).
+// Lazily imported parts (the server, OTLP, Postgres, the OpenAI client) stay lazy: esbuild wraps
+// them in functions that run at their first import().
+import { createHash } from "node:crypto"
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { build } from "esbuild"
 
 rmSync("dist/bin", { recursive: true, force: true })
 
 await build({
   entryPoints: { evolve: "src/main.ts" },
-  outdir: "dist/bin",
-  outExtension: { ".js": ".mjs" },
+  outfile: "dist/bin/evolve.cjs",
   bundle: true,
-  splitting: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
   minifySyntax: true,
@@ -19,7 +22,15 @@ await build({
   sourcemap: "linked",
   // Native addon: loaded from node_modules at run time.
   external: ["better-sqlite3"],
-  // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
-  banner: { js: "import { createRequire as __evolveRequire } from 'node:module'; const require = __evolveRequire(import.meta.url);" },
+  // import.meta does not exist in CommonJS: the bundle's own URL stands in for it.
+  define: { "import.meta.url": "__evolveImportMetaUrl" },
+  banner: { js: "var __evolveImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: "warning"
 })
+
+// The launcher, with the bundle's hash: a code cache made for another bundle is never looked at.
+const hash = createHash("sha256").update(readFileSync("dist/bin/evolve.cjs")).digest("hex").slice(0, 16)
+const launcher = readFileSync("bin/evolve.mjs", "utf8")
+if (!launcher.includes("__EVOLVE_BUNDLE_HASH__")) throw new Error("bin/evolve.mjs: no __EVOLVE_BUNDLE_HASH__ to replace")
+writeFileSync("dist/bin/evolve.mjs", launcher.replace("__EVOLVE_BUNDLE_HASH__", hash))
+chmodSync("dist/bin/evolve.mjs", 0o755)

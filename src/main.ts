@@ -15,7 +15,8 @@ import { applyHeapPolicy } from "./process/HeapGrowth.js"
 // ---- observability (issue 10) ----------------------------------------------------------------
 // `--debug`, anywhere on the command line, prints spans and timings to stderr; it is taken out
 // before @effect/cli parses the rest. OTEL_EXPORTER_OTLP_ENDPOINT switches on OTLP export, whose
-// modules are imported only then (Observability.layer), so neither costs anything when unused.
+// modules are imported only then (Observability.layer), so neither costs anything when unused;
+// with neither, spans are switched off (nothing could read them).
 const debug = process.argv.includes("--debug")
 const argv = debug ? process.argv.filter((arg) => arg !== "--debug") : process.argv
 // ---------------------------------------------------------------------------------------------
@@ -43,7 +44,7 @@ const program = Effect.zipRight(heapPolicy, Effect.suspend(() => cli(serve)(argv
         return Effect.as(Console.error(`evolve: ${error.message}`), 2)
     }
   }),
-  Effect.provide(Observability.layer({ debug })),
+  Effect.provide(Observability.layer({ debug, spansOffWhenUnused: true })),
   Effect.provide(NodeContext.layer)
 )
 

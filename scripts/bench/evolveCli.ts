@@ -61,6 +61,8 @@ export interface CliOptions {
   readonly probe?: boolean
   /** Run under treeLauncher.py to measure the CPU time of the whole process tree. */
   readonly treeCpu?: boolean
+  /** Another evolve executable than package.json's (abWorkload.ts: a copy of an older build). */
+  readonly evolveMain?: string
 }
 
 const readJson = <A>(file: string): A | undefined => {
@@ -82,7 +84,7 @@ export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Pro
   const nodeArgs = [
     ...(options.nodeFlags ?? []),
     ...(withProbe ? ["--import", pathToFileURL(probeModule).href] : []),
-    evolveMain,
+    options.evolveMain ?? evolveMain,
     ...args
   ]
   const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: options.cwd, NO_COLOR: "1" }

@@ -8,7 +8,11 @@
  *   over OTLP/HTTP. The OpenTelemetry modules are imported dynamically only then, so an unset
  *   variable costs one environment lookup and no module loading.
  * - `debug`: spans are printed as they end, and a timing table when the layer is released.
- * - neither: `Layer.empty`, Effect's built-in tracer stays in place.
+ * - neither: `Layer.empty`, Effect's built-in tracer stays in place; with `spansOffWhenUnused`
+ *   (the CLI, where no tracer can be attached later) spans are switched off instead
+ *   (`Layer.setTracerEnabled(false)`): nobody reads them, and each one costs a span object, its
+ *   attributes and a context per Effect.fn call and SQL statement (issue 22: 12.1 → 11.7 ms of CPU
+ *   per candidate).
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -24,6 +28,8 @@ export interface ObservabilityOptions {
   readonly debug?: boolean | DebugTracer.Sink | undefined
   /** `service.name` for exported spans (default "evolve"). */
   readonly serviceName?: string | undefined
+  /** Switch spans off when neither OTLP nor debug asks for them (default false: keep the built-in tracer). */
+  readonly spansOffWhenUnused?: boolean | undefined
 }
 
 /** The traces URL named by the environment, if export is switched on. */
@@ -70,4 +76,9 @@ export const makeTracer = (options: ObservabilityOptions = {}) =>
  * exported spans and prints the debug timing table.
  */
 export const layer = (options: ObservabilityOptions = {}): Layer.Layer<never> =>
-  Layer.unwrapScoped(Effect.map(makeTracer(options), (tracer) => tracer === undefined ? Layer.empty : Layer.setTracer(tracer)))
+  Layer.unwrapScoped(Effect.map(makeTracer(options), (tracer) =>
+    tracer !== undefined
+      ? Layer.setTracer(tracer)
+      : options.spansOffWhenUnused === true
+      ? Layer.setTracerEnabled(false)
+      : Layer.empty))

@@ -102,6 +102,28 @@ describe("tracing", () => {
     expect(Observability.otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://x:4318/" })).toBe("http://x:4318/v1/traces")
   })
 
+  it("switches spans off when nothing reads them and spansOffWhenUnused is set (the CLI)", async () => {
+    const spansOpened = async (options: Observability.ObservabilityOptions) => {
+      const names: Array<string> = []
+      const counting = Effect.map(Effect.tracer, (inner) => ({
+        ...inner,
+        span: (...args: Parameters<typeof inner.span>) => {
+          names.push(args[0])
+          return inner.span(...args)
+        }
+      }))
+      const tracer = await Effect.runPromise(counting)
+      await Effect.runPromise(
+        Effect.void.pipe(Effect.withSpan("work"), Effect.provide(Observability.layer(options)), Effect.withTracer(tracer))
+      )
+      return names
+    }
+    expect(await spansOpened({ env: {} })).toEqual(["work"])
+    expect(await spansOpened({ env: {}, spansOffWhenUnused: true })).toEqual([])
+    // debug asks for spans: they stay on.
+    expect(await spansOpened({ env: {}, debug: () => {}, spansOffWhenUnused: true })).not.toEqual([])
+  })
+
   describe("against a local OTLP collector", () => {
     const collector = async () => {
       const requests: Array<{ url: string; contentType: string; body: any }> = []

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// evolve's launcher (copied to dist/bin/evolve.mjs by scripts/bundle.mjs). It runs the CLI,
+// bundled into one CommonJS file (evolve.cjs), through V8's code cache: compiling the bundle's
+// JavaScript was most of the start-up, and Node 20 has no module compile cache
+// (`module.enableCompileCache` is Node ≥ 22.1). The cache is one file per bundle, Node version
+// and command, in node_modules/.cache/evolve (or ~/.cache/evolve), written when the process exits
+// the first time (or after V8 rejected it); a cache that cannot be read or written is skipped
+// without a word, and EVOLVE_CODE_CACHE=0 loads the bundle with plain require().
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { homedir } from "node:os"
+import { dirname, join, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as vm from "node:vm"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const bundle = join(here, "evolve.cjs")
+// Replaced by scripts/bundle.mjs with the hash of evolve.cjs.
+const bundleHash = "__EVOLVE_BUNDLE_HASH__"
+const require = createRequire(bundle)
+
+/**
+ * Where code caches go: EVOLVE_CODE_CACHE_DIR if set, else the node_modules/.cache/evolve of the
+ * project evolve is installed in (or of this checkout), then $XDG_CACHE_HOME/evolve or
+ * ~/.cache/evolve.
+ */
+const cacheDirs = () => {
+  const own = process.env.EVOLVE_CODE_CACHE_DIR
+  if (own !== undefined && own !== "") return [own]
+  const dirs = []
+  const marker = `${sep}node_modules${sep}`
+  const inside = here.lastIndexOf(marker)
+  const modules = inside >= 0 ? here.slice(0, inside + marker.length - 1) : join(here, "..", "..", "node_modules")
+  if (existsSync(modules)) dirs.push(join(modules, ".cache", "evolve"))
+  const xdg = process.env.XDG_CACHE_HOME
+  dirs.push(xdg !== undefined && xdg !== "" ? join(xdg, "evolve") : join(homedir(), ".cache", "evolve"))
+  return dirs
+}
+
+const run = () => {
+  if (process.env.EVOLVE_CODE_CACHE === "0") return require(bundle)
+  const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? "") ? process.argv[2] : "other"
+  const name = `${bundleHash}-${process.version}-${process.arch}-${command}.bin`
+  const dirs = cacheDirs()
+  let cachedData
+  for (const dir of dirs) {
+    try {
+      cachedData = readFileSync(join(dir, name))
+      break
+    } catch {
+      // not there: try the next place, or produce it
+    }
+  }
+  // A "#!" line is not JavaScript inside the function: a comment of the same length.
+  const source = readFileSync(bundle, "utf8").replace(/^#!/, "//")
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+    filename: bundle,
+    lineOffset: -1,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  })
+  if (cachedData === undefined || script.cachedDataRejected === true) {
+    // Written at exit, so that the functions this command compiled are in it.
+    process.once("exit", () => {
+      let data
+      try {
+        data = script.createCachedData()
+      } catch {
+        return
+      }
+      for (const dir of dirs) {
+        try {
+          mkdirSync(dir, { recursive: true })
+          const file = join(dir, name)
+          const temporary = `${file}.${process.pid}.tmp`
+          writeFileSync(temporary, data)
+          renameSync(temporary, file)
+          return
+        } catch {
+          // not writable: try the next place, or do without
+        }
+      }
+    })
+  }
+  const module = { exports: {}, filename: bundle, id: bundle, path: here, loaded: false }
+  script.runInThisContext()(module.exports, require, module, bundle, here)
+}
+
+run()
