@@ -3,8 +3,10 @@ import * as Path from "@effect/platform/Path"
 import { Config, Effect, Option } from "effect"
 import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
+import * as ProgramTree from "../domain/ProgramTree.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
 import { languageOf } from "./Languages.js"
+import * as ProgramFiles from "./ProgramFiles.js"
 import * as Workspace from "./Workspace.js"
 
 /** The command that runs an evaluator file when the config names none. */
@@ -179,13 +181,16 @@ export const resolveRunSpec = (
     const program = path.resolve(workspace?.root ?? "", programPath)
     const evaluator = path.resolve(workspace?.root ?? "", evaluatorPath)
     const llm = workspace === undefined ? config.llm : yield* confineToWorkspace(workspace, program, evaluator, config)
-    yield* checkReadable(fs, program, "program")
+    // A directory is a program of several files (ProgramFiles.ts), packed into one text.
+    const isDir = yield* fs.stat(program).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
+    if (!isDir) yield* checkReadable(fs, program, "program")
     yield* checkReadable(fs, evaluator, "evaluator")
-    const initialCode = yield* fs.readFileString(program).pipe(
+    const initialCode = isDir ? yield* ProgramFiles.readPacked(program, config.files) : yield* fs.readFileString(program).pipe(
       Effect.mapError(() => new ConfigError({ path: "program", message: `program ${program}: not readable as UTF-8 text` }))
     )
     const evaluatorConfig = yield* resolveEvaluator(evaluator, config, nodePath)
-    const language = config.language ?? languageOf(program)
+    const language = config.language ??
+      (isDir ? ProgramFiles.languageOfTree(ProgramTree.unpack(initialCode)) : languageOf(program))
     const prompt = yield* inlineTemplates(config.prompt, path.dirname(program), workspace)
     const spec: RunSpec = {
       programPath: program,

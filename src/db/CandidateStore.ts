@@ -8,6 +8,7 @@ import { type DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
+import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
 
 export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
@@ -37,13 +38,21 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const known = ProgramTrees.makeKnownBlobs()
+  const resolve = (rows: ReadonlyArray<ProgramRow>) => ProgramTrees.resolveCode(sql, rows)
   return CandidateStore.of({
     insertProgram: Effect.fn("CandidateStore.insertProgram")(function*(p, llmCall, transcripts = []) {
-      const statements = [sql`INSERT INTO programs ${sql.insert(programRow(p))}`]
+      const stored = ProgramTrees.toStored(p.code, known)
+      const blobs = ProgramTrees.insertBlobs(sql, stored.blobs)
+      const statements = [
+        ...(blobs === undefined ? [] : [blobs]),
+        sql`INSERT INTO programs ${sql.insert({ ...programRow(p), code: stored.code, tree: stored.tree })}`
+      ]
       if (llmCall !== undefined) statements.push(sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`)
       if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
       const write = statements.length === 1 ? statements[0]! : sql.withTransaction(Effect.all(statements, { discard: true }))
       yield* write.pipe(Effect.mapError(dbError("insert program")))
+      known.add(stored.blobs.map((b) => b.hash))
     }),
 
     startEvaluation: Effect.fn("CandidateStore.startEvaluation")(function*(id) {
@@ -67,6 +76,7 @@ export const make = Effect.gen(function*() {
 
     getProgram: Effect.fn("CandidateStore.getProgram")(function*(id) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id = ${id}`.pipe(
+        Effect.flatMap(resolve),
         Effect.mapError(dbError("read program"))
       )
       if (rows.length === 0) return yield* new ProgramNotFound({ programId: id })
@@ -76,6 +86,7 @@ export const make = Effect.gen(function*() {
     getPrograms: Effect.fn("CandidateStore.getPrograms")(function*(ids) {
       if (ids.length === 0) return []
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`.pipe(
+        Effect.flatMap(resolve),
         Effect.mapError(dbError("read programs"))
       )
       const byId = new Map<string, ProgramRow>()
@@ -91,13 +102,13 @@ export const make = Effect.gen(function*() {
 
     bestPrograms: Effect.fn("CandidateStore.bestPrograms")(function*(runId, limit) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
-        ORDER BY score DESC, created_at LIMIT ${limit}`.pipe(Effect.mapError(dbError("read best programs")))
+        ORDER BY score DESC, created_at LIMIT ${limit}`.pipe(Effect.flatMap(resolve), Effect.mapError(dbError("read best programs")))
       return rows.map(toProgram)
     }),
 
     recentFailures: Effect.fn("CandidateStore.recentFailures")(function*(runId, limit) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status IN ('failed', 'rejected')
-        ORDER BY created_at DESC LIMIT ${limit}`.pipe(Effect.mapError(dbError("read recent failures")))
+        ORDER BY created_at DESC LIMIT ${limit}`.pipe(Effect.flatMap(resolve), Effect.mapError(dbError("read recent failures")))
       return rows.map(toProgram)
     })
   })

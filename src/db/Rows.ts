@@ -69,6 +69,8 @@ export type ProgramRow = {
   readonly llm_usd: number | null
   readonly llm_latency_ms: number | null
   readonly llm_attempts: number | null
+  /** The manifest of a multi-file program (ProgramTrees.ts); absent or null for one file. */
+  readonly tree?: string | null | undefined
 }
 
 export type LlmCallRow = {

@@ -9,6 +9,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import type { FailureKind } from "../domain/Program.js"
 import { evaluationFailureKinds, type MigrantRecord, type SearchState, type StoredRun } from "./Records.js"
+import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
 
 export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, {
@@ -33,7 +34,9 @@ export const make = Effect.gen(function*() {
         SELECT id, score, island, generation FROM programs
         WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC`
       const pending = yield* sql<ProgramRow & { eval_starts: number }>`SELECT * FROM programs
-        WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at, id`
+        WHERE run_id = ${runId} AND status = 'pending' ORDER BY created_at, id`.pipe(
+        Effect.flatMap((rows) => ProgramTrees.resolveCode(sql, rows))
+      )
       const hashes = yield* sql<{ code_hash: string }>`SELECT DISTINCT code_hash FROM programs
         WHERE run_id = ${runId} AND status IN ('pending', 'evaluated', 'failed') AND code_hash <> ''`
       const counts = yield* sql<{ status: string; failure_kind: string | null; n: Int8 }>`

@@ -212,5 +212,20 @@ export const migrations = {
       data TEXT NOT NULL,
       PRIMARY KEY (run_id, seq)
     )`
+  }),
+  // ---- programs that are trees of files (src/db/ProgramTrees.ts, issue 18) ----
+  /**
+   * `blobs`: one row per distinct file content (and per tree manifest), keyed by its sha256;
+   * `programs.tree`: the manifest of a multi-file program (its `code` is then empty), NULL for
+   * a single-file program, so existing rows read as before.
+   */
+  "0012_program_trees": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
+    yield* sql`CREATE TABLE blobs (
+      hash ${t.text} PRIMARY KEY,
+      content ${t.text} NOT NULL
+    )`
+    yield* sql`ALTER TABLE programs ADD COLUMN tree ${t.text}`
   })
 }

@@ -315,6 +315,24 @@ export type MetricTarget = typeof MetricTarget.Type
 
 // ---- end Search ------------------------------------------------------------------------------
 
+// ---- FilesConfig (a program that is a directory, issue 18) ----------------------------------
+export const FilesConfig = Schema.Struct({
+  /** Globs (gitignore style) of the files that make up the program; default: every file. */
+  include: Schema.optional(Schema.Array(NonEmpty)),
+  /** Globs of files left out (on top of .gitignore, .git, node_modules, __pycache__, .evolve). */
+  exclude: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
+  /** "markers": only files with EVOLVE-BLOCK markers are edited, the others are context; "all": every file. */
+  editable: Schema.optionalWith(Schema.Literal("markers", "all"), { default: () => "markers" as const }),
+  max_files: Schema.optionalWith(PositiveInt(100_000), { default: () => 200 }),
+  max_bytes: Schema.optionalWith(PositiveInt(1 << 28), { default: () => 2 * 1024 * 1024 }),
+  /** May an edit add a new file, or delete one? */
+  allow_new_files: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  allow_delete_files: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** Characters of context files (not editable) shown in a prompt. */
+  context_chars: Schema.optionalWith(NonNegativeInt(10_000_000), { default: () => 20_000 })
+})
+export type FilesConfig = typeof FilesConfig.Type
+
 export const RunConfig = Schema.Struct({
   goal: Schema.optionalWith(Schema.String, { default: () => "Improve the program's score." }),
   language: Schema.optional(NonEmpty),
@@ -341,6 +359,7 @@ export const RunConfig = Schema.Struct({
   shutdown_grace_seconds: Schema.optionalWith(NonNegativeNumber, { default: () => 10 }),
   edit_format: Schema.optionalWith(EditFormat, { default: () => "diff" as const }),
   max_code_bytes: Schema.optionalWith(PositiveInt(1 << 26), { default: () => 256 * 1024 }),
+  files: Schema.optionalWith(FilesConfig, { default: () => FilesConfig.make({}) }),
   concurrency: Schema.optionalWith(ConcurrencyConfig, { default: () => ConcurrencyConfig.make({}) }),
   llm: Schema.optionalWith(LlmConfig, { default: () => LlmConfig.make({}) }),
   evaluator: Schema.optionalWith(EvaluatorConfig, { default: () => EvaluatorConfig.make({}) }),

@@ -17,6 +17,8 @@ import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Stream } from "effect"
 import * as CodeFences from "../domain/CodeFences.js"
+import * as ProgramTree from "../domain/ProgramTree.js"
+import { pickWeighted } from "./MutationOperators.js"
 import { mutate } from "./OfflineMutation.js"
 
 const messageText = (message: Prompt.Message): string => {
@@ -41,12 +43,36 @@ export const respond = (userText: string): Effect.Effect<string> =>
       return "I could not find the current program: the prompt has no fenced code block."
     }
     const inspirations = blocks.slice(0, -1).map((b) => b.code).filter((c) => c.trim() !== "")
+    if (ProgramTree.isPacked(current.code)) return yield* respondTree(current.code, current.info, inspirations)
     const result = yield* mutate(current.code, current.info, inspirations)
     if (result === null) {
       return "No change proposed: the editable code has no numeric literal or simple statement to mutate."
     }
     return `Offline mutation: ${result.notes.join("; ")}.\n\n${result.blocks.join("\n\n")}\n`
   })
+
+/**
+ * A multi-file program: one file, drawn in proportion to its size, is mutated (another when it
+ * has nothing to mutate); the blocks go under its file header. Crossover reads the same file of
+ * the inspirations.
+ */
+const respondTree = (code: string, info: string, inspirations: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    let files = ProgramTree.unpack(code)
+    const donors = inspirations.filter(ProgramTree.isPacked).map(ProgramTree.unpack)
+    while (files.length > 0) {
+      const file = yield* pickWeighted(files, (f) => Math.max(1, f.content.length))
+      files = files.filter((f) => f !== file)
+      const same = donors.flatMap((d) => d.filter((f) => f.path === file.path).map((f) => f.content))
+      const result = yield* mutate(file.content.replace(/\n$/, ""), languageOf(file.path, info), same)
+      if (result === null) continue
+      return `Offline mutation of ${file.path}: ${result.notes.join("; ")}.\n\n${ProgramTree.header(file.path)}\n${result.blocks.join("\n\n")}\n`
+    }
+    return "No change proposed: no file has a numeric literal or simple statement to mutate."
+  })
+
+const extensionLanguage: Record<string, string> = { py: "python", js: "javascript", mjs: "javascript", ts: "typescript", rs: "rust", go: "go", c: "c", cpp: "cpp" }
+const languageOf = (path: string, fallback: string) => extensionLanguage[path.slice(path.lastIndexOf(".") + 1)] ?? fallback
 
 const promptChars = (prompt: Prompt.Prompt) => prompt.content.reduce((n, m) => n + messageText(m).length, 0)
 

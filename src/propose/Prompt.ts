@@ -10,6 +10,9 @@
  * goal, guidance (a person's hints, issue 17), language, edit_rules, required_symbols, results,
  * weaknesses, inspirations, retry, current_program, instruction, task.
  */
+import { isPacked } from "../domain/ProgramTree.js"
+import { defaultTreeOptions } from "./TreeEdits.js"
+import { editableText, lastChangeSection, projectSection, treeRules, type TreePromptOptions } from "./TreePrompt.js"
 import { fencedBlocks } from "./Edits.js"
 
 export type PromptMode = "exploit" | "explore" | "pareto" | "fix"
@@ -56,6 +59,8 @@ export interface PromptInput {
     readonly feedback: string | null
     /** Set when the parent failed (fix mode): its error. */
     readonly failure?: { readonly kind: string; readonly message: string } | null | undefined
+    /** Its change against its own parent (shown for multi-file programs). */
+    readonly patch?: string | null | undefined
   }
   readonly inspirations: ReadonlyArray<{
     readonly code: string
@@ -75,6 +80,8 @@ export interface PromptInput {
   readonly requiredSymbols?: ReadonlyArray<string> | undefined
   readonly limits?: Partial<PromptLimits> | undefined
   readonly templates?: { readonly system?: string | undefined; readonly user?: string | undefined } | undefined
+  /** How a multi-file program is shown and may be edited (TreePrompt.ts). */
+  readonly tree?: TreePromptOptions | undefined
 }
 
 export interface BuiltPrompt {
@@ -175,6 +182,8 @@ export const defaultUserTemplate = `# Goal
 
 {{inspirations}}
 
+{{project}}
+
 {{retry}}
 
 # Current program
@@ -235,6 +244,9 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
   const limits: PromptLimits = { ...promptLimits, ...input.limits }
   const lang = fenceLang(input.language)
   const { parent } = input
+  const treeOptions = input.tree ?? { ...defaultTreeOptions, contextChars: 20_000 }
+  const isTree = isPacked(parent.code)
+  const shownCode = isTree ? editableText(parent.code, treeOptions.editable) : parent.code
   const fix = input.mode === "fix" || (parent.failure != null && parent.score === null)
 
   // ---- results
@@ -274,9 +286,10 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
   const inspirations = shown.length === 0 ? "" : `# Other programs for inspiration\n${
     shown.map((p, i) => {
       const metrics = Object.keys(p.metrics).length > 0 ? `\nMetrics: ${formatMetrics(p.metrics, limits.metrics)}` : ""
-      const code = p.code.length > limits.inspirationChars
-        ? `${p.code.slice(0, limits.inspirationChars)}\n… (truncated)`
-        : p.code
+      const own = editableText(p.code, treeOptions.editable)
+      const code = own.length > limits.inspirationChars
+        ? `${own.slice(0, limits.inspirationChars)}\n… (truncated)`
+        : own
       const label = p.label ? `, ${p.label}` : ""
       return `## Program ${i + 1} (score ${formatNumber(p.score)}${label})${metrics}\n${fenced(code, lang)}`
     }).join("\n\n")
@@ -300,16 +313,21 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
   const required = input.requiredSymbols ?? []
   const guidanceLines = defuse((input.guidance ?? "").trim())
   const guidance = guidanceLines === "" ? "" : `# Guidance from the user (follow it)\n${guidanceLines}`
-  const currentProgram = fenced(parent.code, lang)
+  const currentProgram = fenced(shownCode, lang)
+  const project = isTree
+    ? [projectSection(parent.code, treeOptions, (code) => fenced(code, lang)), lastChangeSection(parent.patch, limits.inspirationChars)]
+      .filter((x) => x !== "").join("\n\n")
+    : ""
   const values: Record<string, string> = {
     goal: defuse(input.goal.trim()) || "Improve the program's score.",
     guidance,
     language: input.language,
-    edit_rules: input.editFormat === "diff" ? diffRules : fullRules,
+    edit_rules: (input.editFormat === "diff" ? diffRules : fullRules) + (isTree ? treeRules(treeOptions, input.editFormat) : ""),
     required_symbols: required.length > 0 ? `\nThese names must stay defined: ${required.join(", ")}.` : "",
     results: results.join("\n"),
     weaknesses,
     inspirations,
+    project,
     retry,
     current_program: currentProgram,
     instruction,
@@ -320,8 +338,10 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
   let user = renderTemplate(userTemplate, values)
   // Guidance reaches every prompt, also through a template that has no place for it.
   if (guidance !== "" && !/\{\{\s*guidance\s*\}\}/.test(userTemplate)) user = `${guidance}\n\n${user}`
+  // So does a multi-file program's tree.
+  if (project !== "" && !/\{\{\s*project\s*\}\}/.test(userTemplate)) user = `${project}\n\n${user}`
   // The current program must be the last fenced block, whatever the template says.
-  if (fencedBlocks(user).blocks.at(-1) !== toLf(parent.code).replace(/\s+$/, "")) {
+  if (fencedBlocks(user).blocks.at(-1) !== toLf(shownCode).replace(/\s+$/, "")) {
     user = `${user}\n\n# Current program\n${currentProgram}\n\n${task}`
   }
   return { system, user }

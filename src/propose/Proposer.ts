@@ -1,4 +1,7 @@
 import { Context, Effect, Either, Layer, Random } from "effect"
+import { isPacked } from "../domain/ProgramTree.js"
+import { applyTreeResponse } from "./TreeEdits.js"
+import type { TreePromptOptions } from "./TreePrompt.js"
 import type { Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
 import { EmbeddingClient } from "../llm/Embeddings.js"
@@ -23,6 +26,8 @@ export interface ProposalSettings {
   readonly systemTemplate?: { readonly text: string } | { readonly file: string } | undefined
   readonly userTemplate?: { readonly text: string } | { readonly file: string } | undefined
   readonly objectives: ReadonlyArray<{ readonly metric: string; readonly direction: "maximize" | "minimize" }>
+  /** Multi-file programs: which files may change, new files and deletions, context shown (`files` in config). */
+  readonly tree?: TreePromptOptions | undefined
 }
 
 export const defaultSettings: ProposalSettings = {
@@ -127,7 +132,14 @@ export const settingsFromConfig = (config: RunConfig): Partial<ProposalSettings>
     },
     systemTemplate: template(p.system_template, p.system_template_file),
     userTemplate: template(p.user_template, p.user_template_file),
-    objectives: config.population.objectives ?? []
+    objectives: config.population.objectives ?? [],
+    tree: {
+      editable: config.files.editable,
+      allowNewFiles: config.files.allow_new_files,
+      allowDeleteFiles: config.files.allow_delete_files,
+      maxTreeBytes: config.files.max_bytes,
+      contextChars: config.files.context_chars
+    }
   }
 }
 
@@ -190,7 +202,8 @@ export const make = (options: ProposerOptions) =>
             metrics: metricsOf(parent),
             score: parent.score,
             feedback: parent.feedback ?? (parent.failure ? parent.failure.message : null),
-            failure: parent.status === "failed" || parent.score === null ? parent.failure : null
+            failure: parent.status === "failed" || parent.score === null ? parent.failure : null,
+            patch: parent.patch
           },
           inspirations: input.inspirations.map((p, i) => ({
             code: p.code,
@@ -204,7 +217,8 @@ export const make = (options: ProposerOptions) =>
           objectives: s.objectives,
           requiredSymbols: s.requiredSymbols,
           limits: s.limits,
-          templates: { system: system.right, user: user.right }
+          templates: { system: system.right, user: user.right },
+          tree: s.tree
         }
 
         const replies: Array<LlmReply> = []
@@ -233,10 +247,10 @@ export const make = (options: ProposerOptions) =>
           }
           replies.push(reply.right)
           exchanges.push({ model: reply.right.model, system: prompt.system, user: prompt.user, response: reply.right.text })
-          const applied = applyResponse(parent.code, reply.right.text, {
-            format: options.editFormat,
-            maxCodeBytes: options.maxCodeBytes
-          })
+          const editOptions = { format: options.editFormat, maxCodeBytes: options.maxCodeBytes }
+          const applied = isPacked(parent.code)
+            ? applyTreeResponse(parent.code, reply.right.text, editOptions, s.tree)
+            : applyResponse(parent.code, reply.right.text, editOptions)
           let failure: { kind: "patch" | "invalid"; message: string } | undefined
           if (Either.isLeft(applied)) {
             failure = {
