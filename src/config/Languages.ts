@@ -75,3 +75,7 @@ export const languageOf = (file: string): string => {
   const dot = file.lastIndexOf(".")
   return (dot > file.lastIndexOf("/") ? languageOfExtension[file.slice(dot).toLowerCase()] : undefined) ?? "text"
 }
+
+/** The usual extension of a language as named in prompts (".py" for "python"); "" when unknown. */
+export const extensionOfLanguage = (language: string): string =>
+  Object.entries(languageOfExtension).find(([, name]) => name === language)?.[0] ?? ""

@@ -10,6 +10,7 @@
  */
 
 import { EvaluatorConfig, LlmConfig, PromptConfig, RunConfig } from "../domain/RunConfig.js"
+import * as AgentPresets from "./AgentPresets.js"
 import { openEvolveDatabase, openEvolveEvaluator, openEvolveLlm, openEvolveTopLevel } from "./OpenEvolveKeys.js"
 
 type Raw = Record<string, unknown>
@@ -87,6 +88,26 @@ const modelKeys: Record<string, string> = {
   retries: "max_retries"
 }
 
+/**
+ * `llm.provider: claude_code` runs Claude Code as evolve's coding agent (provider agent): one
+ * command line per model (`--model`); returns the warning naming what will run.
+ */
+const claudeCodeAgents = (llm: Raw): Array<string> => {
+  const models = Array.isArray(llm.models) ? llm.models.filter(isRecord) : []
+  const commands: Array<string> = []
+  const agentFor = (owner: Raw) => {
+    owner.agent ??= AgentPresets.claudeCode(typeof owner.model === "string" ? owner.model : undefined)
+    const command = isRecord(owner.agent) && Array.isArray(owner.agent.command) ? owner.agent.command : []
+    commands.push(command.join(" "))
+  }
+  if (models.length > 0) models.forEach(agentFor)
+  else agentFor(llm)
+  return [
+    `llm.provider: claude_code runs the coding agent \`${commands.join("`, `")}\` (evolve's provider agent) in a scratch copy ` +
+    `of each parent, prompt on stdin, with only ${AgentPresets.claudeCodeKeys.join(" and ")} of your environment; set llm.agent to run another command`
+  ]
+}
+
 /** OpenEvolve leaves a key unset with an empty string or null (`api_base: ""` in sldbench). */
 const unset = (value: unknown) => value === null || value === undefined || value === ""
 
@@ -162,6 +183,7 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
 
   // ---- llm ----
   const llm = raw.llm
+  let claudeCode = false
   if (isRecord(llm)) {
     const target = section("llm")
     const models: Array<{ entry: Raw; sources: Map<string, string> }> = []
@@ -189,7 +211,10 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
           if (!unset(value)) put(["llm", "base_url"], "llm.api_base", value)
           break
         case "provider":
-          if (!unset(value)) put(["llm", "provider"], "llm.provider", value === "openai" ? "openai-chat" : value)
+          claudeCode = value === "claude_code"
+          if (!unset(value)) {
+            put(["llm", "provider"], "llm.provider", value === "openai" ? "openai-chat" : claudeCode ? "agent" : value)
+          }
           break
         case "api_key":
           if (typeof value === "string" && envReference.test(value)) {
@@ -257,6 +282,7 @@ export const map = (raw: Raw, keys: EvolveKeys = evolveKeys): Mapped => {
   }
   // OpenEvolve always calls an OpenAI-compatible chat completions endpoint (it has no offline mode).
   section("llm").provider ??= "openai-chat"
+  if (claudeCode) warnings.push(...claudeCodeAgents(section("llm")))
 
   // ---- evaluator ----
   const evaluator = section("evaluator")

@@ -15,15 +15,38 @@ const NonNegativeNumber = Schema.Number.pipe(
   Schema.finite({ message: expected("a finite number") })
 )
 const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: expected("a non-empty string") }))
+const AgentEnvName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: expected("an environment variable name") })
+)
 
 // ---- LlmConfig (owned by the LLM layer, issue 4) -------------------------------------------
-export const ProviderName = Schema.Literal("offline", "openai-chat", "openai-responses", "replay", "human")
+export const ProviderName = Schema.Literal("offline", "openai-chat", "openai-responses", "replay", "human", "agent")
 export type ProviderName = typeof ProviderName.Type
 
 /** Extra JSON fields merged into every request body (e.g. `top_p`, `seed`, `reasoning_effort`). */
 const ExtraBody = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 const Temperature = Schema.Number.pipe(Schema.between(0, 2, { message: expected("a number from 0 to 2") }))
 const Retries = Schema.Int.pipe(Schema.between(0, 20, { message: expected("an integer from 0 to 20") }))
+
+/**
+ * `provider: agent` (src/llm/agent): a command-line coding agent (`claude -p`, `codex exec`,
+ * `aider`, …) edits a scratch copy of the parent; the changed file is the candidate. In
+ * `command`, `{prompt_file}` and `{program}` are replaced by the prompt file's and the program
+ * file's paths.
+ */
+export const AgentConfig = Schema.Struct({
+  command: Schema.Array(NonEmpty).pipe(Schema.minItems(1, { message: expected("a non-empty command line") })),
+  /** The prompt on the agent's stdin, or in a file (`{prompt_file}`, else appended to the command). */
+  prompt: Schema.optionalWith(Schema.Literal("stdin", "file"), { default: () => "stdin" as const }),
+  timeout_seconds: Schema.optionalWith(PositiveNumber, { default: () => 600 }),
+  output_cap_bytes: Schema.optionalWith(PositiveInt(1 << 30), { default: () => 4_000_000 }),
+  /** Variables set in the agent's environment: its own keys are named here or in pass_env, no others reach it. */
+  env: Schema.optionalWith(Schema.Record({ key: AgentEnvName, value: Schema.String }), { default: () => ({}) }),
+  pass_env: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
+  /** bwrap: the agent sees the filesystem read-only but its scratch dir (it keeps the network). */
+  sandbox: Schema.optionalWith(Schema.Literal("none", "bwrap"), { default: () => "none" as const })
+})
+export type AgentConfig = typeof AgentConfig.Type
 
 /**
  * One model of an ensemble (`llm.models`). Every key but `model` is optional and inherits the
@@ -46,7 +69,8 @@ export const LlmModelConfig = Schema.Struct({
   weight: Schema.optional(NonNegativeNumber),
   max_concurrency: Schema.optional(PositiveInt(1_000_000)),
   requests_per_minute: Schema.optional(PositiveNumber),
-  replay_file: Schema.optional(NonEmpty)
+  replay_file: Schema.optional(NonEmpty),
+  agent: Schema.optional(AgentConfig)
 })
 export type LlmModelConfig = typeof LlmModelConfig.Type
 
@@ -102,6 +126,8 @@ export const LlmConfig = Schema.Struct({
   typical_output_tokens: Schema.optional(PositiveInt(1_000_000)),
   /** JSONL of recorded calls, for `provider: replay` (written by `evolve run --record FILE`). */
   replay_file: Schema.optional(NonEmpty),
+  /** The coding agent of `provider: agent` models. */
+  agent: Schema.optional(AgentConfig),
   /** An ensemble; when absent the run uses the single model described by the keys above. */
   models: Schema.optional(Schema.Array(LlmModelConfig).pipe(Schema.minItems(1, { message: expected("a non-empty list") }))),
   /** How an ensemble picks the model of each call: by weight, or a cost-aware UCB bandit. */

@@ -10,6 +10,7 @@ import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import * as LlmCacheStore from "../db/LlmCacheStore.js"
 import { ConfigError } from "../domain/Errors.js"
 import type { RunSpec } from "../domain/RunConfig.js"
+import * as AgentProcess from "../evaluate/AgentProcess.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import * as Embeddings from "../llm/Embeddings.js"
@@ -70,7 +71,9 @@ export const layer = <E = never, R = never>(
     // The temperature-0 cache lives in the run's database, over its connection.
     const cache = planned.cache === null ? LlmCache.disabled : Layer.effect(LlmCache, LlmCacheStore.make())
     const llm = LlmClientLive.layerNode(spec.config.llm, apiKey, { recordFile: planned.recordFile ?? undefined }).pipe(
-      Layer.provide(cache)
+      Layer.provide(cache),
+      // provider agent: coding agents run contained like evaluators.
+      Layer.provide(AgentProcess.layer().pipe(Layer.provide(NodeContext.layer)))
     )
     const embeddings = planned.embeddings
       ? Embeddings.layer(spec.config.llm, apiKey).pipe(Layer.provide(NodeHttp.layer))

@@ -13,16 +13,18 @@ export interface BwrapOptions {
   readonly cwd: string
   /** A private pid namespace: when the sandbox's first process dies, every process in it dies. */
   readonly unsharePid: boolean
+  /** Keep the network (a coding agent calls its model's API); default: none. */
+  readonly network?: boolean | undefined
 }
 
 /**
- * bubblewrap: no network, no SysV IPC, the whole filesystem read-only, a private /tmp and
+ * bubblewrap: no network (unless `network`), no SysV IPC, the whole filesystem read-only, a private /tmp and
  * /dev, writable `writable` dirs, and death with the parent.
  */
 export const bwrapPrefix = (options: BwrapOptions): ReadonlyArray<string> => [
   options.bwrap,
   "--die-with-parent",
-  "--unshare-net",
+  ...(options.network === true ? [] : ["--unshare-net"]),
   "--unshare-ipc",
   ...(options.unsharePid ? ["--unshare-pid"] : []),
   "--ro-bind",

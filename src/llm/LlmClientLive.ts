@@ -235,6 +235,15 @@ export const layerNode = (
       new ConfigError({ message: `llm: model ${unconfigured.name} uses provider replay but no replay_file is set`, path: "llm.replay_file" })
     )
   }
+  const agentless = resolveModels(config).find((m) => m.provider === "agent" && m.agent === undefined)
+  if (agentless !== undefined) {
+    return Layer.fail(
+      new ConfigError({
+        message: `llm: model ${agentless.name} uses provider agent but no agent command is set (llm.agent: { command: [...] })`,
+        path: "llm.agent"
+      })
+    )
+  }
   const replayFiles = replayModels.flatMap((m) => (m.replayFile === undefined ? [] : [m.replayFile]))
   const extras = Layer.mergeAll(
     NodeHttp.layer,

@@ -51,6 +51,8 @@ interface RawReply {
   readonly inputTokens: number | undefined
   readonly outputTokens: number | undefined
   readonly finishReason: string
+  /** The cost the provider reported (a coding agent's `total_cost_usd`); else priced from tokens. */
+  readonly usd?: number | undefined
 }
 
 const prompt = (request: LlmRequest) =>
@@ -60,7 +62,15 @@ const prompt = (request: LlmRequest) =>
     Prompt.userMessage({ content: [Prompt.makePart("text", { text: request.user })] })
   ])
 
-const providerCall = (rt: ModelRuntime, lm: LanguageModel.Service, request: LlmRequest) =>
+/** One attempt's answer: the coding agent's edit (`provider: agent`), else the LanguageModel's. */
+const providerCall = (rt: ModelRuntime, lm: LanguageModel.Service | undefined, request: LlmRequest) =>
+  rt.agent !== undefined || lm === undefined
+    ? (rt.agent?.call(request) ?? Effect.fail(new LlmError({ reason: "bad_request", message: `model ${rt.spec.name} has no provider` }))).pipe(
+      Effect.timeoutFail({ duration: Duration.millis(rt.spec.timeoutMs), onTimeout: () => timeoutError(rt.spec.timeoutMs) })
+    )
+    : modelCall(rt, lm, request)
+
+const modelCall = (rt: ModelRuntime, lm: LanguageModel.Service, request: LlmRequest) =>
   lm.generateText({ prompt: prompt(request) }).pipe(
     Providers.withOverrides(rt.spec, { temperature: request.temperature, maxTokens: request.maxTokens }),
     Effect.catchAll(toLlmError),
@@ -93,7 +103,7 @@ export const circuitOpen = (rt: ModelRuntime, breakerFailures: number) =>
 const attemptOnce = (
   ctx: CallContext,
   rt: ModelRuntime,
-  lm: LanguageModel.Service,
+  lm: LanguageModel.Service | undefined,
   request: LlmRequest,
   attempts: Ref.Ref<number>,
   first: number
@@ -160,7 +170,7 @@ export const callModel = (
           model: spec.name,
           inputTokens,
           outputTokens,
-          usd: cached ? 0 : costUsd(spec, inputTokens, outputTokens),
+          usd: cached ? 0 : raw.usd ?? costUsd(spec, inputTokens, outputTokens),
           latencyMs,
           attempts,
           finishReason: raw.finishReason,
@@ -193,10 +203,11 @@ export const callModel = (
       return { ...answer.reply, model: spec.name }
     }
 
-    const lm = rt.lm.pipe(Option.getOrThrow)
+    const lm = Option.getOrUndefined(rt.lm)
     const temperature = request.temperature ?? spec.temperature
     const maxTokens = request.maxTokens ?? spec.maxTokens
-    const cache = temperature === 0 ? ctx.cache : undefined
+    // An agent's edit is not a function of the prompt alone (it runs tools): never cached.
+    const cache = temperature === 0 && rt.agent === undefined ? ctx.cache : undefined
     const key = cache === undefined ? undefined : cacheKey(spec, request, temperature, maxTokens)
     if (cache !== undefined && key !== undefined) {
       const hit = yield* cache.get(key)

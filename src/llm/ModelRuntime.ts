@@ -9,6 +9,7 @@ import { Clock, Duration, Effect, Option, RateLimiter, type Redacted, type Scope
 import type { LlmConfig } from "../domain/RunConfig.js"
 import type { BreakerStatus, LlmRequest, ModelStatus } from "./LlmClient.js"
 import { costUsd, estimateTokens, type ModelSpec } from "./Models.js"
+import * as AgentModel from "./agent/AgentModel.js"
 import * as Providers from "./Providers.js"
 import { type AdaptiveLimiter, type CircuitBreaker, makeAdaptiveLimiter, makeCircuitBreaker } from "./Resilience.js"
 import type { ArmStats } from "./Selection.js"
@@ -24,8 +25,10 @@ export interface ModelStats {
 
 export interface ModelRuntime {
   readonly spec: ModelSpec
-  /** None for `provider: replay`. */
+  /** None for `provider: replay` and `provider: agent`. */
   readonly lm: Option.Option<LanguageModel.Service>
+  /** The coding agent of a `provider: agent` model. */
+  readonly agent: AgentModel.AgentModel | undefined
   readonly apiKey: Option.Option<Redacted.Redacted>
   readonly limiter: AdaptiveLimiter
   readonly breaker: CircuitBreaker
@@ -41,7 +44,10 @@ export const makeModelRuntime = (
   languageModel: LanguageModel.Service | undefined
 ): Effect.Effect<ModelRuntime, never, HttpClient.HttpClient | Scope.Scope> =>
   Effect.gen(function*() {
-    const lm = spec.provider === "replay"
+    const agent = spec.provider === "agent"
+      ? yield* AgentModel.make(spec.agent, [...new Set([config.api_key_env, spec.apiKeyEnv])])
+      : undefined
+    const lm = spec.provider === "replay" || spec.provider === "agent"
       ? Option.none()
       : languageModel !== undefined
       ? Option.some(languageModel)
@@ -56,6 +62,7 @@ export const makeModelRuntime = (
     return {
       spec,
       lm,
+      agent,
       apiKey,
       limiter: yield* makeAdaptiveLimiter({ max: spec.maxConcurrency, increaseAfter: config.aimd_increase_after }),
       breaker: yield* makeCircuitBreaker({

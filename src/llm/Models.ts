@@ -3,7 +3,7 @@
  * `llm`; without `llm.models` the run has the single model described by `llm` itself.
  * Also the pure cost arithmetic shared by accounting and budget estimates.
  */
-import type { LlmConfig, ProviderName } from "../domain/RunConfig.js"
+import type { AgentConfig, LlmConfig, ProviderName } from "../domain/RunConfig.js"
 
 export interface ModelSpec {
   /** Unique label used in accounting, events, the bandit and `LlmRequest.model`. */
@@ -25,10 +25,13 @@ export interface ModelSpec {
   readonly maxConcurrency: number
   readonly requestsPerMinute: number | undefined
   readonly replayFile: string | undefined
+  /** The coding agent of a `provider: agent` model. */
+  readonly agent: AgentConfig | undefined
 }
 
 /** The label of a single-model config (kept "offline" for the offline provider, as before). */
-const singleName = (config: LlmConfig): string => config.provider === "offline" || config.provider === "human" ? config.provider : config.model
+const singleName = (config: LlmConfig): string =>
+  config.provider === "offline" || config.provider === "human" || config.provider === "agent" ? config.provider : config.model
 
 /** A person answers in minutes to hours: a human model waits a day by default, and is never retried. */
 const HUMAN_TIMEOUT_MS = 24 * 3600 * 1000
@@ -39,6 +42,17 @@ const humanDefaults = (spec: ModelSpec, timeoutGiven: boolean): ModelSpec =>
     retryBudgetMs: Math.max(spec.retryBudgetMs, timeoutGiven ? spec.timeoutMs : HUMAN_TIMEOUT_MS),
     maxRetries: 0
   }
+
+/**
+ * An agent run is long and costly: it is never retried (a patch retry gives it the reason
+ * instead), and the call's own timeout leaves the agent's `timeout_seconds` (the process's
+ * limit, applied with its grace period) room to act first.
+ */
+const agentDefaults = (spec: ModelSpec): ModelSpec => {
+  if (spec.provider !== "agent" || spec.agent === undefined) return spec
+  const timeoutMs = Math.max(spec.timeoutMs, Math.round(spec.agent.timeout_seconds * 1000) + 30_000)
+  return { ...spec, timeoutMs, retryBudgetMs: Math.max(spec.retryBudgetMs, timeoutMs), maxRetries: 0 }
+}
 
 /** Resolves `config` into its models, in config order. Names are made unique ("m", "m#2", …). */
 export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
@@ -57,10 +71,11 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
     weight: 1,
     maxConcurrency: config.max_concurrency,
     requestsPerMinute: config.requests_per_minute,
-    replayFile: config.replay_file
+    replayFile: config.replay_file,
+    agent: config.agent
   }
   if (config.models === undefined || config.models.length === 0) {
-    return [humanDefaults({ ...base, name: singleName(config), model: config.model }, false)]
+    return [agentDefaults(humanDefaults({ ...base, name: singleName(config), model: config.model }, false))]
   }
   const seen = new Map<string, number>()
   return config.models.map((m): ModelSpec => {
@@ -68,7 +83,7 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
     const wanted = m.name ?? (provider === "offline" && m.model === config.model ? "offline" : m.model)
     const n = (seen.get(wanted) ?? 0) + 1
     seen.set(wanted, n)
-    return humanDefaults({
+    return agentDefaults(humanDefaults({
       name: n === 1 ? wanted : `${wanted}#${n}`,
       provider,
       model: m.model,
@@ -85,8 +100,9 @@ export const resolveModels = (config: LlmConfig): ReadonlyArray<ModelSpec> => {
       weight: m.weight ?? 1,
       maxConcurrency: m.max_concurrency ?? base.maxConcurrency,
       requestsPerMinute: m.requests_per_minute ?? base.requestsPerMinute,
-      replayFile: m.replay_file ?? base.replayFile
-    }, m.timeout_seconds !== undefined)
+      replayFile: m.replay_file ?? base.replayFile,
+      agent: m.agent ?? base.agent
+    }, m.timeout_seconds !== undefined))
   })
 }
 

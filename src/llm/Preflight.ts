@@ -6,10 +6,12 @@
  * 30 s, a malformed or empty answer) only gets a warning: the run's own retries deal with that.
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Console, Effect, Option, Schedule } from "effect"
 import { ConfigError, type LlmError } from "../domain/Errors.js"
 import type { LlmConfig } from "../domain/RunConfig.js"
+import * as AgentCommand from "./agent/AgentCommand.js"
 import { type ModelSpec, resolveModels } from "./Models.js"
 import { withCallOverrides } from "./OpenAiChat.js"
 import { makeLanguageModel } from "./Providers.js"
@@ -80,14 +82,35 @@ const probe = (spec: ModelSpec) =>
     )
   })
 
-/** Probes every distinct remote model of `config` (offline and replay models need nothing). */
+/** A coding agent (provider agent) needs its command installed; its own keys are its business. */
+const agentCheck = (spec: ModelSpec) =>
+  Effect.gen(function*() {
+    const bin = spec.agent?.command[0]
+    if (bin === undefined) {
+      return yield* new ConfigError({ path: "llm.agent", message: `LLM preflight: model ${spec.name} uses provider agent but llm.agent.command is not set` })
+    }
+    if ((yield* AgentCommand.locate(bin)) === undefined) {
+      return yield* new ConfigError({
+        path: "llm.agent.command",
+        message: `LLM preflight: model ${spec.name}: the agent command \`${bin}\` is not ${
+          bin.includes("/") ? "a file" : "on PATH"
+        }${AgentCommand.installHint(bin)}; install it or set llm.agent.command`
+      })
+    }
+  }).pipe(Effect.provide(NodeContext.layer))
+
+/** Probes every distinct remote model of `config` (offline and replay models need nothing), and finds every agent's command. */
 export const preflight = (config: LlmConfig) => {
   const seen = new Set<string>()
-  const specs = resolveModels(config).filter((spec) => {
+  const models = resolveModels(config)
+  const specs = models.filter((spec) => {
     const id = `${spec.provider} ${spec.baseUrl} ${spec.model} ${spec.apiKeyEnv}`
-    if (spec.provider === "offline" || spec.provider === "replay" || seen.has(id)) return false
+    if (spec.provider === "offline" || spec.provider === "replay" || spec.provider === "agent" || seen.has(id)) return false
     seen.add(id)
     return true
   })
-  return Effect.forEach(specs, probe, { concurrency: "unbounded", discard: true }).pipe(Effect.provide(NodeHttpClient.layerUndici))
+  return Effect.forEach(models.filter((spec) => spec.provider === "agent"), agentCheck, { discard: true }).pipe(
+    Effect.zipRight(Effect.forEach(specs, probe, { concurrency: "unbounded", discard: true })),
+    Effect.provide(NodeHttpClient.layerUndici)
+  )
 }

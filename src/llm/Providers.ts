@@ -7,7 +7,8 @@
  *   only retry loop);
  * - `offline`: the deterministic mutator;
  * - `replay`: no LanguageModel (the client answers from the recorded file);
- * - `human`: a person answers on the desk of `evolve serve` (HumanDesk).
+ * - `human`: a person answers on the desk of `evolve serve` (HumanDesk);
+ * - `agent`: no LanguageModel (a coding agent edits the program: agent/AgentModel).
  * Per-call temperature / max tokens overrides travel in a FiberRef (`withCallOverrides`).
  */
 import type * as LanguageModel from "@effect/ai/LanguageModel"
@@ -63,6 +64,7 @@ export const makeLanguageModel = (
         return Option.some(model)
       })
     case "replay":
+    case "agent":
       return Effect.succeed(Option.none())
     case "human":
       return Effect.map(HumanDesk.languageModel(spec.name), Option.some)

@@ -1,9 +1,11 @@
-import { Context, Effect, Either, Layer, Random } from "effect"
+import { Context, Effect, Either, Layer, Option, Random } from "effect"
 import { isPacked } from "../domain/ProgramTree.js"
 import { applyTreeResponse } from "./TreeEdits.js"
 import type { TreePromptOptions } from "./TreePrompt.js"
 import type { Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
+import { extensionOfLanguage } from "../config/Languages.js"
+import * as AgentWorkspace from "../llm/agent/AgentWorkspace.js"
 import { EmbeddingClient } from "../llm/Embeddings.js"
 import type { LlmErrorReason } from "../domain/Errors.js"
 import { sumUsage } from "../domain/LlmUsage.js"
@@ -226,7 +228,14 @@ export const make = (options: ProposerOptions) =>
         let retry: { previousAnswer: string; reason: string; attempt: number } | undefined
         for (let attempt = 0;; attempt++) {
           const prompt = buildPrompt({ ...base, retry })
-          const reply = yield* Effect.either(llm.complete(prompt, onRetry))
+          // A coding agent (provider: agent) edits a copy of the parent itself.
+          const reply = yield* Effect.either(llm.complete(prompt, onRetry)).pipe(
+            Effect.locally(AgentWorkspace.currentProgram, Option.some({
+              code: parent.code,
+              language: options.language,
+              extension: extensionOfLanguage(options.language)
+            }))
+          )
           if (Either.isLeft(reply)) {
             const error = reply.left
             // A failed call still has a model, tokens, USD and latency to account for.

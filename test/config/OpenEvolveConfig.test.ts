@@ -119,6 +119,30 @@ describe("OpenEvolveConfig", () => {
       expect(JSON.stringify(config)).not.toContain("sk-literal")
     }))
 
+  it.effect("llm.provider: claude_code runs Claude Code as provider agent, with a warning naming the command", () =>
+    Effect.gen(function*() {
+      const single = OpenEvolveConfig.map({ max_iterations: 5, llm: { provider: "claude_code", primary_model: "sonnet" } })
+      const decoded = yield* decodeRunConfig(single.config)
+      expect(decoded.llm.provider).toBe("agent")
+      expect(decoded.llm.agent).toMatchObject({
+        command: ["claude", "-p", "--output-format", "json", "--permission-mode", "acceptEdits", "--model", "sonnet"],
+        prompt: "stdin",
+        pass_env: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]
+      })
+      expect(single.warnings.find((w) => w.startsWith("llm.provider: claude_code"))).toContain(
+        "`claude -p --output-format json --permission-mode acceptEdits --model sonnet`"
+      )
+      const ensemble = OpenEvolveConfig.map({
+        llm: { provider: "claude_code", models: [{ name: "opus", weight: 0.2 }, { name: "haiku", weight: 0.8 }] }
+      })
+      const models = (yield* decodeRunConfig(ensemble.config)).llm.models!
+      expect(models.map((m) => m.agent?.command.at(-1))).toEqual(["opus", "haiku"])
+      // A mixed file's own llm.agent wins, and the warning names it.
+      const own = OpenEvolveConfig.map({ max_iterations: 5, llm: { provider: "claude_code", agent: { command: ["my-agent"] } } })
+      expect((yield* decodeRunConfig(own.config)).llm.agent?.command).toEqual(["my-agent"])
+      expect(own.warnings.join("\n")).toContain("`my-agent`")
+    }))
+
   it.effect("loadRunConfig reads the circle packing example's config.yaml; flags still win", () =>
     Effect.gen(function*() {
       const config = yield* loadRunConfig({
@@ -176,7 +200,7 @@ describe("OpenEvolveConfig", () => {
       const fs = yield* FileSystem.FileSystem
       const dir = yield* fs.makeTempDirectoryScoped()
       const file = `${dir}/config.yaml`
-      yield* fs.writeFileString(file, "max_iterations: 5\nllm:\n  provider: claude_code\n  api_base: \"not a url\"\n  primary_model: sonnet\n")
+      yield* fs.writeFileString(file, "max_iterations: 5\nllm:\n  provider: bedrock\n  api_base: \"not a url\"\n  primary_model: sonnet\n")
       const quiet = { env: {}, file }
       expect((yield* Effect.flip(loadRunConfig(quiet))).message).toContain(`${file}: llm.provider: expected "offline"`)
       const badUrl = { env: {}, file, flags: [{ flag: "provider", path: ["llm", "provider"], value: "openai-chat" }] }
