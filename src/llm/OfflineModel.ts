@@ -16,6 +16,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Stream } from "effect"
+import { boldnessOf, META_NOTE_HEADING } from "../domain/AdaptiveMarkers.js"
 import * as CodeFences from "../domain/CodeFences.js"
 import { mutate } from "./OfflineMutation.js"
 
@@ -32,16 +33,27 @@ const lastUserText = (prompt: Prompt.Prompt): string => {
   return ""
 }
 
-/** The offline model's answer to a user message holding the current program as its last code block. */
+/** A meta-note from the request's facts (adaptive search): the offline model summarises nothing more. */
+const offlineNote = (userText: string) => {
+  const facts = userText.split("## Facts\n")[1]?.split("\n\n")[0] ?? ""
+  return ["- Offline meta-note (the offline model only restates the facts):", ...facts.split("\n").filter((l) => l.startsWith("- "))].join("\n")
+}
+
+/**
+ * The offline model's answer to a user message holding the current program as its last code
+ * block. Adaptive search's headings (AdaptiveMarkers) make it bolder: more and wider changes
+ * for an exploring island, a jump of every constant for a paradigm shift.
+ */
 export const respond = (userText: string): Effect.Effect<string> =>
   Effect.gen(function*() {
+    if (userText.startsWith(META_NOTE_HEADING)) return offlineNote(userText)
     const blocks = CodeFences.parse(userText).blocks
     const current = blocks[blocks.length - 1]
     if (current === undefined) {
       return "I could not find the current program: the prompt has no fenced code block."
     }
     const inspirations = blocks.slice(0, -1).map((b) => b.code).filter((c) => c.trim() !== "")
-    const result = yield* mutate(current.code, current.info, inspirations)
+    const result = yield* mutate(current.code, current.info, inspirations, boldnessOf(userText))
     if (result === null) {
       return "No change proposed: the editable code has no numeric literal or simple statement to mutate."
     }
