@@ -208,7 +208,7 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
       evaluated: (program, outcome, state) =>
         Effect.gen(function*() {
           const score = outcome._tag === "Scored" ? outcome.score : undefined
-          if (score !== undefined && state.best?.id === program.id) {
+          if (score !== undefined && program.parentId !== null && state.best?.id === program.id) {
             improvements.push({ id: program.id, score, island: program.island })
             if (improvements.length > IMPROVEMENTS) improvements.shift()
           }
