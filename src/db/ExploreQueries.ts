@@ -278,6 +278,7 @@ export const make = Effect.gen(function*() {
         yield* sql`DELETE FROM migrants WHERE run_id = ${runId}`
         yield* sql`DELETE FROM run_events WHERE run_id = ${runId}`
         yield* sql`DELETE FROM steering WHERE run_id = ${runId}`
+        yield* sql`DELETE FROM search_decisions WHERE run_id = ${runId}`
         yield* sql`DELETE FROM llm_calls WHERE run_id = ${runId}`
         yield* sql`DELETE FROM programs WHERE run_id = ${runId}`
         yield* sql`DELETE FROM runs WHERE id = ${runId}`

@@ -3,7 +3,7 @@ import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { LlmUsage } from "../domain/LlmUsage.js"
 import type { FailureKind, Program, ProgramStatus } from "../domain/Program.js"
 import type { RunSpec } from "../domain/RunConfig.js"
-import type { RunStatus } from "../domain/RunEvent.js"
+import type { RunStatus, SearchDecisionKind } from "../domain/RunEvent.js"
 
 export interface RunRecord {
   readonly id: RunId
@@ -81,6 +81,18 @@ export interface MigrantRecord {
   readonly programId: ProgramId
   readonly island: number
   readonly origin: number
+}
+
+/** A decision of adaptive search (issue 17), numbered per run. */
+export interface SearchDecision {
+  readonly seq: number
+  readonly at: number
+  /** The run's evaluations when it was taken. */
+  readonly evaluations: number
+  readonly kind: SearchDecisionKind
+  readonly island: number | null
+  readonly reason: string
+  readonly note: string | null
 }
 
 /** A failed evaluation, for the population's fix mode. */

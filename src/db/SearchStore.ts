@@ -8,7 +8,8 @@ import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import type { FailureKind } from "../domain/Program.js"
-import { evaluationFailureKinds, type MigrantRecord, type SearchState, type StoredRun } from "./Records.js"
+import type { SearchDecisionKind } from "../domain/RunEvent.js"
+import { evaluationFailureKinds, type MigrantRecord, type SearchDecision, type SearchState, type StoredRun } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
 
@@ -19,6 +20,10 @@ export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, 
   readonly recordDescriptor: (id: ProgramId, descriptor: string) => Effect.Effect<void, DatabaseError>
   /** Stores migrant copies made by one ring migration, in one statement. */
   readonly recordMigrants: (runId: RunId, migrants: ReadonlyArray<MigrantRecord>, at: number) => Effect.Effect<void, DatabaseError>
+  /** Stores a decision of adaptive search (issue 17) under the next number of the run. */
+  readonly recordDecision: (runId: RunId, decision: Omit<SearchDecision, "seq">) => Effect.Effect<void, DatabaseError>
+  /** A run's decisions, oldest first (the latest `limit`). */
+  readonly listDecisions: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<SearchDecision>, DatabaseError>
   /** Migrants, descriptors (when `descriptors`), the latest `failures` failed evaluations and the patience counter. */
   readonly loadSearchState: (
     runId: RunId,
@@ -87,6 +92,40 @@ export const make = Effect.gen(function*() {
           migrated_at: at
         })))
       }`.pipe(Effect.mapError(dbError("record migrants")))
+    }),
+
+    recordDecision: Effect.fn("SearchStore.recordDecision")(function*(runId, d) {
+      yield* sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ seq: Int8 | null }>`SELECT MAX(seq) AS seq FROM search_decisions WHERE run_id = ${runId}`
+        yield* sql`INSERT INTO search_decisions ${
+          sql.insert({
+            run_id: runId,
+            seq: int(rows[0]?.seq ?? 0) + 1,
+            at: d.at,
+            evaluations: d.evaluations,
+            kind: d.kind,
+            island: d.island,
+            reason: d.reason,
+            note: d.note
+          })
+        }`
+      })).pipe(Effect.mapError(dbError("record search decision")))
+    }),
+
+    listDecisions: Effect.fn("SearchStore.listDecisions")(function*(runId, limit) {
+      const rows = yield* sql<
+        { seq: Int8; at: Int8; evaluations: Int8; kind: string; island: number | null; reason: string; note: string | null }
+      >`SELECT seq, at, evaluations, kind, island, reason, note FROM search_decisions WHERE run_id = ${runId}
+        ORDER BY seq DESC LIMIT ${limit}`.pipe(Effect.mapError(dbError("read search decisions")))
+      return [...rows].reverse().map((r) => ({
+        seq: int(r.seq),
+        at: int(r.at),
+        evaluations: int(r.evaluations),
+        kind: r.kind as SearchDecisionKind,
+        island: r.island === null ? null : Number(r.island),
+        reason: r.reason,
+        note: r.note
+      }))
     }),
 
     loadSearchState: Effect.fn("SearchStore.loadSearchState")(function*(runId, options) {

@@ -227,5 +227,26 @@ export const migrations = {
       content ${t.text} NOT NULL
     )`
     yield* sql`ALTER TABLE programs ADD COLUMN tree ${t.text}`
+  }),
+  // ---- adaptive search (src/db/SearchStore.ts, issue 17) ----
+  /**
+   * What adaptive search decided, numbered per run: `kind` (stall_detected, exploration_changed,
+   * migrated, shift_proposed, note_written), the island (null: the run), the reason, the
+   * meta-note's text, and the run's evaluations at the time. Resume takes the latest note back.
+   */
+  "0014_search_decisions": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
+    yield* sql`CREATE TABLE search_decisions (
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      seq ${t.bigint} NOT NULL,
+      at ${t.bigint} NOT NULL,
+      evaluations ${t.bigint} NOT NULL,
+      kind ${t.text} NOT NULL,
+      island ${t.int},
+      reason ${t.text} NOT NULL,
+      note ${t.text},
+      PRIMARY KEY (run_id, seq)
+    )`
   })
 }

@@ -328,7 +328,17 @@ export const SearchConfig = Schema.Struct({
   max_patch_retries: Schema.optionalWith(NonNegativeInt(20), { default: () => 2 }),
   /** Names that must stay defined in every candidate (function, class, variable definitions). */
   required_symbols: Schema.optionalWith(Schema.Array(NonEmpty), { default: () => [] }),
-  novelty: Schema.optional(NoveltyConfig)
+  novelty: Schema.optional(NoveltyConfig),
+  /**
+   * Adaptive search (issue 17): a stalled island explores more (parents, temperature, full
+   * rewrites) and gets the best island's best; when every island stalls, a paradigm-shift
+   * proposal; meta-notes in later prompts. false: a fixed strategy.
+   */
+  adaptive: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  /** An island stalls after this many of its evaluations without a better best (at least; the window grows with its history). */
+  stall_window: Schema.optionalWith(PositiveInt(1_000_000), { default: () => 20 }),
+  /** Every this many evaluations, one LLM call writes a meta-note on the search for later prompts (0: never). */
+  meta_note_every: Schema.optionalWith(NonNegativeInt(1_000_000), { default: () => 50 })
 })
 export type SearchConfig = typeof SearchConfig.Type
 

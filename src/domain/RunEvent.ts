@@ -80,6 +80,20 @@ export class RunSteered extends Schema.TaggedClass<RunSteered>()("RunSteered", {
   programId: Schema.NullOr(ProgramId)
 }) {}
 
+/** What adaptive search decided (issue 17). */
+export const SearchDecisionKind = Schema.Literal("stall_detected", "exploration_changed", "migrated", "shift_proposed", "note_written")
+export type SearchDecisionKind = typeof SearchDecisionKind.Type
+
+/** Adaptive search changed course (issue 17): what it decided, for which island (null: the run), and why. */
+export class SearchAdapted extends Schema.TaggedClass<SearchAdapted>()("SearchAdapted", {
+  ...base,
+  kind: SearchDecisionKind,
+  island: Schema.NullOr(Schema.Number),
+  reason: Schema.String,
+  /** The meta-note's text (note_written). */
+  note: Schema.optional(Schema.String)
+}) {}
+
 export const RunEvent = Schema.Union(
   RunStarted,
   CandidateProposed,
@@ -90,6 +104,7 @@ export const RunEvent = Schema.Union(
   LlmCallRetried,
   LlmCallFailed,
   RunStatusChanged,
-  RunSteered
+  RunSteered,
+  SearchAdapted
 )
 export type RunEvent = typeof RunEvent.Type

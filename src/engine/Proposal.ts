@@ -17,6 +17,7 @@ import type { Sample } from "../population/Population.js"
 import { codeHash } from "../propose/Edits.js"
 import type { Neighbour } from "../propose/Novelty.js"
 import type { Proposer, ProposalSettings } from "../propose/Proposer.js"
+import type { AdaptiveInput } from "../propose/SearchStatus.js"
 
 export interface ProposalTask {
   /** The sample the owner drew with this proposal's random stream. */
@@ -30,6 +31,9 @@ export interface ProposalTask {
   readonly reservedUsd: number
   /** A person's guidance in force when the proposal started (issue 17); "" for none. */
   readonly guidance?: string | undefined
+  /** Adaptive search (issue 17): exploration level, paradigm shift, meta-note, and the temperature that goes with them. */
+  readonly adaptive?: AdaptiveInput | undefined
+  readonly temperature?: number | undefined
 }
 
 export type ProposalOutcome =
@@ -133,7 +137,9 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
       mode: picked.mode,
       inspirationLabels: picked.labels,
       settings: context.settings,
-      guidance: task.guidance
+      guidance: task.guidance,
+      adaptive: task.adaptive,
+      temperature: task.temperature
     }, onRetry)
     const at = yield* Clock.currentTimeMillis
     if (result._tag === "Failed" && result.kind === "llm" && result.reason === "circuit_open") {

@@ -17,51 +17,26 @@ import type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 import { makeProgramId, makeRunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
-import { guidanceText, type SteeringAction } from "../domain/Steering.js"
+import { guidanceText } from "../domain/Steering.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
 import { LlmClient } from "../llm/LlmClient.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
 import { Proposer } from "../propose/Proposer.js"
 import { EvaluationDispatch } from "./EvaluationDispatch.js"
-import { pendingProgram, propose, type ProposalOutcome } from "./Proposal.js"
+import { pendingProgram, propose } from "./Proposal.js"
 import * as RunLease from "./RunLease.js"
 import { RunLimits } from "./RunLimits.js"
+import * as Adaptive from "./Adaptive.js"
 import * as Outcomes from "./Outcomes.js"
+import { brokenStop, extensionOf, type Message } from "./RunMessage.js"
 import * as RunClient from "./RunClient.js"
-import { RunNotActive, type RunStats, SteeringRefused, type StopReason } from "./RunProtocol.js"
+import { RunNotActive, type RunStats, SteeringRefused } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 import * as Resume from "./Resume.js"
 import * as Steer from "./Steer.js"
 
 export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
-
-type Message =
-  | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
-  | { readonly _tag: "Proposed"; readonly outcome: ProposalOutcome; readonly reservedUsd: number; readonly active: boolean }
-  | {
-    readonly _tag: "Evaluated"
-    readonly program: Program
-    readonly outcome: EvaluationOutcome
-    /** Already stored by whoever evaluated it (a cluster worker). */
-    readonly committed: boolean
-    readonly active: boolean
-  }
-  /** A worker that could not finish: a database error, or a defect (a bug). */
-  | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
-  | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
-  | { readonly _tag: "GraceExpired" }
-  | { readonly _tag: "Control"; readonly control: RunClient.Control; readonly reply: Deferred.Deferred<RunStats> }
-  | { readonly _tag: "Steer"; readonly action: SteeringAction; readonly reply: Deferred.Deferred<RunClient.SteerReply, SteeringRefused> }
-
-const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
-
-/** Why a broken worker stops the run: the first database error, else the defect. */
-const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } => {
-  const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some" && failure.value instanceof DatabaseError) return { reason: "database_error", message: failure.value.message }
-  return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
-}
 
 /** Starts (or resumes) a run in the current scope and returns its handle. */
 export const start = (options: StartOptions) =>
@@ -121,6 +96,12 @@ export const start = (options: StartOptions) =>
       publish
     }
     const extension = extensionOf(spec.programPath)
+    const adaptive = yield* Adaptive.make({
+      runId, config, population, candidates, search, llm, publish,
+      apply: (apply) => send({ _tag: "Apply", apply }),
+      background: (effect) => Effect.asVoid(FiberSet.run(proposals, effect)),
+      withPermit: shared.llm.withPermit
+    }, options._tag === "Resume")
 
     // ---- workers: they report to the mailbox and change nothing themselves ----------------
 
@@ -148,11 +129,14 @@ export const start = (options: StartOptions) =>
         // evaluation and the proposal's number, so its random choices do not depend on how
         // fibers interleave (failed proposals are retried under a new number).
         const random = Random.make(`${config.seed}:${sessionStart}:${state.proposalNumber}`)
-        const sample = yield* population.sampleSteered(Steer.parentFilter(state)).pipe(Effect.withRandom(random))
+        const sample = yield* population.sampleSteered(Steer.parentFilter(state), adaptive.explore).pipe(Effect.withRandom(random))
         const islandTop = novelty && sample !== undefined
           ? population.islandTop(sample.island, config.search.novelty!.compare_with).map((m) => m.id)
           : []
-        const task = { sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd, guidance: guidanceText(state.steering) }
+        const task = {
+          sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd, guidance: guidanceText(state.steering),
+          ...(yield* adaptive.forProposal(sample, state))
+        }
         state = RunState.proposalStarted(state, reservedUsd)
         yield* FiberSet.run(
           proposals,
@@ -195,7 +179,11 @@ export const start = (options: StartOptions) =>
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
     const steerContext = { runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish }
     const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
-      Effect.map(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => void (state = next))
+      Effect.flatMap(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => {
+        const counted = next.evaluations > state.evaluations
+        state = next
+        return counted ? adaptive.evaluated(program, outcome, next) : Effect.void
+      })
 
     const onControl = (control: RunClient.Control) =>
       Effect.gen(function*() {
@@ -238,6 +226,8 @@ export const start = (options: StartOptions) =>
           state = RunState.requestStop(state, stop.reason, stop.message)
           return stop.reason === "internal_error" ? Effect.logError(`run ${runId}: a ${message.kind} worker died`, message.cause) : Effect.void
         }
+        case "Apply":
+          return Effect.map(message.apply(state), (next) => void (state = next))
         case "StopRequested":
           return Effect.sync(() => void (state = RunState.requestStop(state, message.reason, message.message)))
         case "GraceExpired":

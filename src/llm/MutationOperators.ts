@@ -74,12 +74,15 @@ const formatLike = (original: string, value: number): string => {
   return s
 }
 
-/** A new text for a numeric literal, or null when the draw did not change it. */
-export const perturbNumber = (text: string) =>
+/**
+ * A new text for a numeric literal, or null when the draw did not change it. `scale` widens the
+ * steps (an exploring island of adaptive search asks for bolder changes).
+ */
+export const perturbNumber = (text: string, scale = 1) =>
   Effect.gen(function*() {
     const isInt = /^\d+$/.test(text)
     const value = Number(text)
-    const sigma = yield* pickWeighted([0.05, 0.15, 0.4, 0.9], (s) => (s === 0.05 ? 2 : s === 0.15 ? 4 : s === 0.4 ? 3 : 1))
+    const sigma = scale * (yield* pickWeighted([0.05, 0.15, 0.4, 0.9], (s) => (s === 0.05 ? 2 : s === 0.15 ? 4 : s === 0.4 ? 3 : 1)))
     const z = yield* gaussian
     let next: number
     if (value === 0) {
@@ -101,6 +104,18 @@ export const perturbNumber = (text: string) =>
       if (value >= 1) n = Math.max(1, n)
       next = n
     }
+    const out = formatLike(text, next)
+    return out === text || !Number.isFinite(Number(out)) ? null : out
+  })
+
+/** A paradigm shift's jump: the literal redrawn log-uniformly within a factor of 30 either way (0 becomes 10^-3..1). */
+export const jumpNumber = (text: string) =>
+  Effect.gen(function*() {
+    const isInt = /^\d+$/.test(text)
+    const value = Number(text)
+    const u = yield* Random.next
+    let next = value === 0 ? Math.pow(10, -3 + 3 * u) : value * Math.exp((2 * u - 1) * Math.log(30))
+    if (isInt) next = Math.max(value >= 1 ? 1 : 0, Math.round(next))
     const out = formatLike(text, next)
     return out === text || !Number.isFinite(Number(out)) ? null : out
   })

@@ -16,6 +16,7 @@ import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Stream } from "effect"
+import { boldnessOf, META_NOTE_HEADING } from "../domain/AdaptiveMarkers.js"
 import * as CodeFences from "../domain/CodeFences.js"
 import * as ProgramTree from "../domain/ProgramTree.js"
 import { pickWeighted } from "./MutationOperators.js"
@@ -34,17 +35,28 @@ const lastUserText = (prompt: Prompt.Prompt): string => {
   return ""
 }
 
-/** The offline model's answer to a user message holding the current program as its last code block. */
+/** A meta-note from the request's facts (adaptive search): the offline model summarises nothing more. */
+const offlineNote = (userText: string) => {
+  const facts = userText.split("## Facts\n")[1]?.split("\n\n")[0] ?? ""
+  return ["- Offline meta-note (the offline model only restates the facts):", ...facts.split("\n").filter((l) => l.startsWith("- "))].join("\n")
+}
+
+/**
+ * The offline model's answer to a user message holding the current program as its last code
+ * block. Adaptive search's headings (AdaptiveMarkers) make it bolder: more and wider changes
+ * for an exploring island, a jump of every constant for a paradigm shift.
+ */
 export const respond = (userText: string): Effect.Effect<string> =>
   Effect.gen(function*() {
+    if (userText.startsWith(META_NOTE_HEADING)) return offlineNote(userText)
     const blocks = CodeFences.parse(userText).blocks
     const current = blocks[blocks.length - 1]
     if (current === undefined) {
       return "I could not find the current program: the prompt has no fenced code block."
     }
     const inspirations = blocks.slice(0, -1).map((b) => b.code).filter((c) => c.trim() !== "")
-    if (ProgramTree.isPacked(current.code)) return yield* respondTree(current.code, current.info, inspirations)
-    const result = yield* mutate(current.code, current.info, inspirations)
+    if (ProgramTree.isPacked(current.code)) return yield* respondTree(current.code, current.info, inspirations, boldnessOf(userText))
+    const result = yield* mutate(current.code, current.info, inspirations, boldnessOf(userText))
     if (result === null) {
       return "No change proposed: the editable code has no numeric literal or simple statement to mutate."
     }
@@ -56,7 +68,7 @@ export const respond = (userText: string): Effect.Effect<string> =>
  * has nothing to mutate); the blocks go under its file header. Crossover reads the same file of
  * the inspirations.
  */
-const respondTree = (code: string, info: string, inspirations: ReadonlyArray<string>) =>
+const respondTree = (code: string, info: string, inspirations: ReadonlyArray<string>, boldness: number) =>
   Effect.gen(function*() {
     let files = ProgramTree.unpack(code)
     const donors = inspirations.filter(ProgramTree.isPacked).map(ProgramTree.unpack)
@@ -64,7 +76,7 @@ const respondTree = (code: string, info: string, inspirations: ReadonlyArray<str
       const file = yield* pickWeighted(files, (f) => Math.max(1, f.content.length))
       files = files.filter((f) => f !== file)
       const same = donors.flatMap((d) => d.filter((f) => f.path === file.path).map((f) => f.content))
-      const result = yield* mutate(file.content.replace(/\n$/, ""), languageOf(file.path, info), same)
+      const result = yield* mutate(file.content.replace(/\n$/, ""), languageOf(file.path, info), same, boldness)
       if (result === null) continue
       return `Offline mutation of ${file.path}: ${result.notes.join("; ")}.\n\n${ProgramTree.header(file.path)}\n${result.blocks.join("\n\n")}\n`
     }

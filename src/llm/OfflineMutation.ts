@@ -13,6 +13,7 @@ import {
   flipPlusMinus,
   hasMatch,
   isSimpleStatement,
+  jumpNumber,
   literalsOf,
   NUMBER_RE,
   perturbNumber,
@@ -70,8 +71,12 @@ const uniqueRange = (lines: ReadonlyArray<string>, from: number, to: number, spa
   return [a, b] as const
 }
 
-/** The mutation notes and SEARCH/REPLACE blocks of one draw; null when nothing could change. */
-export const mutate = (code: string, info: string, inspirations: ReadonlyArray<string>) =>
+/**
+ * The mutation notes and SEARCH/REPLACE blocks of one draw; null when nothing could change.
+ * `boldness` (adaptive search): 1..3, an exploring island: more changes, wider numeric steps;
+ * 4, a paradigm shift: every numeric literal of the editable code jumps. 0 draws as always.
+ */
+export const mutate = (code: string, info: string, inspirations: ReadonlyArray<string>, boldness = 0) =>
   Effect.gen(function*() {
     const lines = code.split("\n")
     const style = commentStyle(info, code)
@@ -86,7 +91,18 @@ export const mutate = (code: string, info: string, inspirations: ReadonlyArray<s
     const changes: Array<Change> = []
     const touched = new Set<number>()
 
-    const count = yield* pickWeighted([1, 2, 3], (k) => (k === 1 ? 0.65 : k === 2 ? 0.25 : 0.1))
+    if (boldness >= 4) {
+      // Right to left on each line, so the earlier literals' positions stay valid.
+      const lits = literalsOf(work, editable, style).filter((l) => l.weight > 0.05).sort((a, b) => a.line - b.line || b.start - a.start)
+      for (const lit of lits.slice(0, 32)) {
+        const text = yield* jumpNumber(lit.text)
+        if (text === null) continue
+        const line = work[lit.line]!
+        work[lit.line] = line.slice(0, lit.start) + text + line.slice(lit.start + lit.text.length)
+        changes.push({ lines: [lit.line], note: `${lit.text} → ${text} (line ${lit.line + 1}, a new start)` })
+      }
+    }
+    const count = boldness >= 4 ? 0 : (yield* pickWeighted([1, 2, 3], (k) => (k === 1 ? 0.65 : k === 2 ? 0.25 : 0.1))) + boldness
     for (let attempt = 0; changes.length < count && attempt < count * 6; attempt++) {
       const free = editable.filter((i) => !touched.has(i))
       if (free.length === 0) break
@@ -98,7 +114,7 @@ export const mutate = (code: string, info: string, inspirations: ReadonlyArray<s
         const lits = literalsOf(work, free, style)
         if (lits.length === 0) continue
         const lit = yield* pickWeighted(lits, (l) => l.weight)
-        const text = yield* perturbNumber(lit.text)
+        const text = yield* perturbNumber(lit.text, 1 + boldness)
         if (text === null) continue
         const line = work[lit.line]!
         work[lit.line] = line.slice(0, lit.start) + text + line.slice(lit.start + lit.text.length)

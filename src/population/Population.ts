@@ -30,9 +30,8 @@ import { type Descriptor, describe, EDIT_DISTANCE } from "./Features.js"
 import { type Grid, insertSorted } from "./Grid.js"
 import { type FailedEntry, FRONT_CAP, Island, type Member } from "./Island.js"
 import { addToFront, type FrontEntry, frontOf, isComplete, orient } from "./Pareto.js"
-import { fixSample, inspirationsFor, pickParent, type Sample } from "./Sampling.js"
+import { fixSample, inspirationsFor, pickParent, type Sample, steeredSample } from "./Sampling.js"
 import { defaultOptions, type SearchOptions } from "./SearchOptions.js"
-import { uniformIndex } from "./Selection.js"
 
 export type { FailedEntry, Member } from "./Island.js"
 export type { InspirationKind, Sample, SampleMode } from "./Sampling.js"
@@ -314,6 +313,18 @@ export class Population {
     return done
   }
 
+  /**
+   * Adaptive search: copies the best program of the best island to island `to` (unless it is
+   * already there). Returns the copy made, if any.
+   */
+  migrateBest(to: number): Migration | undefined {
+    const best = this.sorted.find((m) => !m.root)
+    if (best === undefined || this.islands.length < 2) return undefined
+    const from = best.island % this.islands.length
+    if (from === to % this.islands.length) return undefined
+    return this.placeMigrant(best, from, to) ? { id: best.id, from, to } : undefined
+  }
+
   // ---- sampling ---------------------------------------------------------------------------
 
   /** The island the next proposal is bred on (round robin). */
@@ -327,18 +338,24 @@ export class Population {
    * A parent and inspirations from the next island; undefined when nothing was scored and
    * nothing failed yet (the engine then breeds from the initial program).
    */
-  readonly sample: Effect.Effect<Sample | undefined> = Effect.suspend(() => {
-    const island = this.nextIsland()
+  readonly sample: Effect.Effect<Sample | undefined> = this.sampleExploring(() => 0)
+
+  /** `sample`, with a uniform parent pick at probability `explore(island)` (adaptive search). */
+  sampleExploring(explore: (island: number) => number): Effect.Effect<Sample | undefined> {
+    return Effect.suspend(() => this.sampleIsland(this.nextIsland(), explore))
+  }
+
+  private sampleIsland(island: Island, explore: (island: number) => number): Effect.Effect<Sample | undefined> {
     const pool = island.pool.length > 0 ? island.pool : island.members
     if (pool.length === 0) return Effect.succeed(fixSample(island, this.islands))
     const { options, uses } = this
     return Effect.gen(function*() {
-      const { member, mode } = yield* pickParent(island, pool, options, uses)
+      const { member, mode } = yield* pickParent(island, pool, options, uses, explore(island.index))
       uses.set(member.id, (uses.get(member.id) ?? 0) + 1)
       const inspirations = yield* inspirationsFor(island, pool, member, options)
       return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: island.index, mode }
     })
-  })
+  }
 
   /**
    * `sample` under a person's steering (issue 17). Pinned programs (those still scored and not
@@ -346,35 +363,17 @@ export class Population {
    * parent; the island's pool is filtered for that (O(pool) per draw, only while a ban exists);
    * an island with nothing left breeds from the initial program (undefined).
    */
-  sampleSteered(steer: { readonly pinned: ReadonlyArray<string>; readonly banned: ReadonlySet<string> }): Effect.Effect<Sample | undefined> {
-    if (steer.pinned.length === 0 && steer.banned.size === 0) return this.sample
+  sampleSteered(
+    steer: { readonly pinned: ReadonlyArray<string>; readonly banned: ReadonlySet<string> },
+    explore: (island: number) => number = () => 0
+  ): Effect.Effect<Sample | undefined> {
+    if (steer.pinned.length === 0 && steer.banned.size === 0) return this.sampleExploring(explore)
     return Effect.suspend(() => {
-      const { banned } = steer
       const pinned = steer.pinned.flatMap((id) => {
         const m = this.byId.get(id)
-        return m !== undefined && !banned.has(id) ? [m] : []
+        return m !== undefined && !steer.banned.has(id) ? [m] : []
       })
-      const island = pinned.length > 0 ? undefined : this.nextIsland()
-      const pool = island === undefined ? [] : (island.pool.length > 0 ? island.pool : island.members).filter((m) => !banned.has(m.id))
-      if (island !== undefined && pool.length === 0) return Effect.succeed(undefined)
-      const { islands, options, uses } = this
-      return Effect.gen(function*() {
-        let home = island
-        let member: Member
-        let mode: Sample["mode"] = "exploit"
-        if (home === undefined) {
-          member = pinned[yield* uniformIndex(pinned.length)]!
-          home = islands[member.island % islands.length]!
-        } else {
-          const picked = yield* pickParent(home, pool, options, uses)
-          // The Pareto front is not filtered: a banned pick falls back to the pool's best.
-          member = banned.has(picked.member.id) ? pool[0]! : picked.member
-          mode = picked.mode
-        }
-        uses.set(member.id, (uses.get(member.id) ?? 0) + 1)
-        const inspirations = yield* inspirationsFor(home, home.members, member, options)
-        return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: home.index, mode }
-      })
+      return steeredSample(this.islands, pinned.length > 0 ? undefined : this.nextIsland(), pinned, steer.banned, this.options, this.uses, explore)
     })
   }
 }

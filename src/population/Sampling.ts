@@ -39,15 +39,21 @@ export const fixSample = (island: Island, islands: ReadonlyArray<Island>): Sampl
   return { parent: failure, inspirations: [], island: island.index, mode: "fix" }
 }
 
-/** A parent from `pool` (the island's elites or members, best first); `uses` counts past picks. */
+/**
+ * A parent from `pool` (the island's elites or members, best first); `uses` counts past picks.
+ * `explore` (adaptive search, a stalled island): the probability of a uniform pick instead (no
+ * draw is made when it is 0, so a run without it draws exactly as before).
+ */
 export const pickParent = (
   island: Island,
   pool: ReadonlyArray<Member>,
   o: SearchOptions,
-  uses: ReadonlyMap<string, number>
+  uses: ReadonlyMap<string, number>,
+  explore = 0
 ): Effect.Effect<{ member: Member; mode: SampleMode }> =>
   Effect.gen(function*() {
     const n = pool.length
+    if (explore > 0 && (yield* Random.next) < explore) return { member: pool[yield* uniformIndex(n)]!, mode: "explore" as const }
     if (o.paretoShare > 0 && island.front.length > 0 && (yield* Random.next) < o.paretoShare) {
       return { member: island.front[yield* uniformIndex(island.front.length)]!.member, mode: "pareto" as const }
     }
@@ -127,3 +133,38 @@ export const inspirationsFor = (
     yield* pickFrom(island.members, () => true)
     return { members: out, kinds }
   })
+
+/**
+ * A sample under a person's steering (Population.sampleSteered): a pinned parent (`island`
+ * undefined), else a pick from `island`'s pool without the banned programs; undefined when the
+ * island has nothing left (the engine then breeds from the initial program).
+ */
+export const steeredSample = (
+  islands: ReadonlyArray<Island>,
+  island: Island | undefined,
+  pinned: ReadonlyArray<Member>,
+  banned: ReadonlySet<string>,
+  options: SearchOptions,
+  uses: Map<string, number>,
+  explore: (island: number) => number
+): Effect.Effect<Sample | undefined> => {
+  const pool = island === undefined ? [] : (island.pool.length > 0 ? island.pool : island.members).filter((m) => !banned.has(m.id))
+  if (island !== undefined && pool.length === 0) return Effect.succeed(undefined)
+  return Effect.gen(function*() {
+    let home = island
+    let member: Member
+    let mode: SampleMode = "exploit"
+    if (home === undefined) {
+      member = pinned[yield* uniformIndex(pinned.length)]!
+      home = islands[member.island % islands.length]!
+    } else {
+      const picked = yield* pickParent(home, pool, options, uses, explore(home.index))
+      // The Pareto front is not filtered: a banned pick falls back to the pool's best.
+      member = banned.has(picked.member.id) ? pool[0]! : picked.member
+      mode = picked.mode
+    }
+    uses.set(member.id, (uses.get(member.id) ?? 0) + 1)
+    const inspirations = yield* inspirationsFor(home, home.members, member, options)
+    return { parent: member, inspirations: inspirations.members, inspirationKinds: inspirations.kinds, island: home.index, mode }
+  })
+}

@@ -8,12 +8,14 @@
  * Templates (`prompt.system_template[_file]`, `prompt.user_template[_file]`) use
  * `{{placeholder}}`s, substituted in one pass (text inside values is never re-expanded):
  * goal, guidance (a person's hints, issue 17), language, edit_rules, required_symbols, results,
- * weaknesses, inspirations, retry, current_program, instruction, task.
+ * weaknesses, inspirations, retry, current_program, instruction, task, notes and search_status
+ * (adaptive search's meta-note and stall / paradigm-shift section, issue 17).
  */
 import { isPacked } from "../domain/ProgramTree.js"
 import { defaultTreeOptions } from "./TreeEdits.js"
 import { editableText, lastChangeSection, projectSection, treeRules, type TreePromptOptions } from "./TreePrompt.js"
 import { fencedBlocks } from "./Edits.js"
+import { type AdaptiveInput, notesSection, shiftInstruction, statusSection } from "./SearchStatus.js"
 
 export type PromptMode = "exploit" | "explore" | "pareto" | "fix"
 
@@ -82,6 +84,8 @@ export interface PromptInput {
   readonly templates?: { readonly system?: string | undefined; readonly user?: string | undefined } | undefined
   /** How a multi-file program is shown and may be edited (TreePrompt.ts). */
   readonly tree?: TreePromptOptions | undefined
+  /** Adaptive search: the island's exploration level, a paradigm shift, the latest meta-note. */
+  readonly adaptive?: AdaptiveInput | undefined
 }
 
 export interface BuiltPrompt {
@@ -175,6 +179,8 @@ export const defaultUserTemplate = `# Goal
 
 {{guidance}}
 
+{{notes}}
+
 # Current program's results
 {{results}}
 
@@ -183,6 +189,8 @@ export const defaultUserTemplate = `# Goal
 {{inspirations}}
 
 {{project}}
+
+{{search_status}}
 
 {{retry}}
 
@@ -306,7 +314,7 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
       : "Answer again with the complete program in one fenced code block."
   ].join("\n")
 
-  const instruction = fix ? fixInstruction : input.instruction ?? defaultInstructions[0]!
+  const instruction = fix ? fixInstruction : input.adaptive?.shift !== undefined ? shiftInstruction : input.instruction ?? defaultInstructions[0]!
   const task = input.editFormat === "diff"
     ? "Propose an improvement to the current program as SEARCH/REPLACE blocks."
     : "Propose an improved version of the current program as one complete fenced code block."
@@ -331,15 +339,19 @@ export const buildPrompt = (input: PromptInput): BuiltPrompt => {
     retry,
     current_program: currentProgram,
     instruction,
-    task
+    task,
+    notes: notesSection(input.adaptive),
+    search_status: statusSection(input.adaptive)
   }
   const system = renderTemplate(input.templates?.system ?? defaultSystemTemplate, values)
   const userTemplate = input.templates?.user ?? defaultUserTemplate
   let user = renderTemplate(userTemplate, values)
   // Guidance reaches every prompt, also through a template that has no place for it.
   if (guidance !== "" && !/\{\{\s*guidance\s*\}\}/.test(userTemplate)) user = `${guidance}\n\n${user}`
-  // So does a multi-file program's tree.
-  if (project !== "" && !/\{\{\s*project\s*\}\}/.test(userTemplate)) user = `${project}\n\n${user}`
+  // So do a multi-file program's tree and adaptive search's sections (the current program stays last: it is checked below).
+  for (const name of ["project", "notes", "search_status"]) {
+    if (values[name] !== "" && !new RegExp(`\\{\\{\\s*${name}\\s*\\}\\}`).test(userTemplate)) user = `${values[name]}\n\n${user}`
+  }
   // The current program must be the last fenced block, whatever the template says.
   if (fencedBlocks(user).blocks.at(-1) !== toLf(shownCode).replace(/\s+$/, "")) {
     user = `${user}\n\n# Current program\n${currentProgram}\n\n${task}`

@@ -13,6 +13,7 @@ import { failureAccounting, LlmClient, type LlmReply, type LlmRetryInfo } from "
 import { applyResponse, missingSymbols } from "./Edits.js"
 import { judgeSystem, judgeUser, makeNoveltyCheck, type Neighbour, type NoveltySettings, type NoveltyVerdict, parseJudgement } from "./Novelty.js"
 import { buildPrompt, defaultInstructions, type PromptLimits, type PromptMode } from "./Prompt.js"
+import { type AdaptiveInput, wantsRewrite } from "./SearchStatus.js"
 
 /** Per-run proposal settings (from the run config's `prompt:` and `search:` sections). */
 export interface ProposalSettings {
@@ -53,6 +54,10 @@ export interface ProposalInput {
   readonly settings?: Partial<ProposalSettings> | undefined
   /** A person's guidance for the run, shown under the goal ("" or undefined: none). */
   readonly guidance?: string | undefined
+  /** Adaptive search (issue 17): exploration level, paradigm shift, meta-note; exploring asks for a full rewrite. */
+  readonly adaptive?: AdaptiveInput | undefined
+  /** Override of the model's temperature for this proposal (an exploring island runs hotter). */
+  readonly temperature?: number | undefined
 }
 
 /** One exchange of a proposal with the LLM: the prompt sent and the answer (null when the call failed). */
@@ -194,11 +199,13 @@ export const make = (options: ProposerOptions) =>
           : instructions[0]!
         const parent = input.parent
         const labels = input.inspirationLabels ?? []
+        const editFormat = wantsRewrite(input.adaptive) ? "full" as const : options.editFormat
         const base = {
           goal: options.goal,
           guidance: input.guidance,
           language: options.language,
-          editFormat: options.editFormat,
+          editFormat,
+          adaptive: input.adaptive,
           parent: {
             code: parent.code,
             metrics: metricsOf(parent),
@@ -228,8 +235,9 @@ export const make = (options: ProposerOptions) =>
         let retry: { previousAnswer: string; reason: string; attempt: number } | undefined
         for (let attempt = 0;; attempt++) {
           const prompt = buildPrompt({ ...base, retry })
+          const request = input.temperature === undefined ? prompt : { ...prompt, temperature: input.temperature }
           // A coding agent (provider: agent) edits a copy of the parent itself.
-          const reply = yield* Effect.either(llm.complete(prompt, onRetry)).pipe(
+          const reply = yield* Effect.either(llm.complete(request, onRetry)).pipe(
             Effect.locally(AgentWorkspace.currentProgram, Option.some({
               code: parent.code,
               language: options.language,
@@ -256,7 +264,7 @@ export const make = (options: ProposerOptions) =>
           }
           replies.push(reply.right)
           exchanges.push({ model: reply.right.model, system: prompt.system, user: prompt.user, response: reply.right.text })
-          const editOptions = { format: options.editFormat, maxCodeBytes: options.maxCodeBytes }
+          const editOptions = { format: editFormat, maxCodeBytes: options.maxCodeBytes }
           const applied = isPacked(parent.code)
             ? applyTreeResponse(parent.code, reply.right.text, editOptions, s.tree)
             : applyResponse(parent.code, reply.right.text, editOptions)

@@ -1,0 +1,38 @@
+/** The messages a run's owner fiber (RunActor) reads from its mailbox, and how a broken worker stops the run. */
+import { Cause, type Deferred, type Effect } from "effect"
+import type { EvaluationOutcome, Program } from "../domain/Program.js"
+import { DatabaseError } from "../domain/Errors.js"
+import type { SteeringAction } from "../domain/Steering.js"
+import type { ProposalOutcome } from "./Proposal.js"
+import type * as RunClient from "./RunClient.js"
+import type { RunStats, SteeringRefused, StopReason } from "./RunProtocol.js"
+import type * as RunState from "./RunState.js"
+
+export type Message =
+  | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
+  | { readonly _tag: "Proposed"; readonly outcome: ProposalOutcome; readonly reservedUsd: number; readonly active: boolean }
+  | {
+    readonly _tag: "Evaluated"
+    readonly program: Program
+    readonly outcome: EvaluationOutcome
+    /** Already stored by whoever evaluated it (a cluster worker). */
+    readonly committed: boolean
+    readonly active: boolean
+  }
+  /** A worker that could not finish: a database error, or a defect (a bug). */
+  | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
+  | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
+  | { readonly _tag: "GraceExpired" }
+  | { readonly _tag: "Control"; readonly control: RunClient.Control; readonly reply: Deferred.Deferred<RunStats> }
+  | { readonly _tag: "Steer"; readonly action: SteeringAction; readonly reply: Deferred.Deferred<RunClient.SteerReply, SteeringRefused> }
+  /** Adaptive search's result of background work (a meta-note), applied by the owner. */
+  | { readonly _tag: "Apply"; readonly apply: (state: RunState.RunState) => Effect.Effect<RunState.RunState, DatabaseError> }
+
+export const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
+
+/** Why a broken worker stops the run: the first database error, else the defect. */
+export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some" && failure.value instanceof DatabaseError) return { reason: "database_error", message: failure.value.message }
+  return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
+}

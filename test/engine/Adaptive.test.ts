@@ -1,0 +1,198 @@
+/**
+ * Adaptive search (issue 17) in a run with the real proposer and LLM client against the fake
+ * OpenAI server (fixed seeds, P = W = 1): an island that stops improving is detected, explores
+ * (a hotter, full-rewrite prompt), and when every island has stalled one prompt asks for a
+ * paradigm shift with a summary of what was tried; meta-notes reach later prompts; with
+ * `search.adaptive: false` none of it happens.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Queue, Random, Schema } from "effect"
+import { EXPLORE_HEADING, META_NOTE_HEADING, NOTES_HEADING, SHIFT_HEADING } from "../../src/domain/AdaptiveMarkers.js"
+import * as Db from "../../src/db/ProgramDatabase.js"
+import { SearchStore } from "../../src/db/SearchStore.js"
+import { RunConfig, type RunSpec } from "../../src/domain/RunConfig.js"
+import type { RunEvent } from "../../src/domain/RunEvent.js"
+import * as RunLimits from "../../src/engine/RunLimits.js"
+import * as RunServices from "../../src/engine/RunServices.js"
+import { startRun } from "../../src/engine/startRun.js"
+import { Evaluator } from "../../src/evaluate/Evaluator.js"
+import * as OfflineModel from "../../src/llm/OfflineModel.js"
+import * as Stall from "../../src/population/Stall.js"
+import { defaultAnswer, fakeOpenAiServer, type RecordedRequest } from "../support/FakeOpenAiServer.js"
+
+/** Every program scores 1: nothing ever improves on the initial program, so every island stalls. */
+const flat = Layer.succeed(Evaluator, {
+  evaluate: () => Effect.succeed({ _tag: "Scored", metrics: { score: 1 }, score: 1, feedback: null, durationMs: 1 } as const)
+})
+
+const NOTE = "- NOTE-7f3: constant tweaks never helped; try another formula."
+
+const spec = (url: string, search: Record<string, unknown>, islands = 1): RunSpec => ({
+  programPath: "/tmp/program.py",
+  evaluatorPath: "/tmp/evaluator.py",
+  config: Schema.decodeUnknownSync(RunConfig)({
+    seed: 7,
+    max_evaluations: 16,
+    concurrency: { proposals: 1, evaluations: 1 },
+    language: "python",
+    population: { islands, migration_interval: 0 },
+    search,
+    max_consecutive_proposal_failures: 1000,
+    llm: { provider: "openai-chat", model: "fake-model", base_url: url, api_key_env: "EVOLVE_ADAPTIVE_TEST_NO_KEY", cache: false, temperature: 0.5 }
+  })
+})
+
+const userText = (r: RecordedRequest): string =>
+  (r.body.messages as Array<{ role: string; content: string }>).filter((m) => m.role === "user").at(-1)?.content ?? ""
+
+const run = (runSpec: RunSpec) =>
+  Effect.gen(function*() {
+    const start = { _tag: "New", spec: runSpec, initialCode: "x = 1\ny = 2.5\nz = 40\n" } as const
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* startRun(start, { services: RunServices.layer(runSpec, { evaluator: flat }), metrics: false })
+      const events = yield* handle.subscribe
+      const summary = yield* handle.await
+      const decisions = yield* (yield* SearchStore).listDecisions(summary.runId, 1000)
+      return { summary, decisions, events: [...yield* Queue.takeAll(events)] as Array<RunEvent> }
+    }))
+  }).pipe(Effect.provide(Layer.merge(Db.layer(":memory:"), RunLimits.unlimited)))
+
+describe("adaptive search in a run", () => {
+  it.scopedLive("a stalled island explores, a paradigm shift follows when every island stalled, and meta-notes reach later prompts", () =>
+    Effect.gen(function*() {
+      let random = 0.25
+      const server = yield* fakeOpenAiServer({
+        seed: 3,
+        responder: ({ user }) => (user.startsWith(META_NOTE_HEADING) ? NOTE : defaultAnswer(user, () => (random = (random * 7.13 + 0.31) % 1)))
+      })
+      const { decisions, events, summary } = yield* run(spec(server.url, { stall_window: 4, meta_note_every: 5 }))
+      expect(summary.evaluations).toBe(16)
+      const kinds = decisions.map((d) => d.kind)
+      // Stall after 4 child evaluations without a better best: detected, exploration raised, a shift due.
+      expect(kinds.slice(0, 3)).toEqual(["stall_detected", "exploration_changed", "shift_proposed"])
+      expect(decisions[0]).toMatchObject({ island: 0, evaluations: 5 })
+      expect(decisions[0]!.reason).toBe("island 0: no better best than 1 in 4 evaluations (window 4)")
+      expect(decisions[1]!.reason).toContain("exploration level 1")
+      expect(decisions[2]!.reason).toContain("the search stalled")
+      expect(kinds).toContain("note_written")
+      expect(decisions.find((d) => d.kind === "note_written")!.note).toBe(NOTE)
+      // Each decision is an event with its reason.
+      const adapted = events.filter((e) => e._tag === "SearchAdapted")
+      expect(adapted.map((e) => e._tag === "SearchAdapted" && e.reason)).toEqual(decisions.map((d) => d.reason))
+
+      const prompts = server.requests.map(userText)
+      const proposals = prompts.filter((p) => !p.startsWith(META_NOTE_HEADING))
+      // Before the stall: plain diff prompts at the configured temperature.
+      expect(proposals.slice(0, 4).some((p) => p.includes(EXPLORE_HEADING) || p.includes(SHIFT_HEADING))).toBe(false)
+      expect(server.requests[0]!.body.temperature).toBe(0.5)
+      // The paradigm shift: a summary of the approaches tried, a request for a different one, a full rewrite.
+      const shifts = server.requests.filter((r) => userText(r).includes(SHIFT_HEADING))
+      expect(shifts.length).toBeGreaterThanOrEqual(1)
+      const shift = userText(shifts[0]!)
+      expect(shift).toContain("Approaches tried so far:\n- island 0: best 1 after 4 evaluations, stalled for 4 (exploration level 1)")
+      expect(shift).toContain("FUNDAMENTALLY DIFFERENT approach")
+      expect(shifts[0]!.body.temperature).toBe(1)
+      expect(shifts[0]!.body.messages[0].content).toContain("complete new program in a single fenced code block")
+      // Exploring proposals: the stall section, a hotter model.
+      const exploring = server.requests.filter((r) => userText(r).includes(`${EXPLORE_HEADING} (exploration level`))
+      expect(exploring.length).toBeGreaterThanOrEqual(2)
+      expect(exploring.every((r) => r.body.temperature > 0.5)).toBe(true)
+      // The meta-note request sums up the run; every proposal prompt after the note carries it.
+      const noteAt = prompts.findIndex((p) => p.startsWith(META_NOTE_HEADING))
+      expect(prompts[noteAt]).toContain("## Facts\n- 0 recent changes raised the best score")
+      // (The proposal underway while the note was written was built without it.)
+      const first = prompts.findIndex((p, i) => i > noteAt && p.includes(NOTE))
+      expect(first).toBeGreaterThan(noteAt)
+      expect(first).toBeLessThanOrEqual(noteAt + 3)
+      const after = prompts.slice(first).filter((p) => !p.startsWith(META_NOTE_HEADING))
+      expect(after.length).toBeGreaterThanOrEqual(3)
+      for (const p of after) expect(p).toContain(`${NOTES_HEADING} (what worked and what failed)\n${NOTE}`)
+      expect(prompts.slice(0, noteAt).some((p) => p.includes(NOTE))).toBe(false)
+    }))
+
+  it.scopedLive("search.adaptive: false changes nothing: no decisions, no events, no notes, the same prompts throughout", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 3 })
+      const { decisions, events } = yield* run(spec(server.url, { adaptive: false, stall_window: 4, meta_note_every: 5 }, 2))
+      expect(decisions).toEqual([])
+      expect(events.some((e) => e._tag === "SearchAdapted")).toBe(false)
+      const prompts = server.requests.map(userText)
+      expect(prompts.length).toBeGreaterThanOrEqual(15)
+      for (const p of prompts) {
+        for (const heading of [META_NOTE_HEADING, EXPLORE_HEADING, SHIFT_HEADING, NOTES_HEADING]) expect(p).not.toContain(heading)
+      }
+      expect(server.requests.every((r) => r.body.temperature === 0.5)).toBe(true)
+    }))
+
+  it.scopedLive("with two islands, each stalls on its own and a stalled island gets the best island's best program", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 3 })
+      const { decisions } = yield* run(spec(server.url, { stall_window: 3, meta_note_every: 0 }, 2))
+      expect(decisions.filter((d) => d.kind === "note_written")).toEqual([])
+      expect(new Set(decisions.filter((d) => d.kind === "stall_detected").map((d) => d.island))).toEqual(new Set([0, 1]))
+      // Only once both islands stalled is a shift proposed.
+      const firstShift = decisions.findIndex((d) => d.kind === "shift_proposed")
+      expect(decisions.slice(0, firstShift).filter((d) => d.kind === "stall_detected").length).toBe(2)
+      const migrated = decisions.filter((d) => d.kind === "migrated")
+      expect(migrated.length).toBeGreaterThanOrEqual(1)
+      for (const m of migrated) expect(m.reason).toMatch(/^copied the best program \S+ \(score 1\) from island \d to the stalled island \d$/)
+    }))
+})
+
+describe("the offline model under adaptive search", () => {
+  const program = "```python\na = 1.5\nb = 20\nc = 0.25\nd = 7.0\n```"
+  const changed = (answer: string) => (answer.match(/^=======$/gm) ?? []).length === 0 ? 0 : answer.split("=======\n")
+    .slice(1).map((b) => b.split("\n>>>>>>>")[0]!).join("\n").split("\n").filter((l, i) => l !== ["a = 1.5", "b = 20", "c = 0.25", "d = 7.0"][i]).length
+  it.effect("answers a paradigm shift by moving every constant, and an exploring island with more changes", () =>
+    Effect.gen(function*() {
+      const shift = yield* OfflineModel.respond(`${SHIFT_HEADING}\nApproaches tried so far:\n- x\n\n# Current program\n${program}`)
+      expect(shift).toContain("a new start")
+      expect(changed(shift)).toBe(4)
+      let plain = 0
+      let bold = 0
+      for (let seed = 0; seed < 40; seed++) {
+        plain += changed(yield* OfflineModel.respond(`# Current program\n${program}`).pipe(Effect.withRandom(Random.make(seed))))
+        bold += changed(yield* OfflineModel.respond(`${EXPLORE_HEADING} (exploration level 3)\n\n# Current program\n${program}`).pipe(Effect.withRandom(Random.make(seed))))
+      }
+      expect(bold).toBeGreaterThan(plain * 1.5)
+    }))
+  it.effect("answers a meta-note request with a note, not code", () =>
+    Effect.gen(function*() {
+      const note = yield* OfflineModel.respond(`${META_NOTE_HEADING} after 5 evaluations\n\n## Facts\n- 2 recent changes raised the best score\n- failures so far: none\n\n## Recent failures`)
+      expect(note).toBe("- Offline meta-note (the offline model only restates the facts):\n- 2 recent changes raised the best score\n- failures so far: none")
+    }))
+})
+
+describe("Stall", () => {
+  it("stalls after the window, raises exploration each further window, recovers on a better best, and spaces shifts", () => {
+    let s = Stall.initial(2, 3, [1, 1])
+    const feed = (island: number, score: number | undefined) => {
+      const [next, d] = Stall.observe(s, island, score)
+      s = next
+      return d.map((x) => x._tag)
+    }
+    expect(feed(0, 1)).toEqual([])
+    expect(feed(0, 0.5)).toEqual([])
+    expect(feed(0, undefined)).toEqual(["Stalled"])
+    expect(Stall.levelOf(s, 0)).toBe(1)
+    // Island 1 improves at its 4th evaluation: its window becomes max(3, 2) = 3 again.
+    for (let i = 0; i < 3; i++) feed(1, 1)
+    expect(Stall.levelOf(s, 1)).toBe(1)
+    expect(feed(1, 2)).toEqual(["Recovered"])
+    expect(Stall.levelOf(s, 1)).toBe(0)
+    expect(feed(0, 1)).toEqual([])
+    expect(feed(0, 1)).toEqual([])
+    expect(feed(0, 1)).toEqual(["Raised"])
+    expect(Stall.levelOf(s, 0)).toBe(2)
+    expect(feed(1, 1)).toEqual([])
+    expect(feed(1, 1)).toEqual([])
+    // Both islands stalled: a shift is due, and not again before 3 × 2 more evaluations.
+    expect(feed(1, 1)).toEqual(["Stalled", "ShiftDue"])
+    for (let i = 0; i < 5; i++) expect(feed(i % 2, 1)).not.toContain("ShiftDue")
+    expect(feed(1, 1)).toContain("ShiftDue")
+    // The window grows with the island's history: best reached at its 40th evaluation → 20.
+    let t = Stall.initial(1, 3, [0])
+    for (let i = 1; i <= 40; i++) t = Stall.observe(t, 0, i)[0]
+    expect(Stall.windowOf(t, t.islands[0]!)).toBe(20)
+  })
+})
