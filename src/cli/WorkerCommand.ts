@@ -8,6 +8,10 @@ const options = {
   tags: Options.text("tags").pipe(
     Options.withDescription("comma-separated tags: this worker takes the runs whose evaluator.requires are exactly these (e.g. gpu)"),
     Options.optional
+  ),
+  cacheDir: Options.text("cache-dir").pipe(
+    Options.withDescription("where the evaluator files shipped with runs are kept, by content hash (default ~/.cache/evolve/evaluators)"),
+    Options.optional
   )
 }
 

@@ -3,6 +3,7 @@
  * what this machine can run, registers, and evaluates candidates until Ctrl-C.
  */
 import * as os from "node:os"
+import * as path from "node:path"
 import { Console, Effect, Option, Random, Ref } from "effect"
 import { isPostgresUrl, redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
@@ -15,6 +16,15 @@ export interface WorkerFlags {
   readonly db: string
   readonly slots: number
   readonly tags: Option.Option<string>
+  readonly cacheDir: Option.Option<string>
+}
+
+/** Where a worker keeps the evaluator files shipped with runs: the user's cache directory, else the temp dir. */
+export const defaultCacheDir = () => {
+  const xdg = process.env["XDG_CACHE_HOME"]
+  if (xdg !== undefined && xdg !== "") return path.join(xdg, "evolve", "evaluators")
+  const home = os.homedir()
+  return home !== "" ? path.join(home, ".cache", "evolve", "evaluators") : path.join(os.tmpdir(), "evolve-evaluators")
 }
 
 const parseTags = (text: Option.Option<string>) =>
@@ -31,6 +41,7 @@ export const worker = (flags: WorkerFlags) =>
       return yield* new ConfigError({ message: `--slots ${flags.slots}: expected an integer from 1 to 1024` })
     }
     const tags = [...new Set(parseTags(flags.tags))].sort()
+    const cacheDir = path.resolve(Option.getOrElse(flags.cacheDir, defaultCacheDir))
     const host = os.hostname()
     const id = `${host}-${process.pid}-${(yield* Random.nextIntBetween(0, 36 ** 4)).toString(36).padStart(4, "0")}`
     const counters = yield* Ref.make<EvaluationWorker.WorkerCounters>({ busy: 0, done: 0 })
@@ -40,9 +51,9 @@ export const worker = (flags: WorkerFlags) =>
       yield* Console.log(
         `evolve worker ${id}: ${flags.slots} slots, tags ${tags.length > 0 ? tags.join(",") : "(none)"}, can run ${
           capabilities.join(", ") || "nothing found on PATH"
-        }; database ${redactDatabaseTarget(flags.db)}`
+        }; evaluator files cached in ${cacheDir}; database ${redactDatabaseTarget(flags.db)}`
       )
-      yield* EvaluationWorker.run({ slots: flags.slots, tags }, counters).pipe(
+      yield* EvaluationWorker.run({ slots: flags.slots, tags, cacheDir }, counters).pipe(
         Effect.onInterrupt(() =>
           Effect.flatMap(Ref.get(counters), (c) => Console.error(`evolve worker ${id} stopped: ${c.done} evaluations committed`))
         )

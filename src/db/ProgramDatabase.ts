@@ -3,7 +3,8 @@
  * applied, and the stores over its connection, each shaped by what its consumers need (DESIGN §1):
  * runs (RunStore), candidates (CandidateStore), search state (SearchStore), LLM calls
  * (LlmCallStore), events (EventStore), leases (LeaseStore), steering actions (SteeringStore), read-only views (RunQueries), the
- * web UI's explorer (ExploreQueries) and a cluster's evaluation workers (WorkerStore).
+ * web UI's explorer (ExploreQueries), a cluster's evaluation workers (WorkerStore) and the
+ * evaluator files shipped with cluster runs (EvaluatorFileStore).
  */
 // Deep imports only: a barrel import ("@effect/platform") pulls the whole package, Swagger UI
 // included, into the bundle chunk of every command that opens a database.
@@ -18,6 +19,7 @@ import { Cause, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { isPostgresUrl, redactDatabaseTarget, scrubPassword, urlProblem } from "../domain/DatabaseTarget.js"
 import { ConfigError, DatabaseError } from "../domain/Errors.js"
 import * as CandidateStore from "./CandidateStore.js"
+import * as EvaluatorFileStore from "./EvaluatorFileStore.js"
 import * as EventStore from "./EventStore.js"
 import * as ExploreQueries from "./ExploreQueries.js"
 import * as LeaseStore from "./LeaseStore.js"
@@ -43,6 +45,7 @@ export type ProgramDatabase =
   | ExploreQueries.ExploreQueries
   | WorkerStore.WorkerStore
   | SteeringStore.SteeringStore
+  | EvaluatorFileStore.EvaluatorFileStore
 
 /**
  * The database in context — its stores and its connection (for what shares it, the LLM cache) —
@@ -65,7 +68,8 @@ export const context: Effect.Effect<
     RunQueries.RunQueries,
     ExploreQueries.ExploreQueries,
     WorkerStore.WorkerStore,
-    SteeringStore.SteeringStore
+    SteeringStore.SteeringStore,
+    EvaluatorFileStore.EvaluatorFileStore
   )
 )
 
@@ -80,7 +84,8 @@ export const stores: Layer.Layer<ProgramDatabase, never, SqlClient.SqlClient> = 
   RunQueries.layer,
   ExploreQueries.layer,
   WorkerStore.layer,
-  SteeringStore.layer
+  SteeringStore.layer,
+  EvaluatorFileStore.layer
 )
 
 const configureSqlite = Effect.gen(function*() {

@@ -228,6 +228,35 @@ export const migrations = {
     )`
     yield* sql`ALTER TABLE programs ADD COLUMN tree ${t.text}`
   }),
+  // ---- evaluator files shipped with a cluster run (src/db/EvaluatorFileStore.ts, issue 16) ----
+  /**
+   * `evaluator_blobs`: file contents keyed by their SHA-256 (base64 text, portable). A run's
+   * evaluator (`run_evaluators`: its directory's content hash and the evaluator file within it)
+   * lists its files in `run_evaluator_files`; workers rebuild the directory from them.
+   */
+  "0013_evaluator_files": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
+    yield* sql`CREATE TABLE evaluator_blobs (
+      hash ${t.text} PRIMARY KEY,
+      size ${t.bigint} NOT NULL,
+      content ${t.text} NOT NULL
+    )`
+    yield* sql`CREATE TABLE run_evaluators (
+      run_id ${t.text} PRIMARY KEY REFERENCES runs(id),
+      bundle_hash ${t.text} NOT NULL,
+      entry ${t.text} NOT NULL,
+      root ${t.text} NOT NULL
+    )`
+    yield* sql`CREATE TABLE run_evaluator_files (
+      run_id ${t.text} NOT NULL REFERENCES runs(id),
+      path ${t.text} NOT NULL,
+      hash ${t.text} NOT NULL,
+      executable ${t.int} NOT NULL,
+      PRIMARY KEY (run_id, path)
+    )`
+    yield* sql`CREATE INDEX run_evaluator_files_by_hash ON run_evaluator_files (hash)`
+  }),
   // ---- adaptive search (src/db/SearchStore.ts, issue 17) ----
   /**
    * What adaptive search decided, numbered per run: `kind` (stall_detected, exploration_changed,

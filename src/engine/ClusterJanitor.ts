@@ -2,13 +2,15 @@
  * Housekeeping of a cluster's database, run by one runner at a time (a cluster singleton):
  * @effect/cluster never deletes processed messages and their replies, and the work queue keeps
  * finished items; left alone, these tables grow with every evaluation. The janitor deletes what
- * is older than a day and done with, queue items of deleted runs, and workers long gone.
+ * is older than a day and done with, queue items of deleted runs, workers long gone, and the
+ * evaluator files no run lists any more.
  */
 import * as MachineId from "@effect/cluster/MachineId"
 import * as Singleton from "@effect/cluster/Singleton"
 import * as Snowflake from "@effect/cluster/Snowflake"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Duration, Effect, Schedule } from "effect"
+import { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
 import { dbError } from "../db/Rows.js"
 import { WorkerStore } from "../db/WorkerStore.js"
 import { QUEUE_TABLE } from "./EvaluationQueue.js"
@@ -18,6 +20,7 @@ export interface Pruned {
   readonly messages: number
   readonly replies: number
   readonly workers: number
+  readonly evaluatorFiles: number
 }
 
 /** Deletes what the cluster is done with and older than `keep`. */
@@ -25,6 +28,7 @@ export const prune = (keep: Duration.DurationInput) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const workers = yield* WorkerStore
+    const evaluatorFiles = yield* EvaluatorFileStore
     const keepMillis = Duration.toMillis(keep)
     const cutoff = (yield* Clock.currentTimeMillis) - keepMillis
     // The queue's times are the database's own (NOW() / CURRENT_TIMESTAMP).
@@ -49,7 +53,7 @@ export const prune = (keep: Duration.DurationInput) =>
       const messages = yield* sql`DELETE FROM cluster_messages WHERE processed = ${yes} AND id < ${oldMessages} RETURNING id`
       return { queueItems: deleted(finished) + deleted(orphans), messages: deleted(messages), replies: deleted(replies) }
     })).pipe(Effect.mapError(dbError("prune cluster tables")))
-    return { ...tables, workers: yield* workers.pruneWorkers(cutoff) } satisfies Pruned
+    return { ...tables, workers: yield* workers.pruneWorkers(cutoff), evaluatorFiles: yield* evaluatorFiles.pruneBlobs } satisfies Pruned
   })
 
 /** The janitor as a cluster singleton: every `every`, prunes what is older than `keep`. */
@@ -57,7 +61,7 @@ export const layer = (options: { readonly every?: Duration.DurationInput; readon
   Singleton.make(
     "evolve-janitor",
     prune(options.keep ?? Duration.days(1)).pipe(
-      Effect.tap((p) => Effect.logInfo(`cluster janitor: pruned ${p.queueItems} queue items, ${p.messages} messages, ${p.replies} replies, ${p.workers} workers`)),
+      Effect.tap((p) => Effect.logInfo(`cluster janitor: pruned ${p.queueItems} queue items, ${p.messages} messages, ${p.replies} replies, ${p.workers} workers, ${p.evaluatorFiles} evaluator files`)),
       Effect.catchAll((e) => Effect.logWarning(`cluster janitor: ${e.message}`)),
       Effect.repeat(Schedule.spaced(options.every ?? Duration.minutes(10))),
       Effect.asVoid

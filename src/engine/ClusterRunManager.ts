@@ -7,7 +7,10 @@
  */
 import type * as Sharding from "@effect/cluster/Sharding"
 import { Chunk, Duration, Effect, Layer, Option, Stream } from "effect"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
 import { EventStore } from "../db/EventStore.js"
 import type { RunOverview } from "../db/Records.js"
 import { RunQueries } from "../db/RunQueries.js"
@@ -43,7 +46,7 @@ export const make = (options: ClusterRunManagerOptions) =>
     const queries = yield* RunQueries
     const steeringStore = yield* SteeringStore
     const client = yield* RunEntity.client
-    const stores = yield* Effect.context<RunStore | CandidateStore | Sharding.Sharding>()
+    const stores = yield* Effect.context<RunStore | CandidateStore | EvaluatorFileStore | Sharding.Sharding>()
 
     const conflict = (e: { readonly message: string }) => new RunConflict({ message: e.message })
 
@@ -73,7 +76,9 @@ export const make = (options: ClusterRunManagerOptions) =>
       create: (spec: RunSpec, initialCode: string) =>
         submit({ ...spec, config: { ...spec.config, database: { path: options.databasePath } } }, initialCode).pipe(
           Effect.catchTags({ RunRefused: Effect.die, MailboxFull: Effect.die, AlreadyProcessingMessage: Effect.die, PersistenceError: Effect.die }),
-          Effect.provide(stores)
+          Effect.provide(stores),
+          // The evaluator's files are read here, on the machine that received the run.
+          Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
         ),
       list: Effect.flatMap(queries.listRuns, (overviews) => Effect.forEach(overviews, infoOf, { concurrency: 8 })),
       get: info,

@@ -9,7 +9,10 @@ import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Clock, Duration, Effect, Layer, RcMap, Ref } from "effect"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import { CandidateStore } from "../db/CandidateStore.js"
+import type { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
@@ -17,6 +20,7 @@ import type { RunSpec } from "../domain/RunConfig.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import * as EvaluatorLive from "../evaluate/EvaluatorLive.js"
 import * as EvaluationQueue from "./EvaluationQueue.js"
+import * as EvaluatorShipping from "./EvaluatorShipping.js"
 import { RunEntity } from "./RunEntity.js"
 
 /** Tries of one candidate before it is committed as failed (each a worker that could not finish it). */
@@ -26,6 +30,8 @@ export interface WorkerOptions {
   readonly slots: number
   /** This worker serves the runs whose `evaluator.requires` are exactly these tags. */
   readonly tags: ReadonlyArray<string>
+  /** Where the evaluator files shipped with runs are written, one directory per content hash. */
+  readonly cacheDir: string
   /** A run's evaluator on this machine (default: its contract, as on one machine). */
   readonly evaluatorFor?: ((spec: RunSpec) => Layer.Layer<Evaluator, ConfigError>) | undefined
 }
@@ -49,7 +55,9 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
       lookup: (runId: string) =>
         Effect.gen(function*() {
           const run = yield* runs.getRun(runId)
-          const context = yield* Layer.build(evaluatorFor(run.spec))
+          // The run's evaluator files, from the database into this machine's cache (once per content).
+          const spec = yield* EvaluatorShipping.localSpec(runId, run.spec, options.cacheDir)
+          const context = yield* Layer.build(evaluatorFor(spec))
           return Effect.provide(Evaluator, context)
         }),
       idleTimeToLive: Duration.minutes(1)
@@ -100,4 +108,11 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
     yield* Effect.all(Array.from({ length: options.slots }, () => slot), { concurrency: "unbounded", discard: true })
   }) satisfies Effect.Effect<void, DatabaseError, unknown>
 
-export type WorkerRequirements = RunStore | CandidateStore | Sharding.Sharding | PersistedQueue.PersistedQueueFactory
+export type WorkerRequirements =
+  | RunStore
+  | CandidateStore
+  | EvaluatorFileStore
+  | Sharding.Sharding
+  | PersistedQueue.PersistedQueueFactory
+  | FileSystem.FileSystem
+  | Path.Path

@@ -15,6 +15,7 @@ import { RunStore } from "../db/RunStore.js"
 import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import { ClusterHost, type Hosted } from "./ClusterHost.js"
+import * as EvaluatorShipping from "./EvaluatorShipping.js"
 import { pendingProgram } from "./Proposal.js"
 import { RunNotActive, RunProtocol, RunRefused } from "./RunProtocol.js"
 
@@ -27,16 +28,20 @@ export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId:
 export const RunEntity = Entity.fromRpcGroup("EvolutionRun", RunProtocol.add(Drive, EvaluationDone))
 
 /**
- * Submits a new run to the cluster: stored with its initial program (so whichever runner drives
- * it, now or after a crash, has all it needs), then driven by its entity.
+ * Submits a new run to the cluster: stored with its initial program and its evaluator's files (so
+ * whichever runner drives it and whichever worker evaluates it, now or after a crash, has all it
+ * needs), then driven by its entity.
  */
 export const submit = (spec: RunSpec, initialCode: string, options: { readonly wait?: boolean } = {}) =>
   Effect.gen(function*() {
     const runs = yield* RunStore
     const candidates = yield* CandidateStore
+    // Read first: an evaluator directory too big to ship refuses the run before anything is stored.
+    const evaluator = yield* EvaluatorShipping.collect(spec.evaluatorPath)
     const runId = yield* makeRunId
     const at = yield* Clock.currentTimeMillis
     yield* runs.createRun(runId, spec, at)
+    yield* EvaluatorShipping.save(runId, evaluator)
     const id = yield* makeProgramId
     yield* candidates.insertProgram(
       pendingProgram({ id, runId, parentId: null, island: 0, generation: 0, code: initialCode, createdAt: at, llm: null })

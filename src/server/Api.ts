@@ -21,6 +21,7 @@ import {
 } from "./ApiCommon.js"
 import { ExploreGroup, WorkspaceGroup } from "./ExploreApi.js"
 import { SteeringGroup } from "./SteeringApi.js"
+import { WorkersGroup } from "./WorkersApi.js"
 
 export { InvalidRequest, ProgramNotFoundError, RunNotFoundError, RunStateConflict, StorageError } from "./ApiCommon.js"
 
@@ -340,6 +341,7 @@ export class EvolveApi extends HttpApi.make("evolve")
   .add(ExploreGroup)
   .add(WorkspaceGroup)
   .add(SteeringGroup)
+  .add(WorkersGroup)
   .annotate(OpenApi.Title, "evolve")
   .annotate(OpenApi.Description, "Host, watch and steer LLM-driven program-evolution runs")
 {}

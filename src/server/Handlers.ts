@@ -20,6 +20,7 @@ import { ExploreLive, WorkspaceLive } from "./ExploreHandlers.js"
 import * as Highlight from "./Highlight.js"
 import * as RunPolicy from "./RunPolicy.js"
 import { SteeringLive } from "./SteeringHandlers.js"
+import { WorkersLive } from "./WorkersHandlers.js"
 import { fileOf, programDetail, runDetail, runInfo, unifiedDiff } from "./Views.js"
 
 // ---- create-run validation --------------------------------------------------------------------
@@ -220,6 +221,6 @@ export const ProgramsLive = HttpApiBuilder.group(EvolveApi, "programs", (handler
   }))
 
 export const ApiLive = HttpApiBuilder.api(EvolveApi).pipe(
-  Layer.provide([RunsLive, ProgramsLive, ExploreLive, WorkspaceLive, SteeringLive]),
+  Layer.provide([RunsLive, ProgramsLive, ExploreLive, WorkspaceLive, SteeringLive, WorkersLive]),
   Layer.provide([NodeContext.layer, Highlight.layer])
 )

@@ -4,7 +4,7 @@
  * — from `evolve run`, `ls`, `worker` and `serve` — with the password in no output.
  */
 import { spawn } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createServer, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -143,6 +143,42 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
     expect(ls.status).toBe(0)
     expect(ls.output).toMatch(/completed\s+12/)
     expect(ls.output).not.toContain(password)
+  }, 120_000)
+
+  it("ships the evaluator's directory with the run: a worker elsewhere, without the files on its disk, evaluates from its cache", async () => {
+    const dir = workspace()
+    // The evaluator needs a helper module beside it (as a Shinka evaluate.py needs its own modules).
+    mkdirSync(join(dir, "eval", "lib"), { recursive: true })
+    const evaluator = readFileSync(join(dir, "evaluator.mjs"), "utf8")
+    expect(evaluator).toMatch(/^const F_MIN = .*$/m)
+    writeFileSync(join(dir, "eval", "evaluator.mjs"), evaluator.replace(/^const F_MIN = (.*)$/m, `import { F_MIN } from "./lib/constants.mjs"`))
+    writeFileSync(join(dir, "eval", "lib", "constants.mjs"), `export const F_MIN = ${/^const F_MIN = (.*)$/m.exec(evaluator)![1]}\n`)
+    const elsewhere = mkdtempSync(join(tmpdir(), "evolve-pgcli-worker-"))
+    workspaces.push(elsewhere)
+    const url = await Effect.runPromise(freshDatabase)
+    const control = startCli(["serve", "--db", url, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], elsewhere)
+    const submitted = startCli(["run", "initial_program.mjs", "eval/evaluator.mjs", "--config", "evolve.yaml", "--iterations", "6", "--db", url], dir)
+    let worker: ReturnType<typeof startCli> | undefined
+    try {
+      await control.until(/evolve serve: http/)
+      await submitted.until(/submitted to the cluster/)
+      // The evaluator's directory is gone before any worker runs: only the database has it now.
+      renameSync(join(dir, "eval"), join(dir, "eval-gone"))
+      worker = startCli(["worker", "--db", url, "--slots", "2", "--cache-dir", join(elsewhere, "cache")], elsewhere)
+      await worker.until(/evolve worker \S+: 2 slots/)
+      await submitted.until(/run \S+ completed \(max_evaluations\): 6 scored, 0 failed/)
+    } finally {
+      await Promise.all([worker?.stop(), control.stop(), submitted.stop()])
+    }
+    const cached = readdirSync(join(elsewhere, "cache"))
+    expect(cached).toHaveLength(1)
+    expect(cached[0]).toMatch(/^[0-9a-f]{64}$/)
+    expect(readdirSync(join(elsewhere, "cache", cached[0]!)).sort()).toEqual(["evaluator.mjs", "lib"])
+    // Too big a directory to ship: the run is refused at submission, with why and what to do.
+    writeFileSync(join(dir, "big.bin"), Buffer.alloc(17 * 1024 * 1024))
+    const refused = await runCli(["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--db", url], dir)
+    expect(refused.status, refused.output).toBe(2)
+    expect(refused.output).toMatch(/the evaluator's directory \S+ holds more than 16\.0 MB of files: a cluster run ships that directory to its workers/)
   }, 120_000)
 
   it("exits 2 with one line naming the cause, and never the password, when the database cannot be used", async () => {

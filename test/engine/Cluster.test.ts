@@ -27,6 +27,7 @@ import { allStores } from "../support/database.js"
 import { runDefaults } from "../support/engine.js"
 import { enabledBackends } from "../support/postgres.js"
 import { specWith } from "../support/runFixtures.js"
+import type { RunSpec } from "../../src/domain/RunConfig.js"
 
 const llm = { text: "", model: "m", inputTokens: 1, outputTokens: 1, usd: 0, latencyMs: 20, attempts: 1, finishReason: "stop" }
 
@@ -76,13 +77,26 @@ const clusterIn = (target: string, calls: Ref.Ref<number>, slots: number, checkE
     )
     const context = yield* Layer.build(runner)
     const counters = yield* Ref.make({ busy: 0, done: 0 })
+    // The run's evaluator directory on the submitting side, and the workers' cache of shipped files.
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped()
+    yield* fs.makeDirectory(`${dir}/evaluator/lib`, { recursive: true })
+    yield* fs.writeFileString(`${dir}/evaluator/evaluate.py`, "from lib.helper import score\n")
+    yield* fs.writeFileString(`${dir}/evaluator/lib/helper.py`, "def score(): return 1\n")
+    const cacheDir = `${dir}/cache`
+    const evaluatorPaths = yield* Ref.make<ReadonlyArray<string>>([])
     const startWorker = (slots: number) =>
       Effect.gen(function*() {
         yield* WorkerPresence.register({ ...workerIdentity, slots }, counters)
-        yield* Effect.forkScoped(EvaluationWorker.run({ slots, tags: [], evaluatorFor: workerEvaluator(calls) }, counters))
+        const evaluatorFor = (spec: RunSpec) => {
+          Effect.runSync(Ref.update(evaluatorPaths, (paths) => [...paths, spec.evaluatorPath]))
+          return workerEvaluator(calls)()
+        }
+        yield* Effect.forkScoped(EvaluationWorker.run({ slots, tags: [], cacheDir, evaluatorFor }, counters))
       }).pipe(Effect.provide(context))
     if (slots > 0) yield* startWorker(slots)
-    return { context, counters, startWorker }
+    const shipping = (spec: RunSpec): RunSpec => ({ ...spec, evaluatorPath: `${dir}/evaluator/evaluate.py` })
+    return { context, counters, startWorker, shipping, cacheDir, evaluatorPaths, dir }
   })
 
 describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
@@ -95,10 +109,10 @@ describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
     Effect.gen(function*() {
       const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context } = yield* clusterIn(target, calls, 2)
+      const { context, shipping } = yield* clusterIn(target, calls, 2)
       yield* Effect.gen(function*() {
         const manager = yield* RunManager.RunManager
-        const spec = specWith({ max_evaluations: 400, concurrency: { proposals: 2, evaluations: 2 } })
+        const spec = shipping(specWith({ max_evaluations: 400, concurrency: { proposals: 2, evaluations: 2 } }))
         const id = yield* manager.create(spec, "score = 0\n")
         const running = yield* until(manager.get(id), (i) => Option.isSome(i.live) && i.overview.evaluated >= 3)
         expect(Option.getOrThrow(running.live).maxEvaluations).toBe(400)
@@ -124,10 +138,11 @@ describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
     Effect.gen(function*() {
       const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context, counters } = yield* clusterIn(target, calls, 3)
+      const { cacheDir, context, counters, dir, evaluatorPaths, shipping } = yield* clusterIn(target, calls, 3)
       yield* Effect.gen(function*() {
         const runs = yield* RunStore
-        const spec = specWith({ max_evaluations: 12, concurrency: { proposals: 2, evaluations: 3 } })
+        const spec = shipping(specWith({ max_evaluations: 12, concurrency: { proposals: 2, evaluations: 3 } }))
+        const fs = yield* FileSystem.FileSystem
         const runId = yield* RunEntityLayer.submit(spec, "score = 0\n")
         const client = yield* RunEntity.client
         const stats = yield* client(runId).GetStats()
@@ -141,10 +156,23 @@ describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
         expect(yield* Ref.get(calls)).toBe(12) // each candidate evaluated once, by a worker
         expect((yield* Ref.get(counters)).done).toBe(12)
         expect((yield* db.readEvents(runId, 0, 1000)).some((e) => e.type === "RunStatusChanged")).toBe(true)
+        // The workers evaluated from their cache: the evaluator's directory, shipped through the database.
+        const paths = yield* Ref.get(evaluatorPaths)
+        expect(paths.length).toBe(1) // built once for the run, reused for every candidate
+        expect(paths[0]!.startsWith(`${cacheDir}/`)).toBe(true)
+        expect(paths[0]!.slice(cacheDir.length)).toMatch(/^\/[0-9a-f]{64}\/evaluate\.py$/)
+        expect(yield* fs.readFileString(paths[0]!.replace("evaluate.py", "lib/helper.py"))).toBe("def score(): return 1\n")
+        expect((yield* fs.readDirectory(cacheDir)).length).toBe(1) // no partial copies left
+        // A second run with the same files reuses the copy; a changed file makes a new one.
+        yield* fs.writeFileString(`${dir}/evaluator/lib/helper.py`, "def score(): return 2\n")
+        const second = yield* RunEntityLayer.submit({ ...spec, config: { ...spec.config, max_evaluations: 2 } }, "score = 0\n")
+        yield* until(runs.getRun(second), (r) => r.status === "completed")
+        expect((yield* fs.readDirectory(cacheDir)).length).toBe(2)
+        expect(yield* fs.readFileString((yield* Ref.get(evaluatorPaths))[1]!.replace("evaluate.py", "lib/helper.py"))).toBe("def score(): return 2\n")
         // The janitor deletes what the cluster is done with: finished queue items, processed messages.
         yield* Effect.sleep("1100 millis") // the queue's times have the database's one-second resolution
         const pruned = yield* ClusterJanitor.prune("0 millis")
-        expect(pruned.queueItems).toBe(12) // one per evaluation
+        expect(pruned.queueItems).toBe(14) // one per evaluation
         expect(pruned.messages).toBeGreaterThan(0)
         expect(yield* ClusterJanitor.prune("0 millis")).toMatchObject({ queueItems: 0, messages: 0, replies: 0 })
         // A queued candidate whose program is gone (its run deleted) waits for nobody: pruned at once.
@@ -158,10 +186,10 @@ describe.each(enabledBackends)("a run in a cluster on $name", (backend) => {
     Effect.gen(function*() {
       const target = yield* newTarget
       const calls = yield* Ref.make(0)
-      const { context, startWorker } = yield* clusterIn(target, calls, 0, "100 millis")
+      const { context, shipping, startWorker } = yield* clusterIn(target, calls, 0, "100 millis")
       yield* Effect.gen(function*() {
         const runs = yield* RunStore
-        const runId = yield* RunEntityLayer.submit(specWith({ max_evaluations: 4, concurrency: { proposals: 1, evaluations: 2 } }), "score = 0\n")
+        const runId = yield* RunEntityLayer.submit(shipping(specWith({ max_evaluations: 4, concurrency: { proposals: 1, evaluations: 2 } })), "score = 0\n")
         const client = yield* RunEntity.client
         const stalled = yield* until(client(runId).GetStats(), (s) => s.waitingFor !== null)
         expect(stalled.waitingFor).toMatch(/^no evaluation worker alive: \d+ candidates? wait \(start one with: evolve worker --db … --slots K\)$/)

@@ -41,9 +41,11 @@ export const startServer = async (options: {
   readonly evaluationConcurrency?: number
   readonly resumeOnStart?: boolean
   readonly maxBodyBytes?: number
+  /** The database (default: evolve.db in `dir`); a Postgres URL serves it without joining a cluster. */
+  readonly databasePath?: string
 } = {}): Promise<Running> => {
   const dir = options.dir ?? tempDir()
-  const dbPath = join(dir, "evolve.db")
+  const dbPath = options.databasePath ?? join(dir, "evolve.db")
   const scope = Effect.runSync(Scope.make())
   const token = options.token === null ? undefined : options.token ?? randomBytes(24).toString("base64url")
   const layer = Server.layer({

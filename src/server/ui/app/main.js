@@ -7,6 +7,7 @@ import { leave, view } from "./lib.js";
 import { newRunPage } from "./newrun.js";
 import { programPage } from "./program.js";
 import { runPage } from "./run.js";
+import { workersPage } from "./workers.js";
 
 const conn = document.getElementById("conn");
 
@@ -26,6 +27,7 @@ function route() {
   else if (page === "compare" && a && b) compareProgramsPage(a, b);
   else if (page === "compare-runs" && a) compareRunsPage(a.split(","));
   else if (page === "new") newRunPage();
+  else if (page === "workers") workersPage();
   else dashboard();
   const title = view().querySelector("h1");
   document.title = title ? title.textContent + " · evolve" : "evolve";
