@@ -5,21 +5,95 @@
  * Postgres database is opened, so SQLite users never load the driver.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { SqlError } from "@effect/sql/SqlError"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Cause, Duration, Layer, Option, Redacted } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option, Schedule } from "effect"
 import { redactDatabaseTarget, scrubPassword } from "../domain/DatabaseTarget.js"
 
 /** How long opening a connection may take before Postgres counts as unreachable. */
 export const connectTimeout = Duration.seconds(5)
 
+/**
+ * How long a process that was connected keeps trying to get a connection while Postgres is away
+ * (restarting, failing over) before the statement at hand fails.
+ */
+export const reconnectWindow = Duration.seconds(60)
+
+/** Errors of opening a connection that a restarting or briefly unreachable server gives. */
+const transientCodes = new Set(["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"])
+const isTransient = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === "string" && transientCodes.has(code)) return true
+  const message = error instanceof Error ? error.message : ""
+  return /Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(message)
+}
+
+interface PoolLike {
+  connect: (callback?: (error: Error | undefined, client?: unknown, release?: unknown) => void) => unknown
+}
+
+/**
+ * A pool whose `connect` (taking a connection, before any statement runs on it, so trying again is
+ * safe) waits out a Postgres restart once the pool has been connected: @effect/sql-pg otherwise
+ * fails the statement at once ("Failed to acquire connection"), and a run with it. The first
+ * connection is not retried: a bad URL, a wrong password or a server down at start are said at once.
+ */
+const resilientPool = (Pool: new(options: object) => PoolLike, options: object): PoolLike => {
+  let connected = false
+  const pool = new Pool(options)
+  const connectOnce = pool.connect.bind(pool)
+  const attempt = Effect.async<readonly [unknown, unknown], Error>((resume) => {
+    connectOnce((error, client, release) => resume(error ? Effect.fail(error) : Effect.succeed([client, release] as const)))
+  })
+  pool.connect = (callback) => {
+    if (callback === undefined) {
+      return new Promise((resolve, reject) => pool.connect((error, client) => (error ? reject(error) : resolve(client))))
+    }
+    const retried = connected
+      ? attempt.pipe(Effect.retry({ while: isTransient, schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(reconnectWindow)) }))
+      : attempt
+    Effect.runCallback(retried, {
+      onExit: (exit) => {
+        if (Exit.isSuccess(exit)) {
+          connected = true
+          callback(undefined, exit.value[0], exit.value[1])
+        } else {
+          callback(Cause.squash(exit.cause) as Error)
+        }
+      }
+    })
+    return undefined
+  }
+  return pool
+}
+
 /** The client over the database at `url` (its connection checked with one query). */
 export const layer = (url: string): Layer.Layer<SqlClient.SqlClient, unknown> =>
-  PgClient.layer({
-    url: Redacted.make(url.trim()),
-    connectTimeout,
+  PgClient.layerFromPool({
     applicationName: "evolve",
-    // A broken connection fails the statement at hand; the pool opens a new one for the next.
-    idleTimeout: Duration.seconds(60)
+    acquire: Effect.gen(function*() {
+      // The driver @effect/sql-pg is built on, without its own type declarations here.
+      const { default: Pg } = yield* Effect.promise(() => import("pg" as string) as Promise<{ default: { Pool: new(options: object) => PoolLike } }>)
+      const pool = resilientPool(Pg.Pool, {
+        connectionString: url.trim(),
+        connectionTimeoutMillis: Duration.toMillis(connectTimeout),
+        // A broken connection fails the statement at hand; the pool opens a new one for the next.
+        idleTimeoutMillis: Duration.toMillis(Duration.seconds(60)),
+        application_name: "evolve"
+      }) as PoolLike & { query: (sql: string) => Promise<unknown>; end: () => Promise<void>; on: (event: string, f: () => void) => void }
+      // An idle connection the server closes is dropped by the pool; nothing to report.
+      pool.on("error", () => {})
+      yield* Effect.acquireRelease(
+        Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" }) }),
+        () => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
+      ).pipe(
+        Effect.timeoutFail({
+          duration: connectTimeout,
+          onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+        })
+      )
+      return pool as never
+    })
   })
 
 /** The error codes of node-postgres and Node's sockets, as a user would put them. */

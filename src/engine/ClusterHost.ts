@@ -66,6 +66,7 @@ export const make = (options: ClusterHostOptions = {}) =>
           // Subscribed before yielding to anything else, so the run's first events are stored.
           const events = yield* handle.subscribe
           yield* runs.setRunHost(run.id, clusterHost)
+          yield* Effect.logInfo(`run ${run.id}: driven by this control process (pid ${process.pid})`)
           yield* Effect.forkScoped(RunEvents.record(run.id, events, handle.await, () => Effect.void))
           // The run's figures say when no worker is there to evaluate its candidates.
           const stats = Effect.zipWith(handle.stats, dispatch.waitingFor, (figures, waitingFor) => new RunStats({ ...figures, waitingFor }))

@@ -11,6 +11,7 @@ import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { Layer, Option } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import * as SetupLock from "../db/SetupLock.js"
 import * as ClusterHost from "./ClusterHost.js"
 import * as ClusterJanitor from "./ClusterJanitor.js"
 import * as ClusterRunManager from "./ClusterRunManager.js"
@@ -32,15 +33,16 @@ const shardingConfig = {
 /** The database, the work queue, and this process as a runner hosting runs. */
 export const runner = (database: string, options: RunnerOptions) =>
   Layer.merge(RunEntity.layer.pipe(Layer.provide(ClusterHost.layer())), ClusterJanitor.layer()).pipe(
-    Layer.provideMerge(NodeClusterSocket.layer({
-      storage: "sql",
-      shardingConfig: {
-        ...shardingConfig,
-        runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
-        runnerListenAddress: Option.some(RunnerAddress.make("0.0.0.0", options.port))
-      }
-    })),
-    Layer.provideMerge(EvaluationQueue.layer()),
+    Layer.provideMerge(SetupLock.serialized(
+      NodeClusterSocket.layer({
+        storage: "sql",
+        shardingConfig: {
+          ...shardingConfig,
+          runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)),
+          runnerListenAddress: Option.some(RunnerAddress.make("0.0.0.0", options.port))
+        }
+      }).pipe(Layer.provideMerge(EvaluationQueue.layer()))
+    )),
     Layer.provideMerge(ProgramDatabase.layer(database))
   )
 
@@ -50,7 +52,6 @@ export const serve = (database: string, options: RunnerOptions) =>
 
 /** The database, the work queue, and this process as a client of the cluster (it hosts no runs). */
 export const client = (database: string) =>
-  NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(
-    Layer.provideMerge(EvaluationQueue.layer()),
-    Layer.provideMerge(ProgramDatabase.layer(database))
-  )
+  SetupLock.serialized(
+    NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(Layer.provideMerge(EvaluationQueue.layer()))
+  ).pipe(Layer.provideMerge(ProgramDatabase.layer(database)))

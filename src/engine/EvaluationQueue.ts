@@ -8,7 +8,7 @@
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
-import { Duration, Effect, Layer, Schema } from "effect"
+import { Config, Duration, Effect, Layer, Option, Schema } from "effect"
 import { ProgramId, RunId } from "../domain/Ids.js"
 
 export class EvaluationRequest extends Schema.Class<EvaluationRequest>("EvaluationRequest")({
@@ -40,20 +40,61 @@ export interface QueueOptions {
   readonly lockExpiration?: Duration.DurationInput | undefined
 }
 
+/** A taken element's lock expiration unless configured: how soon a dead worker's candidate is retried. */
+export const DEFAULT_LOCK_EXPIRATION = Duration.seconds(60)
+
+/** The environment variable that sets the lock expiration (a duration: "20 seconds", "2 minutes"). */
+export const LOCK_EXPIRATION_ENV = "EVOLVE_QUEUE_LOCK_EXPIRATION"
+
+/** The shortest lock expiration accepted: below it a slow database could let a live worker's lock lapse. */
+export const MIN_LOCK_EXPIRATION = Duration.seconds(4)
+
 /**
- * The queue store and factory over the database's SqlClient. Locks are refreshed every 10 s
- * while an evaluation runs, and expire after `lockExpiration` (default 60 s) once its worker is
- * gone.
+ * A worker renews the locks of the elements it holds at this interval: a quarter of the
+ * expiration (at most 10 s), so a live worker keeps them through three missed renewals (a
+ * database restart) and an evaluation of any length is never handed to a second worker.
+ */
+export const lockRefreshInterval = (lockExpiration: Duration.Duration) =>
+  Duration.min(Duration.seconds(10), Duration.unsafeDivide(lockExpiration, 4))
+
+/** The configured lock expiration (EVOLVE_QUEUE_LOCK_EXPIRATION), or the default; a bad value is said and ignored. */
+export const configuredLockExpiration: Effect.Effect<Duration.Duration> = Config.option(Config.duration(LOCK_EXPIRATION_ENV)).pipe(
+  Effect.flatMap(Option.match({
+    onNone: () => Effect.succeed(DEFAULT_LOCK_EXPIRATION),
+    onSome: (value) =>
+      Duration.lessThan(value, MIN_LOCK_EXPIRATION)
+        ? Effect.as(
+          Effect.logWarning(`${LOCK_EXPIRATION_ENV}=${Duration.format(value)} is below ${Duration.format(MIN_LOCK_EXPIRATION)}: using ${Duration.format(MIN_LOCK_EXPIRATION)}`),
+          MIN_LOCK_EXPIRATION
+        )
+        : Effect.succeed(value)
+  })),
+  Effect.catchAll((e) =>
+    Effect.as(
+      Effect.logWarning(`${LOCK_EXPIRATION_ENV} is not a duration (say "30 seconds"): using ${Duration.format(DEFAULT_LOCK_EXPIRATION)}: ${e.message}`),
+      DEFAULT_LOCK_EXPIRATION
+    )
+  )
+)
+
+/**
+ * The queue store and factory over the database's SqlClient. A worker renews the locks of the
+ * elements it evaluates (see `lockRefreshInterval`); once it is gone they expire after
+ * `lockExpiration` (default: EVOLVE_QUEUE_LOCK_EXPIRATION, else 60 s) and another worker takes
+ * them. Every process of a cluster should use the same expiration.
  */
 export const layer = (options: QueueOptions = {}) =>
-  PersistedQueue.layer.pipe(
-    Layer.provide(SqlPersistedQueue.layerStore({
-      tableName: QUEUE_TABLE,
-      pollInterval: options.pollInterval ?? Duration.millis(20),
-      lockRefreshInterval: Duration.seconds(10),
-      lockExpiration: options.lockExpiration ?? Duration.seconds(60)
-    }))
-  )
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const lockExpiration = options.lockExpiration !== undefined ? Duration.decode(options.lockExpiration) : yield* configuredLockExpiration
+    return PersistedQueue.layer.pipe(
+      Layer.provide(SqlPersistedQueue.layerStore({
+        tableName: QUEUE_TABLE,
+        pollInterval: options.pollInterval ?? Duration.millis(20),
+        lockRefreshInterval: lockRefreshInterval(lockExpiration),
+        lockExpiration
+      }))
+    )
+  }))
 
 /** The queue named `name`, typed. */
 export const make = (name: string) => PersistedQueue.make({ name, schema: EvaluationRequest })
