@@ -51,8 +51,8 @@ const run = () => {
       // not there: try the next place, or produce it
     }
   }
-  // A "#!" line is not JavaScript inside the function: a comment of the same length.
-  const source = readFileSync(bundle, "utf8").replace(/^#!/, "//")
+  // ASCII (scripts/bundle.mjs checks): latin1 is the same text, read without UTF-8 decoding.
+  const source = readFileSync(bundle, "latin1")
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
     filename: bundle,
     lineOffset: -1,

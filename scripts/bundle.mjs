@@ -22,11 +22,21 @@ await build({
   sourcemap: "linked",
   // Native addon: loaded from node_modules at run time.
   external: ["better-sqlite3"],
-  // import.meta does not exist in CommonJS: the bundle's own URL stands in for it.
+  // import.meta does not exist in CommonJS: the bundle's own URL stands in for it. "use strict"
+  // first, as the ES modules were: esbuild's own comes after the banner, where it is no directive.
   define: { "import.meta.url": "__evolveImportMetaUrl" },
-  banner: { js: "var __evolveImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "\"use strict\";var __evolveImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // Licence comments in a file of their own: the bundle stays ASCII (esbuild escapes the rest), so
+  // the launcher reads it as latin1, twice as fast as UTF-8 (7.8 MB: ~10 ms).
+  legalComments: "external",
   logLevel: "warning"
 })
+
+const bundle = readFileSync("dist/bin/evolve.cjs", "latin1")
+const nonAscii = /[^\x00-\x7f]/.exec(bundle)
+if (nonAscii !== null) throw new Error(`dist/bin/evolve.cjs is not ASCII at offset ${nonAscii.index}: the launcher reads it as latin1`)
+// The entry's "#!" line becomes a comment of the same length: the launcher wraps the bundle in a function.
+if (bundle.startsWith("#!")) writeFileSync("dist/bin/evolve.cjs", `//${bundle.slice(2)}`, "latin1")
 
 // The launcher, with the bundle's hash: a code cache made for another bundle is never looked at.
 const hash = createHash("sha256").update(readFileSync("dist/bin/evolve.cjs")).digest("hex").slice(0, 16)
