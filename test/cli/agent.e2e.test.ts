@@ -58,6 +58,7 @@ describe("provider agent end to end", () => {
     const dir = workspace({ "evolve.yaml": config })
     const r = await runCli(["run", "program.py", "evaluator.mjs", "--config", "evolve.yaml", "--db", "a.db"], dir)
     expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/evolving .*program\.py with the coding agent `.*fakeAgent\.mjs improve` \(llm\.provider: agent\)/)
     const programs = rows<{ score: number; llm_model: string | null; llm_usd: number | null; code: string }>(
       join(dir, "a.db"),
       "SELECT score, llm_model, llm_usd, code FROM programs WHERE status = 'evaluated' ORDER BY score DESC"
