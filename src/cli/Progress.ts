@@ -75,10 +75,24 @@ export const llmText = (llm: LlmConfig): string => {
   if (llm.provider === "offline" && (llm.models ?? []).every((m) => (m.provider ?? "offline") === "offline")) {
     return "the offline mutator (llm.provider: offline: no LLM, no requests; --model or --base-url names one)"
   }
-  const describe = (m: { readonly model: string; readonly name?: string | undefined; readonly provider?: string | undefined; readonly base_url?: string | undefined }) => {
+  const describe = (m: {
+    readonly model: string
+    readonly name?: string | undefined
+    readonly provider?: string | undefined
+    readonly base_url?: string | undefined
+    readonly agent?: { readonly command: ReadonlyArray<string> } | undefined
+  }) => {
     const provider = m.provider ?? llm.provider
-    const where = provider === "offline" ? "offline" : provider === "replay" ? "replay" : `${provider} at ${m.base_url ?? llm.base_url}`
+    const agent = m.agent ?? llm.agent
+    const where = provider === "offline" || provider === "replay"
+      ? provider
+      : provider === "agent"
+      ? `coding agent: ${agent?.command.join(" ") ?? "no llm.agent.command"}`
+      : `${provider} at ${m.base_url ?? llm.base_url}`
     return `${m.name !== undefined && m.name !== m.model ? `${m.name}: ` : ""}${m.model} (${where})`
+  }
+  if (llm.models === undefined && llm.provider === "agent") {
+    return `the coding agent \`${llm.agent?.command.join(" ") ?? "?"}\` (llm.provider: agent)`
   }
   const models = llm.models ?? [{ model: llm.model }]
   if (models.length === 1) return describe(models[0]!)

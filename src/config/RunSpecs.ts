@@ -142,12 +142,26 @@ const confineToWorkspace = (workspace: Workspace.Workspace, program: string, eva
     }
     const replay = (file: string | undefined, what: string) =>
       file === undefined ? Effect.succeed(undefined) : Workspace.confine(workspace, root, file, what)
+    // A coding agent (provider agent) runs an arbitrary command: only a file of the workspace.
+    const agent = <A extends { readonly command: ReadonlyArray<string> }>(given: A | undefined, what: string) =>
+      given === undefined ? Effect.succeed(undefined) : Effect.map(
+        given.command[0]!.includes("/")
+          ? Workspace.confine(workspace, root, given.command[0]!, what)
+          : commandFile(given.command[0]!, what),
+        (bin): A => ({ ...given, command: [bin, ...given.command.slice(1)] })
+      )
+    const llmAgent = yield* agent(config.llm.agent, "llm.agent.command")
     return {
       ...config.llm,
       ...(config.llm.replay_file === undefined ? {} : { replay_file: yield* replay(config.llm.replay_file, "llm.replay_file") }),
+      ...(llmAgent === undefined ? {} : { agent: llmAgent }),
       ...(config.llm.models === undefined ? {} : {
         models: yield* Effect.forEach(config.llm.models, (m, i) =>
-          Effect.map(replay(m.replay_file, `llm.models.${i}.replay_file`), (file) => (file === undefined ? m : { ...m, replay_file: file })))
+          Effect.gen(function*() {
+            const file = yield* replay(m.replay_file, `llm.models.${i}.replay_file`)
+            const own = yield* agent(m.agent, `llm.models.${i}.agent.command`)
+            return { ...m, ...(file === undefined ? {} : { replay_file: file }), ...(own === undefined ? {} : { agent: own }) }
+          }))
       })
     }
   })

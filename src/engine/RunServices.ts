@@ -54,6 +54,7 @@ export const plan = <E, R>(spec: RunSpec, options: RunServicesOptions<E, R> = {}
   proposer: {
     goal: spec.config.goal,
     language: spec.config.language ?? "text",
+    extension: /\.[A-Za-z0-9]+$/.exec(spec.programPath)?.[0] ?? "",
     editFormat: spec.config.edit_format,
     maxCodeBytes: spec.config.max_code_bytes
   },

@@ -98,6 +98,8 @@ export type ProposalResult =
 export interface ProposerOptions {
   readonly goal: string
   readonly language: string
+  /** The program file's extension (".py"), for a coding agent's copy; default: the language's usual one. */
+  readonly extension?: string | undefined
   readonly editFormat: "diff" | "full"
   readonly maxCodeBytes: number
   readonly settings?: Partial<ProposalSettings> | undefined
@@ -241,7 +243,7 @@ export const make = (options: ProposerOptions) =>
             Effect.locally(AgentWorkspace.currentProgram, Option.some({
               code: parent.code,
               language: options.language,
-              extension: extensionOfLanguage(options.language)
+              extension: options.extension || extensionOfLanguage(options.language)
             }))
           )
           if (Either.isLeft(reply)) {

@@ -89,6 +89,18 @@ export const check = (policy: Policy, raw: unknown, config: RunConfig): Either.E
       message: "config.evaluator.pass_env: a run started through the API cannot pass the server's environment to its evaluator; set evaluator.env"
     })
   }
+  const agents = [
+    { path: "config.llm.agent", agent: config.llm.agent },
+    ...(config.llm.models ?? []).map((m, i) => ({ path: `config.llm.models.${i}.agent`, agent: m.agent }))
+  ]
+  for (const { agent, path } of agents) {
+    if (agent !== undefined && agent.pass_env.length > 0) {
+      return Either.left({
+        path: `${path}.pass_env`,
+        message: `${path}.pass_env: a run started through the API cannot pass the server's environment to a coding agent; set ${path}.env`
+      })
+    }
+  }
   for (const e of endpoints(config.llm)) {
     const keyPath = `config.${e.path}.api_key_env`
     if (isServerVariable(e.keyEnv)) {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Schema } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { type AgentConfig, LlmConfig } from "../../src/domain/RunConfig.js"
@@ -11,6 +13,7 @@ import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import * as NodeHttp from "../../src/llm/NodeHttp.js"
 import { processesWith } from "../support/processFixtures.js"
 
+const hasBwrap = (process.env.PATH ?? "").split(":").some((dir) => NodeFs.existsSync(NodePath.join(dir, "bwrap")))
 const FAKE_AGENT = NodePath.resolve(__dirname, "../support/fakeAgent.mjs")
 const REQUEST: LlmRequest = { system: "You evolve programs.", user: "Make VALUE larger." }
 const PROGRAM = "# outside\n# EVOLVE-BLOCK-START\nVALUE = 1\n# EVOLVE-BLOCK-END\nprint(VALUE)\n"
@@ -112,6 +115,17 @@ describe("provider agent (a command-line coding agent edits a scratch copy of th
       ).pipe(Layer.provide([NodeHttp.layer, LlmClientLive.featuresOff]))
       const failed = Either.flip(yield* propose().pipe(Effect.provide(bare))).pipe(Either.getOrThrow)
       expect(failed.message).toContain("no runner for coding agents")
+    }))
+
+  it.live.skipIf(!hasBwrap)("sandbox: bwrap: the agent edits its scratch copy and writes nowhere else", () =>
+    Effect.gen(function*() {
+      const target = NodePath.join(NodeOs.tmpdir(), `evolve-agent-escape-${process.pid}`)
+      const home = NodePath.join(NodeOs.homedir(), `.evolve-agent-escape-${process.pid}`)
+      for (const file of [target, home]) {
+        const reply = Either.getOrThrow(yield* propose().pipe(Effect.provide(agentLlm(["escape", file], { sandbox: "bwrap" }))))
+        expect(reply.text).toContain("VALUE = 2")
+        expect(NodeFs.existsSync(file)).toBe(false)
+      }
     }))
 
   it.live("the agent's environment: the allow-list and what llm.agent names, no other keys", () =>

@@ -14,6 +14,8 @@ cpSync(example("evaluator.mjs"), join(ws, "evaluator.mjs"))
 writeFileSync(join(outside, "secret.txt"), "TOP-SECRET-CONTENT\n")
 writeFileSync(join(outside, "template.md"), "{{current_program}}\n")
 symlinkSync(join(outside, "secret.txt"), join(ws, "innocent.mjs"))
+// A coding agent that is a file of the workspace (it edits nothing).
+writeFileSync(join(ws, "agent.sh"), "#!/bin/sh\ncat > /dev/null\n", { mode: 0o755 })
 const marker = join(outside, "pwned")
 
 const base = { program: "initial_program.mjs", evaluator: "evaluator.mjs" }
@@ -99,6 +101,35 @@ describe("runs created through the API", () => {
       /outside the workspace/
     )
     expect(existsSync(marker)).toBe(false)
+  })
+
+  it("run no coding agent (provider agent) that is not a file in the workspace, nor pass it the server's environment", async () => {
+    const agent = (command: ReadonlyArray<string>, extra: Record<string, unknown> = {}) => ({
+      ...base,
+      config: { max_evaluations: 1, llm: { provider: "agent", agent: { command, ...extra } } }
+    })
+    await refused(agent(["sh", "-c", `id > ${marker}`]), "llm.agent.command", /looked up on PATH/)
+    await refused(agent(["/bin/sh", "-c", `id > ${marker}`]), "llm.agent.command", /outside the workspace/)
+    await refused(
+      { ...base, config: { max_evaluations: 1, llm: { provider: "agent", models: [{ model: "m", agent: { command: ["../secret.txt"] } }] } } },
+      "llm.models.0.agent.command",
+      /outside the workspace/
+    )
+    // OpenEvolve's claude_code passes Claude's keys and runs `claude` from PATH: refused.
+    await refused(
+      { ...base, config_yaml: "max_iterations: 1\nllm:\n  provider: claude_code\n" },
+      "config.llm.agent.pass_env",
+      /cannot pass the server's environment to a coding agent/
+    )
+    await refused(
+      { ...base, config_yaml: "max_iterations: 1\nllm:\n  provider: claude_code\n  agent: { command: [claude, -p] }\n" },
+      "llm.agent.command",
+      /looked up on PATH/
+    )
+    await refused(agent(["agent.sh"], { pass_env: ["ANTHROPIC_API_KEY"] }), "config.llm.agent.pass_env", /cannot pass the server's environment/)
+    expect(existsSync(marker)).toBe(false)
+    const ok = await create(agent(["./agent.sh"], { env: { AGENT_MODE: "test" } }))
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201)
   })
 
   it("send API keys only from allowed variables to allowed base URLs, and never name the server's own variables", async () => {

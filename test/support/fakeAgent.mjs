@@ -13,6 +13,7 @@
 //   error    print a claude-style JSON result with is_error: true
 //   env      append a comment listing its environment's variable names to the program
 //   outside  change a line outside the EVOLVE-BLOCK region
+//   escape   try to write the file named by the second argument, then edit like improve
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -96,6 +97,14 @@ switch (mode) {
     break
   case "env":
     edit((text) => `${text.replace(/\n?$/, "\n")}# env: ${Object.keys(process.env).sort().join(",")}\n`)
+    break
+  case "escape":
+    try {
+      fs.writeFileSync(process.argv[3], "escaped\n")
+    } catch {
+      // A sandbox said no.
+    }
+    raise()
     break
   case "outside":
     edit((text) => text.replace("# outside", "# outside, changed"))

@@ -110,7 +110,9 @@ export const make = (
         const prompt = agentPrompt(request, layout)
         const promptFile = path.join(scratch, "prompt.md")
         if (agent.prompt === "file") yield* fs.writeFileString(promptFile, prompt)
-        const argv = commandLine(agent, { promptFile, program: layout.programPath })
+        const [bin, ...args] = commandLine(agent, { promptFile, program: layout.programPath })
+        // The agent runs in the scratch dir: a relative command path is the working directory's.
+        const argv = [bin!.includes("/") ? path.resolve(bin!) : bin!, ...args]
         const result = yield* runner.run({
           argv,
           cwd: layout.workDir,
