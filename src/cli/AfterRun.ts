@@ -2,7 +2,9 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { isPacked } from "../domain/ProgramTree.js"
 import type { RunSpec } from "../domain/RunConfig.js"
+import * as ProgramOutput from "./ProgramOutput.js"
 import type { RunSummary } from "../engine/RunActor.js"
 
 // What a finished run leaves where the user looks: the best program as a file (OpenEvolve's
@@ -16,6 +18,13 @@ export const writeBestProgram = (summary: RunSummary, spec: RunSpec) =>
     const path = yield* Path.Path
     const fs = yield* FileSystem.FileSystem
     const program = yield* (yield* CandidateStore).getProgram(summary.bestProgramId)
+    if (isPacked(program.code)) {
+      // A multi-file program: the directory best_program/ (what an earlier run left there is replaced).
+      const dir = path.join(path.dirname(database), "best_program")
+      yield* fs.remove(dir, { recursive: true }).pipe(Effect.ignore)
+      yield* ProgramOutput.writeProgram(dir, program.code)
+      return dir
+    }
     const file = path.join(path.dirname(database), `best_program${path.extname(spec.programPath)}`)
     yield* fs.writeFileString(file, program.code)
     return file

@@ -134,7 +134,7 @@ const best = Command.make(
   {
     runId: Args.text({ name: "run-id" }).pipe(Args.withDescription("run (default: the latest)"), Args.optional),
     db: dbFlag,
-    out: textFlag("out", "write the best program to this file instead of printing it", "FILE").pipe(Options.withAlias("o")),
+    out: textFlag("out", "write the best program to this file (a directory for a multi-file program) instead of printing it", "FILE").pipe(Options.withAlias("o")),
     pareto: Options.boolean("pareto").pipe(
       Options.withDescription("list the Pareto front over the run's population.objectives instead")
     )
@@ -163,6 +163,16 @@ const show = Command.make(
   ({ db, id }) => Effect.flatMap(handlers, (h) => h.show(db, id))
 ).pipe(Command.withDescription("show a program (metrics, error, patch, code) or a run (usage per model)"))
 
+const diff = Command.make(
+  "diff",
+  {
+    from: Args.text({ name: "from" }).pipe(Args.withDescription("a program id")),
+    to: Args.text({ name: "to" }).pipe(Args.withDescription("another program id")),
+    db: dbFlag
+  },
+  ({ db, from, to }) => Effect.flatMap(handlers, (h) => h.diff(db, from, to))
+).pipe(Command.withDescription("the diff between two programs, file by file for a multi-file program"))
+
 // `--debug` is handled in main.ts (taken out of argv before parsing); declared here for --help.
 const debugFlag = Options.boolean("debug").pipe(
   Options.withDescription("print spans and timings to stderr (OTEL_EXPORTER_OTLP_ENDPOINT exports them over OTLP)")
@@ -172,7 +182,7 @@ const debugFlag = Options.boolean("debug").pipe(
 export const evolve = <E, R>(serveHandler: ServeHandler<E, R>) =>
   Command.make("evolve", { debug: debugFlag }).pipe(
     Command.withDescription("asynchronous LLM-driven program evolution"),
-    Command.withSubcommands([run, resume, ls, programs, best, show, serve(serveHandler), worker, steer, prompts, answer, generate])
+    Command.withSubcommands([run, resume, ls, programs, best, show, diff, serve(serveHandler), worker, steer, prompts, answer, generate])
   )
 
 /** @effect/cli's built-in flags evolve does not offer. */

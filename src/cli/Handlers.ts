@@ -190,5 +190,7 @@ export const best = (db: Option.Option<string>, runId: Option.Option<string>, ou
 
 export const show = (db: Option.Option<string>, id: string) => withDatabase(db, Inspect.show(id))
 
+export const diff = (db: Option.Option<string>, from: string, to: string) => withDatabase(db, Inspect.diff(from, to))
+
 export const programs = (db: Option.Option<string>, runId: Option.Option<string>, options: Inspect.ProgramsOptions) =>
   withDatabase(db, Inspect.programs(runId, options))

@@ -1,4 +1,6 @@
-import * as FileSystem from "@effect/platform/FileSystem"
+import { isPacked, unpack } from "../domain/ProgramTree.js"
+import { treeDiff } from "../propose/TreeEdits.js"
+import * as ProgramOutput from "./ProgramOutput.js"
 import { Clock, Console, Effect, Option } from "effect"
 import type { RunOverview } from "../db/Records.js"
 import { CandidateStore } from "../db/CandidateStore.js"
@@ -128,11 +130,9 @@ export const best = (runId: Option.Option<string>, out: Option.Option<string>, p
     const [top] = yield* candidates.bestPrograms(run.value.id, 1)
     if (top === undefined) return yield* Console.error(`run ${run.value.id} has no scored program yet`)
     if (Option.isSome(out)) {
-      const fs = yield* FileSystem.FileSystem
-      yield* fs.writeFileString(out.value, top.code).pipe(
-        Effect.mapError((e) => new ConfigError({ message: `cannot write ${out.value}: ${e.message}` }))
-      )
-      return yield* Console.error(`wrote program ${top.id} (score ${fmt(top.score)}) to ${out.value}`)
+      yield* ProgramOutput.writeProgram(out.value, top.code)
+      const what = isPacked(top.code) ? `the ${unpack(top.code).length} files of program` : "program"
+      return yield* Console.error(`wrote ${what} ${top.id} (score ${fmt(top.score)}) to ${out.value}`)
     }
     yield* Console.error(`# program ${top.id} of run ${run.value.id}, score ${fmt(top.score)}`)
     yield* Console.log(top.code)
@@ -153,6 +153,16 @@ const describeProgram = (p: Program) =>
     ...(p.patch ? ["", "--- patch", p.patch] : []),
     ...(p.code ? ["", "--- code", p.code] : [])
   ].join("\n")
+
+/** `evolve diff <a> <b>`: a unified diff per changed file (the program as one file when it is not a tree). */
+export const diff = (from: string, to: string) =>
+  Effect.gen(function*() {
+    const candidates = yield* CandidateStore
+    const [a, b] = yield* candidates.getPrograms([from, to])
+    const text = treeDiff(a!.code, b!.code)
+    if (text === "") return yield* Console.error(`programs ${from} and ${to} have the same code`)
+    yield* Console.log(text)
+  })
 
 export const show = (id: string) =>
   Effect.gen(function*() {

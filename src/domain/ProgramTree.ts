@@ -70,6 +70,13 @@ export const pack = (files: ReadonlyArray<TreeFile>): string =>
     .map((f) => `${header(f.path)}\n${f.content === "" || f.content.endsWith("\n") ? f.content : `${f.content}\n`}`)
     .join("")
 
+/** A packed tree's files as a record by path. */
+export const filesRecord = (code: string): Record<string, string> => Object.fromEntries(unpack(code).map((f) => [f.path, f.content]))
+
+/** The packed text of files given as a record by path. */
+export const packRecord = (files: Readonly<Record<string, string>>): string =>
+  pack(Object.entries(files).map(([path, content]) => ({ path, content })))
+
 /** Checks a tree's paths and contents: a reason per bad file (empty when all are fine). */
 export const treeProblems = (files: ReadonlyArray<TreeFile>): Array<string> => {
   const problems: Array<string> = []

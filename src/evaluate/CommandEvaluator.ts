@@ -6,6 +6,7 @@ import { Clock, Deferred, Duration, Effect, Layer, Stream } from "effect"
 import { tmpdir } from "node:os"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
+import * as ProgramTree from "../domain/ProgramTree.js"
 import * as Bubblewrap from "./Bubblewrap.js"
 import * as CandidateTempDirs from "./CandidateTempDirs.js"
 import { runToEnd } from "./CommandProcess.js"
@@ -17,6 +18,7 @@ import * as FindExecutable from "./FindExecutable.js"
 import * as PidNamespace from "./PidNamespace.js"
 import * as ProcessTree from "./ProcessTree.js"
 import * as ResourceLimits from "./ResourceLimits.js"
+import * as TreeMaterializer from "./TreeMaterializer.js"
 
 /** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
 export const passedEnv: ReadonlyArray<string> = EvaluatorEnv.passedEnv
@@ -32,6 +34,9 @@ export const passedEnv: ReadonlyArray<string> = EvaluatorEnv.passedEnv
  * evaluation or evolve, and it cannot see or signal evolve. Otherwise (with a one-time warning)
  * escaped processes are hunted through the process tree and a /proc environment sweep.
  */
+/** Numbers the blob caches of the command evaluators of this process. */
+let blobCaches = 0
+
 export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
@@ -59,6 +64,10 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
     if (swept.length > 0) {
       yield* Effect.logInfo(`removed ${swept.length} candidate temp dir(s) left in ${tempRoot} by evolve processes that died`)
     }
+    // Multi-file candidates are made of hard links into this cache (TreeMaterializer.ts), created at the first one.
+    const blobDir = path.join(tempRoot, `${CandidateTempDirs.tempDirPrefix(namespaceId, "blobs")}${++blobCaches}`)
+    yield* Effect.addFinalizer(() => Effect.ignore(fs.remove(blobDir, { recursive: true })))
+    const trees = yield* TreeMaterializer.make(blobDir)
     // A missing evaluator is reported by the spawn itself ("could not start"), not by a shell.
     const binFound = bin.includes("/")
       ? yield* fs.exists(path.resolve(cwd, bin)).pipe(Effect.orElseSucceed(() => false))
@@ -127,9 +136,11 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
     const evaluateScoped = (request: EvaluationRequest) =>
       Effect.gen(function*() {
         const dir = yield* tempDir(request.programId)
-        const programPath = path.join(dir, `program${request.extension}`)
+        // A multi-file candidate is a directory, and its path is what the evaluator gets.
+        const isTree = ProgramTree.isPacked(request.code)
+        const programPath = path.join(dir, isTree ? "program" : `program${request.extension}`)
         const resultsDir = path.join(dir, "results")
-        yield* fs.writeFileString(programPath, request.code)
+        yield* isTree ? trees.materialize(request.code, programPath) : fs.writeFileString(programPath, request.code)
         yield* fs.makeDirectory(resultsDir)
         const namespace = yield* Deferred.await(probe)
         const [first, ...rest] = argvFor(dir, programPath, namespace)

@@ -10,6 +10,7 @@
  * Effect is "evaluator_error", a call past `timeoutMs` is "timeout" (the Effect is interrupted
  * and an async function's `signal` aborted), so `evaluate` never fails, as the engine requires.
  */
+import * as ProgramTree from "../domain/ProgramTree.js"
 import { Cause, Clock, Duration, Effect, Layer, Option } from "effect"
 import type { EvaluationOutcome, FailureKind, Metrics } from "../domain/Program.js"
 import { type EvaluationRequest, Evaluator } from "./Evaluator.js"
@@ -25,6 +26,8 @@ export interface EvaluateContext {
   readonly extension: string
   /** Aborted when the evaluation times out or the run stops it. */
   readonly signal: AbortSignal
+  /** A multi-file program: its files by path (the code is then their packed text). */
+  readonly files?: Readonly<Record<string, string>> | undefined
 }
 
 export interface FunctionEvaluatorOptions {
@@ -160,7 +163,12 @@ export const fromPromise = (
 ) =>
 (request: EvaluationRequest): Effect.Effect<MetricsLike, unknown> =>
   Effect.tryPromise({
-    try: async (signal) => evaluate(request.code, { programId: request.programId, extension: request.extension, signal }),
+    try: async (signal) => evaluate(request.code, {
+      programId: request.programId,
+      extension: request.extension,
+      signal,
+      ...(ProgramTree.isPacked(request.code) ? { files: ProgramTree.filesRecord(request.code) } : {})
+    }),
     catch: (error) => error
   })
 

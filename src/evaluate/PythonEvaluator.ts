@@ -28,6 +28,7 @@ import * as Path from "@effect/platform/Path"
 import { Clock, Effect, Layer, Ref } from "effect"
 import { ConfigError } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
+import * as ProgramTree from "../domain/ProgramTree.js"
 import * as Bubblewrap from "./Bubblewrap.js"
 import * as CommandVerdict from "./CommandVerdict.js"
 import { type EvaluationRequest, Evaluator, type PythonEvaluatorOptions } from "./Evaluator.js"
@@ -42,6 +43,7 @@ import type * as PythonWorker from "./PythonWorker.js"
 import { pythonStandIns } from "./PythonStandIns.js"
 import { pythonWorkerEntry, pythonWorkerFiles } from "./PythonWorkerFiles.js"
 import * as ResourceLimits from "./ResourceLimits.js"
+import * as TreeMaterializer from "./TreeMaterializer.js"
 
 /**
  * Without bubblewrap, each worker runs in a private pid namespace when the machine allows it
@@ -86,6 +88,10 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       )).pipe(Effect.map((dir) => path.resolve(dir)), Effect.mapError(setupError("cannot create a temp dir")))
     yield* Effect.addFinalizer(() =>
       options.keepArtifacts ? Effect.void : Effect.ignore(fs.remove(candidatesRoot, { recursive: true }))
+    )
+
+    const trees = yield* TreeMaterializer.make(path.join(candidatesRoot, ".blobs")).pipe(
+      Effect.mapError(setupError("cannot create a temp dir"))
     )
 
     const configured = yield* ConfiguredEnv.fromProcess(options.env ?? ConfiguredEnv.none)
@@ -193,16 +199,27 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
       Effect.gen(function*() {
         const job = ++jobs
         const dir = candidateDir(request.programId, job)
+        // A multi-file candidate: its tree is made here (hard links into the cache) and moved into its dir by the worker.
+        const tree = ProgramTree.isPacked(request.code) ? `${dir}.tree` : undefined
+        if (tree !== undefined) {
+          const made = yield* Effect.either(trees.materialize(request.code, tree))
+          if (made._tag === "Left") {
+            yield* Effect.ignore(fs.remove(tree, { recursive: true }))
+            return PythonVerdict.failed("evaluator_error", `cannot write the candidate's files: ${made.left.message}`)
+          }
+        }
         const outcome = yield* pool.run({
           id: `${request.programId}#${job}`,
           dir,
-          program: `program${request.extension}`,
-          code: request.code,
+          program: tree !== undefined ? "program" : `program${request.extension}`,
+          ...(tree !== undefined ? { tree } : {}),
+          code: tree !== undefined ? "" : request.code,
           collect,
           cleanup: !options.keepArtifacts
         })
         // The worker removes the dir after a normal end; not when it died or was replaced.
         if (outcome._tag !== "Done" && !options.keepArtifacts) yield* Effect.ignore(fs.remove(dir, { recursive: true }))
+        if (tree !== undefined) yield* Effect.ignore(fs.remove(tree, { recursive: true }))
         if (command) return yield* commandVerdict(outcome)
         const { averaged, ...verdict } = verdictOf(outcome)
         if (averaged !== undefined) yield* warnAverage(averaged)

@@ -35,6 +35,8 @@ export interface PoolJob {
   readonly dir: string
   readonly program: string
   readonly code: string
+  /** A multi-file candidate: this directory's files are linked to `dir/program` instead of writing `code`. */
+  readonly tree?: string | undefined
   /** Files of `dir/results` whose text comes back in `done.files`. */
   readonly collect: ReadonlyArray<string>
   readonly cleanup: boolean
@@ -126,6 +128,7 @@ export const make = (options: PoolOptions) =>
           dir: job.dir,
           program: job.program,
           code: job.code,
+          ...(job.tree !== undefined ? { tree: job.tree } : {}),
           collect: job.collect,
           cleanup: job.cleanup
         })

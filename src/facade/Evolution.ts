@@ -30,6 +30,8 @@ export interface EvolveResult {
   /** The best program's id; null when nothing scored (then `code` is the initial program). */
   readonly programId: string | null
   readonly code: string
+  /** A multi-file program: its files by path (`code` is then their packed text). */
+  readonly files?: Readonly<Record<string, string>> | undefined
   readonly metrics: Metrics | null
   readonly score: number | null
   /** Why the returned program has no score (the initial program failed and nothing scored). */

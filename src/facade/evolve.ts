@@ -9,6 +9,7 @@
  * unevolved; `EVOLVE_ITERATIONS`, `EVOLVE_PARALLEL` and the other `EVOLVE_*` variables of the
  * CLI override the call's values.
  */
+import * as ProgramTree from "../domain/ProgramTree.js"
 import { Cause, Config, ConfigProvider, Effect, Exit, identity, Layer, ManagedRuntime, Option, type Redacted } from "effect"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { loadRunConfig } from "../config/ConfigLoader.js"
@@ -47,6 +48,10 @@ export interface EvolveOptions {
   readonly program: string | {
     readonly code: string
     readonly extension?: string | undefined
+    readonly language?: string | undefined
+  } | {
+    /** A program of several files, by relative path; the evaluation function gets them as `context.files`. */
+    readonly files: Readonly<Record<string, string>>
     readonly language?: string | undefined
   }
   /** Scores a candidate: returns metrics (`combined_score`, else `score`, is the fitness) or a bare score. */
@@ -137,6 +142,18 @@ const evaluatorOptions = (config: RunConfig): FunctionEvaluator.FunctionEvaluato
 })
 
 /** `EVOLVE=0`: evaluate the program once and return it as it is. */
+/** The program option as code (a multi-file program packed, its paths checked), extension and language. */
+const programOf = (program: EvolveOptions["program"]) => {
+  if (typeof program === "string") return Effect.succeed({ code: program, extension: undefined, language: undefined })
+  if (!("files" in program)) return Effect.succeed(program)
+  const files = Object.entries(program.files).map(([path, content]) => ({ path, content }))
+  const problems = ProgramTree.treeProblems(files)
+  if (files.length === 0) problems.push("no files")
+  return problems.length > 0
+    ? Effect.fail(new ConfigError({ path: "program.files", message: problems.join("; ") }))
+    : Effect.succeed({ code: ProgramTree.pack(files), extension: undefined, language: program.language })
+}
+
 const unevolved = (code: string, extension: string, options: EvolveOptions, config: RunConfig) =>
   Effect.gen(function*() {
     const evaluator = yield* FunctionEvaluator.make(FunctionEvaluator.fromPromise(options.evaluate), evaluatorOptions(config))
@@ -165,7 +182,7 @@ export const evolveEffect = (
     // from `options.env` when given, else from the environment.
     const env = yield* Overrides.environment
     const disabled = yield* Config.option(Config.string("EVOLVE")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-    const program = typeof options.program === "string" ? { code: options.program } : options.program
+    const program = yield* programOf(options.program)
     const kind = programKind({
       extension: program.extension ?? options.extension,
       language: program.language ?? options.language
@@ -204,6 +221,7 @@ export const evolveEffect = (
       }).pipe(Effect.provide(Layer.merge(services, RunLimits.unlimited)))
     }).pipe(Effect.provide(ProgramDatabase.layer(dbPath)))
   }).pipe(
+    Effect.map((result) => (ProgramTree.isPacked(result.code) ? { ...result, files: ProgramTree.filesRecord(result.code) } : result)),
     Effect.provide(NodeFileSystem.layer),
     options.env === undefined ? identity : Effect.withConfigProvider(ConfigProvider.fromMap(definedEntries(options.env))),
     Effect.withSpan("evolve")

@@ -1,4 +1,5 @@
 /** The API's views of runs and programs, assembled from the RunManager and the stores. */
+import { isPacked, unpack } from "../domain/ProgramTree.js"
 import { createTwoFilesPatch } from "diff"
 import { basename } from "node:path"
 import { Effect, Option } from "effect"
@@ -76,8 +77,26 @@ export const runDetail = (info: ManagerRunInfo) =>
   })
 
 /** Unified diff `from` → `to`, both sides named after the program file (a/NAME, b/NAME), so viewers show one file, not a rename. */
-export const unifiedDiff = (from: Program, to: Program, fileName: string): string =>
-  createTwoFilesPatch(`a/${fileName}`, `b/${fileName}`, from.code, to.code, undefined, undefined, { context: 3, timeout: 2000 }) ?? ""
+export const unifiedDiff = (from: Program, to: Program, fileName: string): string => {
+  if (!isPacked(from.code) && !isPacked(to.code)) {
+    return createTwoFilesPatch(`a/${fileName}`, `b/${fileName}`, from.code, to.code, undefined, undefined, { context: 3, timeout: 2000 }) ?? ""
+  }
+  // A multi-file program: one patch per changed file (diff2html shows each as a file).
+  const files = (code: string) => new Map(isPacked(code) ? unpack(code).map((f) => [f.path, f.content]) : [[fileName, code]])
+  const a = files(from.code)
+  const b = files(to.code)
+  return [...new Set([...a.keys(), ...b.keys()])].sort().flatMap((path) => {
+    const x = a.get(path)
+    const y = b.get(path)
+    if (x === y) return []
+    return [
+      createTwoFilesPatch(x === undefined ? "/dev/null" : `a/${path}`, y === undefined ? "/dev/null" : `b/${path}`, x ?? "", y ?? "", undefined, undefined, {
+        context: 3,
+        timeout: 2000
+      }) ?? ""
+    ]
+  }).join("")
+}
 
 /** The run's program file name and language (for diffs, downloads and highlighting). */
 export const fileOf = (runId: string) =>

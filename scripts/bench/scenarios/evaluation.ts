@@ -19,6 +19,7 @@ import { makePythonWorkspace, makeWorkspace, type Workspace } from "../fixtures.
 import { plainCommandEvaluation } from "../plainCommand.js"
 import { atMost, figure, log, runScenario } from "../protocol.js"
 import { timeCommand } from "../spawnTimer.js"
+import { timeMaterialize } from "../treeMaterialize.js"
 import { distribution, median, round } from "../stats.js"
 
 const common = { timeoutMs: 30_000, killGraceMs: 2_000, outputCapBytes: 1 << 20, primaryMetric: "combined_score", keepArtifacts: false }
@@ -86,6 +87,10 @@ runScenario(async ({ quick }) => {
     log(`  warm pool ${round(median(pool.wall), 2)} ms`)
     log(`evaluation: cold python3 -c 'import numpy' × ${quick ? 2 : 10}`)
     const numpy = await coldNumpy(quick ? 2 : 10, shell.dir)
+    log(`evaluation: ${runs * 4} × materialise a 50-file candidate tree (hard links, then copies)`)
+    const linked = await timeMaterialize("link", runs * 4)
+    const copied = await timeMaterialize("copy", runs * 4)
+    log(`  links ${round(median(linked), 2)} ms, copies ${round(median(copied), 2)} ms`)
     return {
       scenario: "evaluation",
       title: "Evaluation overhead",
@@ -119,6 +124,18 @@ runScenario(async ({ quick }) => {
           "ms",
           undefined,
           numpy === undefined ? "python3 with numpy not installed" : undefined
+        ),
+        figure(
+          "evaluation.treeLinks",
+          "multi-file candidate: materialise a 50-file tree from the cache, hard links (median)",
+          round(median(linked), 2),
+          "ms"
+        ),
+        figure(
+          "evaluation.treeCopies",
+          "multi-file candidate: the same with copies (as root) (median)",
+          round(median(copied), 2),
+          "ms"
         )
       ],
       details: {
@@ -126,6 +143,8 @@ runScenario(async ({ quick }) => {
         commandEvaluatorMs: distribution(command.wall.map((t) => round(t, 2))),
         plainNodeMs: distribution(plain.wall.map((t) => round(t, 2))),
         warmPoolMs: distribution(pool.wall.map((t) => round(t, 2))),
+        treeLinksMs: distribution(linked.map((t) => round(t, 2))),
+        treeCopiesMs: distribution(copied.map((t) => round(t, 2))),
         coldNumpyMs: numpy === undefined ? null : distribution(numpy.map((t) => round(t, 1)))
       }
     }

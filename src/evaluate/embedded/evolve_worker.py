@@ -8,8 +8,9 @@ protocol fd. With `prefork` the child is forked ahead of time, after the previou
 and waits for its job on a pipe: the fork is off the candidate's path.
 
 Protocol (one JSON object per line):
-  evolve -> worker (stdin):  {"type": "job", "id", "dir", "program", "code", "collect", "cleanup"}
-    The worker creates dir/ and dir/results/, writes the code to dir/<program>, and after the
+  evolve -> worker (stdin):  {"type": "job", "id", "dir", "program", "code", "collect", "cleanup"[, "tree"]}
+    The worker creates dir/ and dir/results/, writes the code to dir/<program> (or, with "tree",
+    links the files of that directory made by evolve to dir/<program>/), and after the
     run sends back the text of the `collect` files of dir/results/ (capped), then removes dir/
     when `cleanup` is set: evolve does no per-candidate file work.
   worker -> evolve:          {"type": "ready", "pid", "python"}

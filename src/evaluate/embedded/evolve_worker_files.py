@@ -107,6 +107,14 @@ def remove(job):
         shutil.rmtree(job["dir"], ignore_errors=True)
 
 
+def _link_or_copy(src, dst):
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+        os.chmod(dst, 0o644)
+
+
 def prepare(job):
     job["results_dir"] = os.path.join(job["dir"], "results")
     job["program_path"] = os.path.join(job["dir"], job["program"])
@@ -115,6 +123,10 @@ def prepare(job):
         shutil.rmtree(job["dir"], ignore_errors=True)
     os.mkdir(job["dir"])
     os.mkdir(job["results_dir"])
+    if job.get("tree"):
+        # A multi-file candidate, made by evolve: linked (a retry finds it again), copied across devices.
+        shutil.copytree(job["tree"], job["program_path"], symlinks=True, copy_function=_link_or_copy)
+        return
     fd = os.open(job["program_path"], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(job["code"])
