@@ -8,8 +8,13 @@
  * - the evaluations needed to get within the tolerance of the optimum (median over the seeds
  *   that got there, and how many did).
  *
- *   node dist/scripts/search-bench/index.js [--evals 100] [--seeds 1,2,3] [--parallel 2]
- *     [--only point_spread] [--strategies hill_climb,islands_map_elites] [--out results.json]
+ *   node dist/scripts/search-bench/index.js [--evals 100] [--seeds 1,...,10] [--parallel 2]
+ *     [--only point_spread] [--strategies hill_climb,islands_map_elites] [--adaptive on,off] [--out results.json]
+ *
+ * Adaptive search (issue 17) runs on and off (`--adaptive`), on every problem; `deceptive` is a
+ * problem built to trap a fixed strategy (a local optimum the offline model cannot leave by
+ * small steps, scripts/search-bench/deceptive/): the report compares the evaluations to reach
+ * its optimum, and the median best score on the other problems, with adaptive search on vs off.
  *
  * Strategies: hill_climb, mix, islands_map_elites (the default set), beam, power_law,
  * fitness_weighted, islands (no grid), islands_map_elites_greedy (exploitation 0.9, alpha 2).
@@ -58,6 +63,17 @@ const examplesDir = (() => {
   return resolve("examples")
 })()
 
+/** This script's own problems (scripts/search-bench/deceptive/), found like the examples. */
+const deceptiveDir = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    const here = join(dir, "scripts", "search-bench", "deceptive")
+    if (existsSync(join(here, "evaluator.mjs"))) return here
+    dir = resolve(dir, "..")
+  }
+  return resolve("scripts", "search-bench", "deceptive")
+})()
+
 const problems: ReadonlyArray<Problem> = [
   {
     name: "point_spread",
@@ -82,6 +98,18 @@ const problems: ReadonlyArray<Problem> = [
     tolerance: 0.05,
     features: [{ name: "success_rate", bins: 5 }, { name: "edit_distance", bins: 6 }],
     requiredSymbols: ["search"]
+  },
+  {
+    name: "deceptive",
+    program: join(deceptiveDir, "initial_program.mjs"),
+    evaluator: join(deceptiveDir, "evaluator.mjs"),
+    language: "javascript",
+    goal: "Choose the design's scale and shape to maximise the score.",
+    // The global peak of the evaluator's two-peak landscape.
+    optimum: 1,
+    tolerance: 0.05,
+    features: [{ name: "local", bins: 5 }, { name: "edit_distance", bins: 6 }],
+    requiredSymbols: ["design"]
   }
 ]
 
@@ -125,7 +153,8 @@ const arg = (name: string): string | undefined => {
 const list = (s: string | undefined) => (s === undefined ? undefined : s.split(",").map((x) => x.trim()).filter((x) => x !== ""))
 
 const evals = Number(arg("evals") ?? process.env["EVOLVE_SEARCH_BENCH_EVALS"] ?? 100)
-const seeds = (list(arg("seeds")) ?? ["1", "2", "3"]).map(Number)
+const seeds = (list(arg("seeds")) ?? ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]).map(Number)
+const adaptiveModes = (list(arg("adaptive")) ?? ["on", "off"]).map((m) => m === "on")
 const parallel = Number(arg("parallel") ?? 2)
 const only = list(arg("only"))
 const onlyStrategies = list(arg("strategies"))
@@ -137,6 +166,7 @@ const checkpoints = [10, 25, 50, 100, 150, 200, 300].filter((k) => k <= evals)
 interface RunResult {
   readonly problem: string
   readonly strategy: string
+  readonly adaptive: boolean
   readonly seed: number
   /** Best score after each evaluation (index k − 1: after k evaluations). */
   readonly curve: ReadonlyArray<number>
@@ -146,7 +176,7 @@ interface RunResult {
   readonly seconds: number
 }
 
-const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: string) =>
+const runOne = (problem: Problem, strategy: Strategy, adaptive: boolean, seed: number, dbFile: string) =>
   Effect.gen(function*() {
     const input: RunConfigInput = {
       goal: problem.goal,
@@ -158,7 +188,7 @@ const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: stri
       evaluator: { command: [process.execPath, problem.evaluator], timeout_seconds: 20 },
       llm: { provider: "offline" },
       population: strategy.population(problem),
-      search: { required_symbols: [...problem.requiredSymbols] },
+      search: { required_symbols: [...problem.requiredSymbols], adaptive },
       max_consecutive_proposal_failures: 1000
     }
     const config = Schema.decodeUnknownSync(RunConfig)(input)
@@ -182,6 +212,7 @@ const runOne = (problem: Problem, strategy: Strategy, seed: number, dbFile: stri
     return {
       problem: problem.name,
       strategy: strategy.name,
+      adaptive,
       seed,
       curve,
       reachedAt: reached >= 0 ? reached + 1 : null,
@@ -215,19 +246,57 @@ const report = (results: ReadonlyArray<RunResult>) => {
       `|---|${checkpoints.map(() => "---").join("|")}|---|---|---|---|`
     )
     for (const strategy of strategies) {
-      const rs = mine.filter((r) => r.strategy === strategy.name)
-      if (rs.length === 0) continue
-      const at = (k: number) => median(rs.map((r) => r.curve[Math.min(k, r.curve.length) - 1] ?? Number.NaN))
-      const reached = rs.filter((r) => r.reachedAt !== null)
-      const fails = mean(rs.map((r) => (r.failures["patch"] ?? 0) + (r.failures["invalid"] ?? 0) + (r.failures["duplicate"] ?? 0)))
+      for (const adaptive of adaptiveModes) {
+        const rs = mine.filter((r) => r.strategy === strategy.name && r.adaptive === adaptive)
+        if (rs.length === 0) continue
+        const at = (k: number) => median(rs.map((r) => r.curve[Math.min(k, r.curve.length) - 1] ?? Number.NaN))
+        const reached = rs.filter((r) => r.reachedAt !== null)
+        const fails = mean(rs.map((r) => (r.failures["patch"] ?? 0) + (r.failures["invalid"] ?? 0) + (r.failures["duplicate"] ?? 0)))
+        lines.push(
+          `| ${strategy.name} (adaptive ${adaptive ? "on" : "off"}) | ${checkpoints.map((k) => fmt(at(k))).join(" | ")} | ${fmt(mean(rs.map((r) => r.best)))} | ${reached.length}/${rs.length} | ${
+            reached.length > 0 ? String(median(reached.map((r) => r.reachedAt!))) : "—"
+          } | ${fmt(fails, 1)} |`
+        )
+      }
+    }
+  }
+  lines.push(...adaptiveComparison(results))
+  return lines.join("\n")
+}
+
+/**
+ * Adaptive search on vs off, per problem and strategy: evaluations to reach the target (a seed
+ * that never reached it counts as evals + 1, so the median says how many seeds got there fast),
+ * and the median final best score with its relative change.
+ */
+const adaptiveComparison = (results: ReadonlyArray<RunResult>) => {
+  if (adaptiveModes.length < 2) return []
+  const lines = [
+    "",
+    "## Adaptive search on vs off",
+    "",
+    "| problem | strategy | reached on / off | evals to target, median on / off (never = " + (evals + 1) + ") | median best on / off | change |",
+    "|---|---|---|---|---|---|"
+  ]
+  for (const problem of problems) {
+    for (const strategy of strategies) {
+      const of = (adaptive: boolean) => results.filter((r) => r.problem === problem.name && r.strategy === strategy.name && r.adaptive === adaptive)
+      const on = of(true)
+      const off = of(false)
+      if (on.length === 0 || off.length === 0) continue
+      const toTarget = (rs: ReadonlyArray<RunResult>) => median(rs.map((r) => r.reachedAt ?? evals + 1))
+      const reached = (rs: ReadonlyArray<RunResult>) => rs.filter((r) => r.reachedAt !== null).length
+      const bestOn = median(on.map((r) => r.best))
+      const bestOff = median(off.map((r) => r.best))
+      const change = bestOff !== 0 ? (bestOn - bestOff) / Math.abs(bestOff) : Number.NaN
       lines.push(
-        `| ${strategy.name} | ${checkpoints.map((k) => fmt(at(k))).join(" | ")} | ${fmt(mean(rs.map((r) => r.best)))} | ${reached.length}/${rs.length} | ${
-          reached.length > 0 ? String(median(reached.map((r) => r.reachedAt!))) : "—"
-        } | ${fmt(fails, 1)} |`
+        `| ${problem.name} | ${strategy.name} | ${reached(on)}/${on.length} / ${reached(off)}/${off.length} | ${toTarget(on)} / ${toTarget(off)} | ${fmt(bestOn)} / ${fmt(bestOff)} | ${
+          Number.isFinite(change) ? `${(change * 100).toFixed(1)}%` : "—"
+        } |`
       )
     }
   }
-  return lines.join("\n")
+  return lines
 }
 
 // ---- main --------------------------------------------------------------------------------------
@@ -236,7 +305,7 @@ const main = Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "evolve-search-bench-"))
   const jobs = problems.filter((p) => only === undefined || only.includes(p.name)).flatMap((problem) =>
     strategies.filter((s) => (onlyStrategies === undefined ? s.default : onlyStrategies.includes(s.name))).flatMap((strategy) =>
-      seeds.map((seed) => ({ problem, strategy, seed }))
+      adaptiveModes.flatMap((adaptive) => seeds.map((seed) => ({ problem, strategy, adaptive, seed })))
     )
   )
   console.log(`search bench: ${jobs.length} runs of ${evals} evaluations (offline provider, P=1 W=1, ${parallel} at a time)`)
@@ -245,11 +314,11 @@ const main = Effect.gen(function*() {
     const results = yield* Effect.forEach(
       jobs,
       (job, i) =>
-        runOne(job.problem, job.strategy, job.seed, join(dir, `run${i}.db`)).pipe(
+        runOne(job.problem, job.strategy, job.adaptive, job.seed, join(dir, `run${i}.db`)).pipe(
           Effect.tap((r) =>
             Effect.sync(() =>
               console.log(
-                `  ${r.problem} ${r.strategy} seed=${r.seed}: best ${fmt(r.best)}${
+                `  ${r.problem} ${r.strategy} adaptive=${r.adaptive ? "on" : "off"} seed=${r.seed}: best ${fmt(r.best)}${
                   r.reachedAt !== null ? `, target at ${r.reachedAt}` : ""
                 } (${r.seconds.toFixed(1)} s)`
               )
@@ -261,7 +330,7 @@ const main = Effect.gen(function*() {
     const text = report(results)
     console.log(text)
     console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`)
-    if (out !== undefined) writeFileSync(out, JSON.stringify({ evals, seeds, results }, null, 2))
+    if (out !== undefined) writeFileSync(out, JSON.stringify({ evals, seeds, adaptive: adaptiveModes, results }, null, 2))
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -5,7 +5,9 @@
  *   instead of diffs; more with each further window) and receives the best island's best
  *   program; an island that improves goes back to normal;
  * - when every island has stalled, the next proposal is a paradigm shift: its prompt sums up
- *   the approaches tried and asks for a fundamentally different one;
+ *   the approaches tried and asks for a fundamentally different one; its program then is the
+ *   parent of the next NURTURE proposals (a new approach starts low and needs refining before
+ *   it can compete), and of NURTURE more after each child that improves on it;
  * - every `search.meta_note_every` evaluations a background LLM call writes a meta-note (what
  *   raised the best score, what kept failing) that later prompts carry;
  * - each decision is stored (search_decisions) and published as a `SearchAdapted` event with
@@ -50,21 +52,38 @@ export interface ProposalAdaptive {
   readonly temperature?: number | undefined
 }
 
+export interface ParentFilter {
+  readonly pinned: ReadonlyArray<string>
+  readonly banned: ReadonlySet<string>
+}
+
 export interface Adaptive {
   /** Probability of a uniform parent pick on `island` (0: the strategy as configured). */
   readonly explore: (island: number) => number
+  /** The parents of the next proposal: a paradigm shift's lineage while it is refined (a person's pins win). */
+  readonly parents: (filter: ParentFilter) => ParentFilter
+  /** A paradigm shift's proposal became this candidate. */
+  readonly shiftCandidate: (id: ProgramId) => void
   /** The adaptive part of the next proposal (a paradigm shift when one is due). */
   readonly forProposal: (sample: Sample | undefined, state: RunState.RunState) => Effect.Effect<ProposalAdaptive>
   /** A committed evaluation (`state`: the run's state after it). */
   readonly evaluated: (program: Program, outcome: EvaluationOutcome, state: RunState.RunState) => Effect.Effect<void, DatabaseError>
 }
 
-export const off: Adaptive = { explore: () => 0, forProposal: () => Effect.succeed({}), evaluated: () => Effect.void }
+export const off: Adaptive = {
+  explore: () => 0,
+  parents: (filter) => filter,
+  shiftCandidate: () => undefined,
+  forProposal: () => Effect.succeed({}),
+  evaluated: () => Effect.void
+}
 
 /** Probability of a uniform parent by exploration level. */
 const EXPLORE = [0, 0.3, 0.55, 0.8]
 /** Improvements remembered for the meta-notes. */
 const IMPROVEMENTS = 5
+/** Proposals that refine a paradigm shift's program (and again after each improvement of its lineage). */
+export const NURTURE = 4
 
 const fmt = (x: number | undefined) => (x === undefined ? "none" : String(Number(x.toPrecision(6))))
 
@@ -84,6 +103,8 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
     let shiftDue: string | undefined
     let noteBusy = false
     const improvements: Array<{ readonly id: ProgramId; readonly score: number; readonly island: number }> = []
+    const shiftCandidates = new Set<string>()
+    let nurture: { readonly id: ProgramId; readonly score: number; left: number } | undefined
 
     const decide = (kind: SearchDecisionKind, island: number | null, reason: string, evaluations: number, text?: string) =>
       Effect.gen(function*() {
@@ -191,6 +212,15 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
     return {
       explore: (island) => EXPLORE[Stall.levelOf(stall, island)] ?? 0,
 
+      parents: (filter) => {
+        if (nurture === undefined || filter.pinned.length > 0 || filter.banned.has(nurture.id)) return filter
+        const id = nurture.id
+        if (--nurture.left <= 0) nurture = undefined
+        return { pinned: [id], banned: filter.banned }
+      },
+
+      shiftCandidate: (id) => void shiftCandidates.add(id),
+
       forProposal: (sample, state) =>
         Effect.gen(function*() {
           const notes = note === "" ? undefined : note
@@ -211,6 +241,17 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
           if (score !== undefined && program.parentId !== null && state.best?.id === program.id) {
             improvements.push({ id: program.id, score, island: program.island })
             if (improvements.length > IMPROVEMENTS) improvements.shift()
+          }
+          if (shiftCandidates.delete(program.id) && score !== undefined) {
+            nurture = { id: program.id, score, left: NURTURE }
+            yield* decide(
+              "exploration_changed",
+              program.island,
+              `the paradigm shift's program ${program.id} scored ${fmt(score)}: it is the parent of the next ${NURTURE} proposals, to refine the new approach`,
+              state.evaluations
+            )
+          } else if (score !== undefined && nurture !== undefined && program.parentId === nurture.id && score > nurture.score) {
+            nurture = { id: program.id, score, left: NURTURE }
           }
           if (program.parentId === null) {
             // The initial program is every island's first member.

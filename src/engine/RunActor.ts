@@ -129,20 +129,19 @@ export const start = (options: StartOptions) =>
         // evaluation and the proposal's number, so its random choices do not depend on how
         // fibers interleave (failed proposals are retried under a new number).
         const random = Random.make(`${config.seed}:${sessionStart}:${state.proposalNumber}`)
-        const sample = yield* population.sampleSteered(Steer.parentFilter(state), adaptive.explore).pipe(Effect.withRandom(random))
+        const sample = yield* population.sampleSteered(adaptive.parents(Steer.parentFilter(state)), adaptive.explore).pipe(Effect.withRandom(random))
         const islandTop = novelty && sample !== undefined
           ? population.islandTop(sample.island, config.search.novelty!.compare_with).map((m) => m.id)
           : []
-        const task = {
-          sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd, guidance: guidanceText(state.steering),
-          ...(yield* adaptive.forProposal(sample, state))
-        }
+        const adapted = yield* adaptive.forProposal(sample, state)
+        const shift = adapted.adaptive?.shift !== undefined
+        const task = { sample, random, islandTop, recentFailures: state.recentFailures, reservedUsd, guidance: guidanceText(state.steering), ...adapted }
         state = RunState.proposalStarted(state, reservedUsd)
         yield* FiberSet.run(
           proposals,
           work("proposals", (markActive) =>
             shared.llm.withPermit(Effect.zipRight(markActive, propose(context, task))).pipe(
-              Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, active: true }))
+              Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, active: true, shift }))
             ))
         )
       })
@@ -215,6 +214,7 @@ export const start = (options: StartOptions) =>
           return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
         case "Proposed":
           state = RunState.activity(state, "proposals", message.active ? -1 : 0)
+          if (message.shift === true && message.outcome._tag === "Candidate") adaptive.shiftCandidate(message.outcome.program.id)
           return Effect.map(Outcomes.proposed(outcomes, state, message.outcome, message.reservedUsd), (next) => void (state = next))
         case "Evaluated":
           state = RunState.activity(state, "evaluations", message.active ? -1 : 0)

@@ -10,7 +10,14 @@ import type * as RunState from "./RunState.js"
 
 export type Message =
   | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
-  | { readonly _tag: "Proposed"; readonly outcome: ProposalOutcome; readonly reservedUsd: number; readonly active: boolean }
+  | {
+    readonly _tag: "Proposed"
+    readonly outcome: ProposalOutcome
+    readonly reservedUsd: number
+    readonly active: boolean
+    /** The proposal was a paradigm shift (adaptive search). */
+    readonly shift?: boolean | undefined
+  }
   | {
     readonly _tag: "Evaluated"
     readonly program: Program

@@ -2,7 +2,7 @@
  * Stall detection per island (issue 17), as pure transitions on plain values.
  *
  * Each island counts its own evaluations (children bred on it, scored or failed) and remembers
- * when its best score last rose. It stalls after `window` evaluations without a better best,
+ * when its best score last rose by at least MIN_GAIN (relative). It stalls after `window` evaluations without a better best,
  * where the window grows with the island's history: max(minWindow, half the evaluations it
  * took to reach its current best). Every further window without improvement raises its
  * exploration level (up to MAX_LEVEL); a better best ends the stall. When every island is
@@ -10,6 +10,8 @@
  */
 
 export const MAX_LEVEL = 3
+/** A better best must beat the old one by this share of its magnitude to end a stall (creeping up a plateau does not). */
+export const MIN_GAIN = 1e-3
 
 export interface IslandStall {
   /** The island's best score so far (undefined: nothing scored on it yet). */
@@ -67,7 +69,14 @@ export const observe = (
   const decisions: Array<StallDecision> = []
   const evaluations = before.evaluations + 1
   let island: IslandStall
-  if (score !== undefined && (before.best === undefined || score > before.best)) {
+  const gained = score !== undefined && (before.best === undefined || score > before.best + MIN_GAIN * Math.max(Math.abs(before.best), 1e-9))
+  if (score !== undefined && before.best !== undefined && score > before.best && !gained) {
+    // A marginal gain: the best rises, the stall clock does not restart.
+    island = { ...before, best: score, evaluations: before.evaluations }
+  } else {
+    island = before
+  }
+  if (gained) {
     island = { best: score, evaluations, improvedAt: evaluations, level: 0 }
     if (before.level > 0) {
       decisions.push({
@@ -80,7 +89,7 @@ export const observe = (
     const window = windowOf(state, before)
     const since = evaluations - before.improvedAt
     const level = Math.min(MAX_LEVEL, Math.floor(since / window))
-    island = { ...before, evaluations, level: Math.max(before.level, level) }
+    island = { ...island, evaluations, level: Math.max(before.level, level) }
     if (island.level > before.level) {
       const reason = `island ${index}: no better best than ${fmt(before.best)} in ${since} evaluations (window ${window})`
       decisions.push(

@@ -8,7 +8,7 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { ProgramStatus } from "../domain/Program.js"
-import { RunStatus } from "../domain/RunEvent.js"
+import { RunStatus, SearchDecisionKind } from "../domain/RunEvent.js"
 import { Count, IntFromString, InvalidRequest, RunNotFoundError, runId, StorageError } from "./ApiCommon.js"
 
 const Nullable = Schema.NullOr(Schema.Number)
@@ -89,6 +89,20 @@ export const IslandSummary = Schema.Struct({
   migrantsIn: Count
 }).annotations({ identifier: "IslandSummary" })
 
+/** A decision of adaptive search (issue 17): what changed course, where, and why. */
+export const SearchDecisionView = Schema.Struct({
+  seq: Count,
+  at: Schema.Number,
+  /** The run's evaluations when it was taken. */
+  evaluations: Count,
+  kind: SearchDecisionKind,
+  /** The island it concerns; null: the whole run (a paradigm shift, a meta-note). */
+  island: Schema.NullOr(Count),
+  reason: Schema.String,
+  /** A meta-note's text (kind note_written). */
+  note: Schema.NullOr(Schema.String)
+}).annotations({ identifier: "SearchDecision" })
+
 export const MapElitesCell = Schema.Struct({
   island: Count,
   coordinates: Schema.Array(Count),
@@ -164,6 +178,12 @@ export class ExploreGroup extends HttpApiGroup.make("explore")
       .addError(RunNotFoundError)
   )
   .add(HttpApiEndpoint.get("islands")`/runs/${runId}/islands`.addSuccess(Schema.Array(IslandSummary)).addError(RunNotFoundError))
+  .add(
+    HttpApiEndpoint.get("searchDecisions")`/runs/${runId}/decisions`
+      .addSuccess(Schema.Array(SearchDecisionView))
+      .addError(RunNotFoundError)
+      .annotate(OpenApi.Description, "Adaptive search's decisions (stalls, exploration, migrations, paradigm shifts, meta-notes) with their reasons, oldest first (the latest 500)")
+  )
   .add(
     HttpApiEndpoint.get("mapElites")`/runs/${runId}/map-elites`
       .addSuccess(MapElites)

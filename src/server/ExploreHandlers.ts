@@ -10,6 +10,7 @@ import { ExploreQueries } from "../db/ExploreQueries.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { RunStore } from "../db/RunStore.js"
+import { SearchStore } from "../db/SearchStore.js"
 import { ProviderName, type RunConfig } from "../domain/RunConfig.js"
 import { RunManager } from "../engine/RunManager.js"
 import { EvolveApi } from "./Api.js"
@@ -25,6 +26,7 @@ export const ExploreLive = HttpApiBuilder.group(EvolveApi, "explore", (handlers)
     const queries = yield* RunQueries
     const llmCalls = yield* LlmCallStore
     const manager = yield* RunManager
+    const search = yield* SearchStore
 
     return handlers
       .handle("runLineage", ({ path, urlParams }) =>
@@ -53,6 +55,11 @@ export const ExploreLive = HttpApiBuilder.group(EvolveApi, "explore", (handlers)
         api(Effect.gen(function*() {
           const run = yield* runs.getRun(path.runId)
           return RunAnalysis.islands(yield* explore.programFacts(run.id), yield* explore.migrantsByIsland(run.id))
+        })))
+      .handle("searchDecisions", ({ path }) =>
+        api(Effect.gen(function*() {
+          const run = yield* runs.getRun(path.runId)
+          return yield* search.listDecisions(run.id, 500)
         })))
       .handle("mapElites", ({ path }) =>
         api(Effect.gen(function*() {

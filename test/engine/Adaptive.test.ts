@@ -74,6 +74,8 @@ describe("adaptive search in a run", () => {
       expect(decisions[0]!.reason).toBe("island 0: no better best than 1 in 4 evaluations (window 4)")
       expect(decisions[1]!.reason).toContain("exploration level 1")
       expect(decisions[2]!.reason).toContain("the search stalled")
+      // The shift's program is refined next: the parent of the following proposals.
+      expect(decisions.some((d) => /^the paradigm shift's program \S+ scored 1: it is the parent of the next 4 proposals/.test(d.reason))).toBe(true)
       expect(kinds).toContain("note_written")
       expect(decisions.find((d) => d.kind === "note_written")!.note).toBe(NOTE)
       // Each decision is an event with its reason.

@@ -12,7 +12,8 @@ const runConfig = (maxEvaluations: number, seed: number) => ({
     migration_interval: 5,
     map_elites: { features: [{ name: "code_length", bins: 4 }, { name: "mean_value", bins: 3 }] },
     objectives: [{ metric: "combined_score" }, { metric: "mean_value", direction: "minimize" }]
-  }
+  },
+  search: { stall_window: 3, meta_note_every: 8 }
 })
 
 const finished = (server: Running, runId: string, lastEventId = 0) =>
@@ -120,6 +121,18 @@ describe("the explorer's API", () => {
     const total = (await server.json(`/api/runs/${runId}/programs?limit=1`)).body.total
     expect(islands.body.reduce((s: number, i: any) => s + i.programs, 0)).toBe(total)
 
+    // Adaptive search's decisions with their reasons; the offline model's meta-note restates the facts.
+    const decisions = (await server.json(`/api/runs/${runId}/decisions`)).body
+    expect(decisions.length).toBeGreaterThan(0)
+    expect(decisions.map((d: any) => d.seq)).toEqual(decisions.map((_: unknown, i: number) => i + 1))
+    for (const d of decisions) {
+      expect(["stall_detected", "exploration_changed", "migrated", "shift_proposed", "note_written"]).toContain(d.kind)
+      expect(d.reason.length).toBeGreaterThan(10)
+    }
+    const note = decisions.find((d: any) => d.kind === "note_written")
+    expect(note.note).toContain("Offline meta-note")
+    expect(note.evaluations).toBeGreaterThanOrEqual(8)
+
     const grid = await server.json(`/api/runs/${runId}/map-elites`)
     expect(grid.body.features).toEqual([{ name: "code_length", bins: 4 }, { name: "mean_value", bins: 3 }])
     expect(grid.body.cells.length).toBeGreaterThan(0)
@@ -192,7 +205,7 @@ describe("the explorer's API", () => {
     const paths = Object.keys((await server.json("/openapi.json")).body.paths)
     for (const path of [
       "/api/runs/{runId}/lineage", "/api/runs/{runId}/programs", "/api/runs/{runId}/timeline", "/api/runs/{runId}/series",
-      "/api/runs/{runId}/islands", "/api/runs/{runId}/map-elites", "/api/runs/{runId}/pareto", "/api/runs/{runId}/models",
+      "/api/runs/{runId}/islands", "/api/runs/{runId}/decisions", "/api/runs/{runId}/map-elites", "/api/runs/{runId}/pareto", "/api/runs/{runId}/models",
       "/api/runs/{runId}/extend", "/api/runs/{runId}/archive", "/api/runs/{runId}", "/api/compare", "/api/programs/{programId}/diff",
       "/api/programs/{programId}/code", "/api/workspace/files", "/api/defaults"
     ]) expect(paths).toContain(path)

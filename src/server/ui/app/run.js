@@ -110,7 +110,8 @@ export async function runPage(id, tab, onConnection) {
     NewBest: (e) => { ctx.run.bestScore = e.score; ctx.run.bestProgramId = e.programId; dispatch("NewBest")(e); },
     RunStatusChanged: (e) => { refresh(); dispatch("RunStatusChanged")(e); },
     RunStarted: () => refresh(),
-    RunSteered: dispatch("RunSteered")
+    RunSteered: dispatch("RunSteered"),
+    SearchAdapted: dispatch("SearchAdapted")
   }, onConnection);
 
   const start = performance.now();

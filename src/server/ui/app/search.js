@@ -2,7 +2,7 @@
 // front when the run has several objectives; and the LLM side: calls per model over time, usage,
 // and the model bandit's record.
 import { chart, heatmap, scatter } from "./charts.js";
-import { el, every, fill, fmt, get, palette, short, table, usd } from "./lib.js";
+import { el, every, fill, fmt, get, palette, short, table, throttle, usd } from "./lib.js";
 
 const openProgram = (id) => { location.hash = "#/programs/" + id; };
 
@@ -11,7 +11,26 @@ export async function searchTab(body, ctx) {
   const islandsBox = el("div", { class: "card", id: "islands" });
   const gridBox = el("div", { class: "card", id: "map-elites" });
   const paretoBox = el("div", { class: "card", id: "pareto" });
-  body.replaceChildren(el("h2", { text: "Islands" }), islandsBox, el("h2", { text: "MAP-Elites grid" }), gridBox, el("h2", { text: "Pareto front" }), paretoBox);
+  const adaptiveBox = el("div", { class: "card", id: "adaptive" });
+  body.replaceChildren(el("h2", { text: "Islands" }), islandsBox, el("h2", { text: "Adaptive search" }), adaptiveBox,
+    el("h2", { text: "MAP-Elites grid" }), gridBox, el("h2", { text: "Pareto front" }), paretoBox);
+
+  // Adaptive search (issue 17): the latest meta-note, and every decision with its reason, newest first.
+  const adaptive = () => fill(adaptiveBox, () => get("/api/runs/" + id + "/decisions"), (rows) => {
+    const note = rows.filter((d) => d.kind === "note_written").at(-1);
+    adaptiveBox.dataset.decisions = String(rows.length);
+    adaptiveBox.append(
+      note ? el("div", { id: "meta-note" }, [el("p", { class: "muted", text: "Meta-note after " + fmt(note.evaluations) + " evaluations (it goes into later prompts):" }), el("pre", { class: "note", text: note.note })])
+        : el("p", { class: "muted", id: "meta-note", text: "No meta-note yet (every search.meta_note_every evaluations; none with search.adaptive: false)." }),
+      table([
+        { label: "Evaluations", num: true, cell: (d) => fmt(d.evaluations) },
+        { label: "Decision", cell: (d) => d.kind.replace(/_/g, " ") },
+        { label: "Island", num: true, cell: (d) => (d.island === null ? "all" : String(d.island)) },
+        { label: "Why", cell: (d) => d.reason }
+      ], rows.slice().reverse(), { id: "decisions-table", empty: "No decision yet: no island has stalled." })
+    );
+  }, "adaptive search");
+  ctx.on("SearchAdapted", throttle(1000, adaptive));
 
   const islands = () => fill(islandsBox, () => get("/api/runs/" + id + "/islands"), (rows) => {
     islandsBox.replaceChildren(table([
@@ -78,7 +97,7 @@ export async function searchTab(body, ctx) {
   }, "the front");
 
   every(10000, () => { if (ctx.run.active) islands(); });
-  await Promise.all([islands(), grid(), pareto()]);
+  await Promise.all([islands(), adaptive(), grid(), pareto()]);
 }
 
 export async function llmTab(body, ctx) {
