@@ -56,7 +56,7 @@ const call = async (url: string, method = "GET", body?: unknown) => {
   const response = await fetch(url, {
     method,
     headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body)
+    body: body === undefined ? null : JSON.stringify(body)
   })
   const text = await response.text()
   return { status: response.status, body: text === "" ? null : JSON.parse(text) }
