@@ -6,12 +6,13 @@
  */
 import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { Context, type Duration, Effect, Layer, type Scope } from "effect"
+import { Context, type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import * as ClusterDispatch from "./ClusterDispatch.js"
 import type { RunHandle } from "./RunHandle.js"
 import * as RunEvents from "./RunEvents.js"
@@ -36,6 +37,10 @@ export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, 
   readonly start: (runId: RunId) => Effect.Effect<Hosted, DatabaseError | RunNotFound | RunBusy | ConfigError, Scope.Scope>
   /** A new maximum for a run that is not running, kept in its stored spec. */
   readonly setMaxEvaluations: (runId: RunId, maxEvaluations: number) => Effect.Effect<void, DatabaseError | RunNotFound>
+  /** Prompts of the run's `human` models waiting on this runner's desk (the runs it hosts ask here). */
+  readonly prompts: (runId: RunId) => Effect.Effect<ReadonlyArray<HumanDesk.HumanPrompt>>
+  /** A person's answer to a prompt on this runner's desk; false when it has no such prompt. */
+  readonly answer: (promptId: string, text: string) => Effect.Effect<boolean>
 }>() {}
 
 export interface ClusterHostOptions {
@@ -52,6 +57,9 @@ export const make = (options: ClusterHostOptions = {}) =>
     const queues = yield* Effect.context<PersistedQueue.PersistedQueueFactory>()
     const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
     const withDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(queues), Effect.provide(database))
+    // Prompts of `human` models of the runs hosted here wait on this desk; any control process
+    // reaches them through the run's entity (RunEntity's GetPrompts and AnswerPrompt).
+    const desk = yield* HumanDesk.make
 
     return ClusterHost.of({
       isActive: (runId) => Effect.map(runs.getRun(runId), (run) => run.status === "running" || run.status === "stopping"),
@@ -62,7 +70,7 @@ export const make = (options: ClusterHostOptions = {}) =>
           const handle = yield* startRun(
             { _tag: "Resume", runId: run.id, spec: run.spec },
             { services: environment(run.spec), dispatch: ClusterDispatch.layer(dispatch) }
-          ).pipe(Effect.provide(RunLimits.unlimited))
+          ).pipe(Effect.provide(RunLimits.unlimited), Effect.locally(HumanDesk.currentDesk, Option.some(desk)))
           // Subscribed before yielding to anything else, so the run's first events are stored.
           const events = yield* handle.subscribe
           yield* runs.setRunHost(run.id, clusterHost)
@@ -77,7 +85,9 @@ export const make = (options: ClusterHostOptions = {}) =>
           const run = yield* runs.getRun(runId)
           const spec = { ...run.spec, config: { ...run.spec.config, max_evaluations: maxEvaluations } }
           yield* runs.setRunSpec(run.id, spec, run.updatedAt)
-        })
+        }),
+      prompts: (runId) => desk.pending(runId),
+      answer: desk.answer
     })
   })
 

@@ -37,6 +37,9 @@ const intentOf = (stats: RunStats): StopIntent | null => {
   return (Object.keys(stopReasons) as Array<StopIntent>).find((intent) => stopReasons[intent] === stats.stopMessage) ?? null
 }
 
+/** Between the run id and the desk's own id in a cluster's prompt ids. */
+const promptSeparator = ":"
+
 const active = (overview: RunOverview) => overview.status === "running" || overview.status === "stopping"
 
 export const make = (options: ClusterRunManagerOptions) =>
@@ -95,9 +98,24 @@ export const make = (options: ClusterRunManagerOptions) =>
           const live = active(overview) ? yield* client(overview.id).GetSteering().pipe(Effect.timeout("2 seconds"), Effect.option) : Option.none()
           return live._tag === "Some" ? live.value : replay(yield* steeringStore.list(overview.id))
         }),
-      // provider: human needs the desk of a single `evolve serve` (not kept across a cluster yet).
-      prompts: (id) => Effect.as(queries.runOverview(id), []),
-      answer: () => Effect.succeed(false),
+      // provider: human — a prompt waits on the desk of the runner hosting its run; its id here
+      // names the run too (`<run id>:<prompt id>`), so an answer finds the run's entity.
+      prompts: (id) =>
+        Effect.gen(function*() {
+          const overview = yield* queries.runOverview(id)
+          if (!active(overview)) return []
+          const waiting = yield* client(overview.id).GetPrompts().pipe(Effect.timeout("5 seconds"), Effect.orElseSucceed(() => []))
+          return waiting.map((p) => ({ ...p, id: `${overview.id}${promptSeparator}${p.id}` }))
+        }),
+      answer: (promptId, text) => {
+        const at = promptId.indexOf(promptSeparator)
+        if (at <= 0) return Effect.succeed(false)
+        return Effect.gen(function*() {
+          const overview = yield* queries.runOverview(promptId.slice(0, at))
+          if (!active(overview)) return false
+          return yield* client(overview.id).AnswerPrompt({ promptId: promptId.slice(at + 1), text }).pipe(Effect.timeout("10 seconds"))
+        }).pipe(Effect.orElseSucceed(() => false))
+      },
       events: (id, afterSeq) =>
         Stream.unwrap(Effect.map(runs.getRun(id), (run) => {
           // The run may be hosted by another process: its stored events are the stream.

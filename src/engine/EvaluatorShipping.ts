@@ -140,7 +140,10 @@ export const materialise = (cacheDir: string, bundle: EvaluatorBundle) =>
     return target
   })
 
-/** The run's spec with its evaluator in `dir` (the copy of `bundle.root`): the evaluator path and paths under the root in its config. */
+/**
+ * The run's spec with its evaluator in `dir` (the copy of `bundle.root`): the evaluator path, and
+ * paths under the root in its command, interpreter and environment.
+ */
 export const relocate = (spec: RunSpec, bundle: EvaluatorBundle, dir: string): RunSpec => {
   const map = (value: string) =>
     value === bundle.root ? dir : value.startsWith(`${bundle.root}/`) ? `${dir}${value.slice(bundle.root.length)}` : value
@@ -153,6 +156,7 @@ export const relocate = (spec: RunSpec, bundle: EvaluatorBundle, dir: string): R
       evaluator: {
         ...evaluator,
         ...(evaluator.command === undefined ? {} : { command: evaluator.command.map(map) }),
+        python: map(evaluator.python),
         env: Object.fromEntries(Object.entries(evaluator.env).map(([k, v]) => [k, map(v)]))
       }
     }

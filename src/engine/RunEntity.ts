@@ -9,7 +9,7 @@ import * as ClusterSchema from "@effect/cluster/ClusterSchema"
 import * as Entity from "@effect/cluster/Entity"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
-import { Clock, Effect, Scope } from "effect"
+import { Clock, Effect, Schema, Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
@@ -25,7 +25,23 @@ export const Drive = Rpc.make("Drive", { error: RunRefused }).annotate(ClusterSc
 /** A worker committed the result of one of the run's candidates. */
 export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId: ProgramId } })
 
-export const RunEntity = Entity.fromRpcGroup("EvolutionRun", RunProtocol.add(Drive, EvaluationDone))
+/** A prompt of one of the run's `human` models, waiting on its host's desk for a person. */
+export const HumanPrompt = Schema.Struct({
+  id: Schema.String,
+  runId: Schema.NullOr(Schema.String),
+  model: Schema.String,
+  system: Schema.String,
+  user: Schema.String,
+  at: Schema.Number
+})
+
+/** The prompts of the run's `human` models waiting for an answer, on whichever runner hosts it. */
+export const GetPrompts = Rpc.make("GetPrompts", { success: Schema.Array(HumanPrompt) })
+
+/** A person's answer to one of the run's waiting prompts; false when it waits no more. */
+export const AnswerPrompt = Rpc.make("AnswerPrompt", { payload: { promptId: Schema.String, text: Schema.String }, success: Schema.Boolean })
+
+export const RunEntity = Entity.fromRpcGroup("EvolutionRun", RunProtocol.add(Drive, EvaluationDone, GetPrompts, AnswerPrompt))
 
 /**
  * Submits a new run to the cluster: stored with its initial program and its evaluator's files (so
@@ -116,7 +132,12 @@ export const layer = RunEntity.toLayer(
       Inject: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Inject(payload),
       SetModelWeight: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.SetModelWeight(payload),
       GetSteering: () => hosted === undefined ? notActive() : hosted.handle.client.GetSteering(),
-      EvaluationDone: ({ payload }) => hosted === undefined ? Effect.void : hosted.check([payload.programId])
+      EvaluationDone: ({ payload }) => hosted === undefined ? Effect.void : hosted.check([payload.programId]),
+      GetPrompts: () => host.prompts(runId),
+      // Only prompts of this run: an id of another run's prompt on the same desk is not found here.
+      AnswerPrompt: ({ payload }) =>
+        Effect.flatMap(host.prompts(runId), (waiting) =>
+          waiting.some((p) => p.id === payload.promptId) ? host.answer(payload.promptId, payload.text) : Effect.succeed(false))
     })
   }),
   { concurrency: "unbounded" }

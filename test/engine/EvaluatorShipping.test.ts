@@ -78,7 +78,8 @@ describe("shipping the evaluator's files", () => {
           evaluator: {
             ...base.config.evaluator,
             command: ["python3", `${root}/evaluate.py`, "--data", `${root}/data.txt`, "/elsewhere"],
-            env: { DATA: root, OTHER: "x" }
+            env: { DATA: root, OTHER: "x" },
+            python: `${root}/bin/python3`
           }
         }
       }
@@ -94,6 +95,7 @@ describe("shipping the evaluator's files", () => {
       expect(local.evaluatorPath).toBe(`${copy}/evaluate.py`)
       expect(local.config.evaluator.command).toEqual(["python3", `${copy}/evaluate.py`, "--data", `${copy}/data.txt`, "/elsewhere"])
       expect(local.config.evaluator.env).toEqual({ DATA: copy, OTHER: "x" })
+      expect(local.config.evaluator.python).toBe(`${copy}/bin/python3`)
       expect(yield* fs.readFileString(`${copy}/pkg/helper.py`)).toBe("X = 1\n")
       expect(((yield* fs.stat(`${copy}/evaluate.py`)).mode & 0o111) !== 0).toBe(true)
       expect(((yield* fs.stat(`${copy}/data.txt`)).mode & 0o111) === 0).toBe(true)

@@ -1,0 +1,138 @@
+/**
+ * Steering and provider: human across a cluster (issue 16): with two control processes and a
+ * worker on Postgres, a run's steering (HTTP and `evolve steer`) and its human prompts (listing,
+ * answering) work through either control process — whichever of the two hosts the run, the other
+ * reaches it through the run's entity.
+ */
+import { spawn } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { Effect } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { freshDatabase, required, unavailable } from "../support/postgres.js"
+import { cliPath, runCli } from "../support/cli.js"
+
+const workspaces: Array<string> = []
+
+/** A long-running CLI process (serve, worker): wait for a line, stop it with SIGINT. */
+const startCli = (args: ReadonlyArray<string>, cwd: string) => {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  const exited = new Promise<void>((done) => child.on("exit", () => done()))
+  child.stdout.on("data", (d) => (output += d))
+  child.stderr.on("data", (d) => (output += d))
+  return {
+    output: () => output,
+    until: async (pattern: RegExp) => {
+      for (let i = 0; i < 600 && !pattern.test(output); i++) {
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const match = pattern.exec(output)
+      expect(match, output).not.toBeNull()
+      return match!
+    },
+    stop: async () => {
+      child.kill("SIGINT")
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+      await exited
+      clearTimeout(killer)
+    }
+  }
+}
+
+const freePort = () =>
+  new Promise<number>((done) => {
+    const probe = createServer()
+    probe.listen(0, "127.0.0.1", () => {
+      const port = (probe.address() as { port: number }).port
+      probe.close(() => done(port))
+    })
+  })
+
+const call = async (url: string, method = "GET", body?: unknown) => {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? null : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, body: text === "" ? null : JSON.parse(text) }
+}
+
+/** Polls `read` until `done` holds (a few seconds at most: the cluster polls every 0.5 s). */
+const until = async <A>(read: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
+  let value = await read()
+  for (let i = 0; i < 400 && !done(value); i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    value = await read()
+  }
+  expect(done(value), JSON.stringify(value)).toBe(true)
+  return value
+}
+
+describe.skipIf(unavailable !== undefined && !required)("steering and provider human through a cluster", () => {
+  afterAll(() => {
+    for (const dir of workspaces) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("steers a run and answers its human prompts through either control process", async () => {
+    expect(existsSync(cliPath), "run `npm run build` first").toBe(true)
+    const dir = mkdtempSync(join(tmpdir(), "evolve-cluster-steer-"))
+    workspaces.push(dir)
+    cpSync(resolve("examples/function_minimization"), dir, { recursive: true })
+    const db = await Effect.runPromise(freshDatabase)
+    const control = async () =>
+      startCli(["serve", "--db", db, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], dir)
+    const a = await control()
+    const b = await control()
+    const worker = startCli(["worker", "--db", db, "--slots", "1"], dir)
+    try {
+      const [urlA, urlB] = [(await a.until(/evolve serve: (http:\S+)/))[1]!, (await b.until(/evolve serve: (http:\S+)/))[1]!]
+      await worker.until(/evolve worker \S+: 1 slots/)
+      const created = await call(`${urlA}/api/runs`, "POST", {
+        program: join(dir, "initial_program.mjs"),
+        evaluator: join(dir, "evaluator.mjs"),
+        config: { max_evaluations: 3, seed: 3, concurrency: { proposals: 1, evaluations: 1 }, llm: { provider: "human" } }
+      })
+      expect(created.status, JSON.stringify(created.body)).toBe(201)
+      const runId: string = created.body.id
+      const promptsOf = (url: string) => async () => (await call(`${url}/api/runs/${runId}/prompts`)).body as Array<any>
+
+      // The first prompt waits on the desk of the run's host; both control processes list it.
+      const [first] = await until(promptsOf(urlA), (p) => p.length === 1)
+      expect(first).toMatchObject({ runId, model: "human" })
+      expect(await promptsOf(urlB)()).toEqual([first])
+
+      // Steering through both: a hint over HTTP to one, another with `evolve steer` to the other.
+      expect((await call(`${urlB}/api/runs/${runId}/hints`, "POST", { text: "Hint through B." })).status).toBe(200)
+      const steered = await runCli(["steer", runId, "--hint", "Hint through A.", "--server", urlA], dir)
+      expect(steered.status, steered.stdout + steered.stderr).toBe(0)
+      for (const url of [urlA, urlB]) {
+        const steering = (await call(`${url}/api/runs/${runId}/steering`)).body
+        expect(steering.guidance.map((h: any) => h.text)).toEqual(["Hint through B.", "Hint through A."])
+      }
+
+      // Answered through B, then the next prompt (with the guidance in it) through A: one of the two is not the host.
+      const line = "  // A deliberately naive simulated annealing with poorly chosen parameters."
+      const answer = (who: string) => `<<<<<<< SEARCH\n${line}\n=======\n${line}\n  // answered by a person through ${who}\n>>>>>>> REPLACE\n`
+      expect((await call(`${urlB}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("B") })).status).toBe(204)
+      expect((await call(`${urlA}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("A") })).status).toBe(404)
+      const [second] = await until(promptsOf(urlB), (p) => p.length === 1 && p[0].id !== first.id)
+      expect(second.user).toContain("Hint through B.")
+      expect(second.user).toContain("Hint through A.")
+      expect((await call(`${urlA}/api/prompts/${encodeURIComponent(second.id)}/answer`, "POST", { text: answer("A") })).status).toBe(204)
+
+      const done = await until(async () => (await call(`${urlB}/api/runs/${runId}`)).body, (r) => r.status === "completed")
+      expect(done.evaluated).toBe(3)
+      const programs = (await call(`${urlA}/api/runs/${runId}/programs?limit=10`)).body
+      const codes = await Promise.all(programs.items.map(async (p: any) => (await call(`${urlA}/api/programs/${p.id}`)).body.code as string))
+      expect(codes.filter((c) => c.includes("answered by a person through B"))).toHaveLength(1)
+      expect(codes.filter((c) => c.includes("answered by a person through A"))).toHaveLength(1)
+    } finally {
+      await Promise.all([worker.stop(), a.stop(), b.stop()])
+    }
+  }, 120_000)
+})
