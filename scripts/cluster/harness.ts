@@ -30,21 +30,21 @@ export interface Database {
   readonly scalar: (sql: string) => number
 }
 
-export const startDatabase = async (prefix: string): Promise<Database> => {
+export const startDatabase = async (prefix: string, database = "evolve"): Promise<Database> => {
   if (!PostgresServers.available()) throw new Error(`no PostgreSQL binaries in ${PostgresServers.binDir} (apt-get install postgresql)`)
   PostgresServers.sweepOrphans(prefix)
   const server = await PostgresServers.start({ prefix, password: "cluster-test-pw" })
-  execFileSync(join(PostgresServers.binDir, "psql"), ["-h", server.host, "-p", String(server.port), "-U", "postgres", "-c", "CREATE DATABASE evolve"], {
+  execFileSync(join(PostgresServers.binDir, "psql"), ["-h", server.host, "-p", String(server.port), "-U", "postgres", "-c", `CREATE DATABASE ${database}`], {
     env: { ...process.env, PGPASSWORD: server.password },
     stdio: "pipe"
   })
   const query = (sql: string) =>
     execFileSync(
       join(PostgresServers.binDir, "psql"),
-      ["-h", server.host, "-p", String(server.port), "-U", "postgres", "-d", "evolve", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+      ["-h", server.host, "-p", String(server.port), "-U", "postgres", "-d", database, "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
       { env: { ...process.env, PGPASSWORD: server.password, PGCONNECT_TIMEOUT: "5" }, stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 }
     ).toString().split("\n").filter((l) => l !== "").map((l) => l.split("\t"))
-  return { server, url: server.urlOf("evolve"), query, scalar: (sql) => Number(query(sql)[0]?.[0] ?? Number.NaN) }
+  return { server, url: server.urlOf(database), query, scalar: (sql) => Number(query(sql)[0]?.[0] ?? Number.NaN) }
 }
 
 // ---- workspace -----------------------------------------------------------------------------------
@@ -59,7 +59,10 @@ export interface Workspace {
  * The function-minimization program, evaluated by `evaluator.sh`: it logs its call, sleeps
  * `evalMs` and scores 1. The offline provider proposes (no network).
  */
-export const makeWorkspace = (prefix: string, options: { readonly evalMs: number; readonly evaluations: number; readonly inFlight: number }): Workspace => {
+export const makeWorkspace = (
+  prefix: string,
+  options: { readonly evalMs: number; readonly evaluations: number; readonly inFlight: number; readonly proposals?: number }
+): Workspace => {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const callLog = join(dir, "calls.log")
   copyFileSync(join(repoRoot, "examples/function_minimization/initial_program.mjs"), join(dir, "initial_program.mjs"))
@@ -76,7 +79,7 @@ export const makeWorkspace = (prefix: string, options: { readonly evalMs: number
     "seed: 42",
     `max_evaluations: ${options.evaluations}`,
     "concurrency:",
-    "  proposals: 4",
+    `  proposals: ${options.proposals ?? 4}`,
     `  evaluations: ${options.inFlight}`,
     "evaluator:",
     "  timeout_seconds: 60",

@@ -200,10 +200,33 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
         expect(result.output).not.toContain(password)
       }
     }
-    const serve = await runCli(["serve", "--port", "0", "--db", cases[1]![0]], dir)
-    expect(serve.status, serve.output).toBe(2)
-    expect(serve.output).toMatch(/wrong password/)
-    expect(serve.output).not.toContain(password)
+    for (const [url, expected] of [cases[1]!, cases[3]!]) {
+      const serve = await runCli(["serve", "--port", "0", "--db", url], dir)
+      expect(serve.status, serve.output).toBe(2)
+      expect(serve.output).toMatch(expected)
+      expect(serve.output.trim().split("\n"), serve.output).toHaveLength(1)
+      expect(serve.output).not.toContain(password)
+    }
+  }, 120_000)
+
+  it("refuses a worker (and any command) of an evolve older than the database's schema: one line, exit 2", async () => {
+    const dir = workspace()
+    const url = await Effect.runPromise(freshDatabase)
+    const ls = await runCli(["ls", "--db", url], dir)
+    expect(ls.status, ls.output).toBe(0)
+    // A newer evolve migrated this database further than this build knows.
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const sql = yield* PgClient.make({ url: Redacted.make(url) })
+      yield* sql`INSERT INTO effect_sql_migrations (migration_id, name) VALUES (9999, 'from_the_future')`
+    })).pipe(Effect.provide(Reactivity.layer)))
+    const port = String(await freePort())
+    for (const args of [["worker", "--db", url, "--slots", "2"], ["ls", "--db", url], ["serve", "--port", "0", "--no-token", "--db", url, "--cluster-port", port]]) {
+      const result = await runCli(args, dir)
+      expect(result.status, result.output).toBe(2)
+      expect(result.output).toMatch(/schema is version 9999, newer than this evolve knows/)
+      expect(result.output.trim().split("\n"), result.output).toHaveLength(1)
+      expect(result.output).not.toContain(password)
+    }
   }, 120_000)
 
   it("serves a Postgres database: the URL redacted in its startup line, the generated token under ./.evolve", async () => {
