@@ -46,12 +46,6 @@ const said = (stdout: string, stderr: string): string => {
   return text === "" ? "" : `: ${text}`
 }
 
-const fenceFor = (code: string): string => {
-  let longest = 0
-  for (const m of code.matchAll(/`{3,}/g)) longest = Math.max(longest, m[0].length)
-  return "`".repeat(Math.max(3, longest + 1))
-}
-
 const sameCode = (a: string, b: string) => {
   const norm = (s: string) => s.replace(/\r\n?/g, "\n").split("\n").map((l) => l.replace(/\s+$/, "")).join("\n").replace(/\n+$/, "")
   return norm(a) === norm(b)
@@ -145,18 +139,17 @@ export const make = (
         }
         const report = AgentOutput.parse(stdout)
         if (report.error !== undefined) return yield* failure("server", `the agent \`${name}\` reported an error: ${tail(report.error)}`)
-        const code = yield* AgentWorkspace.collect(layout, MAX_PROGRAM_BYTES).pipe(
+        const edit = yield* AgentWorkspace.collect(layout, program, MAX_PROGRAM_BYTES).pipe(
           Effect.mapError((error) => failure("malformed", error.message))
         )
-        if (sameCode(code, program.code)) {
+        if (edit.answer === "" || sameCode(edit.code, program.code)) {
           return yield* failure("empty", `the agent \`${name}\` exited without editing the program${said(report.summary ?? stdout, "")}`)
         }
-        const fence = fenceFor(code)
         const reply: AgentReply = {
-          text: `Edited by the agent \`${name}\`.\n\n${fence}${program.language}\n${code.replace(/\n$/, "")}\n${fence}\n`,
+          text: `Edited by the agent \`${name}\`.\n\n${edit.answer}\n`,
           // Without figures from the agent: the prompt it got, and what it printed and wrote, at 4 characters a token.
           inputTokens: report.inputTokens ?? Math.ceil(prompt.length / 4),
-          outputTokens: report.outputTokens ?? Math.ceil((stdout.length + code.length) / 4),
+          outputTokens: report.outputTokens ?? Math.ceil((stdout.length + edit.answer.length) / 4),
           usd: report.usd,
           finishReason: "stop"
         }

@@ -1,13 +1,13 @@
 /**
- * The scratch copy of a parent program a coding agent edits: the program file (or, for a packed
- * multi-file program, its files) written under `<scratch>/work`, and read back once the agent is
- * done. The proposal path names the program in `currentProgram` around its LLM call; an agent
- * answers only calls that carry one.
+ * The scratch copy of a parent program a coding agent edits: the program file (or, for a
+ * multi-file program packed as domain/ProgramTree text, its files) written under
+ * `<scratch>/work`, and read back once the agent is done. The proposal path names the program in
+ * `currentProgram` around its LLM call; an agent answers only calls that carry one.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Data, Effect, FiberRef, Option } from "effect"
-import * as PackedFiles from "./PackedFiles.js"
+import * as ProgramTree from "../../domain/ProgramTree.js"
 
 /** The program a proposal asks the agent to change. */
 export interface AgentProgram {
@@ -45,15 +45,15 @@ export const prepare = (scratch: string, program: AgentProgram) =>
     const path = yield* Path.Path
     const workDir = path.join(scratch, "work")
     yield* fs.makeDirectory(workDir, { recursive: true })
-    if (!PackedFiles.isPacked(program.code)) {
+    if (!ProgramTree.isPacked(program.code)) {
       const name = fileNameFor(program.extension)
       yield* fs.writeFileString(path.join(workDir, name), program.code)
       return { workDir, packed: false, files: [name], programPath: path.join(workDir, name) } satisfies Layout
     }
-    const files = PackedFiles.unpack(program.code)
+    const files = ProgramTree.unpack(program.code)
     for (const file of files) {
-      const unsafe = PackedFiles.unsafePath(file.path)
-      if (unsafe !== undefined) return yield* Effect.fail(new WorkspaceError({ message: `the packed program's file ${unsafe}` }))
+      const unsafe = ProgramTree.invalidPath(file.path)
+      if (unsafe !== undefined) return yield* Effect.fail(new WorkspaceError({ message: `the program's file ${JSON.stringify(file.path)}: ${unsafe}` }))
       const target = path.join(workDir, file.path)
       yield* fs.makeDirectory(path.dirname(target), { recursive: true })
       yield* fs.writeFileString(target, file.content)
@@ -61,12 +61,36 @@ export const prepare = (scratch: string, program: AgentProgram) =>
     return { workDir, packed: true, files: files.map((f) => f.path), programPath: workDir } satisfies Layout
   })
 
+/** What the agent did: the program as it left it, and the answer that makes that edit. */
+export interface AgentEdit {
+  readonly code: string
+  /** A fenced program, or for a tree one section per changed, new or deleted file (propose/TreeEdits). */
+  readonly answer: string
+}
+
+/** A fence longer than any run of backticks in `code`. */
+export const fenceFor = (code: string): string => {
+  let longest = 0
+  for (const m of code.matchAll(/`{3,}/g)) longest = Math.max(longest, m[0].length)
+  return "`".repeat(Math.max(3, longest + 1))
+}
+
+const fenced = (code: string, language: string) => {
+  const fence = fenceFor(code)
+  return `${fence}${language}\n${code.replace(/\n$/, "")}\n${fence}`
+}
+
+/** What an agent leaves behind that is not the program: its own state (dot files), caches. */
+const agentLitter = (relative: string) =>
+  relative.split("/").some((part) => part.startsWith(".") || part === "__pycache__" || part === "node_modules")
+
 /**
- * The program as the agent left it: the file re-read, or every file of a packed program re-read
- * and packed again (a file the agent deleted is dropped; new files are not picked up).
- * Fails when the single program file is gone, or a file is over `maxBytes`.
+ * The program as the agent left it. A single file is re-read (it must still be there). A tree's
+ * files are listed again: changed, new and deleted files each become a section of the answer,
+ * so the run's files.allow_new_files / allow_delete_files decide what stands, as for a model's
+ * edit. Fails when a file is over `maxBytes`.
  */
-export const collect = (layout: Layout, maxBytes: number) =>
+export const collect = (layout: Layout, program: AgentProgram, maxBytes: number) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -83,13 +107,22 @@ export const collect = (layout: Layout, maxBytes: number) =>
     if (!layout.packed) {
       const code = yield* read(layout.files[0]!)
       if (Option.isNone(code)) return yield* Effect.fail(new WorkspaceError({ message: `the agent deleted or replaced the program file ${layout.files[0]}` }))
-      return code.value
+      return { code: code.value, answer: fenced(code.value, program.language) } satisfies AgentEdit
     }
-    const files: Array<PackedFiles.PackedFile> = []
-    for (const file of layout.files) {
+    const listed = yield* fs.readDirectory(layout.workDir, { recursive: true })
+    const before = new Map(ProgramTree.unpack(program.code).map((f) => [f.path, f.content]))
+    const after: Array<ProgramTree.TreeFile> = []
+    for (const file of listed.map((f) => f.split(path.sep).join("/")).filter((f) => !agentLitter(f)).sort()) {
       const content = yield* read(file)
-      if (Option.isSome(content)) files.push({ path: file, content: content.value })
+      if (Option.isSome(content)) after.push({ path: file, content: content.value })
     }
-    if (files.length === 0) return yield* Effect.fail(new WorkspaceError({ message: "the agent deleted every file of the program" }))
-    return PackedFiles.pack(files)
+    if (after.length === 0) return yield* Effect.fail(new WorkspaceError({ message: "the agent deleted every file of the program" }))
+    const kept = new Set(after.map((f) => f.path))
+    const sections = [
+      ...after.filter((f) => before.get(f.path) !== f.content).map((f) =>
+        `${ProgramTree.header(f.path)}\n${fenced(f.content, path.extname(f.path).slice(1) || program.language)}`
+      ),
+      ...[...before.keys()].filter((p) => !kept.has(p)).map((p) => `=== evolve-delete: ${p} ===`)
+    ]
+    return { code: ProgramTree.pack(after), answer: sections.join("\n\n") } satisfies AgentEdit
   })
