@@ -4,6 +4,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as NodePath from "node:path"
 import { LlmConfig } from "../../src/domain/RunConfig.js"
 import * as AgentProcess from "../../src/evaluate/AgentProcess.js"
+import { commandLine } from "../../src/llm/agent/AgentModel.js"
 import * as AgentOutput from "../../src/llm/agent/AgentOutput.js"
 import * as PackedFiles from "../../src/llm/agent/PackedFiles.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
@@ -78,6 +79,16 @@ describe("AgentOutput", () => {
       summary: undefined
     })
     expect(AgentOutput.parse("{\"is_error\":true,\"result\":\"Credit balance is too low\"}").error).toBe("Credit balance is too low")
+  })
+})
+
+describe("the agent's command line", () => {
+  it("fills {prompt_file} and {program}; a prompt file no argument names is appended", () => {
+    const agent = Schema.decodeUnknownSync(LlmConfig)({ provider: "agent", agent: { command: ["aider", "--message-file", "{prompt_file}", "{program}"], prompt: "file" } }).agent!
+    const paths = { promptFile: "/s/prompt.md", program: "/s/work/program.py" }
+    expect(commandLine(agent, paths)).toEqual(["aider", "--message-file", "/s/prompt.md", "/s/work/program.py"])
+    expect(commandLine({ ...agent, command: ["my-agent", "--file"] }, paths)).toEqual(["my-agent", "--file", "/s/prompt.md"])
+    expect(commandLine({ ...agent, command: ["claude", "-p"], prompt: "stdin" }, paths)).toEqual(["claude", "-p"])
   })
 })
 
