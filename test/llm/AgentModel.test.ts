@@ -7,7 +7,8 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { type AgentConfig, LlmConfig } from "../../src/domain/RunConfig.js"
 import * as AgentProcess from "../../src/evaluate/AgentProcess.js"
 import * as AgentWorkspace from "../../src/llm/agent/AgentWorkspace.js"
-import * as PackedFiles from "../../src/llm/agent/PackedFiles.js"
+import * as ProgramTree from "../../src/domain/ProgramTree.js"
+import { applyTreeResponse, defaultTreeOptions } from "../../src/propose/TreeEdits.js"
 import { LlmClient, type LlmRequest } from "../../src/llm/LlmClient.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import * as NodeHttp from "../../src/llm/NodeHttp.js"
@@ -63,19 +64,26 @@ describe("provider agent (a command-line coding agent edits a scratch copy of th
       }
     }))
 
-  it.live("a packed multi-file program is unpacked into files and packed back", () =>
+  it.live("a multi-file program: each changed, new or deleted file is a section of the answer, and the run's file rules decide", () =>
     Effect.gen(function*() {
-      const packed = PackedFiles.pack([
+      const packed = ProgramTree.pack([
         { path: "main.py", content: "from lib.util import VALUE\nprint(VALUE)\n" },
-        { path: "lib/util.py", content: "VALUE = 7\n" }
+        { path: "lib/util.py", content: "VALUE = 7\n" },
+        { path: "old.py", content: "OLD = 1\n" }
       ])
-      const reply = Either.getOrThrow(yield* propose(packed).pipe(Effect.provide(agentLlm(["improve"]))))
-      expect(reply.text).toContain(PackedFiles.pack([
-        { path: "main.py", content: "from lib.util import VALUE\nprint(VALUE)\n" },
-        { path: "lib/util.py", content: "VALUE = 8" }
-      ]))
-      const escape = yield* propose(PackedFiles.pack([{ path: "../x.py", content: "VALUE = 1\n" }])).pipe(Effect.provide(agentLlm(["improve"])))
-      expect(Either.flip(escape).pipe(Either.getOrThrow).message).toContain("\"../x.py\" has an empty")
+      const reply = Either.getOrThrow(yield* propose(packed).pipe(Effect.provide(agentLlm(["reshape"]))))
+      expect(reply.text).toContain(`${ProgramTree.header("lib/util.py")}\n\`\`\`py\nVALUE = 8\n\`\`\``)
+      expect(reply.text).toContain(`${ProgramTree.header("extra.py")}\n`)
+      expect(reply.text).toContain("=== evolve-delete: old.py ===")
+      expect(reply.text).not.toContain(ProgramTree.header("main.py")) // unchanged
+      expect(reply.text).not.toContain(".agent") // the agent's own state is not the program
+      const options = { format: "diff" as const, maxCodeBytes: 100_000 }
+      const allowed = Either.getOrThrow(applyTreeResponse(packed, reply.text, options, { ...defaultTreeOptions, editable: "all", allowNewFiles: true, allowDeleteFiles: true }))
+      expect(ProgramTree.unpack(allowed.code).map((f) => f.path)).toEqual(["extra.py", "lib/util.py", "main.py"])
+      const refused = Either.flip(applyTreeResponse(packed, reply.text, options, { ...defaultTreeOptions, editable: "all" })).pipe(Either.getOrThrow)
+      expect(refused.message).toMatch(/extra\.py.*files\.allow_new_files/)
+      const escape = yield* propose(`${ProgramTree.header("../x.py")}\nVALUE = 1\n`).pipe(Effect.provide(agentLlm(["improve"])))
+      expect(Either.flip(escape).pipe(Either.getOrThrow).message).toContain("'..' in path")
     }))
 
   it.live("an agent that edits nothing, crashes, reports an error or is missing: a failed call with the reason", () =>

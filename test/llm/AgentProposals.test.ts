@@ -6,7 +6,6 @@ import { LlmConfig } from "../../src/domain/RunConfig.js"
 import * as AgentProcess from "../../src/evaluate/AgentProcess.js"
 import { commandLine } from "../../src/llm/agent/AgentModel.js"
 import * as AgentOutput from "../../src/llm/agent/AgentOutput.js"
-import * as PackedFiles from "../../src/llm/agent/PackedFiles.js"
 import { EmbeddingClient } from "../../src/llm/Embeddings.js"
 import * as LlmClientLive from "../../src/llm/LlmClientLive.js"
 import * as NodeHttp from "../../src/llm/NodeHttp.js"
@@ -89,18 +88,5 @@ describe("the agent's command line", () => {
     expect(commandLine(agent, paths)).toEqual(["aider", "--message-file", "/s/prompt.md", "/s/work/program.py"])
     expect(commandLine({ ...agent, command: ["my-agent", "--file"] }, paths)).toEqual(["my-agent", "--file", "/s/prompt.md"])
     expect(commandLine({ ...agent, command: ["claude", "-p"], prompt: "stdin" }, paths)).toEqual(["claude", "-p"])
-  })
-})
-
-describe("PackedFiles", () => {
-  it("round-trips files, tells packed text from a program, refuses paths that leave the dir", () => {
-    const files = [{ path: "a.py", content: "x = 1\n" }, { path: "pkg/b.py", content: "y = 2" }]
-    expect(PackedFiles.unpack(PackedFiles.pack(files))).toEqual(files)
-    expect(PackedFiles.isPacked(PackedFiles.pack(files))).toBe(true)
-    expect(PackedFiles.isPacked("x = 1\n# === evolve-file: a.py ===\n")).toBe(false)
-    expect(PackedFiles.unsafePath("../a.py")).toBeDefined()
-    expect(PackedFiles.unsafePath("/etc/passwd")).toBeDefined()
-    expect(PackedFiles.unsafePath("pkg//b.py")).toBeDefined()
-    expect(PackedFiles.unsafePath("pkg/b.py")).toBeUndefined()
   })
 })

@@ -14,6 +14,7 @@
 //   env      append a comment listing its environment's variable names to the program
 //   outside  change a line outside the EVOLVE-BLOCK region
 //   escape   try to write the file named by the second argument, then edit like improve
+//   reshape  edit like improve, add extra.py, delete old.py, and leave its own state in .agent/
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -61,6 +62,14 @@ switch (mode) {
       usage: { input_tokens: 1200, cache_read_input_tokens: 300, output_tokens: 80 },
       total_cost_usd: 0.0125
     }) + "\n")
+    break
+  case "reshape":
+    raise()
+    fs.writeFileSync("extra.py", "EXTRA = 1\n")
+    fs.rmSync("old.py", { force: true })
+    fs.mkdirSync(".agent", { recursive: true })
+    fs.writeFileSync(".agent/history.md", "did things\n")
+    process.stdout.write("Reshaped the package.\n")
     break
   case "plain":
     raise()

@@ -62,7 +62,10 @@ export const agentPrompt = (request: LlmRequest, layout: AgentWorkspace.Layout):
     "# How to answer",
     `${where} Make the change asked for above by editing it in place with your file tools. ` +
     "When the program has EVOLVE-BLOCK-START / EVOLVE-BLOCK-END markers, keep every marker and change only code between them. " +
-    "Do not create other files. Do not answer with SEARCH/REPLACE blocks or code in your reply: only the edited file counts."
+    (layout.packed
+      ? "Create or delete files only when the task above allows it. "
+      : "Do not create other files. ") +
+    "Do not answer with SEARCH/REPLACE blocks or code in your reply: only the edited files count."
   ].filter((part) => part !== "").join("\n\n") + "\n"
 }
 
