@@ -131,6 +131,8 @@ export const materialise = (cacheDir: string, bundle: EvaluatorBundle) =>
         yield* fs.makeDirectory(path.dirname(destination), { recursive: true }).pipe(Effect.mapError(cacheError))
         yield* fs.writeFile(destination, content, { mode: file.executable ? 0o755 : 0o644 }).pipe(Effect.mapError(cacheError))
       }
+      // A temporary directory is private (0700): the evaluator may run as another user (a sandbox).
+      yield* fs.chmod(partial, 0o755).pipe(Effect.mapError(cacheError))
       yield* fs.rename(partial, target).pipe(
         // Another worker of this machine finished first: its copy is the same files.
         Effect.catchAll((e) => Effect.flatMap(fs.exists(target).pipe(Effect.orElseSucceed(() => false)), (there) => there ? Effect.void : cacheError(e)))

@@ -9,7 +9,9 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { Effect } from "effect"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Effect, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { freshDatabase, required, unavailable } from "../support/postgres.js"
 import { cliPath, runCli } from "../support/cli.js"
@@ -62,16 +64,28 @@ const call = async (url: string, method = "GET", body?: unknown) => {
   return { status: response.status, body: text === "" ? null : JSON.parse(text) }
 }
 
-/** Polls `read` until `done` holds (a few seconds at most: the cluster polls every 0.5 s). */
-const until = async <A>(read: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
+/** Polls `read` until `done` holds: seconds here, more on a loaded machine (a bound, not a timing assertion). */
+const until = async <A>(what: string, read: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
   let value = await read()
-  for (let i = 0; i < 400 && !done(value); i++) {
+  for (let i = 0; i < 900 && !done(value); i++) {
     await new Promise((r) => setTimeout(r, 100))
     value = await read()
   }
-  expect(done(value), JSON.stringify(value)).toBe(true)
+  expect(done(value), `${what}: ${JSON.stringify(value)}`).toBe(true)
   return value
 }
+
+/**
+ * Whether the cluster's shards are settled between the two control processes: each holds the
+ * advisory locks of its shards (@effect/cluster on Postgres), all 300 held, by two sessions.
+ */
+const settled = (url: string) => () =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const sql = yield* PgClient.make({ url: Redacted.make(url), maxConnections: 1 })
+    const rows = yield* sql<{ pids: string | number; locks: string | number }>`SELECT COUNT(DISTINCT pid) AS pids, COUNT(*) AS locks
+      FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+    return Number(rows[0]?.pids) === 2 && Number(rows[0]?.locks) === 300
+  })).pipe(Effect.provide(Reactivity.layer), Effect.orElseSucceed(() => false)))
 
 describe.skipIf(unavailable !== undefined && !required)("steering and provider human through a cluster", () => {
   afterAll(() => {
@@ -88,10 +102,13 @@ describe.skipIf(unavailable !== undefined && !required)("steering and provider h
       startCli(["serve", "--db", db, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], dir)
     const a = await control()
     const b = await control()
-    const worker = startCli(["worker", "--db", db, "--slots", "1"], dir)
+    const worker = startCli(["worker", "--db", db, "--slots", "1", "--cache-dir", join(dir, ".cache")], dir)
     try {
       const [urlA, urlB] = [(await a.until(/evolve serve: (http:\S+)/))[1]!, (await b.until(/evolve serve: (http:\S+)/))[1]!]
       await worker.until(/evolve worker \S+: 1 slots/)
+      // Both control processes own their shards before the run exists, so its shard does not move
+      // from one to the other while the test talks to it (a move is a takeover: another test's).
+      await until("the shards settled on two runners", settled(db), (ok) => ok)
       const created = await call(`${urlA}/api/runs`, "POST", {
         program: join(dir, "initial_program.mjs"),
         evaluator: join(dir, "evaluator.mjs"),
@@ -102,7 +119,7 @@ describe.skipIf(unavailable !== undefined && !required)("steering and provider h
       const promptsOf = (url: string) => async () => (await call(`${url}/api/runs/${runId}/prompts`)).body as Array<any>
 
       // The first prompt waits on the desk of the run's host; both control processes list it.
-      const [first] = await until(promptsOf(urlA), (p) => p.length === 1)
+      const [first] = await until("the first prompt", promptsOf(urlA), (p) => p.length === 1)
       expect(first).toMatchObject({ runId, model: "human" })
       expect(await promptsOf(urlB)()).toEqual([first])
 
@@ -120,19 +137,23 @@ describe.skipIf(unavailable !== undefined && !required)("steering and provider h
       const answer = (who: string) => `<<<<<<< SEARCH\n${line}\n=======\n${line}\n  // answered by a person through ${who}\n>>>>>>> REPLACE\n`
       expect((await call(`${urlB}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("B") })).status).toBe(204)
       expect((await call(`${urlA}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("A") })).status).toBe(404)
-      const [second] = await until(promptsOf(urlB), (p) => p.length === 1 && p[0].id !== first.id)
+      const [second] = await until("the second prompt", promptsOf(urlB), (p) => p.length === 1 && p[0].id !== first.id)
       expect(second.user).toContain("Hint through B.")
       expect(second.user).toContain("Hint through A.")
       expect((await call(`${urlA}/api/prompts/${encodeURIComponent(second.id)}/answer`, "POST", { text: answer("A") })).status).toBe(204)
 
-      const done = await until(async () => (await call(`${urlB}/api/runs/${runId}`)).body, (r) => r.status === "completed")
+      const done = await until("the run's end", async () => (await call(`${urlB}/api/runs/${runId}`)).body, (r) => r.status === "completed")
       expect(done.evaluated).toBe(3)
       const programs = (await call(`${urlA}/api/runs/${runId}/programs?limit=10`)).body
       const codes = await Promise.all(programs.items.map(async (p: any) => (await call(`${urlA}/api/programs/${p.id}`)).body.code as string))
       expect(codes.filter((c) => c.includes("answered by a person through B"))).toHaveLength(1)
       expect(codes.filter((c) => c.includes("answered by a person through A"))).toHaveLength(1)
+    } catch (e) {
+      // What the processes said, to tell a slow machine from a fault.
+      for (const [name, p] of [["control A", a], ["control B", b], ["worker", worker]] as const) console.error(`--- ${name}:\n${p.output()}`)
+      throw e
     } finally {
       await Promise.all([worker.stop(), a.stop(), b.stop()])
     }
-  }, 120_000)
+  }, 300_000)
 })

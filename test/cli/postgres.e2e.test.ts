@@ -97,7 +97,7 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
     const dir = workspace()
     const url = await Effect.runPromise(freshDatabase)
     const control = startCli(["serve", "--db", url, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], dir)
-    const worker = startCli(["worker", "--db", url, "--slots", "2"], dir)
+    const worker = startCli(["worker", "--db", url, "--slots", "2", "--cache-dir", join(dir, ".cache")], dir)
     const args = ["run", "initial_program.mjs", "evaluator.mjs", "--config", "evolve.yaml", "--iterations", "12"]
     try {
       await control.until(/evolve serve: http/)

@@ -100,6 +100,7 @@ describe("shipping the evaluator's files", () => {
       expect(((yield* fs.stat(`${copy}/evaluate.py`)).mode & 0o111) !== 0).toBe(true)
       expect(((yield* fs.stat(`${copy}/data.txt`)).mode & 0o111) === 0).toBe(true)
       expect(yield* fs.readDirectory(cacheDir)).toEqual([collected.bundle.bundleHash])
+      expect((yield* fs.stat(copy)).mode & 0o777).toBe(0o755)
       // Reused as it is: a file written into the copy (a cache of the evaluator's) stays.
       yield* fs.writeFileString(`${copy}/scratch`, "kept")
       yield* EvaluatorShipping.localSpec(runId, spec, cacheDir)
