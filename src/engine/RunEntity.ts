@@ -9,7 +9,7 @@ import * as ClusterSchema from "@effect/cluster/ClusterSchema"
 import * as Entity from "@effect/cluster/Entity"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as Rpc from "@effect/rpc/Rpc"
-import { Clock, Effect, Schema, Scope } from "effect"
+import { Clock, Effect, Schedule, Schema, Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
@@ -89,21 +89,52 @@ export const layer = RunEntity.toLayer(
         if (hosted !== undefined) return hosted
         hosted = yield* host.start(runId).pipe(Scope.extend(scope))
         yield* keepAlive(true)
-        // When the run ends, the entity may rest: nothing to resume any more.
+        // When the run ends, the entity may rest: nothing to resume any more — unless the database
+        // still says the run is active (its actor died without recording an end, e.g. while
+        // Postgres restarted): then it is resumed here.
         yield* hosted!.handle.await.pipe(
           Effect.exit,
           Effect.zipRight(Effect.suspend(() => {
             hosted = undefined
-            return keepAlive(false)
+            return revive
           })),
           Effect.forkIn(scope)
         )
         return hosted
       }))
 
+    // Until the process that drove the run lets go of it (its lease), or is presumed dead.
+    const retrying = Schedule.spaced("2 seconds").pipe(Schedule.upTo("5 minutes"))
+    const revive: Effect.Effect<void> = Effect.gen(function*() {
+      const active = yield* host.isActive(runId).pipe(Effect.retry(retrying), Effect.orElseSucceed(() => false))
+      if (!active) return yield* keepAlive(false)
+      yield* Effect.logWarning(`run ${runId}: its actor ended but the run is still active: resuming it here`)
+      // Its lease may still name this process for a while (the actor could not release it).
+      yield* Effect.sleep("1 second")
+      yield* ensure().pipe(
+        Effect.retry(retrying),
+        Effect.catchAll((e) => Effect.logWarning(`run ${runId}: not resumed here: ${e.message}`))
+      )
+    })
+
+    const resumeIfActive = Effect.gen(function*() {
+      if (yield* host.isActive(runId)) yield* ensure()
+    })
+
     // A run still active in the database (its runner died, or its shard moved) goes on here.
+    // When the shard moved from a live process, that process still holds the run until its entity
+    // has stopped: the first try fails with RunBusy, later ones (in the background) succeed.
     if (yield* host.isActive(runId).pipe(Effect.orElseSucceed(() => false))) {
-      yield* ensure().pipe(Effect.catchAll((e) => Effect.logWarning(`run ${runId}: not resumed here: ${e.message}`)))
+      yield* ensure().pipe(
+        Effect.catchAll((first) =>
+          Effect.logInfo(`run ${runId}: not resumed here yet (${first.message}); trying again`).pipe(
+            // Each try looks again: the run may have ended where it was.
+            Effect.zipRight(Effect.retry(resumeIfActive, retrying)),
+            Effect.catchAll((e) => Effect.logWarning(`run ${runId}: not resumed here: ${e.message}`)),
+            Effect.forkIn(scope)
+          )
+        )
+      )
     }
 
     return RunEntity.of({
