@@ -178,7 +178,9 @@ export const resume = (args: {
     const fs = yield* FileSystem.FileSystem
     const isDir = yield* fs.stat(spec.programPath).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
     const initialCode = Option.getOrUndefined(
-      yield* (isDir ? ProgramFiles.readPacked(spec.programPath, spec.config.files) : fs.readFileString(spec.programPath)).pipe(Effect.option)
+      isDir
+        ? yield* Effect.option(ProgramFiles.readPacked(spec.programPath, spec.config.files))
+        : yield* Effect.option(fs.readFileString(spec.programPath))
     )
     yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config }, initialCode })
   })
