@@ -1,4 +1,5 @@
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as ProgramFiles from "../config/ProgramFiles.js"
 import { Console, Effect, Layer, Option } from "effect"
 import { type FlagValue, loadRunConfig } from "../config/ConfigLoader.js"
 import * as Overrides from "../config/Overrides.js"
@@ -177,7 +178,12 @@ export const resume = (args: {
     }
     // A run killed between its creation and the insert of its initial program starts from the file again.
     const fs = yield* FileSystem.FileSystem
-    const initialCode = Option.getOrUndefined(yield* fs.readFileString(spec.programPath).pipe(Effect.option))
+    const isDir = yield* fs.stat(spec.programPath).pipe(Effect.map((info) => info.type === "Directory"), Effect.orElseSucceed(() => false))
+    const initialCode = Option.getOrUndefined(
+      isDir
+        ? yield* Effect.option(ProgramFiles.readPacked(spec.programPath, spec.config.files))
+        : yield* Effect.option(fs.readFileString(spec.programPath))
+    )
     yield* execute({ _tag: "Resume", runId: id as RunId, spec: { ...spec, config }, initialCode })
   })
 

@@ -3,7 +3,7 @@
  * distinct file content is written once into a cache directory (named by its sha256, read-only)
  * and each candidate's tree is made of hard links to it, so the 49 unchanged files of a 50-file
  * project cost a link each, not a write. Running as root, where a read-only mode does not stop
- * a candidate from writing through a link into the cache, files are copied instead.
+ * a candidate from writing through a link into the cache, each file is written afresh instead.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -61,18 +61,15 @@ export const make = (cacheDir: string, mode: Mode = defaultMode()) =>
           for (let k = 1; k < parts.length; k++) dirs.add(parts.slice(0, k).join("/"))
         }
         for (const dir of [...dirs].sort()) yield* fs.makeDirectory(path.join(target, ...dir.split("/")))
-        yield* Effect.forEach(files, (f) =>
-          Effect.flatMap(blob(f.content), (source) => {
-            const dest = path.join(target, ...f.path.split("/"))
-            return mode === "link"
-              ? fs.link(source, dest).pipe(Effect.catchAll(() => copy(source, dest)))
-              : copy(source, dest)
-          }), { discard: true, concurrency: 8 })
+        yield* Effect.forEach(files, (f) => {
+          const dest = path.join(target, ...f.path.split("/"))
+          // A copy is the file written afresh (one call, no cache needed); a link falls back to it across devices.
+          const copy = fs.writeFile(dest, encoder.encode(f.content), { mode: 0o644 })
+          return mode === "link"
+            ? Effect.flatMap(blob(f.content), (source) => fs.link(source, dest).pipe(Effect.catchAll(() => copy)))
+            : copy
+        }, { discard: true, concurrency: 8 })
       })
-
-    /** A copy the candidate may write to. */
-    const copy = (source: string, dest: string) =>
-      Effect.zipRight(fs.copyFile(source, dest), fs.chmod(dest, 0o644))
 
     return { materialize } satisfies Materializer
   })
