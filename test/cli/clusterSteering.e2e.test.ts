@@ -4,9 +4,7 @@
  * answering) work through either control process — whichever of the two hosts the run, the other
  * reaches it through the run's entity.
  */
-import { spawn } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -14,45 +12,11 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { freshDatabase, required, unavailable } from "../support/postgres.js"
-import { cliPath, runCli } from "../support/cli.js"
+import { cliPath, freePort, runCli, startCli as startCliIn } from "../support/cli.js"
+
+const startCli = (args: ReadonlyArray<string>, cwd: string) => startCliIn(args, cwd, { EVOLVE_DB: "" })
 
 const workspaces: Array<string> = []
-
-/** A long-running CLI process (serve, worker): wait for a line, stop it with SIGINT. */
-const startCli = (args: ReadonlyArray<string>, cwd: string) => {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  const exited = new Promise<void>((done) => child.on("exit", () => done()))
-  child.stdout.on("data", (d) => (output += d))
-  child.stderr.on("data", (d) => (output += d))
-  return {
-    output: () => output,
-    until: async (pattern: RegExp) => {
-      for (let i = 0; i < 600 && !pattern.test(output); i++) {
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      const match = pattern.exec(output)
-      expect(match, output).not.toBeNull()
-      return match!
-    },
-    stop: async () => {
-      child.kill("SIGINT")
-      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000)
-      await exited
-      clearTimeout(killer)
-    }
-  }
-}
-
-const freePort = () =>
-  new Promise<number>((done) => {
-    const probe = createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as { port: number }).port
-      probe.close(() => done(port))
-    })
-  })
 
 const call = async (url: string, method = "GET", body?: unknown) => {
   const response = await fetch(url, {

@@ -14,19 +14,13 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Redacted } from "effect"
 import { freshDatabase, required, server, unavailable, urlOf } from "../support/postgres.js"
+import { cliPath, freePort, runCli as runCliIn, startCli as startCliIn } from "../support/cli.js"
 
-const cliPath = resolve("dist/bin/evolve.mjs")
+// No EVOLVE_DB from the environment: each command names its database.
+const runCli = (args: ReadonlyArray<string>, cwd: string) => runCliIn(args, cwd, { EVOLVE_DB: "" })
+const startCli = (args: ReadonlyArray<string>, cwd: string) => startCliIn(args, cwd, { EVOLVE_DB: "" })
+
 const example = resolve("examples/function_minimization")
-
-const runCli = (args: ReadonlyArray<string>, cwd: string) =>
-  new Promise<{ status: number | null; output: string }>((done, fail) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
-    let output = ""
-    child.stdout.on("data", (d) => (output += d))
-    child.stderr.on("data", (d) => (output += d))
-    child.on("error", fail)
-    child.on("exit", (status) => done({ status, output }))
-  })
 
 const workspaces: Array<string> = []
 const workspace = () => {
@@ -35,40 +29,6 @@ const workspace = () => {
   workspaces.push(dir)
   return dir
 }
-
-/** A long-running CLI process (serve, worker): wait for a line, stop it with SIGINT. */
-const startCli = (args: ReadonlyArray<string>, cwd: string) => {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env: { ...process.env, EVOLVE_DB: "" }, stdio: ["ignore", "pipe", "pipe"] })
-  let output = ""
-  const exited = new Promise<void>((done) => child.on("exit", () => done()))
-  child.stdout.on("data", (d) => (output += d))
-  child.stderr.on("data", (d) => (output += d))
-  return {
-    output: () => output,
-    until: async (pattern: RegExp) => {
-      for (let i = 0; i < 600 && !pattern.test(output); i++) {
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-      expect(output).toMatch(pattern)
-    },
-    stop: async () => {
-      child.kill("SIGINT")
-      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000)
-      await exited
-      clearTimeout(killer)
-    }
-  }
-}
-
-const freePort = () =>
-  new Promise<number>((done) => {
-    const probe = createServer()
-    probe.listen(0, "127.0.0.1", () => {
-      const port = (probe.address() as { port: number }).port
-      probe.close(() => done(port))
-    })
-  })
 
 /** What a run committed, in an order both databases agree on. */
 const committedQuery = `SELECT code_hash, status, score, failure_kind FROM programs WHERE status <> 'rejected' AND code_hash <> '' ORDER BY code_hash`
