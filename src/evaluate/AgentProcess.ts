@@ -25,6 +25,22 @@ export const bwrapMissing =
 /** Seconds between the SIGTERM of a timed-out agent and the SIGKILL of its tree. */
 const killGrace = Duration.seconds(5)
 
+/**
+ * The directories of the command's files under /tmp (the agent's binary or script), which the
+ * sandbox's private /tmp would otherwise hide: kept visible, read-only.
+ */
+const commandDirsUnderTmp = (argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dirs = new Set<string>()
+    for (const arg of argv.filter((a) => a.startsWith("/tmp/"))) {
+      const info = yield* fs.stat(arg).pipe(Effect.option)
+      if (info._tag === "Some" && info.value.type === "File") dirs.add(path.dirname(arg))
+    }
+    return [...dirs]
+  })
+
 /** A runner of agent processes; the pid namespace probe runs once, at the first run. */
 export const make = (isolation: PidNamespace.Isolation = { pidNamespace: true }) =>
   Effect.gen(function*() {
@@ -55,7 +71,14 @@ export const make = (isolation: PidNamespace.Isolation = { pidNamespace: true })
         })
         const ns = bwrap === undefined ? yield* namespace : undefined
         const prefix = bwrap !== undefined
-          ? Bubblewrap.bwrapPrefix({ bwrap, writable: [options.scratch], readable: [], cwd: options.cwd, unsharePid: true, network: true })
+          ? Bubblewrap.bwrapPrefix({
+            bwrap,
+            writable: [options.scratch],
+            readable: yield* commandDirsUnderTmp(options.argv).pipe(Effect.provide(context)),
+            cwd: options.cwd,
+            unsharePid: true,
+            network: true
+          })
           : ns !== undefined
           ? PidNamespace.namespacePrefix(ns, options.stdin === undefined ? "empty" : "inherit")
           : []
