@@ -12,7 +12,7 @@ import { evolveBlocks } from "../domain/EvolveBlocks.js"
 import * as ProgramTree from "../domain/ProgramTree.js"
 import type { FilesConfig } from "../domain/RunConfig.js"
 import * as Globs from "./Globs.js"
-import { languageOf } from "./Languages.js"
+import { languageOf } from "../domain/Languages.js"
 
 /** Never part of a program tree. */
 export const builtInExcludes: ReadonlyArray<string> = [

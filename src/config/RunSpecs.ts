@@ -5,7 +5,7 @@ import { isPostgresUrl } from "../domain/DatabaseTarget.js"
 import { ConfigError } from "../domain/Errors.js"
 import * as ProgramTree from "../domain/ProgramTree.js"
 import type { RunConfig, RunSpec } from "../domain/RunConfig.js"
-import { languageOf } from "./Languages.js"
+import { languageOf } from "../domain/Languages.js"
 import * as ProgramFiles from "./ProgramFiles.js"
 import * as Workspace from "./Workspace.js"
 

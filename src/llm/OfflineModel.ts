@@ -18,6 +18,7 @@ import type * as Response from "@effect/ai/Response"
 import { Effect, Layer, Stream } from "effect"
 import { boldnessOf, META_NOTE_HEADING } from "../domain/AdaptiveMarkers.js"
 import * as CodeFences from "../domain/CodeFences.js"
+import { languageOf } from "../domain/Languages.js"
 import * as ProgramTree from "../domain/ProgramTree.js"
 import { pickWeighted } from "./MutationOperators.js"
 import { mutate } from "./OfflineMutation.js"
@@ -76,15 +77,18 @@ const respondTree = (code: string, info: string, inspirations: ReadonlyArray<str
       const file = yield* pickWeighted(files, (f) => Math.max(1, f.content.length))
       files = files.filter((f) => f !== file)
       const same = donors.flatMap((d) => d.filter((f) => f.path === file.path).map((f) => f.content))
-      const result = yield* mutate(file.content.replace(/\n$/, ""), languageOf(file.path, info), same, boldness)
+      const result = yield* mutate(file.content.replace(/\n$/, ""), fileLanguage(file.path, info), same, boldness)
       if (result === null) continue
       return `Offline mutation of ${file.path}: ${result.notes.join("; ")}.\n\n${ProgramTree.header(file.path)}\n${result.blocks.join("\n\n")}\n`
     }
     return "No change proposed: no file has a numeric literal or simple statement to mutate."
   })
 
-const extensionLanguage: Record<string, string> = { py: "python", js: "javascript", mjs: "javascript", ts: "typescript", rs: "rust", go: "go", c: "c", cpp: "cpp" }
-const languageOf = (path: string, fallback: string) => extensionLanguage[path.slice(path.lastIndexOf(".") + 1)] ?? fallback
+/** A file's language by its extension, else the program's. */
+const fileLanguage = (path: string, fallback: string) => {
+  const language = languageOf(path)
+  return language === "text" ? fallback : language
+}
 
 const promptChars = (prompt: Prompt.Prompt) => prompt.content.reduce((n, m) => n + messageText(m).length, 0)
 

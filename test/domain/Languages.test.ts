@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { languageOf } from "../../src/config/Languages.js"
+import { languageOf } from "../../src/domain/Languages.js"
 
 describe("languageOf", () => {
   it("names the languages of the peers' examples by extension, whatever the case", () => {
