@@ -14,6 +14,7 @@ import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import { ClusterHost, type Hosted } from "./ClusterHost.js"
 import * as EvaluatorShipping from "./EvaluatorShipping.js"
 import { pendingProgram } from "./Proposal.js"
@@ -25,18 +26,9 @@ export const Drive = Rpc.make("Drive", { error: RunRefused }).annotate(ClusterSc
 /** A worker committed the result of one of the run's candidates. */
 export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId: ProgramId } })
 
-/** A prompt of one of the run's `human` models, waiting on its host's desk for a person. */
-export const HumanPrompt = Schema.Struct({
-  id: Schema.String,
-  runId: Schema.NullOr(Schema.String),
-  model: Schema.String,
-  system: Schema.String,
-  user: Schema.String,
-  at: Schema.Number
-})
 
 /** The prompts of the run's `human` models waiting for an answer, on whichever runner hosts it. */
-export const GetPrompts = Rpc.make("GetPrompts", { success: Schema.Array(HumanPrompt) })
+export const GetPrompts = Rpc.make("GetPrompts", { success: Schema.Array(HumanDesk.HumanPrompt) })
 
 /** A person's answer to one of the run's waiting prompts; false when it waits no more. */
 export const AnswerPrompt = Rpc.make("AnswerPrompt", { payload: { promptId: Schema.String, text: Schema.String }, success: Schema.Boolean })

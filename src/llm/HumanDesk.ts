@@ -10,16 +10,18 @@ import * as AiError from "@effect/ai/AiError"
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import type * as Prompt from "@effect/ai/Prompt"
 import type * as Response from "@effect/ai/Response"
-import { Clock, Deferred, Effect, FiberRef, Option, Random, Stream } from "effect"
+import { Clock, Deferred, Effect, FiberRef, Option, Random, Schema, Stream } from "effect"
 
-export interface HumanPrompt {
-  readonly id: string
-  readonly runId: string | null
-  readonly model: string
-  readonly system: string
-  readonly user: string
-  readonly at: number
-}
+/** A prompt waiting on a desk (also a message of the run's entity and an answer of the HTTP API). */
+export const HumanPrompt = Schema.Struct({
+  id: Schema.String,
+  runId: Schema.NullOr(Schema.String),
+  model: Schema.String,
+  system: Schema.String,
+  user: Schema.String,
+  at: Schema.Number
+})
+export type HumanPrompt = typeof HumanPrompt.Type
 
 export interface HumanDesk {
   /** Prompts waiting for an answer, oldest first (of one run, when given). */

@@ -9,6 +9,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Schema } from "effect"
 import { ProgramId } from "../domain/Ids.js"
+import * as HumanDesk from "../llm/HumanDesk.js"
 import { HintText, SteeringView } from "../domain/Steering.js"
 import { InvalidRequest, RunNotFoundError, runId, RunStateConflict, StorageError, strict } from "./ApiCommon.js"
 
@@ -47,14 +48,7 @@ export const ConcurrencyRequest = Schema.Struct({
 
 export const Concurrency = Schema.Struct({ proposals: Schema.Int, evaluations: Schema.Int }).annotations({ identifier: "Concurrency" })
 
-export const HumanPrompt = Schema.Struct({
-  id: Schema.String,
-  runId: Schema.NullOr(Schema.String),
-  model: Schema.String,
-  system: Schema.String,
-  user: Schema.String,
-  at: Schema.Number
-}).annotations({ identifier: "HumanPrompt", description: "A prompt to a `human` model, waiting for a person's answer" })
+export const HumanPrompt = HumanDesk.HumanPrompt.annotations({ identifier: "HumanPrompt", description: "A prompt to a `human` model, waiting for a person's answer" })
 
 export const AnswerRequest = Schema.Struct({
   text: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1_000_000)).annotations({
