@@ -169,7 +169,8 @@ describe("the explorer's API", () => {
     expect(detail.body.diff).toContain("--- a/initial_program.mjs\n+++ b/initial_program.mjs")
     // What the proposal of the best program sent and got back (the offline model answers too).
     expect(detail.body.transcripts).toMatchObject([{ attempt: 0, model: "offline", response: expect.stringContaining("SEARCH") }])
-    expect(detail.body.transcripts[0].system).toContain("SEARCH/REPLACE")
+    // Diff rules, or whole-program rules when adaptive search asked for a rewrite (it may, on a stalled island).
+    expect(detail.body.transcripts[0].system).toMatch(/SEARCH\/REPLACE|complete new program/)
     const code = await server.raw(`/api/programs/${b}/code?download=true`)
     expect(code.status).toBe(200)
     expect(code.headers["content-disposition"]).toBe(`attachment; filename="${b}-initial_program.mjs"`)
