@@ -10,6 +10,7 @@ import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
   /**
@@ -41,7 +42,7 @@ export const make = Effect.gen(function*() {
   const known = ProgramTrees.makeKnownBlobs()
   const resolve = (rows: ReadonlyArray<ProgramRow>) => ProgramTrees.resolveCode(sql, rows)
   return CandidateStore.of({
-    insertProgram: Effect.fn("CandidateStore.insertProgram")(function*(p, llmCall, transcripts = []) {
+    insertProgram: Traced.fn("CandidateStore.insertProgram")(function*(p, llmCall, transcripts = []) {
       const stored = ProgramTrees.toStored(p.code, known)
       const blobs = ProgramTrees.insertBlobs(sql, stored.blobs)
       const statements = [
@@ -55,13 +56,13 @@ export const make = Effect.gen(function*() {
       known.add(stored.blobs.map((b) => b.hash))
     }),
 
-    startEvaluation: Effect.fn("CandidateStore.startEvaluation")(function*(id) {
+    startEvaluation: Traced.fn("CandidateStore.startEvaluation")(function*(id) {
       const rows = yield* sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
         WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`.pipe(Effect.mapError(dbError("record evaluation start")))
       return rows[0]?.eval_starts ?? 0
     }),
 
-    commitEvaluation: Effect.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
+    commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
       const rows = outcome._tag === "Scored"
         ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
           JSON.stringify(outcome.metrics)
@@ -74,7 +75,7 @@ export const make = Effect.gen(function*() {
       return rows.length === 1
     }, (effect) => Effect.mapError(effect, dbError("commit evaluation"))),
 
-    getProgram: Effect.fn("CandidateStore.getProgram")(function*(id) {
+    getProgram: Traced.fn("CandidateStore.getProgram")(function*(id) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id = ${id}`.pipe(
         Effect.flatMap(resolve),
         Effect.mapError(dbError("read program"))
@@ -83,7 +84,7 @@ export const make = Effect.gen(function*() {
       return toProgram(rows[0]!)
     }),
 
-    getPrograms: Effect.fn("CandidateStore.getPrograms")(function*(ids) {
+    getPrograms: Traced.fn("CandidateStore.getPrograms")(function*(ids) {
       if (ids.length === 0) return []
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`.pipe(
         Effect.flatMap(resolve),
@@ -100,13 +101,13 @@ export const make = Effect.gen(function*() {
       return out
     }),
 
-    bestPrograms: Effect.fn("CandidateStore.bestPrograms")(function*(runId, limit) {
+    bestPrograms: Traced.fn("CandidateStore.bestPrograms")(function*(runId, limit) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status = 'evaluated'
         ORDER BY score DESC, created_at LIMIT ${limit}`.pipe(Effect.flatMap(resolve), Effect.mapError(dbError("read best programs")))
       return rows.map(toProgram)
     }),
 
-    recentFailures: Effect.fn("CandidateStore.recentFailures")(function*(runId, limit) {
+    recentFailures: Traced.fn("CandidateStore.recentFailures")(function*(runId, limit) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE run_id = ${runId} AND status IN ('failed', 'rejected')
         ORDER BY created_at DESC LIMIT ${limit}`.pipe(Effect.flatMap(resolve), Effect.mapError(dbError("read recent failures")))
       return rows.map(toProgram)

@@ -8,6 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer, Option } from "effect"
 import { DatabaseError } from "../domain/Errors.js"
 import { dbError, int, type Int8 } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 /** One file of an evaluator's directory. */
 export interface EvaluatorFile {
@@ -46,7 +47,7 @@ export class EvaluatorFileStore extends Context.Tag("evolve/EvaluatorFileStore")
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return EvaluatorFileStore.of({
-    saveBundle: Effect.fn("EvaluatorFileStore.saveBundle")(function*(runId, bundle, contents) {
+    saveBundle: Traced.fn("EvaluatorFileStore.saveBundle")(function*(runId, bundle, contents) {
       yield* sql.withTransaction(Effect.gen(function*() {
         for (const [hash, content] of contents) {
           yield* sql`INSERT INTO evaluator_blobs ${
@@ -64,7 +65,7 @@ export const make = Effect.gen(function*() {
       })).pipe(Effect.mapError(dbError("store the evaluator's files")))
     }),
 
-    getBundle: Effect.fn("EvaluatorFileStore.getBundle")(function*(runId) {
+    getBundle: Traced.fn("EvaluatorFileStore.getBundle")(function*(runId) {
       const heads = yield* sql<{ bundle_hash: string; entry: string; root: string }>`SELECT bundle_hash, entry, root
         FROM run_evaluators WHERE run_id = ${runId}`.pipe(Effect.mapError(dbError("read the evaluator's files")))
       const head = heads[0]
@@ -79,7 +80,7 @@ export const make = Effect.gen(function*() {
       })
     }),
 
-    readBlob: Effect.fn("EvaluatorFileStore.readBlob")(function*(hash) {
+    readBlob: Traced.fn("EvaluatorFileStore.readBlob")(function*(hash) {
       const rows = yield* sql<{ content: string }>`SELECT content FROM evaluator_blobs WHERE hash = ${hash}`.pipe(
         Effect.mapError(dbError("read an evaluator file"))
       )

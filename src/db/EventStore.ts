@@ -5,6 +5,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import { RunId } from "../domain/Ids.js"
 import type { StoredEventRow } from "./Records.js"
 import { dbError, type Int8, int } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class EventStore extends Context.Tag("evolve/EventStore")<EventStore, {
   /** Appends stored events in one statement. */
@@ -17,21 +18,21 @@ export class EventStore extends Context.Tag("evolve/EventStore")<EventStore, {
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return EventStore.of({
-    appendEvents: Effect.fn("EventStore.appendEvents")(function*(events) {
+    appendEvents: Traced.fn("EventStore.appendEvents")(function*(events) {
       if (events.length === 0) return
       yield* sql`INSERT INTO run_events ${
         sql.insert(events.map((e) => ({ run_id: e.runId, seq: e.seq, at: e.at, type: e.type, data: e.data })))
       }`.pipe(Effect.mapError(dbError("record events")))
     }),
 
-    readEvents: Effect.fn("EventStore.readEvents")(function*(runId, afterSeq, limit) {
+    readEvents: Traced.fn("EventStore.readEvents")(function*(runId, afterSeq, limit) {
       const rows = yield* sql<{ run_id: string; seq: number; at: Int8; type: string; data: string }>`
         SELECT run_id, seq, at, type, data FROM run_events WHERE run_id = ${runId} AND seq > ${afterSeq}
         ORDER BY seq LIMIT ${limit}`.pipe(Effect.mapError(dbError("read events")))
       return rows.map((r) => ({ runId: RunId.make(r.run_id), seq: r.seq, at: int(r.at), type: r.type, data: r.data }))
     }),
 
-    lastEventSeq: Effect.fn("EventStore.lastEventSeq")(function*(runId) {
+    lastEventSeq: Traced.fn("EventStore.lastEventSeq")(function*(runId) {
       const rows = yield* sql<{ seq: number | null }>`SELECT MAX(seq) AS seq FROM run_events WHERE run_id = ${runId}`.pipe(
         Effect.mapError(dbError("read events"))
       )

@@ -13,6 +13,7 @@ import type { RunId } from "../domain/Ids.js"
 import type { ProgramStatus } from "../domain/Program.js"
 import type { ProgramSummary, Transcript } from "./Records.js"
 import { dbError, type Int8, int, intOrNull, type ProgramRow, summaryColumns, toSummary } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 /** A program without code or metrics: enough to draw it in a graph or a timeline. */
 export interface ProgramFacts {
@@ -182,7 +183,7 @@ export const make = Effect.gen(function*() {
     })
 
   return ExploreQueries.of({
-    programFacts: Effect.fn("ExploreQueries.programFacts")(function*(runId) {
+    programFacts: Traced.fn("ExploreQueries.programFacts")(function*(runId) {
       const rows = yield* sql<FactsRow>`SELECT id, parent_id, island, generation, status, score, failure_kind,
           created_at, llm_latency_ms, evaluated_at, eval_ms, llm_model, llm_usd
         FROM programs WHERE run_id = ${runId} ORDER BY created_at, id`
@@ -203,7 +204,7 @@ export const make = Effect.gen(function*() {
       }))
     }, (effect) => Effect.mapError(effect, dbError("read program facts"))),
 
-    listPrograms: Effect.fn("ExploreQueries.listPrograms")(function*(runId, q) {
+    listPrograms: Traced.fn("ExploreQueries.listPrograms")(function*(runId, q) {
       const where = whereOf(runId, q)
       if (q.sort.startsWith("metric:")) return yield* byMetric(where, q.sort.slice("metric:".length), q)
       const column = sortColumns[q.sort as keyof typeof sortColumns] ?? "created_at"
@@ -216,7 +217,7 @@ export const make = Effect.gen(function*() {
       return { total: int(total[0]?.n ?? 0), items: rows.map(toSummary) }
     }, (effect) => Effect.mapError(effect, dbError("list programs"))),
 
-    metricNames: Effect.fn("ExploreQueries.metricNames")(function*(runId) {
+    metricNames: Traced.fn("ExploreQueries.metricNames")(function*(runId) {
       const rows = yield* sql<{ metrics: string }>`SELECT metrics FROM programs WHERE run_id = ${runId} AND metrics IS NOT NULL
         ORDER BY created_at DESC LIMIT ${metricSample}`
       const names = new Set<string>()
@@ -224,7 +225,7 @@ export const make = Effect.gen(function*() {
       return [...names].sort()
     }, (effect) => Effect.mapError(effect, dbError("read metric names"))),
 
-    evaluations: Effect.fn("ExploreQueries.evaluations")(function*(runId) {
+    evaluations: Traced.fn("ExploreQueries.evaluations")(function*(runId) {
       const rows = yield* sql<{ id: string; evaluated_at: Int8; score: number | null; status: string; metrics: string | null }>`
         SELECT id, evaluated_at, score, status, metrics FROM programs
         WHERE run_id = ${runId} AND evaluated_at IS NOT NULL ORDER BY evaluated_at, id`
@@ -237,14 +238,14 @@ export const make = Effect.gen(function*() {
       }))
     }, (effect) => Effect.mapError(effect, dbError("read evaluations"))),
 
-    descriptors: Effect.fn("ExploreQueries.descriptors")(function*(runId) {
+    descriptors: Traced.fn("ExploreQueries.descriptors")(function*(runId) {
       const rows = yield* sql<DescriptorRow>`SELECT id, island, score, descriptor FROM programs
         WHERE run_id = ${runId} AND status = 'evaluated' AND descriptor IS NOT NULL AND score IS NOT NULL
         ORDER BY created_at, id`
       return rows
     }, (effect) => Effect.mapError(effect, dbError("read descriptors"))),
 
-    llmCallTimes: Effect.fn("ExploreQueries.llmCallTimes")(function*(runId) {
+    llmCallTimes: Traced.fn("ExploreQueries.llmCallTimes")(function*(runId) {
       const rows = yield* sql<{ model: string; created_at: Int8; latency_ms: number; outcome: string; usd: number }>`
         SELECT model, created_at, latency_ms, outcome, usd FROM llm_calls WHERE run_id = ${runId} ORDER BY created_at, id`
       return rows.map((r) => ({
@@ -256,7 +257,7 @@ export const make = Effect.gen(function*() {
       }))
     }, (effect) => Effect.mapError(effect, dbError("read LLM calls"))),
 
-    migrantsByIsland: Effect.fn("ExploreQueries.migrantsByIsland")(function*(runId) {
+    migrantsByIsland: Traced.fn("ExploreQueries.migrantsByIsland")(function*(runId) {
       const rows = yield* sql<{ island: number; n: Int8 }>`SELECT island, COUNT(*) AS n FROM migrants
         WHERE run_id = ${runId} GROUP BY island`
       return new Map(rows.map((r) => [r.island, int(r.n)]))
@@ -268,11 +269,11 @@ export const make = Effect.gen(function*() {
       Effect.withSpan("ExploreQueries.archivedRuns")
     ),
 
-    setArchived: Effect.fn("ExploreQueries.setArchived")(function*(runId, archived) {
+    setArchived: Traced.fn("ExploreQueries.setArchived")(function*(runId, archived) {
       yield* sql`UPDATE runs SET archived = ${archived ? 1 : 0} WHERE id = ${runId}`.pipe(Effect.mapError(dbError("archive run")))
     }),
 
-    deleteRun: Effect.fn("ExploreQueries.deleteRun")(function*(runId) {
+    deleteRun: Traced.fn("ExploreQueries.deleteRun")(function*(runId) {
       yield* sql.withTransaction(Effect.gen(function*() {
         yield* sql`DELETE FROM program_transcripts WHERE run_id = ${runId}`
         yield* sql`DELETE FROM migrants WHERE run_id = ${runId}`
@@ -287,7 +288,7 @@ export const make = Effect.gen(function*() {
       })).pipe(Effect.mapError(dbError("delete run")))
     }),
 
-    transcripts: Effect.fn("ExploreQueries.transcripts")(function*(programId) {
+    transcripts: Traced.fn("ExploreQueries.transcripts")(function*(programId) {
       const rows = yield* sql<{
         program_id: string
         run_id: string

@@ -5,6 +5,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { RunLeaseRecord } from "./Records.js"
 import { dbError, type Int8, int } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class LeaseStore extends Context.Tag("evolve/LeaseStore")<LeaseStore, {
   /** Who holds the run's lease, and its last heartbeat; null when nobody does. */
@@ -19,7 +20,7 @@ export class LeaseStore extends Context.Tag("evolve/LeaseStore")<LeaseStore, {
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return LeaseStore.of({
-    readLease: Effect.fn("LeaseStore.readLease")(function*(runId) {
+    readLease: Traced.fn("LeaseStore.readLease")(function*(runId) {
       const rows = yield* sql<{ lease_owner: string | null; lease_heartbeat_at: Int8 | null }>`SELECT lease_owner,
         lease_heartbeat_at FROM runs WHERE id = ${runId}`.pipe(Effect.mapError(dbError("read run lease")))
       const row = rows[0]
@@ -28,19 +29,19 @@ export const make = Effect.gen(function*() {
         : { owner: row.lease_owner, heartbeatAt: int(row.lease_heartbeat_at ?? 0) }
     }),
 
-    takeLease: Effect.fn("LeaseStore.takeLease")(function*(runId, owner, expected, at) {
+    takeLease: Traced.fn("LeaseStore.takeLease")(function*(runId, owner, expected, at) {
       const rows = yield* sql<{ id: string }>`UPDATE runs SET lease_owner = ${owner}, lease_heartbeat_at = ${at}
         WHERE id = ${runId} AND ${expected === null ? sql`lease_owner IS NULL` : sql`lease_owner = ${expected}`} RETURNING id`.pipe(Effect.mapError(dbError("take run lease")))
       return rows.length > 0
     }),
 
-    renewLease: Effect.fn("LeaseStore.renewLease")(function*(runId, owner, at) {
+    renewLease: Traced.fn("LeaseStore.renewLease")(function*(runId, owner, at) {
       const rows = yield* sql<{ id: string }>`UPDATE runs SET lease_heartbeat_at = ${at}
         WHERE id = ${runId} AND lease_owner = ${owner} RETURNING id`.pipe(Effect.mapError(dbError("renew run lease")))
       return rows.length > 0
     }),
 
-    releaseLease: Effect.fn("LeaseStore.releaseLease")(function*(runId, owner) {
+    releaseLease: Traced.fn("LeaseStore.releaseLease")(function*(runId, owner) {
       yield* sql`UPDATE runs SET lease_owner = NULL, lease_heartbeat_at = NULL
         WHERE id = ${runId} AND lease_owner = ${owner}`.pipe(Effect.mapError(dbError("release run lease")))
     })

@@ -5,6 +5,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { LlmCallRecord, LlmOutcome, ModelUsage } from "./Records.js"
 import { dbError, type Int8, int, llmCallRow, type LlmCallRow, toLlmCall } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class LlmCallStore extends Context.Tag("evolve/LlmCallStore")<LlmCallStore, {
   readonly recordLlmCall: (call: LlmCallRecord) => Effect.Effect<void, DatabaseError>
@@ -21,11 +22,11 @@ export class LlmCallStore extends Context.Tag("evolve/LlmCallStore")<LlmCallStor
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return LlmCallStore.of({
-    recordLlmCall: Effect.fn("LlmCallStore.recordLlmCall")(function*(call) {
+    recordLlmCall: Traced.fn("LlmCallStore.recordLlmCall")(function*(call) {
       yield* sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(call))}`.pipe(Effect.mapError(dbError("record LLM call")))
     }),
 
-    usageByModel: Effect.fn("LlmCallStore.usageByModel")(function*(runId) {
+    usageByModel: Traced.fn("LlmCallStore.usageByModel")(function*(runId) {
       const rows = yield* sql<{
         model: string
         calls: Int8
@@ -48,14 +49,14 @@ export const make = Effect.gen(function*() {
       }))
     }),
 
-    llmCallsForProgram: Effect.fn("LlmCallStore.llmCallsForProgram")(function*(programId) {
+    llmCallsForProgram: Traced.fn("LlmCallStore.llmCallsForProgram")(function*(programId) {
       const rows = yield* sql<LlmCallRow>`SELECT * FROM llm_calls WHERE program_id = ${programId} ORDER BY created_at, id`.pipe(
         Effect.mapError(dbError("read LLM calls"))
       )
       return rows.map(toLlmCall)
     }),
 
-    llmOutcomes: Effect.fn("LlmCallStore.llmOutcomes")(function*(runId, scoreOf) {
+    llmOutcomes: Traced.fn("LlmCallStore.llmOutcomes")(function*(runId, scoreOf) {
       // Both reads are covered by indexes (programs_by_run_model, programs_by_run_status_score):
       // joining each candidate to its parent's row instead read the whole table.
       const rows = yield* sql<{ model: string; status: string; score: number | null; parent_id: string | null; usd: number | null }>`

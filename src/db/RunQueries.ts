@@ -17,6 +17,7 @@ import {
   toOverview,
   toSummary
 } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class RunQueries extends Context.Tag("evolve/RunQueries")<RunQueries, {
   readonly listRuns: Effect.Effect<ReadonlyArray<RunOverview>, DatabaseError>
@@ -40,7 +41,7 @@ export const make = Effect.gen(function*() {
       return rows.map(toOverview)
     }).pipe(Effect.withSpan("RunQueries.listRuns")),
 
-    runOverview: Effect.fn("RunQueries.runOverview")(function*(id) {
+    runOverview: Traced.fn("RunQueries.runOverview")(function*(id) {
       const rows = yield* sql<OverviewRow>`SELECT r.*, ${overviewColumns} FROM runs r WHERE r.id = ${id}`.pipe(
         Effect.mapError(dbError("read run"))
       )
@@ -48,7 +49,7 @@ export const make = Effect.gen(function*() {
       return toOverview(rows[0]!)
     }),
 
-    listPrograms: Effect.fn("RunQueries.listPrograms")(function*(runId, q) {
+    listPrograms: Traced.fn("RunQueries.listPrograms")(function*(runId, q) {
       const where = sql.and([
         sql`run_id = ${runId}`,
         ...(q.status !== undefined ? [sql`status = ${q.status}`] : []),
@@ -64,7 +65,7 @@ export const make = Effect.gen(function*() {
       return { total: int(total[0]?.n ?? 0), items: rows.map(toSummary) }
     }, (effect) => Effect.mapError(effect, dbError("list programs"))),
 
-    lineage: Effect.fn("RunQueries.lineage")(function*(id, maxDepth, maxChildren) {
+    lineage: Traced.fn("RunQueries.lineage")(function*(id, maxDepth, maxChildren) {
       const chain = yield* sql<ProgramRow & { depth: number }>`WITH RECURSIVE chain(id, parent_id, depth) AS (
           SELECT id, parent_id, 0 FROM programs WHERE id = ${id}
           UNION ALL
@@ -84,7 +85,7 @@ export const make = Effect.gen(function*() {
       }
     }),
 
-    scoreTimeline: Effect.fn("RunQueries.scoreTimeline")(function*(runId, limit) {
+    scoreTimeline: Traced.fn("RunQueries.scoreTimeline")(function*(runId, limit) {
       const rows = yield* sql<{ id: string; evaluated_at: Int8; score: number | null; status: string }>`
         SELECT id, evaluated_at, score, status FROM (
           SELECT id, evaluated_at, score, status FROM programs
@@ -93,7 +94,7 @@ export const make = Effect.gen(function*() {
       return rows.map((r) => ({ programId: ProgramId.make(r.id), at: int(r.evaluated_at), score: r.score, status: r.status as ProgramStatus }))
     }),
 
-    paretoFront: Effect.fn("RunQueries.paretoFront")(function*(runId, objectives) {
+    paretoFront: Traced.fn("RunQueries.paretoFront")(function*(runId, objectives) {
       const rows = yield* sql<ProgramRow>`SELECT ${summaryColumns} FROM programs
         WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC, created_at, id`.pipe(
         Effect.mapError(dbError("read Pareto front"))

@@ -7,6 +7,7 @@ import type { RunSpec } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
 import type { RunRecord } from "./Records.js"
 import { dbError, encodeSpec, type RunRow, toRun } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class RunStore extends Context.Tag("evolve/RunStore")<RunStore, {
   readonly createRun: (id: RunId, spec: RunSpec, at: number) => Effect.Effect<void, DatabaseError>
@@ -23,35 +24,35 @@ export class RunStore extends Context.Tag("evolve/RunStore")<RunStore, {
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return RunStore.of({
-    createRun: Effect.fn("RunStore.createRun")(function*(id, spec, at) {
+    createRun: Traced.fn("RunStore.createRun")(function*(id, spec, at) {
       yield* sql`INSERT INTO runs ${
         sql.insert({ id, created_at: at, updated_at: at, status: "running", stop_reason: null, spec: encodeSpec(spec) })
       }`.pipe(Effect.mapError(dbError("create run")))
     }),
 
-    getRun: Effect.fn("RunStore.getRun")(function*(id) {
+    getRun: Traced.fn("RunStore.getRun")(function*(id) {
       const rows = yield* sql<RunRow>`SELECT * FROM runs WHERE id = ${id}`.pipe(Effect.mapError(dbError("read run")))
       if (rows.length === 0) return yield* new RunNotFound({ runId: id })
       return toRun(rows[0]!)
     }),
 
-    setRunStatus: Effect.fn("RunStore.setRunStatus")(function*(id, status, reason, at) {
+    setRunStatus: Traced.fn("RunStore.setRunStatus")(function*(id, status, reason, at) {
       yield* sql`UPDATE runs SET status = ${status}, stop_reason = ${reason}, updated_at = ${at} WHERE id = ${id}`.pipe(
         Effect.mapError(dbError("update run status"))
       )
     }),
 
-    setRunSpec: Effect.fn("RunStore.setRunSpec")(function*(id, spec, at) {
+    setRunSpec: Traced.fn("RunStore.setRunSpec")(function*(id, spec, at) {
       yield* sql`UPDATE runs SET spec = ${encodeSpec(spec)}, updated_at = ${at} WHERE id = ${id}`.pipe(
         Effect.mapError(dbError("update run spec"))
       )
     }),
 
-    setRunHost: Effect.fn("RunStore.setRunHost")(function*(runId, host) {
+    setRunHost: Traced.fn("RunStore.setRunHost")(function*(runId, host) {
       yield* sql`UPDATE runs SET host = ${host} WHERE id = ${runId}`.pipe(Effect.mapError(dbError("update run host")))
     }),
 
-    runsToRecover: Effect.fn("RunStore.runsToRecover")(function*(host, reason) {
+    runsToRecover: Traced.fn("RunStore.runsToRecover")(function*(host, reason) {
       const rows = yield* sql<RunRow>`SELECT * FROM runs WHERE host = ${host}
         AND (status IN ('running', 'stopping') OR (status = 'interrupted' AND stop_reason = ${reason}))
         ORDER BY created_at`.pipe(Effect.mapError(dbError("find runs to recover")))

@@ -12,6 +12,7 @@ import type { SearchDecisionKind } from "../domain/RunEvent.js"
 import { evaluationFailureKinds, type MigrantRecord, type SearchDecision, type SearchState, type StoredRun } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, {
   /** Everything a resumed run reloads about its candidates and usage. */
@@ -34,7 +35,7 @@ export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return SearchStore.of({
-    loadRun: Effect.fn("SearchStore.loadRun")(function*(runId) {
+    loadRun: Traced.fn("SearchStore.loadRun")(function*(runId) {
       const population = yield* sql<{ id: string; score: number; island: number; generation: number }>`
         SELECT id, score, island, generation FROM programs
         WHERE run_id = ${runId} AND status = 'evaluated' ORDER BY score DESC`
@@ -75,13 +76,13 @@ export const make = Effect.gen(function*() {
       }
     }, (effect) => Effect.mapError(effect, dbError("load run state"))),
 
-    recordDescriptor: Effect.fn("SearchStore.recordDescriptor")(function*(id, descriptor) {
+    recordDescriptor: Traced.fn("SearchStore.recordDescriptor")(function*(id, descriptor) {
       yield* sql`UPDATE programs SET descriptor = ${descriptor} WHERE id = ${id}`.pipe(
         Effect.mapError(dbError("record descriptor"))
       )
     }),
 
-    recordMigrants: Effect.fn("SearchStore.recordMigrants")(function*(runId, migrants, at) {
+    recordMigrants: Traced.fn("SearchStore.recordMigrants")(function*(runId, migrants, at) {
       if (migrants.length === 0) return
       yield* sql`INSERT INTO migrants ${
         sql.insert(migrants.map((m) => ({
@@ -94,7 +95,7 @@ export const make = Effect.gen(function*() {
       }`.pipe(Effect.mapError(dbError("record migrants")))
     }),
 
-    recordDecision: Effect.fn("SearchStore.recordDecision")(function*(runId, d) {
+    recordDecision: Traced.fn("SearchStore.recordDecision")(function*(runId, d) {
       yield* sql.withTransaction(Effect.gen(function*() {
         const rows = yield* sql<{ seq: Int8 | null }>`SELECT MAX(seq) AS seq FROM search_decisions WHERE run_id = ${runId}`
         yield* sql`INSERT INTO search_decisions ${
@@ -112,7 +113,7 @@ export const make = Effect.gen(function*() {
       })).pipe(Effect.mapError(dbError("record search decision")))
     }),
 
-    listDecisions: Effect.fn("SearchStore.listDecisions")(function*(runId, limit) {
+    listDecisions: Traced.fn("SearchStore.listDecisions")(function*(runId, limit) {
       const rows = yield* sql<
         { seq: Int8; at: Int8; evaluations: Int8; kind: string; island: number | null; reason: string; note: string | null }
       >`SELECT seq, at, evaluations, kind, island, reason, note FROM search_decisions WHERE run_id = ${runId}
@@ -128,7 +129,7 @@ export const make = Effect.gen(function*() {
       }))
     }),
 
-    loadSearchState: Effect.fn("SearchStore.loadSearchState")(function*(runId, options) {
+    loadSearchState: Traced.fn("SearchStore.loadSearchState")(function*(runId, options) {
       const migrants = yield* sql<{ program_id: string; island: number; origin_island: number }>`
         SELECT program_id, island, origin_island FROM migrants WHERE run_id = ${runId} ORDER BY migrated_at, program_id, island`
       const descriptors = new Map<string, string>()

@@ -5,6 +5,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import { SteeringAction, SteeringRecord } from "../domain/Steering.js"
 import { dbError } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 const encodeAction = Schema.encodeSync(Schema.parseJson(SteeringAction))
 const decodeAction = Schema.decodeUnknownSync(Schema.parseJson(SteeringAction))
@@ -24,7 +25,7 @@ export class SteeringStore extends Context.Tag("evolve/SteeringStore")<SteeringS
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return SteeringStore.of({
-    append: Effect.fn("SteeringStore.append")(function*(runId, action, at, programId) {
+    append: Traced.fn("SteeringStore.append")(function*(runId, action, at, programId) {
       return yield* sql.withTransaction(Effect.gen(function*() {
         const rows = yield* sql<{ seq: number | string | null }>`SELECT MAX(seq) AS seq FROM steering WHERE run_id = ${runId}`
         // Postgres hands BIGINT columns over as strings.
@@ -36,7 +37,7 @@ export const make = Effect.gen(function*() {
       })).pipe(Effect.mapError(dbError("store steering action")))
     }),
 
-    list: Effect.fn("SteeringStore.list")(function*(runId) {
+    list: Traced.fn("SteeringStore.list")(function*(runId) {
       const rows = yield* sql<{ seq: number | string; at: number | string; program_id: string | null; data: string }>`
         SELECT seq, at, program_id, data FROM steering WHERE run_id = ${runId} ORDER BY seq`.pipe(
         Effect.mapError(dbError("read steering actions"))

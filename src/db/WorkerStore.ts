@@ -6,6 +6,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import { dbError } from "./Rows.js"
+import * as Traced from "../domain/Traced.js"
 
 /** A worker beats this often; one silent for the window is taken as gone. */
 export const HEARTBEAT_MILLIS = 5_000
@@ -71,7 +72,7 @@ export class WorkerStore extends Context.Tag("evolve/WorkerStore")<WorkerStore, 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return WorkerStore.of({
-    registerWorker: Effect.fn("WorkerStore.registerWorker")(function*(w) {
+    registerWorker: Traced.fn("WorkerStore.registerWorker")(function*(w) {
       yield* sql`INSERT INTO workers ${
         sql.insert({
           id: w.id,
@@ -89,24 +90,24 @@ export const make = Effect.gen(function*() {
       }`.pipe(Effect.mapError(dbError("register worker")))
     }),
 
-    heartbeat: Effect.fn("WorkerStore.heartbeat")(function*(id, figures, at) {
+    heartbeat: Traced.fn("WorkerStore.heartbeat")(function*(id, figures, at) {
       yield* sql`UPDATE workers SET busy = ${figures.busy}, done = ${figures.done}, heartbeat_at = ${at}
         WHERE id = ${id}`.pipe(Effect.mapError(dbError("record worker heartbeat")))
     }),
 
-    workerStopped: Effect.fn("WorkerStore.workerStopped")(function*(id, at) {
+    workerStopped: Traced.fn("WorkerStore.workerStopped")(function*(id, at) {
       yield* sql`UPDATE workers SET busy = 0, stopped_at = ${at} WHERE id = ${id}`.pipe(
         Effect.mapError(dbError("record worker stop"))
       )
     }),
 
-    aliveWorkers: Effect.fn("WorkerStore.aliveWorkers")(function*(since) {
+    aliveWorkers: Traced.fn("WorkerStore.aliveWorkers")(function*(since) {
       const rows = yield* sql<WorkerRow>`SELECT * FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= ${since}
         ORDER BY started_at, id`.pipe(Effect.mapError(dbError("list workers")))
       return rows.map(toWorker)
     }),
 
-    pruneWorkers: Effect.fn("WorkerStore.pruneWorkers")(function*(before) {
+    pruneWorkers: Traced.fn("WorkerStore.pruneWorkers")(function*(before) {
       const rows = yield* sql<{ id: string }>`DELETE FROM workers
         WHERE COALESCE(stopped_at, heartbeat_at) < ${before} RETURNING id`.pipe(Effect.mapError(dbError("prune workers")))
       return rows.length

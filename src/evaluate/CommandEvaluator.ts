@@ -19,6 +19,7 @@ import * as PidNamespace from "./PidNamespace.js"
 import * as ProcessTree from "./ProcessTree.js"
 import * as ResourceLimits from "./ResourceLimits.js"
 import * as TreeMaterializer from "./TreeMaterializer.js"
+import * as Traced from "../domain/Traced.js"
 
 /** The only parent environment variables an evaluator sees (plus EVOLVE_PROGRAM and EVOLVE_RESULTS_DIR). */
 export const passedEnv: ReadonlyArray<string> = EvaluatorEnv.passedEnv
@@ -160,7 +161,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
         return yield* verdict(verdictOptions, ending, stdout, tail(stderr), metricsFile)
       }).pipe(Effect.scoped)
 
-    const evaluate = Effect.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
+    const evaluate = Traced.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
       yield* Effect.annotateCurrentSpan("evolve.programId", request.programId)
       const started = yield* Clock.currentTimeMillis
       const result = yield* evaluateScoped(request).pipe(

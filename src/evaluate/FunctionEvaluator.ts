@@ -15,6 +15,7 @@ import { Cause, Clock, Duration, Effect, Layer, Option } from "effect"
 import type { EvaluationOutcome, FailureKind, Metrics } from "../domain/Program.js"
 import { type EvaluationRequest, Evaluator } from "./Evaluator.js"
 import { combinedScore } from "./MetricsReport.js"
+import * as Traced from "../domain/Traced.js"
 
 /** What an evaluation function may return: metrics, or a bare score. */
 export type MetricsLike = number | Readonly<Record<string, unknown>>
@@ -138,7 +139,7 @@ export const make = <E, R>(
     }
 
     return Evaluator.of({
-      evaluate: Effect.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
+      evaluate: Traced.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
         yield* Effect.annotateCurrentSpan({ "evolve.programId": request.programId, "evolve.evaluator": "function" })
         const started = yield* Clock.currentTimeMillis
         const verdict = yield* verdictOf(request).pipe(Effect.provide(context))

@@ -27,6 +27,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Clock, Effect, Layer, Ref } from "effect"
 import { ConfigError } from "../domain/Errors.js"
+import * as Traced from "../domain/Traced.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
 import * as ProgramTree from "../domain/ProgramTree.js"
 import * as Bubblewrap from "./Bubblewrap.js"
@@ -234,7 +235,7 @@ export const make = (options: PythonEvaluatorOptions, isolation: PidNamespace.Is
           Effect.flatMap((verdict) =>
             Effect.map(Clock.currentTimeMillis, (now): EvaluationOutcome => ({ ...verdict, durationMs: now - started }))
           )
-        )).pipe(Effect.withSpan("Evaluator.evaluate", { attributes: { "evolve.programId": request.programId } }))
+        )).pipe(Traced.withSpan("Evaluator.evaluate", { attributes: { "evolve.programId": request.programId } }))
 
     return Evaluator.of({ evaluate })
   })

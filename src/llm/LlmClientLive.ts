@@ -27,6 +27,7 @@ import { type ModelSpec, resolveModels } from "./Models.js"
 import { estimateUsd, makeModelRuntime, type ModelRuntime, modelStatus, openForMs } from "./ModelRuntime.js"
 import { LlmRecorder, recorderLayer, ReplayLog, replayLayer } from "./Replay.js"
 import { makeSelector } from "./Selection.js"
+import * as Traced from "../domain/Traced.js"
 
 /** What the live client needs besides an `HttpClient`: each feature, or its explicit no-op. */
 export type Features = LlmCache | LlmRecorder | ReplayLog
@@ -135,7 +136,7 @@ export const makeClient = (
         }
       })
 
-    const complete = Effect.fn("LlmClient.complete")(function*(
+    const complete = Traced.fn("LlmClient.complete")(function*(
       request: LlmRequest,
       onRetry?: (info: LlmRetryInfo) => Effect.Effect<void>
     ) {

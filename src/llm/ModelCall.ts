@@ -16,7 +16,8 @@ import { cacheKey, type LlmCache } from "./LlmCache.js"
 import { LlmCallError, type LlmReply, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
 import { costUsd, estimateTokens } from "./Models.js"
 import { type ModelRuntime, openForMs } from "./ModelRuntime.js"
-import { scrubSecret } from "./OpenAiChat.js"
+import * as OpenAiChat from "./OpenAiChat.js"
+import * as Traced from "../domain/Traced.js"
 import * as Providers from "./Providers.js"
 import type { ReplayLog } from "./Replay.js"
 import { emptyError, llmRetrySchedule, tapRetry, timeoutError, toLlmError, untilDeadline } from "./RetryPolicy.js"
@@ -62,30 +63,59 @@ const prompt = (request: LlmRequest) =>
     Prompt.userMessage({ content: [Prompt.makePart("text", { text: request.user })] })
   ])
 
-/** One attempt's answer: the coding agent's edit (`provider: agent`), else the LanguageModel's. */
-const providerCall = (rt: ModelRuntime, lm: LanguageModel.Service | undefined, request: LlmRequest) =>
-  rt.agent !== undefined || lm === undefined
-    ? (rt.agent?.call(request) ?? Effect.fail(new LlmError({ reason: "bad_request", message: `model ${rt.spec.name} has no provider` }))).pipe(
-      Effect.timeoutFail({ duration: Duration.millis(rt.spec.timeoutMs), onTimeout: () => timeoutError(rt.spec.timeoutMs) })
-    )
-    : modelCall(rt, lm, request)
+/**
+ * One attempt's answer: the coding agent's edit (`provider: agent`), else the model's, within
+ * the model's timeout and what is left of the call's time budget (which ends at `deadlineMs`).
+ */
+const providerCall = (rt: ModelRuntime, lm: LanguageModel.Service | undefined, request: LlmRequest, deadlineMs: number) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const left = Math.max(0, deadlineMs - now)
+    const timeout = left < rt.spec.timeoutMs
+      ? () => new LlmError({ reason: "timeout", message: `no answer within the call's time budget of ${rt.spec.retryBudgetMs / 1000} s` })
+      : () => timeoutError(rt.spec.timeoutMs)
+    return Effect.timeoutFail(providerAnswer(rt, lm, request), { duration: Duration.millis(Math.min(left, rt.spec.timeoutMs)), onTimeout: timeout })
+  })
+
+const providerAnswer = (rt: ModelRuntime, lm: LanguageModel.Service | undefined, request: LlmRequest) =>
+  rt.agent !== undefined
+    ? rt.agent.call(request)
+    : rt.chat !== undefined
+    ? chatCall(rt.chat, request)
+    : lm !== undefined
+    ? modelCall(rt, lm, request)
+    : Effect.fail(new LlmError({ reason: "bad_request", message: `model ${rt.spec.name} has no provider` }))
+
+/** The reply of a text (else, for reasoning models that put everything there, the reasoning). */
+const rawReply = (
+  text: string,
+  reasoning: string | undefined,
+  usage: { readonly inputTokens: number | undefined; readonly outputTokens: number | undefined },
+  finishReason: string
+): Effect.Effect<RawReply, LlmError> => {
+  const answer = text.length > 0 ? text : (reasoning ?? "")
+  return answer.length > 0
+    ? Effect.succeed({ text: answer, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, finishReason })
+    : Effect.fail(emptyError(finishReason))
+}
+
+/** An `openai-chat` model's request, without the @effect/ai prompt and response decoding. */
+const chatCall = (chat: OpenAiChat.Chat, request: LlmRequest) =>
+  chat("generateText", [{ role: "system", content: request.system }, { role: "user", content: request.user }], {
+    temperature: request.temperature,
+    maxTokens: request.maxTokens
+  }).pipe(
+    Effect.catchAll(toLlmError),
+    Effect.flatMap((completion) => {
+      const reply = OpenAiChat.toChatReply(completion)
+      return rawReply(reply.text, reply.reasoning, reply, reply.finishReason)
+    })
+  )
 
 const modelCall = (rt: ModelRuntime, lm: LanguageModel.Service, request: LlmRequest) =>
   lm.generateText({ prompt: prompt(request) }).pipe(
     Providers.withOverrides(rt.spec, { temperature: request.temperature, maxTokens: request.maxTokens }),
     Effect.catchAll(toLlmError),
-    Effect.flatMap((response): Effect.Effect<RawReply, LlmError> => {
-      const text = response.text.length > 0 ? response.text : (response.reasoningText ?? "")
-      return text.length > 0
-        ? Effect.succeed({
-          text,
-          inputTokens: response.usage.inputTokens,
-          outputTokens: response.usage.outputTokens,
-          finishReason: response.finishReason
-        })
-        : Effect.fail(emptyError(response.finishReason))
-    }),
-    Effect.timeoutFail({ duration: Duration.millis(rt.spec.timeoutMs), onTimeout: () => timeoutError(rt.spec.timeoutMs) })
+    Effect.flatMap((response) => rawReply(response.text, response.reasoningText, response.usage, response.finishReason))
   )
 
 /** Fails with "circuit_open" and the wait until the model's breaker half-opens. */
@@ -106,7 +136,8 @@ const attemptOnce = (
   lm: LanguageModel.Service | undefined,
   request: LlmRequest,
   attempts: Ref.Ref<number>,
-  first: number
+  first: number,
+  deadlineMs: number
 ) =>
   Effect.gen(function*() {
     const n = yield* Ref.updateAndGet(attempts, (k) => k + 1)
@@ -116,7 +147,7 @@ const attemptOnce = (
     }
     return yield* rt.rateLimit(
       rt.limiter.withPermit((window) =>
-        providerCall(rt, lm, request).pipe(
+        providerCall(rt, lm, request, deadlineMs).pipe(
           Effect.tapBoth({
             onFailure: (e) => e.reason === "rate_limited" ? rt.limiter.onRateLimited(window) : Effect.void,
             onSuccess: () => rt.limiter.onSuccess
@@ -124,7 +155,7 @@ const attemptOnce = (
         )
       )
     ).pipe(
-      Effect.withSpan("LlmClient.attempt", { attributes: { "gen_ai.request.model": rt.spec.name, "llm.attempt": n } })
+      Traced.withSpan("LlmClient.attempt", { attributes: { "gen_ai.request.model": rt.spec.name, "llm.attempt": n } })
     )
   })
 
@@ -150,7 +181,7 @@ export const callModel = (
         return Effect.fail(
           new LlmCallError({
             reason: error.reason,
-            message: scrubSecret(error.message, rt.apiKey),
+            message: OpenAiChat.scrubSecret(error.message, rt.apiKey),
             status: error.status,
             retryAfterMs: error.retryAfterMs,
             ...zeroUsage(spec.name, latencyMs, attempts)
@@ -228,14 +259,9 @@ export const callModel = (
       (step, delayMs) =>
         onRetry === undefined ? Effect.void : onRetry({ model: spec.name, attempt: step.attempt, reason: step.error.reason, delayMs })
     )
-    const nowMs = yield* Clock.currentTimeMillis
-    const result = yield* attemptOnce(ctx, rt, lm, request, attempts, priorAttempts).pipe(
+    // No attempt outlives the budget and no retry starts past it (untilDeadline): no outer timeout.
+    const result = yield* attemptOnce(ctx, rt, lm, request, attempts, priorAttempts, deadlineMs).pipe(
       Effect.retry(schedule),
-      Effect.timeoutFail({
-        duration: Duration.millis(Math.max(0, deadlineMs - nowMs)),
-        onTimeout: () =>
-          new LlmError({ reason: "timeout", message: `no answer within the call's time budget of ${spec.retryBudgetMs / 1000} s` })
-      }),
       Effect.either,
       Effect.onInterrupt(() => admission === "probe" ? rt.breaker.abandonProbe : Effect.void)
     )
@@ -256,4 +282,4 @@ export const callModel = (
       })
     }
     return reply
-  }).pipe(Effect.annotateSpans({ "gen_ai.request.model": rt.spec.name, "llm.provider": rt.spec.provider }))
+  }).pipe(Traced.annotateSpans({ "gen_ai.request.model": rt.spec.name, "llm.provider": rt.spec.provider }))

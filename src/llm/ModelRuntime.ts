@@ -10,6 +10,7 @@ import type { LlmConfig } from "../domain/RunConfig.js"
 import type { BreakerStatus, LlmRequest, ModelStatus } from "./LlmClient.js"
 import { costUsd, estimateTokens, type ModelSpec } from "./Models.js"
 import * as AgentModel from "./agent/AgentModel.js"
+import * as OpenAiChat from "./OpenAiChat.js"
 import * as Providers from "./Providers.js"
 import { type AdaptiveLimiter, type CircuitBreaker, makeAdaptiveLimiter, makeCircuitBreaker } from "./Resilience.js"
 import type { ArmStats } from "./Selection.js"
@@ -27,6 +28,8 @@ export interface ModelRuntime {
   readonly spec: ModelSpec
   /** None for `provider: replay` and `provider: agent`. */
   readonly lm: Option.Option<LanguageModel.Service>
+  /** An `openai-chat` model's request, which calls take directly instead of through `lm`. */
+  readonly chat: OpenAiChat.Chat | undefined
   /** The coding agent of a `provider: agent` model. */
   readonly agent: AgentModel.AgentModel | undefined
   readonly apiKey: Option.Option<Redacted.Redacted>
@@ -52,6 +55,9 @@ export const makeModelRuntime = (
       : languageModel !== undefined
       ? Option.some(languageModel)
       : yield* Providers.makeLanguageModel(spec, apiKey)
+    const chat = spec.provider === "openai-chat" && languageModel === undefined
+      ? yield* OpenAiChat.makeChat(Providers.openAiChatOptions(spec, apiKey))
+      : undefined
     const rateLimit: ModelRuntime["rateLimit"] = spec.requestsPerMinute === undefined
       ? (effect) => effect
       : yield* RateLimiter.make({
@@ -62,6 +68,7 @@ export const makeModelRuntime = (
     return {
       spec,
       lm,
+      chat,
       agent,
       apiKey,
       limiter: yield* makeAdaptiveLimiter({ max: spec.maxConcurrency, increaseAfter: config.aimd_increase_after }),

@@ -141,7 +141,11 @@ export const toChatMessages = (prompt: Prompt.Prompt): Array<ChatMessage> => {
 }
 
 /** The JSON body sent to `/chat/completions`. */
-export const makeRequestBody = (options: OpenAiChatOptions, prompt: Prompt.Prompt, overrides: CallOverrides = {}) => {
+export const makeRequestBody = (
+  options: OpenAiChatOptions,
+  prompt: Prompt.Prompt | ReadonlyArray<ChatMessage>,
+  overrides: CallOverrides = {}
+) => {
   // api.openai.com rejects `max_tokens` for reasoning models; everyone else knows `max_tokens`.
   const tokensField = isOpenAiHost(options.baseUrl) ? "max_completion_tokens" : "max_tokens"
   return {
@@ -149,7 +153,7 @@ export const makeRequestBody = (options: OpenAiChatOptions, prompt: Prompt.Promp
     [tokensField]: overrides.maxTokens ?? options.maxTokens,
     ...options.extraBody,
     model: options.model,
-    messages: toChatMessages(prompt),
+    messages: Array.isArray(prompt) ? prompt : toChatMessages(prompt as Prompt.Prompt),
     stream: false
   }
 }
@@ -221,6 +225,26 @@ const contentText = (content: typeof ChatMessageOut.Type["content"]): string => 
 
 const num = (n: number | null | undefined): number | undefined => (typeof n === "number" && Number.isFinite(n) ? n : undefined)
 
+/** What a call needs of a completion: its text (else its reasoning), usage and finish reason. */
+export interface ChatReply {
+  readonly text: string
+  readonly reasoning: string
+  readonly inputTokens: number | undefined
+  readonly outputTokens: number | undefined
+  readonly finishReason: Response.FinishReason
+}
+
+export const toChatReply = (completion: ChatCompletion): ChatReply => {
+  const choice = completion.choices?.[0]
+  return {
+    text: choice?.message ? contentText(choice.message.content) : (choice?.text ?? ""),
+    reasoning: choice?.message?.reasoning_content ?? choice?.message?.reasoning ?? "",
+    inputTokens: num(completion.usage?.prompt_tokens),
+    outputTokens: num(completion.usage?.completion_tokens),
+    finishReason: mapFinishReason(choice?.finish_reason)
+  }
+}
+
 /** Turns a decoded completion into @effect/ai response parts (text, reasoning, metadata, finish). */
 export const toResponseParts = (completion: ChatCompletion): Array<Response.PartEncoded> => {
   const choice = completion.choices?.[0]
@@ -260,8 +284,19 @@ export const toResponseParts = (completion: ChatCompletion): Array<Response.Part
 
 const BODY_SNIPPET_CHARS = 2_000
 
-/** Builds the LanguageModel service; needs an `HttpClient`. */
-export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+/**
+ * One Chat Completions request: the messages, with per-call overrides, to the decoded completion.
+ * The engine calls it directly (no @effect/ai prompt and response decoding on the hot path);
+ * {@link make} wraps it as a `LanguageModel`.
+ */
+export type Chat = (
+  method: string,
+  messages: ReadonlyArray<ChatMessage>,
+  overrides: CallOverrides
+) => Effect.Effect<ChatCompletion, AiError.AiError>
+
+/** Builds the {@link Chat} of these options; needs an `HttpClient`. */
+export const makeChat = (options: OpenAiChatOptions): Effect.Effect<Chat, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const httpClient = yield* HttpClient.HttpClient
     const url = `${options.baseUrl.replace(/\/+$/, "")}/chat/completions`
@@ -312,12 +347,11 @@ export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Se
       return error.description ?? causeMessage ?? "request failed"
     }
 
-    const call = (method: string, prompt: Prompt.Prompt) =>
+    const chat: Chat = (method, messages, overrides) =>
       Effect.gen(function*() {
-        const overrides = yield* FiberRef.get(currentCallOverrides)
         let request = HttpClientRequest.post(url).pipe(
           HttpClientRequest.acceptJson,
-          HttpClientRequest.bodyUnsafeJson(makeRequestBody(options, prompt, overrides))
+          HttpClientRequest.bodyUnsafeJson(makeRequestBody(options, messages, overrides))
         )
         if (Option.isSome(options.apiKey)) request = HttpClientRequest.bearerToken(request, options.apiKey.value)
 
@@ -357,8 +391,18 @@ export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Se
         if (choices.length === 0) {
           return yield* new AiError.UnknownError({ module: MODULE, method, description: EmptyResponseDescription })
         }
-        return toResponseParts(completion)
+        return completion
       })
+    return chat
+  })
+
+/** Builds the LanguageModel service; needs an `HttpClient`. */
+export const make = (options: OpenAiChatOptions): Effect.Effect<LanguageModel.Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const chat = yield* makeChat(options)
+    const call = (method: string, prompt: Prompt.Prompt) =>
+      Effect.flatMap(FiberRef.get(currentCallOverrides), (overrides) =>
+        Effect.map(chat(method, toChatMessages(prompt), overrides), toResponseParts))
 
     const generateText = (providerOptions: LanguageModel.ProviderOptions) =>
       call("generateText", providerOptions.prompt)

@@ -27,6 +27,15 @@ const responsesApi = Effect.promise(() =>
   Promise.all([import("@effect/ai-openai/OpenAiClient"), import("@effect/ai-openai/OpenAiLanguageModel")])
 ).pipe(Effect.map(([OpenAiClient, OpenAiLanguageModel]) => ({ OpenAiClient, OpenAiLanguageModel })))
 
+export const openAiChatOptions = (spec: ModelSpec, apiKey: Option.Option<Redacted.Redacted>): OpenAiChat.OpenAiChatOptions => ({
+  baseUrl: spec.baseUrl,
+  model: spec.model,
+  apiKey,
+  temperature: spec.temperature,
+  maxTokens: spec.maxTokens,
+  extraBody: spec.extraBody
+})
+
 export const makeLanguageModel = (
   spec: ModelSpec,
   apiKey: Option.Option<Redacted.Redacted>
@@ -35,17 +44,7 @@ export const makeLanguageModel = (
     case "offline":
       return Effect.map(OfflineModel.make, Option.some)
     case "openai-chat":
-      return Effect.map(
-        OpenAiChat.make({
-          baseUrl: spec.baseUrl,
-          model: spec.model,
-          apiKey,
-          temperature: spec.temperature,
-          maxTokens: spec.maxTokens,
-          extraBody: spec.extraBody
-        }),
-        Option.some
-      )
+      return Effect.map(OpenAiChat.make(openAiChatOptions(spec, apiKey)), Option.some)
     case "openai-responses":
       return Effect.gen(function*() {
         const { OpenAiClient, OpenAiLanguageModel } = yield* responsesApi

@@ -8,12 +8,12 @@
  *   successes (as TCP's congestion window does), or per `increaseAfter` successes when that is
  *   fewer, up to the configured maximum: a low limit recovers in a few round trips, so sporadic
  *   429s no longer pin it near 1 (with 10% random 429s and +1 per 10 successes, the limit
- *   settled near 2 of 8). Built on STM, so waiting is interruptible and permits never leak.
+ *   settled near 2 of 8). Waiting is interruptible and permits never leak.
  * - {@link CircuitBreaker}: `failureThreshold` consecutive failed attempts open it for
  *   `cooldownMs`; then exactly one probe attempt is let through (half-open): success closes it,
  *   failure re-opens it for another cool-down. Time comes from `Clock`.
  */
-import { Clock, Effect, Ref, STM, TRef } from "effect"
+import { Clock, Effect, Ref } from "effect"
 
 // -----------------------------------------------------------------------------
 // AIMD adaptive concurrency
@@ -43,62 +43,63 @@ export const makeAdaptiveLimiter = (options: {
   readonly max: number
   readonly increaseAfter: number
 }): Effect.Effect<AdaptiveLimiter> =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const max = Math.max(1, Math.floor(options.max))
     const increaseAfter = Math.max(1, Math.floor(options.increaseAfter))
-    const limit = yield* TRef.make(max)
-    const inFlight = yield* TRef.make(0)
-    const successes = yield* TRef.make(0)
-    const window = yield* TRef.make(0)
+    // Plain state: each change below happens in one synchronous step, which nothing can interleave.
+    let limit = max
+    let inFlight = 0
+    let successes = 0
+    let window = 0
+    // Fibers waiting for a permit. Each is woken to check again (not handed a permit), so one
+    // interrupted while it was being woken takes nothing with it.
+    const waiters = new Set<() => void>()
+    const wakeAll = () => {
+      if (inFlight >= limit || waiters.size === 0) return
+      const woken = [...waiters]
+      waiters.clear()
+      for (const wake of woken) wake()
+    }
 
-    const acquire = STM.gen(function*() {
-      const n = yield* TRef.get(inFlight)
-      const l = yield* TRef.get(limit)
-      if (n >= l) return yield* STM.retry
-      yield* TRef.set(inFlight, n + 1)
-      return yield* TRef.get(window)
-    })
-    const release = TRef.update(inFlight, (n) => n - 1)
-
-    const onSuccess = STM.gen(function*() {
-      const s = (yield* TRef.get(successes)) + 1
-      const l = yield* TRef.get(limit)
-      const round = Math.min(l, increaseAfter)
-      if (s >= round && l < max) {
-        yield* TRef.set(limit, l + 1)
-        yield* TRef.set(successes, 0)
-      } else {
-        yield* TRef.set(successes, Math.min(s, round))
+    const acquire: Effect.Effect<number> = Effect.suspend(() => {
+      if (inFlight < limit) {
+        inFlight++
+        return Effect.succeed(window)
       }
-    })
-
-    const onRateLimited = (admittedIn: number) =>
-      STM.gen(function*() {
-        const w = yield* TRef.get(window)
-        if (admittedIn !== w) return // this window was already cut
-        const l = yield* TRef.get(limit)
-        const n = yield* TRef.get(inFlight)
-        yield* TRef.set(limit, Math.max(1, Math.floor(Math.min(l, Math.max(n, 1)) / 2)))
-        yield* TRef.set(successes, 0)
-        yield* TRef.set(window, w + 1)
+      return Effect.async<number>((resume) => {
+        const wake = () => resume(acquire)
+        waiters.add(wake)
+        return Effect.sync(() => waiters.delete(wake))
       })
+    })
+    const release = Effect.sync(() => {
+      inFlight--
+      wakeAll()
+    })
 
     return {
-      // Waiting stays interruptible (an STM retry changes nothing); once admitted, release is guaranteed.
+      // Waiting stays interruptible; once admitted, release is guaranteed.
       withPermit: (use) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(STM.commit(acquire)), (w) => Effect.ensuring(restore(use(w)), STM.commit(release)))
-        ),
-      onSuccess: STM.commit(onSuccess),
-      onRateLimited: (w) => STM.commit(onRateLimited(w)),
-      snapshot: STM.commit(STM.gen(function*() {
-        return {
-          limit: yield* TRef.get(limit),
-          max,
-          inFlight: yield* TRef.get(inFlight),
-          decreases: yield* TRef.get(window)
+        Effect.uninterruptibleMask((restore) => Effect.flatMap(restore(acquire), (w) => Effect.ensuring(restore(use(w)), release))),
+      onSuccess: Effect.sync(() => {
+        const s = successes + 1
+        const round = Math.min(limit, increaseAfter)
+        if (s >= round && limit < max) {
+          limit++
+          successes = 0
+          wakeAll()
+        } else {
+          successes = Math.min(s, round)
         }
-      }))
+      }),
+      onRateLimited: (admittedIn) =>
+        Effect.sync(() => {
+          if (admittedIn !== window) return // this window was already cut
+          limit = Math.max(1, Math.floor(Math.min(limit, Math.max(inFlight, 1)) / 2))
+          successes = 0
+          window++
+        }),
+      snapshot: Effect.sync(() => ({ limit, max, inFlight, decreases: window }))
     } satisfies AdaptiveLimiter
   })
 

@@ -14,6 +14,7 @@ import { applyResponse, missingSymbols } from "./Edits.js"
 import { judgeSystem, judgeUser, makeNoveltyCheck, type Neighbour, type NoveltySettings, type NoveltyVerdict, parseJudgement } from "./Novelty.js"
 import { buildPrompt, defaultInstructions, type PromptLimits, type PromptMode } from "./Prompt.js"
 import { type AdaptiveInput, wantsRewrite } from "./SearchStatus.js"
+import * as Traced from "../domain/Traced.js"
 
 /** Per-run proposal settings (from the run config's `prompt:` and `search:` sections). */
 export interface ProposalSettings {
@@ -187,7 +188,7 @@ export const make = (options: ProposerOptions) =>
     return Proposer.of({
       checkNovelty: (candidate, neighbours, settings) => novelty(candidate, neighbours, settings),
 
-      propose: Effect.fn("Proposer.propose")(function*(input, onRetry) {
+      propose: Traced.fn("Proposer.propose")(function*(input, onRetry) {
         const s: ProposalSettings = { ...defaultSettings, ...options.settings, ...input.settings }
         const system = templateText(s.systemTemplate)
         const user = templateText(s.userTemplate)
