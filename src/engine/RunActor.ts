@@ -331,11 +331,14 @@ export const start = (options: StartOptions) =>
 
     const owner = Effect.gen(function*() {
       yield* orStop(startup)
-      for (;;) {
-        if (state.stop === null) yield* fill
+      // A worker's "Active" only counts it in the stats: nothing to start after it.
+      for (let refill = true;;) {
+        if (refill && state.stop === null) yield* fill
         if (state.stop !== null && state.status === "running") yield* beginStop
         if (state.status === "stopping" && RunState.drained(state)) break
-        yield* orStop(handle(yield* Queue.take(mailbox)))
+        const message = yield* Queue.take(mailbox)
+        yield* orStop(handle(message))
+        refill = message._tag !== "Active"
       }
       yield* FiberSet.clear(evaluations)
       return yield* finish

@@ -147,7 +147,7 @@ export const makeRequestBody = (
   overrides: CallOverrides = {}
 ) => {
   // api.openai.com rejects `max_tokens` for reasoning models; everyone else knows `max_tokens`.
-  const tokensField = isOpenAiHost(options.baseUrl) ? "max_completion_tokens" : "max_tokens"
+  const tokensField = tokensFieldOf(options.baseUrl)
   return {
     temperature: overrides.temperature ?? options.temperature,
     [tokensField]: overrides.maxTokens ?? options.maxTokens,
@@ -156,6 +156,16 @@ export const makeRequestBody = (
     messages: Array.isArray(prompt) ? prompt : toChatMessages(prompt as Prompt.Prompt),
     stream: false
   }
+}
+
+const tokensFields = new Map<string, string>()
+const tokensFieldOf = (baseUrl: string): string => {
+  let field = tokensFields.get(baseUrl)
+  if (field === undefined) {
+    field = isOpenAiHost(baseUrl) ? "max_completion_tokens" : "max_tokens"
+    tokensFields.set(baseUrl, field)
+  }
+  return field
 }
 
 const isOpenAiHost = (url: string): boolean => {

@@ -142,7 +142,19 @@ export interface LlmRetryStep {
  * exponential backoff (500 ms × 2ⁿ), jittered, each delay capped at 8 s, at most `maxRetries`
  * retries, only for retryable reasons, and never shorter than the server's (capped) hint.
  */
-export const llmRetrySchedule = (maxRetries: number): Schedule.Schedule<LlmRetryStep, LlmError> =>
+export const llmRetrySchedule = (maxRetries: number): Schedule.Schedule<LlmRetryStep, LlmError> => {
+  // A schedule is an immutable value: one per retry count, not one per call.
+  let schedule = schedules.get(maxRetries)
+  if (schedule === undefined) {
+    schedule = makeLlmRetrySchedule(maxRetries)
+    schedules.set(maxRetries, schedule)
+  }
+  return schedule
+}
+
+const schedules = new Map<number, Schedule.Schedule<LlmRetryStep, LlmError>>()
+
+const makeLlmRetrySchedule = (maxRetries: number): Schedule.Schedule<LlmRetryStep, LlmError> =>
   backoff().pipe(
     Schedule.intersect(Schedule.recurs(maxRetries)), // both must continue: bounds the count
     Schedule.intersect(Schedule.identity<LlmError>()),
