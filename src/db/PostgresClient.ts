@@ -80,9 +80,20 @@ export const layer = (url: string): Layer.Layer<SqlClient.SqlClient, unknown> =>
         // A broken connection fails the statement at hand; the pool opens a new one for the next.
         idleTimeoutMillis: Duration.toMillis(Duration.seconds(60)),
         application_name: "evolve"
-      }) as PoolLike & { query: (sql: string) => Promise<unknown>; end: () => Promise<void>; on: (event: string, f: () => void) => void }
+      }) as PoolLike & {
+        query: (sql: string) => Promise<unknown>
+        end: () => Promise<void>
+        on: (event: string, f: (client: { on: (event: "error", f: () => void) => void }) => void) => void
+      }
       // An idle connection the server closes is dropped by the pool; nothing to report.
       pool.on("error", () => {})
+      // Every connection keeps an error listener for its whole life. node-postgres emits "error" on
+      // a connection the server terminates while no statement runs on it (`pg_ctl restart`: 57P01),
+      // and an "error" nobody listens to ends the process. A connection some holder has taken out
+      // (a reserved one, between listeners of @effect/sql-pg) had none: a control process died on
+      // a Postgres restart. The failure still reaches the statements (the connection is marked
+      // unusable and the pool drops it); only the crash is gone.
+      pool.on("connect", (client) => client.on("error", () => {}))
       yield* Effect.acquireRelease(
         Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" }) }),
         () => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))
