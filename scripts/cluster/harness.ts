@@ -173,6 +173,8 @@ export const kill9 = async (proc: Proc) => {
 interface ProcInfo {
   readonly pid: number
   readonly ppid: number
+  /** The kernel's one-letter state: R running, S sleeping, T stopped (SIGSTOP), Z zombie, … */
+  readonly state: string
   readonly cmdline: string
   readonly cpuTicks: number
 }
@@ -182,7 +184,7 @@ const readProc = (pid: number): ProcInfo | undefined => {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim()
-    return { pid, ppid: Number(fields[1]), cmdline, cpuTicks: Number(fields[11]) + Number(fields[12]) }
+    return { pid, ppid: Number(fields[1]), state: fields[0]!, cmdline, cpuTicks: Number(fields[11]) + Number(fields[12]) }
   } catch {
     return undefined
   }
@@ -193,6 +195,9 @@ export const allProcesses = (): ReadonlyArray<ProcInfo> =>
     const info = readProc(Number(n))
     return info === undefined ? [] : [info]
   })
+
+/** The process `pid` as /proc shows it now; undefined once it is gone. */
+export const processInfo = (pid: number) => readProc(pid)
 
 /** The descendants of `pid` (alive now). */
 export const descendants = (pid: number): ReadonlyArray<ProcInfo> => {

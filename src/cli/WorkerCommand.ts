@@ -10,8 +10,16 @@ const options = {
     Options.optional
   ),
   cacheDir: Options.text("cache-dir").pipe(
-    Options.withDescription("where the evaluator files shipped with runs are kept, by content hash (default ~/.cache/evolve/evaluators)"),
+    Options.withDescription(
+      "where the evaluator files shipped with runs are kept, one copy per content hash (default $XDG_CACHE_HOME/evolve/evaluators or ~/.cache/evolve/evaluators)"
+    ),
     Options.optional
+  ),
+  cacheKeep: Options.integer("cache-keep").pipe(
+    Options.withDescription(
+      "evaluator copies kept in --cache-dir: the most recently used; older ones are removed unless in use or used within the last hour"
+    ),
+    Options.withDefault(16)
   )
 }
 

@@ -1,5 +1,6 @@
 /**
- * `evolve worker`: checks the cluster's database (reachable, a schema this evolve knows), says
+ * `evolve worker`: checks the cluster's database (reachable, the control processes' evolve of
+ * the same major.minor, a schema this evolve knows), says
  * what this machine can run, registers, and evaluates candidates until Ctrl-C.
  */
 import * as os from "node:os"
@@ -17,6 +18,7 @@ export interface WorkerFlags {
   readonly slots: number
   readonly tags: Option.Option<string>
   readonly cacheDir: Option.Option<string>
+  readonly cacheKeep: number
 }
 
 /** Where a worker keeps the evaluator files shipped with runs: the user's cache directory, else the temp dir. */
@@ -40,6 +42,9 @@ export const worker = (flags: WorkerFlags) =>
     if (!Number.isInteger(flags.slots) || flags.slots < 1 || flags.slots > 1024) {
       return yield* new ConfigError({ message: `--slots ${flags.slots}: expected an integer from 1 to 1024` })
     }
+    if (!Number.isInteger(flags.cacheKeep) || flags.cacheKeep < 1) {
+      return yield* new ConfigError({ message: `--cache-keep ${flags.cacheKeep}: expected an integer of at least 1 (evaluator copies kept)` })
+    }
     const tags = [...new Set(parseTags(flags.tags))].sort()
     const cacheDir = path.resolve(Option.getOrElse(flags.cacheDir, defaultCacheDir))
     const host = os.hostname()
@@ -51,16 +56,17 @@ export const worker = (flags: WorkerFlags) =>
       yield* Console.log(
         `evolve worker ${id}: ${flags.slots} slots, tags ${tags.length > 0 ? tags.join(",") : "(none)"}, can run ${
           capabilities.join(", ") || "nothing found on PATH"
-        }; evaluator files cached in ${cacheDir}; database ${redactDatabaseTarget(flags.db)}`
+        }; evaluator files cached in ${cacheDir} (${flags.cacheKeep} copies kept); database ${redactDatabaseTarget(flags.db)}`
       )
-      yield* EvaluationWorker.run({ slots: flags.slots, tags, cacheDir }, counters).pipe(
+      yield* EvaluationWorker.run({ slots: flags.slots, tags, cacheDir, cacheKeep: flags.cacheKeep }, counters).pipe(
         Effect.onInterrupt(() =>
           Effect.flatMap(Ref.get(counters), (c) => Console.error(`evolve worker ${id} stopped: ${c.done} evaluations committed`))
         )
       )
     })).pipe(
-      Effect.provide(ClusterRuntime.client(flags.db)),
-      // An unreachable database or one of a newer schema is the command line's problem: exit 2.
+      Effect.provide(ClusterRuntime.client(flags.db, { checkVersion: true })),
+      // An unreachable database, one of a newer schema or a cluster of another evolve version is
+      // the command line's problem: exit 2.
       Effect.catchTag("DatabaseError", (e) => new ConfigError({ message: `worker not started: ${e.message}` }))
     )
   })

@@ -67,22 +67,43 @@ const resilientPool = (Pool: new(options: object) => PoolLike, options: object):
   return pool
 }
 
+/** A node-postgres pool (the parts evolve uses). */
+export type Pool = PoolLike & {
+  query: (sql: string) => Promise<unknown>
+  end: () => Promise<void>
+  on: (event: string, f: (client: { on: (event: "error", f: () => void) => void }) => void) => void
+}
+
+/** The pool of the database at `url` (not yet connected): resilient, with its error listeners. */
+export const openPool = (url: string) =>
+  Effect.gen(function*() {
+    // The driver @effect/sql-pg is built on, without its own type declarations here.
+    const { default: Pg } = yield* Effect.promise(() => import("pg" as string) as Promise<{ default: { Pool: new(options: object) => PoolLike } }>)
+    const pool = resilientPool(Pg.Pool, {
+      connectionString: url.trim(),
+      connectionTimeoutMillis: Duration.toMillis(connectTimeout),
+      // A broken connection fails the statement at hand; the pool opens a new one for the next.
+      idleTimeoutMillis: Duration.toMillis(Duration.seconds(60)),
+      application_name: "evolve"
+    }) as Pool
+    // An idle connection the server closes is dropped by the pool; nothing to report.
+    pool.on("error", () => {})
+    // Every connection keeps an error listener for its whole life. node-postgres emits "error" on
+    // a connection the server terminates while no statement runs on it (`pg_ctl restart`: 57P01),
+    // and an "error" nobody listens to ends the process. A connection some holder has taken out
+    // (a reserved one, between listeners of @effect/sql-pg) had none: a control process died on
+    // a Postgres restart. The failure still reaches the statements (the connection is marked
+    // unusable and the pool drops it); only the crash is gone.
+    pool.on("connect", (client) => client.on("error", () => {}))
+    return pool
+  })
+
 /** The client over the database at `url` (its connection checked with one query). */
 export const layer = (url: string): Layer.Layer<SqlClient.SqlClient, unknown> =>
   PgClient.layerFromPool({
     applicationName: "evolve",
     acquire: Effect.gen(function*() {
-      // The driver @effect/sql-pg is built on, without its own type declarations here.
-      const { default: Pg } = yield* Effect.promise(() => import("pg" as string) as Promise<{ default: { Pool: new(options: object) => PoolLike } }>)
-      const pool = resilientPool(Pg.Pool, {
-        connectionString: url.trim(),
-        connectionTimeoutMillis: Duration.toMillis(connectTimeout),
-        // A broken connection fails the statement at hand; the pool opens a new one for the next.
-        idleTimeoutMillis: Duration.toMillis(Duration.seconds(60)),
-        application_name: "evolve"
-      }) as PoolLike & { query: (sql: string) => Promise<unknown>; end: () => Promise<void>; on: (event: string, f: () => void) => void }
-      // An idle connection the server closes is dropped by the pool; nothing to report.
-      pool.on("error", () => {})
+      const pool = yield* openPool(url)
       yield* Effect.acquireRelease(
         Effect.tryPromise({ try: () => pool.query("SELECT 1"), catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" }) }),
         () => Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000))

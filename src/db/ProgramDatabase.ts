@@ -156,8 +156,19 @@ const postgresClient = (url: string) => {
  * (`postgres://…`) — with its migrations applied: every store, and the `SqlClient` itself for
  * what shares the connection (the LLM cache, the cluster's storage).
  */
-export const layer = (target: string): Layer.Layer<ProgramDatabase | SqlClient.SqlClient, DatabaseError> => {
-  const client = isPostgresUrl(target) ? postgresClient(target) : sqliteClient(target)
+export const layer = (
+  target: string,
+  options: {
+    /**
+     * A check run on the connection before any migration (a worker of another evolve version
+     * must be refused before it reshapes the cluster's schema).
+     */
+    readonly beforeMigrate?: Effect.Effect<void, DatabaseError, SqlClient.SqlClient>
+  } = {}
+): Layer.Layer<ProgramDatabase | SqlClient.SqlClient, DatabaseError> => {
+  const connected = isPostgresUrl(target) ? postgresClient(target) : sqliteClient(target)
+  const beforeMigrate = options.beforeMigrate
+  const client = beforeMigrate === undefined ? connected : connected.pipe(Layer.tap((context) => Effect.provide(beforeMigrate, context)))
   const migrated = client.pipe(
     Layer.tap((context) =>
       Effect.provide(migrate, context).pipe(

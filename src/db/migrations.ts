@@ -277,5 +277,18 @@ export const migrations = {
       note ${t.text},
       PRIMARY KEY (run_id, seq)
     )`
+  }),
+  // ---- the cluster's evolve version (src/db/ClusterVersion.ts, issue 16) ----
+  /**
+   * One row per evolve version a control process of this database has run, stamped with the last
+   * start of one: a worker compares its version with the newest before it joins.
+   */
+  "0016_cluster_versions": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
+    yield* sql`CREATE TABLE cluster_versions (
+      version ${t.text} PRIMARY KEY,
+      recorded_at ${t.bigint} NOT NULL
+    )`
   })
 }

@@ -9,9 +9,11 @@
  */
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import { Layer, Option } from "effect"
+import { Clock, Effect, Layer, Option } from "effect"
+import * as ClusterVersion from "../db/ClusterVersion.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import * as SetupLock from "../db/SetupLock.js"
+import { VERSION } from "../domain/Version.js"
 import * as ClusterHost from "./ClusterHost.js"
 import * as ClusterJanitor from "./ClusterJanitor.js"
 import * as ClusterRunManager from "./ClusterRunManager.js"
@@ -30,9 +32,12 @@ const shardingConfig = {
   refreshAssignmentsInterval: "2 seconds"
 } as const
 
+/** Records this control process's evolve version in the cluster (a worker of another one is refused). */
+const versionRecorded = Layer.effectDiscard(Effect.flatMap(Clock.currentTimeMillis, (now) => ClusterVersion.record(VERSION, now)))
+
 /** The database, the work queue, and this process as a runner hosting runs. */
 export const runner = (database: string, options: RunnerOptions) =>
-  Layer.merge(RunEntity.layer.pipe(Layer.provide(ClusterHost.layer())), ClusterJanitor.layer()).pipe(
+  Layer.mergeAll(RunEntity.layer.pipe(Layer.provide(ClusterHost.layer())), ClusterJanitor.layer(), versionRecorded).pipe(
     Layer.provideMerge(SetupLock.serialized(
       NodeClusterSocket.layer({
         storage: "sql",
@@ -50,8 +55,12 @@ export const runner = (database: string, options: RunnerOptions) =>
 export const serve = (database: string, options: RunnerOptions) =>
   ClusterRunManager.layer({ databasePath: database }).pipe(Layer.provideMerge(runner(database, options)))
 
-/** The database, the work queue, and this process as a client of the cluster (it hosts no runs). */
-export const client = (database: string) =>
+/**
+ * The database, the work queue, and this process as a client of the cluster (it hosts no runs).
+ * `checkVersion`: refuse (before migrating anything) a cluster whose control processes run an
+ * evolve of another major.minor than this one — what a worker does.
+ */
+export const client = (database: string, options: { readonly checkVersion?: boolean } = {}) =>
   SetupLock.serialized(
     NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig }).pipe(Layer.provideMerge(EvaluationQueue.layer()))
-  ).pipe(Layer.provideMerge(ProgramDatabase.layer(database)))
+  ).pipe(Layer.provideMerge(ProgramDatabase.layer(database, options.checkVersion === true ? { beforeMigrate: ClusterVersion.check(VERSION) } : {})))

@@ -8,7 +8,7 @@
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as Sharding from "@effect/cluster/Sharding"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Clock, Duration, Effect, Layer, RcMap, Ref } from "effect"
+import { Clock, Duration, Effect, Layer, Option, RcMap, Ref } from "effect"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { CandidateStore } from "../db/CandidateStore.js"
@@ -32,6 +32,8 @@ export interface WorkerOptions {
   readonly tags: ReadonlyArray<string>
   /** Where the evaluator files shipped with runs are written, one directory per content hash. */
   readonly cacheDir: string
+  /** How many of those copies the cache keeps (the most recently used; default EvaluatorShipping.DEFAULT_CACHE_KEEP). */
+  readonly cacheKeep?: number | undefined
   /** A run's evaluator on this machine (default: its contract, as on one machine). */
   readonly evaluatorFor?: ((spec: RunSpec) => Layer.Layer<Evaluator, ConfigError>) | undefined
 }
@@ -51,14 +53,33 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
     const client = yield* RunEntity.client
     const queue = yield* PersistedQueue.make({ name: EvaluationQueue.queueName(options.tags), schema: EvaluationQueue.EvaluationRequest })
     const evaluatorFor = options.evaluatorFor ?? defaultEvaluator
+    // The cached evaluator copies this worker's live evaluators use (name → how many), never evicted.
+    const inUse = yield* Ref.make(new Map<string, number>())
+    const using = (name: string, delta: number) =>
+      Ref.update(inUse, (m) => {
+        const next = new Map(m)
+        const n = (next.get(name) ?? 0) + delta
+        if (n > 0) next.set(name, n)
+        else next.delete(name)
+        return next
+      })
     const evaluators = yield* RcMap.make({
       lookup: (runId: string) =>
         Effect.gen(function*() {
           const run = yield* runs.getRun(runId)
           // The run's evaluator files, from the database into this machine's cache (once per content).
-          const spec = yield* EvaluatorShipping.localSpec(runId, run.spec, options.cacheDir)
-          const context = yield* Layer.build(evaluatorFor(spec))
-          return Effect.provide(Evaluator, context)
+          const local = yield* EvaluatorShipping.localRun(runId, run.spec, options.cacheDir)
+          if (Option.isSome(local.copy)) {
+            const name = local.copy.value.name
+            yield* Effect.acquireRelease(using(name, 1), () => using(name, -1))
+            // A new copy may take the cache past its bound: the least recently used ones not in use go.
+            const names = new Set((yield* Ref.get(inUse)).keys())
+            yield* EvaluatorShipping.prune(options.cacheDir, { keep: options.cacheKeep ?? EvaluatorShipping.DEFAULT_CACHE_KEEP, inUse: names }).pipe(
+              Effect.tap((removed) => removed.length > 0 ? Effect.logInfo(`evaluator cache: removed ${removed.length} least recently used copies`) : Effect.void)
+            )
+          }
+          const context = yield* Layer.build(evaluatorFor(local.spec))
+          return { evaluator: Effect.provide(Evaluator, context), copy: Option.map(local.copy, (c) => c.dir) }
         }),
       idleTimeToLive: Duration.minutes(1)
     })
@@ -77,7 +98,10 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
         const program = yield* candidates.getProgram(request.programId)
         if (program.status !== "pending") return // committed already (taken twice after a lock expired)
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
-          const evaluator = yield* Effect.flatten(RcMap.get(evaluators, request.runId))
+          const local = yield* RcMap.get(evaluators, request.runId)
+          // Each candidate marks its copy used: the recency order the cache's bound follows.
+          if (Option.isSome(local.copy)) yield* EvaluatorShipping.touch(local.copy.value).pipe(Effect.ignore)
+          const evaluator = yield* local.evaluator
           yield* candidates.startEvaluation(program.id)
           return yield* evaluator.evaluate({ programId: program.id, code: program.code, extension: request.extension })
         })).pipe(

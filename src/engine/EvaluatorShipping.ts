@@ -4,10 +4,13 @@
  * stored in the database by content hash; a worker rebuilds it once in its cache directory, keyed
  * by the directory's content hash, and evaluates from that copy for every candidate of every run
  * shipping the same files. A run on one machine (SQLite) ships nothing: it runs from its path.
+ * The cache is bounded: a worker keeps the copies it used most recently (a copy's mtime is its
+ * last use, so the workers of one machine share the order) and removes the others, never one it
+ * evaluates with nor one used within the last hour (another worker of the machine may be).
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Effect, Option } from "effect"
+import { Clock, Duration, Effect, Option } from "effect"
 import { createHash } from "node:crypto"
 import type { EvaluatorBundle, EvaluatorFile } from "../db/EvaluatorFileStore.js"
 import { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
@@ -113,7 +116,12 @@ export const materialise = (cacheDir: string, bundle: EvaluatorBundle) =>
     const target = path.join(cacheDir, bundle.bundleHash)
     const cacheError = (e: { readonly message: string }) =>
       new ConfigError({ path: "--cache-dir", message: `cannot write the evaluator's files under ${cacheDir}: ${e.message}` })
-    if (yield* fs.exists(target).pipe(Effect.orElseSucceed(() => false))) return target
+    const there = fs.exists(target).pipe(Effect.orElseSucceed(() => false))
+    if (yield* there) {
+      // Marked used first: a worker of this machine bounding the cache keeps a recent copy.
+      yield* touch(target).pipe(Effect.ignore)
+      if (yield* there) return target
+    }
     yield* fs.makeDirectory(cacheDir, { recursive: true }).pipe(Effect.mapError(cacheError))
     const partial = yield* fs.makeTempDirectory({ directory: cacheDir, prefix: `${bundle.bundleHash}.partial-` }).pipe(
       Effect.mapError(cacheError)
@@ -142,6 +150,65 @@ export const materialise = (cacheDir: string, bundle: EvaluatorBundle) =>
     return target
   })
 
+/** How many evaluator copies a worker keeps in its cache by default (`evolve worker --cache-keep`). */
+export const DEFAULT_CACHE_KEEP = 16
+
+/**
+ * A copy used this recently is kept whatever the bound: another worker sharing the cache directory
+ * may be evaluating with it (each worker marks a copy used at every candidate it evaluates).
+ */
+export const RECENT_USE = Duration.hours(1)
+
+const copyName = /^[0-9a-f]{64}$/
+const partialName = /^[0-9a-f]{64}\.partial-/
+
+/** Marks the copy at `dir` used now: its mtime orders the cache, least recently used first. */
+export const touch = (dir: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const now = new Date(yield* Clock.currentTimeMillis)
+    yield* fs.utimes(dir, now, now)
+  })
+
+/**
+ * Bounds the cache at `cacheDir` to the `keep` most recently used copies: the others are removed,
+ * least recently used first, except those in `inUse` (names: content hashes this worker evaluates
+ * with) and those used within `recent` (another worker of the machine may be); so are the
+ * leftovers of writes killed halfway, once as old. The names removed.
+ */
+export const prune = (
+  cacheDir: string,
+  options: { readonly keep: number; readonly inUse: ReadonlySet<string>; readonly recent?: Duration.DurationInput }
+) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const now = yield* Clock.currentTimeMillis
+    const recentMillis = Duration.toMillis(options.recent ?? RECENT_USE)
+    const names = yield* fs.readDirectory(cacheDir).pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
+    const entries: Array<{ readonly name: string; readonly usedAt: number; readonly partial: boolean }> = []
+    for (const name of names) {
+      const partial = partialName.test(name)
+      if (!partial && !copyName.test(name)) continue // not ours
+      const info = yield* fs.stat(path.join(cacheDir, name)).pipe(Effect.option)
+      if (Option.isNone(info) || info.value.type !== "Directory") continue
+      entries.push({ name, usedAt: Option.getOrElse(Option.map(info.value.mtime, (d) => d.getTime()), () => 0), partial })
+    }
+    const recent = (e: { readonly usedAt: number }) => now - e.usedAt < recentMillis
+    const copies = entries.filter((e) => !e.partial).sort((a, b) => b.usedAt - a.usedAt || a.name.localeCompare(b.name))
+    const evicted = [
+      ...entries.filter((e) => e.partial && !recent(e)),
+      ...copies.slice(Math.max(0, options.keep)).filter((e) => !options.inUse.has(e.name) && !recent(e)).reverse()
+    ]
+    const removed: Array<string> = []
+    for (const e of evicted) {
+      if (yield* fs.remove(path.join(cacheDir, e.name), { recursive: true }).pipe(Effect.as(true), Effect.orElseSucceed(() => false))) {
+        removed.push(e.name)
+      }
+    }
+    return removed
+  })
+
 /**
  * The run's spec with its evaluator in `dir` (the copy of `bundle.root`): the evaluator path, and
  * paths under the root in its command, interpreter and environment.
@@ -165,10 +232,18 @@ export const relocate = (spec: RunSpec, bundle: EvaluatorBundle, dir: string): R
   }
 }
 
-/** The spec a worker evaluates a run with: from its shipped files when it has some, else as stored. */
-export const localSpec = (runId: string, spec: RunSpec, cacheDir: string) =>
+/**
+ * The spec a worker evaluates a run with — from its shipped files when it has some, else as
+ * stored — and the copy of those files in the cache (its directory's name: the content hash).
+ */
+export const localRun = (runId: string, spec: RunSpec, cacheDir: string) =>
   Effect.gen(function*() {
     const shipped = yield* (yield* EvaluatorFileStore).getBundle(runId)
-    if (Option.isNone(shipped)) return spec
-    return relocate(spec, shipped.value, yield* materialise(cacheDir, shipped.value))
+    if (Option.isNone(shipped)) return { spec, copy: Option.none<{ readonly dir: string; readonly name: string }>() }
+    const dir = yield* materialise(cacheDir, shipped.value)
+    yield* touch(dir).pipe(Effect.ignore)
+    return { spec: relocate(spec, shipped.value, dir), copy: Option.some({ dir, name: shipped.value.bundleHash }) }
   })
+
+/** The spec a worker evaluates a run with: from its shipped files when it has some, else as stored. */
+export const localSpec = (runId: string, spec: RunSpec, cacheDir: string) => Effect.map(localRun(runId, spec, cacheDir), (local) => local.spec)

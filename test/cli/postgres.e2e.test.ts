@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Redacted } from "effect"
+import { VERSION } from "../../src/domain/Version.js"
 import { freshDatabase, required, server, unavailable, urlOf } from "../support/postgres.js"
 import { cliPath, freePort, runCli as runCliIn, startCli as startCliIn } from "../support/cli.js"
 
@@ -187,6 +188,48 @@ describe.skipIf(unavailable !== undefined && !required)("evolve on Postgres, end
       expect(result.output.trim().split("\n"), result.output).toHaveLength(1)
       expect(result.output).not.toContain(password)
     }
+  }, 120_000)
+
+  it("refuses a worker of another major.minor than the cluster's control processes (one line naming both, exit 2); a patch release joins", async () => {
+    const dir = workspace()
+    const url = await Effect.runPromise(freshDatabase)
+    const onDatabase = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
+      Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.make({ url: Redacted.make(url) }), f)).pipe(Effect.provide(Reactivity.layer)))
+    // A control process records the version it runs when it starts.
+    const control = startCli(["serve", "--db", url, "--port", "0", "--no-token", "--cluster-host", "127.0.0.1", "--cluster-port", String(await freePort())], dir)
+    try {
+      await control.until(/evolve serve: http/)
+    } finally {
+      await control.stop()
+    }
+    const recorded = await onDatabase((sql) => sql<{ version: string }>`SELECT version FROM cluster_versions`)
+    expect(recorded.map((r) => r.version)).toEqual([VERSION])
+
+    const [major, minor, patch] = VERSION.split(".").map(Number) as [number, number, number]
+    const newer = `${major}.${minor + 1}.0`
+    // The cluster's newest control process runs the next minor release.
+    await onDatabase((sql) => sql`INSERT INTO cluster_versions (version, recorded_at) VALUES (${newer}, ${Date.now() + 60_000})`)
+    const migrationsBefore = await onDatabase((sql) => sql`SELECT migration_id FROM effect_sql_migrations`)
+    const refused = await runCli(["worker", "--db", url, "--slots", "2", "--cache-dir", join(dir, ".cache")], dir)
+    expect(refused.status, refused.output).toBe(2)
+    expect(refused.output.trim().split("\n"), refused.output).toHaveLength(1)
+    expect(refused.output).toContain(`this evolve is version ${VERSION}, the cluster's control processes run ${newer}`)
+    expect(refused.output).toContain(`${major}.${minor + 1}.x`)
+    expect(refused.output).not.toContain(password)
+    // Refused before it touched the schema.
+    expect(await onDatabase((sql) => sql`SELECT migration_id FROM effect_sql_migrations`)).toEqual(migrationsBefore)
+
+    // A patch release of the same major.minor may work with this one.
+    await onDatabase((sql) => sql`INSERT INTO cluster_versions (version, recorded_at) VALUES (${`${major}.${minor}.${patch + 7}`}, ${Date.now() + 120_000})`)
+    const worker = startCli(["worker", "--db", url, "--slots", "2", "--cache-dir", join(dir, ".cache")], dir)
+    try {
+      expect((await worker.until(/evolve worker \S+: 2 slots.*\n/)).at(0)).toContain("(16 copies kept)")
+    } finally {
+      await worker.stop()
+    }
+    const badKeep = await runCli(["worker", "--db", url, "--cache-keep", "0"], dir)
+    expect(badKeep.status, badKeep.output).toBe(2)
+    expect(badKeep.output.trim()).toMatch(/^[^\n]*--cache-keep 0: expected an integer of at least 1/)
   }, 120_000)
 
   it("serves a Postgres database: the URL redacted in its startup line, the generated token under ./.evolve", async () => {

@@ -7,7 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Option, TestClock } from "effect"
 import { EvaluatorFileStore } from "../../src/db/EvaluatorFileStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { RunStore } from "../../src/db/RunStore.js"
@@ -119,5 +119,76 @@ describe("shipping the evaluator's files", () => {
       expect(yield* store.pruneBlobs).toBe(0)
       yield* sql`DELETE FROM run_evaluator_files`
       expect(yield* store.pruneBlobs).toBe(3)
+    }).pipe(Effect.provide(Db.layer(":memory:")), Effect.provide(NodeContext.layer)))
+
+  it.scoped("bounds the cache to the most recently used copies, keeping those in use or used within the hour", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const cacheDir = `${yield* fs.makeTempDirectoryScoped()}/cache`
+      const names = ["1", "2", "3", "4", "5", "6"].map((c) => c.repeat(64))
+      const [c1, c2, c3, c4, c5, c6] = names as [string, string, string, string, string, string]
+      for (const name of names) {
+        yield* fs.makeDirectory(`${cacheDir}/${name}/pkg`, { recursive: true })
+        yield* fs.writeFileString(`${cacheDir}/${name}/pkg/evaluate.py`, "x")
+      }
+      // A copy a killed worker was writing, and what is not the cache's own.
+      const partial = `${c1}.partial-AbC123`
+      yield* fs.makeDirectory(`${cacheDir}/${partial}`)
+      yield* fs.makeDirectory(`${cacheDir}/notes`)
+      yield* fs.writeFileString(`${cacheDir}/README`, "mine")
+      // Used one after the other, a minute apart (the TestClock starts at 0).
+      yield* EvaluatorShipping.touch(`${cacheDir}/${partial}`)
+      for (const name of [c1, c2, c3, c4, c5]) {
+        yield* EvaluatorShipping.touch(`${cacheDir}/${name}`)
+        yield* TestClock.adjust(Duration.minutes(1))
+      }
+      yield* TestClock.adjust(Duration.hours(2))
+      yield* EvaluatorShipping.touch(`${cacheDir}/${c6}`)
+      const listing = Effect.map(fs.readDirectory(cacheDir), (n) => [...n].sort())
+
+      // Within its bound the cache keeps everything but the stale partial write.
+      expect(yield* EvaluatorShipping.prune(cacheDir, { keep: 6, inUse: new Set() })).toEqual([partial])
+      expect(yield* listing).toEqual([...names, "README", "notes"].sort())
+
+      // Bound to 2: c6 and c5 are the most recent; c1 is in use; c2..c4 go, least recently used first.
+      expect(yield* EvaluatorShipping.prune(cacheDir, { keep: 2, inUse: new Set([c1]) })).toEqual([c2, c3, c4])
+      expect(yield* listing).toEqual([c1, c5, c6, "README", "notes"].sort())
+
+      // A copy used within the last hour stays beyond the bound: another worker of this machine may be evaluating with it.
+      yield* TestClock.adjust(Duration.minutes(30))
+      yield* EvaluatorShipping.touch(`${cacheDir}/${c1}`)
+      yield* TestClock.adjust(Duration.minutes(10))
+      expect(yield* EvaluatorShipping.prune(cacheDir, { keep: 1, inUse: new Set() })).toEqual([c5])
+      expect(yield* listing).toEqual([c1, c6, "README", "notes"].sort())
+      // Once it is an hour old, the bound holds.
+      yield* TestClock.adjust(Duration.hours(1))
+      expect(yield* EvaluatorShipping.prune(cacheDir, { keep: 1, inUse: new Set() })).toEqual([c6])
+      expect(yield* listing).toEqual([c1, "README", "notes"].sort())
+      // A missing cache directory is an empty cache.
+      expect(yield* EvaluatorShipping.prune(`${cacheDir}/none`, { keep: 1, inUse: new Set() })).toEqual([])
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scoped("marks a copy used each time a worker takes it from the cache", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { dir, root } = yield* evaluatorDir
+      const runs = yield* RunStore
+      const spec = specWith()
+      const runId = RunId.make("run_used")
+      yield* runs.createRun(runId, { ...spec, evaluatorPath: `${root}/evaluate.py` }, 0)
+      const collected = yield* EvaluatorShipping.collect(`${root}/evaluate.py`)
+      yield* EvaluatorShipping.save(runId, collected)
+      const cacheDir = `${dir}/cache`
+      yield* TestClock.adjust(Duration.hours(5))
+      const first = yield* EvaluatorShipping.localRun(runId, spec, cacheDir)
+      const copy = `${cacheDir}/${collected.bundle.bundleHash}`
+      expect(first.copy).toEqual(Option.some({ dir: copy, name: collected.bundle.bundleHash }))
+      const usedAt = Effect.map(fs.stat(copy), (info) => Option.map(info.mtime, (d) => d.getTime()))
+      expect(yield* usedAt).toEqual(Option.some(Duration.toMillis(Duration.hours(5))))
+      yield* TestClock.adjust(Duration.minutes(7))
+      yield* EvaluatorShipping.localRun(runId, spec, cacheDir)
+      expect(yield* usedAt).toEqual(Option.some(Duration.toMillis(Duration.hours(5)) + Duration.toMillis(Duration.minutes(7))))
+      // A run that shipped nothing has no copy.
+      expect((yield* EvaluatorShipping.localRun(RunId.make("run_none"), spec, cacheDir)).copy).toEqual(Option.none())
     }).pipe(Effect.provide(Db.layer(":memory:")), Effect.provide(NodeContext.layer)))
 })
