@@ -20,6 +20,7 @@ import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.
 import { guidanceText } from "../domain/Steering.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
 import { LlmClient } from "../llm/LlmClient.js"
+import type { RecordedSteering } from "../llm/Replay.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
 import { Proposer } from "../propose/Proposer.js"
@@ -176,7 +177,17 @@ export const start = (options: StartOptions) =>
     // ---- the owner's handlers ---------------------------------------------------------------
 
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
-    const steerContext = { runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish }
+    /**
+     * Results handled by the owner (proposals, evaluations, background work, stops): the point of
+     * the run a steering action is recorded at. Messages whose timing does not change what the run
+     * does (a worker becoming active, a person's messages) do not count, so a replay counts alike.
+     */
+    let step = 0
+    const steerContext = {
+      runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish, step: () => step
+    }
+    /** A replayed recording's steering (a new run only), taken at the recorded steps. */
+    const replaying = options._tag === "New" ? [...llm.recording.replayed] : []
     const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
       Effect.flatMap(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => {
         const counted = next.evaluations > state.evaluations
@@ -208,7 +219,27 @@ export const start = (options: StartOptions) =>
         }
       })
 
+    /** Takes a replayed recording's action, as the recorded run's owner took it. */
+    const replaySteering = (recorded: RecordedSteering) =>
+      Effect.gen(function*() {
+        const action = yield* Steer.resolveReplayed(steerContext, recorded)
+        if (typeof action === "string") return yield* Effect.logWarning(`run ${runId}: recorded steering not replayed: ${action}`)
+        switch (action._tag) {
+          case "Extend":
+            return yield* onControl({ _tag: "Extend", maxEvaluations: action.max_evaluations })
+          case "SetConcurrency":
+            return yield* onControl({ _tag: "SetConcurrency", proposals: action.proposals, evaluations: action.evaluations })
+          default: {
+            const taken = yield* Effect.either(Steer.take(steerContext, state, action))
+            if (taken._tag === "Right") state = taken.right.state
+            else if (taken.left._tag === "SteeringRefused") yield* Effect.logWarning(`run ${runId}: recorded steering refused: ${taken.left.message}`)
+            else return yield* taken.left
+          }
+        }
+      })
+
     const handle = (message: Message): Effect.Effect<void, DatabaseError, Scope.Scope> => {
+      if (message._tag !== "Active" && message._tag !== "Control" && message._tag !== "Steer") step++
       switch (message._tag) {
         case "Active":
           return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
@@ -335,6 +366,12 @@ export const start = (options: StartOptions) =>
         if (state.stop === null) yield* fill
         if (state.stop !== null && state.status === "running") yield* beginStop
         if (state.status === "stopping" && RunState.drained(state)) break
+        if (replaying.length > 0 && replaying[0]!.step <= step && state.stop === null) {
+          // Where the recorded run's owner took its next action (after the fill that followed the
+          // same result): taken here, then the run fills again, as it did.
+          yield* orStop(replaySteering(replaying.shift()!))
+          continue
+        }
         yield* orStop(handle(yield* Queue.take(mailbox)))
       }
       yield* FiberSet.clear(evaluations)

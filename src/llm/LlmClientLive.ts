@@ -181,7 +181,14 @@ export const makeClient = (
       status: Effect.suspend(() => {
         const arms = selector.stats()
         return Effect.forEach(runtimes, (rt) => modelStatus(rt, arms.find((a) => a.name === rt.spec.name)))
-      })
+      }),
+      recording: {
+        steer: recorder.steer,
+        // The steering of the first replayed recording that holds any (a recording is of one run).
+        replayed: specs.flatMap((s) => (s.provider === "replay" && s.replayFile !== undefined ? [s.replayFile] : []))
+          .map((file) => Option.match(context.replay.index(file), { onNone: () => [], onSome: (i) => i.steering }))
+          .find((steering) => steering.length > 0) ?? []
+      }
     })
   })
 
