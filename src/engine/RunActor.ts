@@ -98,7 +98,7 @@ export const start = (options: StartOptions) =>
     }
     const extension = extensionOf(spec.programPath)
     const adaptive = yield* Adaptive.make({
-      runId, config, population, candidates, search, llm, publish,
+      runId, config, population, candidates, search, llmCalls, llm, publish,
       apply: (apply) => send({ _tag: "Apply", apply }),
       background: (effect) => Effect.asVoid(FiberSet.run(proposals, effect)),
       withPermit: shared.llm.withPermit
