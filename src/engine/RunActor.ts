@@ -19,7 +19,7 @@ import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
 import { guidanceText } from "../domain/Steering.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
-import { LlmClient } from "../llm/LlmClient.js"
+import { LlmClient, noRecording } from "../llm/LlmClient.js"
 import type { RecordedSteering } from "../llm/Replay.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
@@ -35,6 +35,7 @@ import * as RunClient from "./RunClient.js"
 import { RunNotActive, type RunStats, SteeringRefused } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 import * as Resume from "./Resume.js"
+import * as RunReplay from "./RunReplay.js"
 import * as Steer from "./Steer.js"
 
 export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
@@ -97,10 +98,12 @@ export const start = (options: StartOptions) =>
       publish
     }
     const extension = extensionOf(spec.programPath)
+    // The run's points, recorded with its LLM calls; a new run replaying a recording takes its steering and background results at the recorded points.
+    const pacing = RunReplay.make(options._tag === "New" ? llm.recording.replayed : noRecording.replayed)
     const adaptive = yield* Adaptive.make({
       runId, config, population, candidates, search, llmCalls, llm, publish,
       apply: (apply) => send({ _tag: "Apply", apply }),
-      background: (effect) => Effect.asVoid(FiberSet.run(proposals, effect)),
+      background: (effect) => Effect.suspend(() => (pacing.backgroundStarted(), Effect.asVoid(FiberSet.run(proposals, effect)))),
       withPermit: shared.llm.withPermit
     }, options._tag === "Resume")
 
@@ -177,17 +180,9 @@ export const start = (options: StartOptions) =>
     // ---- the owner's handlers ---------------------------------------------------------------
 
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
-    /**
-     * Results handled by the owner (proposals, evaluations, background work, stops): the point of
-     * the run a steering action is recorded at. Messages whose timing does not change what the run
-     * does (a worker becoming active, a person's messages) do not count, so a replay counts alike.
-     */
-    let step = 0
     const steerContext = {
-      runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish, step: () => step
+      runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish, step: pacing.step
     }
-    /** A replayed recording's steering (a new run only), taken at the recorded steps. */
-    const replaying = options._tag === "New" ? [...llm.recording.replayed] : []
     const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
       Effect.flatMap(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => {
         const counted = next.evaluations > state.evaluations
@@ -239,7 +234,8 @@ export const start = (options: StartOptions) =>
       })
 
     const handle = (message: Message): Effect.Effect<void, DatabaseError, Scope.Scope> => {
-      if (message._tag !== "Active" && message._tag !== "Control" && message._tag !== "Steer") step++
+      const at = pacing.step()
+      pacing.handling(message)
       switch (message._tag) {
         case "Active":
           return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
@@ -258,7 +254,7 @@ export const start = (options: StartOptions) =>
           return stop.reason === "internal_error" ? Effect.logError(`run ${runId}: a ${message.kind} worker died`, message.cause) : Effect.void
         }
         case "Apply":
-          return Effect.map(message.apply(state), (next) => void (state = next))
+          return Effect.zipRight(llm.recording.applied(at), Effect.map(message.apply(state), (next) => void (state = next)))
         case "StopRequested":
           return Effect.sync(() => void (state = RunState.requestStop(state, message.reason, message.message)))
         case "GraceExpired":
@@ -366,13 +362,14 @@ export const start = (options: StartOptions) =>
         if (state.stop === null) yield* fill
         if (state.stop !== null && state.status === "running") yield* beginStop
         if (state.status === "stopping" && RunState.drained(state)) break
-        if (replaying.length > 0 && replaying[0]!.step <= step && state.stop === null) {
+        const due = pacing.dueSteering(state.stop !== null)
+        if (due !== undefined) {
           // Where the recorded run's owner took its next action (after the fill that followed the
           // same result): taken here, then the run fills again, as it did.
-          yield* orStop(replaySteering(replaying.shift()!))
+          yield* orStop(replaySteering(due))
           continue
         }
-        yield* orStop(handle(yield* Queue.take(mailbox)))
+        yield* orStop(handle(yield* pacing.next(Queue.take(mailbox), state.stop !== null)))
       }
       yield* FiberSet.clear(evaluations)
       return yield* finish

@@ -50,18 +50,24 @@ export interface ModelStatus {
 }
 
 /**
- * The run's side of a recording (issue 17): steering actions go into the recording next to the
- * LLM calls, and a replayed recording's actions are taken again by the replaying run.
+ * The run's side of a recording (issue 17): steering actions and the points where background
+ * results were applied go into the recording next to the LLM calls, and a replaying run takes
+ * them again at the same points.
  */
 export interface RunRecording {
   /** Appends a steering action to the recording (nothing when the client records nothing). */
   readonly steer: (steering: RecordedSteering) => Effect.Effect<void>
-  /** The steering actions of the recording this client replays, in order (none without replay). */
-  readonly replayed: ReadonlyArray<RecordedSteering>
+  /** Appends the step at which the run applied a background result (a meta-note). */
+  readonly applied: (step: number) => Effect.Effect<void>
+  /** What the recording this client replays holds (nothing without replay). */
+  readonly replayed: {
+    readonly steering: ReadonlyArray<RecordedSteering>
+    readonly applied: ReadonlyArray<number>
+  }
 }
 
 /** No recording, nothing replayed. */
-export const noRecording: RunRecording = { steer: () => Effect.void, replayed: [] }
+export const noRecording: RunRecording = { steer: () => Effect.void, applied: () => Effect.void, replayed: { steering: [], applied: [] } }
 
 /**
  * An `LlmError` that also carries the accounting of the failed call: every call, failed ones

@@ -17,6 +17,9 @@
  * see RunActor), so a replayed run takes them again at the same point and a steered run
  * replays as exactly as an unsteered one. Programs an action names (pin, ban) are recorded
  * with their code hash: the replayed run's program ids differ, its programs' code does not.
+ * Likewise the step at which the owner applied each result of background work (a meta-note, an
+ * LLM call that runs beside the proposals): a replayed run applies it at the same step, so the
+ * proposals after it are built as they were.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { createHash } from "node:crypto"
@@ -70,11 +73,15 @@ export type RecordedSteering = typeof RecordedSteering.Type
 export const SteeringEntry = Schema.Struct({ v: Schema.Literal(1), steer: RecordedSteering })
 export type SteeringEntry = typeof SteeringEntry.Type
 
-/** One line of a recording: an LLM call, or a steering action. */
-export const RecordLine = Schema.Union(RecordEntry, SteeringEntry)
+/** The owner applied the result of background work (a meta-note) after `step` results. */
+export const AppliedEntry = Schema.Struct({ v: Schema.Literal(1), applied: Schema.Struct({ step: Schema.Int.pipe(Schema.nonNegative()) }) })
+export type AppliedEntry = typeof AppliedEntry.Type
+
+/** One line of a recording: an LLM call, a steering action, or where a background result was applied. */
+export const RecordLine = Schema.Union(RecordEntry, SteeringEntry, AppliedEntry)
 export type RecordLine = typeof RecordLine.Type
 
-const isCall = (line: RecordLine): line is RecordEntry => !("steer" in line)
+const isCall = (line: RecordLine): line is RecordEntry => "key" in line
 
 const encodeLine = Schema.encodeSync(Schema.parseJson(RecordLine))
 const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordLine))
@@ -98,9 +105,14 @@ export interface RecordedRequest {
 export class LlmRecorder extends Context.Tag("evolve/LlmRecorder")<LlmRecorder, {
   readonly record: (request: RecordedRequest, result: CallResult) => Effect.Effect<void>
   readonly steer: (steering: RecordedSteering) => Effect.Effect<void>
+  readonly applied: (step: number) => Effect.Effect<void>
 }>() {
   /** Records nothing. */
-  static readonly none: Layer.Layer<LlmRecorder> = Layer.succeed(LlmRecorder, { record: () => Effect.void, steer: () => Effect.void })
+  static readonly none: Layer.Layer<LlmRecorder> = Layer.succeed(LlmRecorder, {
+    record: () => Effect.void,
+    steer: () => Effect.void,
+    applied: () => Effect.void
+  })
 }
 
 /** The record of a finished call. */
@@ -144,7 +156,8 @@ export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigErro
         )
       return {
         record: (request, result) => append(recordEntryOf(request, result), "an LLM call"),
-        steer: (steer) => append({ v: 1, steer }, "a steering action")
+        steer: (steer) => append({ v: 1, steer }, "a steering action"),
+        applied: (step) => append({ v: 1, applied: { step } }, "a background result")
       }
     })
   )
@@ -153,7 +166,8 @@ export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigErro
 export const recorderMemory = (sink: Array<RecordLine>): Layer.Layer<LlmRecorder> =>
   Layer.succeed(LlmRecorder, {
     record: (request, result) => Effect.sync(() => void sink.push(recordEntryOf(request, result))),
-    steer: (steer) => Effect.sync(() => void sink.push({ v: 1, steer }))
+    steer: (steer) => Effect.sync(() => void sink.push({ v: 1, steer })),
+    applied: (step) => Effect.sync(() => void sink.push({ v: 1, applied: { step } }))
   })
 
 // -----------------------------------------------------------------------------
@@ -171,11 +185,14 @@ export interface ReplayIndex {
   readonly lookup: (model: string, system: string, user: string) => ReplayAnswer | undefined
   /** Recorded steering actions, in the order they were taken. */
   readonly steering: ReadonlyArray<RecordedSteering>
+  /** The steps at which background results were applied, in order. */
+  readonly applied: ReadonlyArray<number>
 }
 
 export const makeReplayIndex = (file: string, lines: ReadonlyArray<RecordLine>): ReplayIndex => {
   const entries = lines.filter(isCall)
-  const steering = lines.flatMap((l) => (isCall(l) ? [] : [l.steer]))
+  const steering = lines.flatMap((l) => ("steer" in l ? [l.steer] : []))
+  const applied = lines.flatMap((l) => ("applied" in l ? [l.applied.step] : []))
   const byKey = new Map<string, Array<RecordEntry>>()
   const byPrompt = new Map<string, Array<RecordEntry>>()
   const push = (map: Map<string, Array<RecordEntry>>, key: string, e: RecordEntry) => {
@@ -197,6 +214,7 @@ export const makeReplayIndex = (file: string, lines: ReadonlyArray<RecordLine>):
     file,
     size: entries.length,
     steering,
+    applied,
     lookup: (model, system, user) => {
       const key = requestKey(model, system, user)
       const exact = byKey.get(key)
@@ -229,7 +247,7 @@ export const parseRecording = (file: string, text: string): Effect.Effect<Array<
       if (decoded._tag === "Left") {
         // A torn last line (the recording process was killed mid-write) is skipped.
         if (i >= lines.length - 2) continue
-        return yield* new ConfigError({ message: `${file}:${i + 1}: not a recorded LLM call or steering action`, file })
+        return yield* new ConfigError({ message: `${file}:${i + 1}: not a recorded LLM call, steering action or background result`, file })
       }
       out.push(decoded.right)
     }
