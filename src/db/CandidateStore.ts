@@ -35,6 +35,8 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
   readonly bestPrograms: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
   /** The latest failed or rejected candidates, newest first. */
   readonly recentFailures: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<Program>, DatabaseError>
+  /** The run's kept (not rejected) program with this code hash, the oldest when several (a replayed steering action's program). */
+  readonly programIdByHash: (runId: RunId, codeHash: string) => Effect.Effect<ProgramId | undefined, DatabaseError>
 }>() {}
 
 export const make = Effect.gen(function*() {
@@ -82,6 +84,14 @@ export const make = Effect.gen(function*() {
       )
       if (rows.length === 0) return yield* new ProgramNotFound({ programId: id })
       return toProgram(rows[0]!)
+    }),
+
+    programIdByHash: Traced.fn("CandidateStore.programIdByHash")(function*(runId, hash) {
+      const rows = yield* sql<{ id: string }>`SELECT id FROM programs WHERE run_id = ${runId}
+        AND status IN ('pending', 'evaluated', 'failed') AND code_hash = ${hash} ORDER BY created_at, id LIMIT 1`.pipe(
+        Effect.mapError(dbError("find program by code"))
+      )
+      return rows[0] === undefined ? undefined : rows[0].id as ProgramId
     }),
 
     getPrograms: Traced.fn("CandidateStore.getPrograms")(function*(ids) {

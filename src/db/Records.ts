@@ -49,11 +49,15 @@ export interface StoredRun {
   readonly usd: number
 }
 
+/** What an LLM call was for: a candidate, the novelty judge, or adaptive search's meta-note (no program). */
+export type LlmCallPurpose = "proposal" | "judge" | "meta_note"
+
 /** One LLM call as stored: its accounting, what it was for, and how it ended. */
 export interface LlmCallRecord extends LlmUsage {
   readonly id: string
   readonly runId: RunId
   readonly programId: ProgramId | null
+  readonly purpose: LlmCallPurpose
   readonly outcome: "ok" | "error"
   readonly errorKind: string | null
   readonly errorMessage: string | null

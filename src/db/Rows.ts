@@ -87,6 +87,8 @@ export type LlmCallRow = {
   readonly error_kind: string | null
   readonly error_message: string | null
   readonly created_at: Int8
+  /** NULL on calls stored before migration 0015. */
+  readonly purpose: string | null
 }
 
 export const toRun = (row: RunRow): RunRecord => ({
@@ -164,7 +166,8 @@ export const llmCallRow = (c: LlmCallRecord): LlmCallRow => ({
   outcome: c.outcome,
   error_kind: c.errorKind,
   error_message: c.errorMessage,
-  created_at: c.createdAt
+  created_at: c.createdAt,
+  purpose: c.purpose
 })
 
 export const transcriptRow = (t: Transcript) => ({
@@ -191,7 +194,10 @@ export const toLlmCall = (r: LlmCallRow): LlmCallRecord => ({
   outcome: r.outcome === "error" ? "error" : "ok",
   errorKind: r.error_kind,
   errorMessage: r.error_message,
-  createdAt: int(r.created_at)
+  createdAt: int(r.created_at),
+  purpose: r.purpose === "judge" || r.purpose === "meta_note" || r.purpose === "proposal"
+    ? r.purpose
+    : r.id.endsWith(".judge") ? "judge" : "proposal"
 })
 
 // ---- summaries and overviews (listings) -------------------------------------------------------

@@ -278,6 +278,17 @@ export const migrations = {
       PRIMARY KEY (run_id, seq)
     )`
   }),
+  // ---- what an LLM call was for (src/db/LlmCallStore.ts, issue 17) ----
+  /**
+   * `llm_calls.purpose`: "proposal", "judge" (the novelty judge) or "meta_note" (adaptive
+   * search's note, which has no program). NULL on calls stored before: proposals and judges,
+   * told apart by their id (`<program>.llm`, `<program>.judge`).
+   */
+  "0015_llm_call_purpose": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = columnTypes(sql)
+    yield* sql`ALTER TABLE llm_calls ADD COLUMN purpose ${t.text}`
+  }),
   // ---- the cluster's evolve version (src/db/ClusterVersion.ts, issue 16) ----
   /**
    * One row per evolve version a control process of this database has run, stamped with the last

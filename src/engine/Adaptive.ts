@@ -9,12 +9,15 @@
  *   parent of the next NURTURE proposals (a new approach starts low and needs refining before
  *   it can compete), and of NURTURE more after each child that improves on it;
  * - every `search.meta_note_every` evaluations a background LLM call writes a meta-note (what
- *   raised the best score, what kept failing) that later prompts carry;
+ *   raised the best score, what kept failing) that later prompts carry; the call is stored in
+ *   llm_calls (purpose "meta_note", no program) and counts in the run's usage and budget, failed
+ *   or not, like every other call;
  * - each decision is stored (search_decisions) and published as a `SearchAdapted` event with
  *   its reason. With `search.adaptive: false` none of this happens.
  */
 import { Clock, Effect, Either, Random } from "effect"
 import type { CandidateStore } from "../db/CandidateStore.js"
+import type { LlmCallStore } from "../db/LlmCallStore.js"
 import type { SearchStore } from "../db/SearchStore.js"
 import type { DatabaseError } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
@@ -22,11 +25,13 @@ import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { RunConfig } from "../domain/RunConfig.js"
 import { type RunEvent, SearchAdapted, type SearchDecisionKind } from "../domain/RunEvent.js"
 import { guidanceText } from "../domain/Steering.js"
-import type { LlmClient } from "../llm/LlmClient.js"
+import { failureAccounting, type LlmClient } from "../llm/LlmClient.js"
+import { usageOf } from "../domain/LlmUsage.js"
 import type { Population, Sample } from "../population/Population.js"
 import * as Stall from "../population/Stall.js"
 import { cleanNote, metaNotePrompt } from "../propose/MetaNotes.js"
 import type { AdaptiveInput } from "../propose/SearchStatus.js"
+import { callRecord } from "./Proposal.js"
 import { programCode } from "./Resume.js"
 import * as RunState from "./RunState.js"
 
@@ -36,6 +41,7 @@ export interface AdaptiveContext {
   readonly population: Population
   readonly candidates: CandidateStore["Type"]
   readonly search: SearchStore["Type"]
+  readonly llmCalls: LlmCallStore["Type"]
   readonly llm: LlmClient["Type"]
   readonly publish: (event: RunEvent) => Effect.Effect<unknown>
   /** Runs `f` on the owner fiber with the run's state (a meta-note's result). */
@@ -158,11 +164,16 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
         yield* ctx.apply((current) =>
           Effect.gen(function*() {
             noteBusy = false
+            const at = yield* Clock.currentTimeMillis
+            const usage = Either.isRight(reply) ? usageOf(reply.right) : failureAccounting(reply.left, ctx.llm.model)
+            const error = Either.isLeft(reply) ? { kind: reply.left.reason, message: reply.left.message } : null
+            // One call per note: the evaluations it was asked at, and the time (a resumed run may ask at the same count again).
+            yield* ctx.llmCalls.recordLlmCall(callRecord(`${runId}.note.${state.evaluations}.${at}`, runId, null, "meta_note", usage, at, error))
+            const next = RunState.llmUsed(current, usage)
             if (Either.isLeft(reply)) {
               yield* Effect.logWarning(`run ${runId}: meta-note not written: ${reply.left.message}`)
-              return current
+              return next
             }
-            const next = RunState.llmUsed(current, reply.right)
             const text = cleanNote(reply.right.text)
             if (text === "") return next
             note = text

@@ -4,7 +4,7 @@
  * changes no run state: the owner fiber (RunActor) applies the outcome.
  */
 import { Clock, Effect, type Random } from "effect"
-import type { LlmCallRecord, Transcript } from "../db/Records.js"
+import type { LlmCallPurpose, LlmCallRecord, Transcript } from "../db/Records.js"
 import type { DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
@@ -85,10 +85,12 @@ export const pendingProgram = (
   evalMs: null
 })
 
-const callRecord = (
+/** An LLM call as stored (`programId`: the candidate it was for; null for a meta-note). */
+export const callRecord = (
   id: string,
   runId: RunId,
-  programId: ProgramId,
+  programId: ProgramId | null,
+  purpose: LlmCallPurpose,
   usage: LlmUsage,
   at: number,
   error: { readonly kind: string; readonly message: string } | null
@@ -96,6 +98,7 @@ const callRecord = (
   id,
   runId,
   programId,
+  purpose,
   ...usage,
   outcome: error === null ? "ok" : "error",
   errorKind: error?.kind ?? null,
@@ -153,7 +156,7 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
     const llmError = result._tag === "Failed" && result.kind === "llm"
       ? { kind: result.message.split(":")[0]!, message: result.message }
       : null
-    const llmCall = callRecord(`${id}.llm`, runId, id, usage, at, llmError)
+    const llmCall = callRecord(`${id}.llm`, runId, id, "proposal", usage, at, llmError)
     const transcripts = config.llm.log_prompts
       ? (result.exchanges ?? []).map((e, attempt): Transcript => ({ programId: id, runId, attempt, ...e, createdAt: at }))
       : []
@@ -194,7 +197,7 @@ export const propose = (context: ProposalContext, task: ProposalTask) =>
       embeddingThreshold: novelty.embedding_threshold,
       llmJudge: novelty.llm_judge
     })
-    const judgeCall = verdict.llm === null ? null : callRecord(`${id}.judge`, runId, id, usageOf(verdict.llm), at, null)
+    const judgeCall = verdict.llm === null ? null : callRecord(`${id}.judge`, runId, id, "judge", usageOf(verdict.llm), at, null)
     if (!verdict.novel) return rejected({ kind: "duplicate", message: verdict.reason }, judgeCall)
     return { _tag: "Candidate", program: candidate, llmCall, judgeCall, transcripts } satisfies ProposalOutcome
   }).pipe(Effect.withRandom(task.random)) satisfies Effect.Effect<ProposalOutcome, DatabaseError | ProgramNotFound, never>

@@ -19,7 +19,8 @@ import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { type RunEvent, RunStarted, RunStatusChanged } from "../domain/RunEvent.js"
 import { guidanceText } from "../domain/Steering.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
-import { LlmClient } from "../llm/LlmClient.js"
+import { LlmClient, noRecording } from "../llm/LlmClient.js"
+import type { RecordedSteering } from "../llm/Replay.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
 import { settingsFromConfig } from "../propose/Proposer.js"
 import { Proposer } from "../propose/Proposer.js"
@@ -34,6 +35,7 @@ import * as RunClient from "./RunClient.js"
 import { RunNotActive, type RunStats, SteeringRefused } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 import * as Resume from "./Resume.js"
+import * as RunReplay from "./RunReplay.js"
 import * as Steer from "./Steer.js"
 
 export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
@@ -96,10 +98,12 @@ export const start = (options: StartOptions) =>
       publish
     }
     const extension = extensionOf(spec.programPath)
+    // The run's points, recorded with its LLM calls; a new run replaying a recording takes its steering and background results at the recorded points.
+    const pacing = RunReplay.make(options._tag === "New" ? llm.recording.replayed : noRecording.replayed)
     const adaptive = yield* Adaptive.make({
-      runId, config, population, candidates, search, llm, publish,
+      runId, config, population, candidates, search, llmCalls, llm, publish,
       apply: (apply) => send({ _tag: "Apply", apply }),
-      background: (effect) => Effect.asVoid(FiberSet.run(proposals, effect)),
+      background: (effect) => Effect.suspend(() => (pacing.backgroundStarted(), Effect.asVoid(FiberSet.run(proposals, effect)))),
       withPermit: shared.llm.withPermit
     }, options._tag === "Resume")
 
@@ -176,7 +180,9 @@ export const start = (options: StartOptions) =>
     // ---- the owner's handlers ---------------------------------------------------------------
 
     const outcomes = { runId, config, candidates, search, llmCalls, llm, population, publish }
-    const steerContext = { runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish }
+    const steerContext = {
+      runId, candidates, store: steeringStore, llm, population, newProgramId, now, rootId: () => rootId, publish, step: pacing.step
+    }
     const onEvaluated = (program: Program, outcome: EvaluationOutcome, committed = false) =>
       Effect.flatMap(Outcomes.evaluated(outcomes, state, program, outcome, committed), (next) => {
         const counted = next.evaluations > state.evaluations
@@ -208,7 +214,28 @@ export const start = (options: StartOptions) =>
         }
       })
 
+    /** Takes a replayed recording's action, as the recorded run's owner took it. */
+    const replaySteering = (recorded: RecordedSteering) =>
+      Effect.gen(function*() {
+        const action = yield* Steer.resolveReplayed(steerContext, recorded)
+        if (typeof action === "string") return yield* Effect.logWarning(`run ${runId}: recorded steering not replayed: ${action}`)
+        switch (action._tag) {
+          case "Extend":
+            return yield* onControl({ _tag: "Extend", maxEvaluations: action.max_evaluations })
+          case "SetConcurrency":
+            return yield* onControl({ _tag: "SetConcurrency", proposals: action.proposals, evaluations: action.evaluations })
+          default: {
+            const taken = yield* Effect.either(Steer.take(steerContext, state, action))
+            if (taken._tag === "Right") state = taken.right.state
+            else if (taken.left._tag === "SteeringRefused") yield* Effect.logWarning(`run ${runId}: recorded steering refused: ${taken.left.message}`)
+            else return yield* taken.left
+          }
+        }
+      })
+
     const handle = (message: Message): Effect.Effect<void, DatabaseError, Scope.Scope> => {
+      const at = pacing.step()
+      pacing.handling(message)
       switch (message._tag) {
         case "Active":
           return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
@@ -227,7 +254,7 @@ export const start = (options: StartOptions) =>
           return stop.reason === "internal_error" ? Effect.logError(`run ${runId}: a ${message.kind} worker died`, message.cause) : Effect.void
         }
         case "Apply":
-          return Effect.map(message.apply(state), (next) => void (state = next))
+          return Effect.zipRight(llm.recording.applied(at), Effect.map(message.apply(state), (next) => void (state = next)))
         case "StopRequested":
           return Effect.sync(() => void (state = RunState.requestStop(state, message.reason, message.message)))
         case "GraceExpired":
@@ -336,7 +363,15 @@ export const start = (options: StartOptions) =>
         if (refill && state.stop === null) yield* fill
         if (state.stop !== null && state.status === "running") yield* beginStop
         if (state.status === "stopping" && RunState.drained(state)) break
-        const message = yield* Queue.take(mailbox)
+        const due = pacing.dueSteering(state.stop !== null)
+        if (due !== undefined) {
+          // Where the recorded run's owner took its next action (after the fill that followed the
+          // same result): taken here, then the run fills again, as it did.
+          yield* orStop(replaySteering(due))
+          refill = true
+          continue
+        }
+        const message = yield* pacing.next(Queue.take(mailbox), state.stop !== null)
         yield* orStop(handle(message))
         refill = message._tag !== "Active"
       }

@@ -1,7 +1,9 @@
 /**
  * What the owner fiber does with a steering action (issue 17): check it against the run, store
- * it (and an injected program), apply it to the run's state and publish a `RunSteered` event.
- * Only the owner fiber calls these, one at a time, so the checks see the state they change.
+ * it (and an injected program), apply it to the run's state, publish a `RunSteered` event and
+ * record it with the LLM calls (`--record`, with the owner's step, so a replay takes it again at
+ * the same point). Only the owner fiber calls these, one at a time, so the checks see the state
+ * they change.
  */
 import { Effect } from "effect"
 import type { CandidateStore } from "../db/CandidateStore.js"
@@ -12,6 +14,7 @@ import { zeroUsage } from "../domain/LlmUsage.js"
 import { type RunEvent, RunSteered } from "../domain/RunEvent.js"
 import * as Steering from "../domain/Steering.js"
 import type { LlmClient } from "../llm/LlmClient.js"
+import type { RecordedSteering } from "../llm/Replay.js"
 import type { Population } from "../population/Population.js"
 import { pendingProgram } from "./Proposal.js"
 import type { SteerReply } from "./RunClient.js"
@@ -31,7 +34,13 @@ export interface SteerContext {
   readonly now: Effect.Effect<number>
   readonly rootId: () => ProgramId | null
   readonly publish: (event: RunEvent) => Effect.Effect<unknown>
+  /** Results the owner has handled so far: the point of the run an action is recorded at. */
+  readonly step: () => number
 }
+
+/** The programs an action names. */
+const namedPrograms = (action: Steering.SteeringAction): ReadonlyArray<ProgramId> =>
+  action._tag === "Pin" ? action.programIds : action._tag === "Ban" ? [action.programId] : []
 
 /** Pinned and banned parents, as the population's steered sampling takes them. */
 export const parentFilter = (state: RunState.RunState) => ({
@@ -47,7 +56,37 @@ export const record = (ctx: SteerContext, state: RunState.RunState, action: Stee
     yield* ctx.publish(
       new RunSteered({ runId: ctx.runId, at, seq: stored.seq, action: action._tag, summary: Steering.describe(action, programId), programId })
     )
+    const named = namedPrograms(action)
+    const programs: Record<string, string> = {}
+    if (named.length > 0) {
+      for (const p of yield* ctx.candidates.getPrograms(named).pipe(Effect.orElseSucceed(() => []))) programs[p.id] = p.codeHash
+    }
+    yield* ctx.llm.recording.steer({ step: ctx.step(), action, ...(named.length > 0 ? { programs } : {}) })
     return { ...state, steering: Steering.apply(state.steering, action, at, programId) }
+  })
+
+/**
+ * A replayed recording's action for this run: the programs it names are this run's programs with
+ * the same code; a message saying why when one of them is not in this run.
+ */
+export const resolveReplayed = (
+  ctx: SteerContext,
+  recorded: RecordedSteering
+): Effect.Effect<Steering.SteeringAction | string, DatabaseError> =>
+  Effect.gen(function*() {
+    const { action } = recorded
+    const named = namedPrograms(action)
+    if (named.length === 0) return action
+    const ids: Array<ProgramId> = []
+    for (const id of named) {
+      const hash = recorded.programs?.[id]
+      const mine = hash === undefined ? undefined : yield* ctx.candidates.programIdByHash(ctx.runId, hash)
+      if (mine === undefined) return `${Steering.describe(action)}: program ${id} of the recorded run has no counterpart in this run`
+      ids.push(mine)
+    }
+    return action._tag === "Pin"
+      ? { ...action, programIds: [ids[0]!, ...ids.slice(1)] }
+      : { ...action, programId: ids[0]! }
   })
 
 /** Checks an action against the run; a refusal says why. */

@@ -1,6 +1,7 @@
 import { Context, Effect } from "effect"
 import { LlmError, type LlmErrorReason } from "../domain/Errors.js"
 import { type LlmUsage, usageOf, zeroUsage } from "../domain/LlmUsage.js"
+import type { RecordedSteering } from "./Replay.js"
 
 export interface LlmRequest {
   readonly system: string
@@ -47,6 +48,26 @@ export interface ModelStatus {
   readonly totalImprovement: number
   readonly totalUsd: number
 }
+
+/**
+ * The run's side of a recording (issue 17): steering actions and the points where background
+ * results were applied go into the recording next to the LLM calls, and a replaying run takes
+ * them again at the same points.
+ */
+export interface RunRecording {
+  /** Appends a steering action to the recording (nothing when the client records nothing). */
+  readonly steer: (steering: RecordedSteering) => Effect.Effect<void>
+  /** Appends the step at which the run applied a background result (a meta-note). */
+  readonly applied: (step: number) => Effect.Effect<void>
+  /** What the recording this client replays holds (nothing without replay). */
+  readonly replayed: {
+    readonly steering: ReadonlyArray<RecordedSteering>
+    readonly applied: ReadonlyArray<number>
+  }
+}
+
+/** No recording, nothing replayed. */
+export const noRecording: RunRecording = { steer: () => Effect.void, applied: () => Effect.void, replayed: { steering: [], applied: [] } }
 
 /**
  * An `LlmError` that also carries the accounting of the failed call: every call, failed ones
@@ -99,6 +120,8 @@ export class LlmClient extends Context.Tag("evolve/LlmClient")<LlmClient, {
   /** A model's weight from now on (a person steering the run); false when the client has no such model. */
   readonly setWeight: (model: string, weight: number) => Effect.Effect<boolean>
   readonly status: Effect.Effect<ReadonlyArray<ModelStatus>>
+  /** Steering actions recorded with the calls (`--record`) and replayed with them (`provider: replay`). */
+  readonly recording: RunRecording
 }>() {}
 
 /** A client over a bare `complete` (test doubles, custom adapters); the other methods are inert. */
@@ -113,5 +136,6 @@ export const fromComplete = (
     estimateCostUsd: () => Effect.succeed(0),
     recordOutcome: () => Effect.void,
     setWeight: (name) => Effect.succeed(name === model),
-    status: Effect.succeed([])
+    status: Effect.succeed([]),
+    recording: noRecording
   })

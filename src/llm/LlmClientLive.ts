@@ -21,7 +21,7 @@ import { zeroUsage } from "../domain/LlmUsage.js"
 import type { LlmConfig } from "../domain/RunConfig.js"
 import { LlmCache } from "./LlmCache.js"
 import * as NodeHttp from "./NodeHttp.js"
-import { LlmCallError, LlmClient, type LlmReply, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
+import { LlmCallError, LlmClient, type LlmReply, noRecording, type LlmRequest, type LlmRetryInfo } from "./LlmClient.js"
 import { callModel, type CallContext } from "./ModelCall.js"
 import { type ModelSpec, resolveModels } from "./Models.js"
 import { estimateUsd, makeModelRuntime, type ModelRuntime, modelStatus, openForMs } from "./ModelRuntime.js"
@@ -182,7 +182,16 @@ export const makeClient = (
       status: Effect.suspend(() => {
         const arms = selector.stats()
         return Effect.forEach(runtimes, (rt) => modelStatus(rt, arms.find((a) => a.name === rt.spec.name)))
-      })
+      }),
+      recording: {
+        steer: recorder.steer,
+        applied: recorder.applied,
+        // The run's part of the first replayed recording that has one (a recording is of one run).
+        replayed: specs.flatMap((s) => (s.provider === "replay" && s.replayFile !== undefined ? [s.replayFile] : []))
+          .flatMap((file) => Option.toArray(context.replay.index(file)))
+          .map((i) => ({ steering: i.steering, applied: i.applied }))
+          .find((r) => r.steering.length > 0 || r.applied.length > 0) ?? noRecording.replayed
+      }
     })
   })
 

@@ -11,12 +11,22 @@
  * timing replays exactly). A key recorded under
  * another model name still matches on (system, user). Unknown requests fail with reason
  * "bad_request" (never retried). API keys are never part of a record.
+ *
+ * A recording also holds the run's steering actions (issue 17), one line each, with the point
+ * of the run at which the run's owner took them (`step`: the results it had handled before,
+ * see RunActor), so a replayed run takes them again at the same point and a steered run
+ * replays as exactly as an unsteered one. Programs an action names (pin, ban) are recorded
+ * with their code hash: the replayed run's program ids differ, its programs' code does not.
+ * Likewise the step at which the owner applied each result of background work (a meta-note, an
+ * LLM call that runs beside the proposals): a replayed run applies it at the same step, so the
+ * proposals after it are built as they were.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import { createHash } from "node:crypto"
 import { Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { ConfigError, type LlmError, type LlmErrorReason } from "../domain/Errors.js"
 import { LlmUsage, usageOf } from "../domain/LlmUsage.js"
+import { SteeringAction } from "../domain/Steering.js"
 
 export const requestKey = (model: string, system: string, user: string): string =>
   createHash("sha256").update(JSON.stringify([model, system, user])).digest("hex")
@@ -50,8 +60,31 @@ export const RecordEntry = Schema.Struct({
 })
 export type RecordEntry = typeof RecordEntry.Type
 
-const encodeLine = Schema.encodeSync(Schema.parseJson(RecordEntry))
-const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordEntry))
+/** A steering action as the run's owner took it, and where. */
+export const RecordedSteering = Schema.Struct({
+  /** Results (proposals, evaluations, background work) the run's owner had handled when it took the action. */
+  step: Schema.Int.pipe(Schema.nonNegative()),
+  action: SteeringAction,
+  /** The code hash of each program the action names (pin, ban), by the recorded run's program id. */
+  programs: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+})
+export type RecordedSteering = typeof RecordedSteering.Type
+
+export const SteeringEntry = Schema.Struct({ v: Schema.Literal(1), steer: RecordedSteering })
+export type SteeringEntry = typeof SteeringEntry.Type
+
+/** The owner applied the result of background work (a meta-note) after `step` results. */
+export const AppliedEntry = Schema.Struct({ v: Schema.Literal(1), applied: Schema.Struct({ step: Schema.Int.pipe(Schema.nonNegative()) }) })
+export type AppliedEntry = typeof AppliedEntry.Type
+
+/** One line of a recording: an LLM call, a steering action, or where a background result was applied. */
+export const RecordLine = Schema.Union(RecordEntry, SteeringEntry, AppliedEntry)
+export type RecordLine = typeof RecordLine.Type
+
+const isCall = (line: RecordLine): line is RecordEntry => "key" in line
+
+const encodeLine = Schema.encodeSync(Schema.parseJson(RecordLine))
+const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(RecordLine))
 
 // -----------------------------------------------------------------------------
 // Recorder
@@ -68,12 +101,18 @@ export interface RecordedRequest {
   readonly user: string
 }
 
-/** Where finished calls are recorded (`evolve run --record FILE`). */
+/** Where finished calls and steering actions are recorded (`evolve run --record FILE`). */
 export class LlmRecorder extends Context.Tag("evolve/LlmRecorder")<LlmRecorder, {
   readonly record: (request: RecordedRequest, result: CallResult) => Effect.Effect<void>
+  readonly steer: (steering: RecordedSteering) => Effect.Effect<void>
+  readonly applied: (step: number) => Effect.Effect<void>
 }>() {
   /** Records nothing. */
-  static readonly none: Layer.Layer<LlmRecorder> = Layer.succeed(LlmRecorder, { record: () => Effect.void })
+  static readonly none: Layer.Layer<LlmRecorder> = Layer.succeed(LlmRecorder, {
+    record: () => Effect.void,
+    steer: () => Effect.void,
+    applied: () => Effect.void
+  })
 }
 
 /** The record of a finished call. */
@@ -111,18 +150,25 @@ export const recorderLayer = (file: string): Layer.Layer<LlmRecorder, ConfigErro
         Effect.mapError((e) => new ConfigError({ message: `--record ${file}: cannot write: ${e.message}` }))
       )
       const lock = yield* Effect.makeSemaphore(1)
+      const append = (line: RecordLine, what: string) =>
+        lock.withPermits(1)(fs.writeFileString(file, `${encodeLine(line)}\n`, { flag: "a" })).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`could not record ${what} to ${file}: ${e.message}`))
+        )
       return {
-        record: (request, result) =>
-          lock.withPermits(1)(fs.writeFileString(file, `${encodeLine(recordEntryOf(request, result))}\n`, { flag: "a" })).pipe(
-            Effect.catchAll((e) => Effect.logWarning(`could not record an LLM call to ${file}: ${e.message}`))
-          )
+        record: (request, result) => append(recordEntryOf(request, result), "an LLM call"),
+        steer: (steer) => append({ v: 1, steer }, "a steering action"),
+        applied: (step) => append({ v: 1, applied: { step } }, "a background result")
       }
     })
   )
 
-/** An in-memory recorder (tests): entries go to `sink`. */
-export const recorderMemory = (sink: Array<RecordEntry>): Layer.Layer<LlmRecorder> =>
-  Layer.succeed(LlmRecorder, { record: (request, result) => Effect.sync(() => void sink.push(recordEntryOf(request, result))) })
+/** An in-memory recorder (tests): lines go to `sink`. */
+export const recorderMemory = (sink: Array<RecordLine>): Layer.Layer<LlmRecorder> =>
+  Layer.succeed(LlmRecorder, {
+    record: (request, result) => Effect.sync(() => void sink.push(recordEntryOf(request, result))),
+    steer: (steer) => Effect.sync(() => void sink.push({ v: 1, steer })),
+    applied: (step) => Effect.sync(() => void sink.push({ v: 1, applied: { step } }))
+  })
 
 // -----------------------------------------------------------------------------
 // Replay
@@ -134,11 +180,19 @@ export type ReplayAnswer =
 
 export interface ReplayIndex {
   readonly file: string
+  /** Recorded LLM calls. */
   readonly size: number
   readonly lookup: (model: string, system: string, user: string) => ReplayAnswer | undefined
+  /** Recorded steering actions, in the order they were taken. */
+  readonly steering: ReadonlyArray<RecordedSteering>
+  /** The steps at which background results were applied, in order. */
+  readonly applied: ReadonlyArray<number>
 }
 
-export const makeReplayIndex = (file: string, entries: ReadonlyArray<RecordEntry>): ReplayIndex => {
+export const makeReplayIndex = (file: string, lines: ReadonlyArray<RecordLine>): ReplayIndex => {
+  const entries = lines.filter(isCall)
+  const steering = lines.flatMap((l) => ("steer" in l ? [l.steer] : []))
+  const applied = lines.flatMap((l) => ("applied" in l ? [l.applied.step] : []))
   const byKey = new Map<string, Array<RecordEntry>>()
   const byPrompt = new Map<string, Array<RecordEntry>>()
   const push = (map: Map<string, Array<RecordEntry>>, key: string, e: RecordEntry) => {
@@ -159,6 +213,8 @@ export const makeReplayIndex = (file: string, entries: ReadonlyArray<RecordEntry
   return {
     file,
     size: entries.length,
+    steering,
+    applied,
     lookup: (model, system, user) => {
       const key = requestKey(model, system, user)
       const exact = byKey.get(key)
@@ -180,9 +236,9 @@ export class ReplayLog extends Context.Tag("evolve/ReplayLog")<ReplayLog, {
   static readonly none: Layer.Layer<ReplayLog> = Layer.succeed(ReplayLog, { index: () => Option.none() })
 }
 
-export const parseRecording = (file: string, text: string): Effect.Effect<Array<RecordEntry>, ConfigError> =>
+export const parseRecording = (file: string, text: string): Effect.Effect<Array<RecordLine>, ConfigError> =>
   Effect.gen(function*() {
-    const out: Array<RecordEntry> = []
+    const out: Array<RecordLine> = []
     const lines = text.split("\n")
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!.trim()
@@ -191,7 +247,7 @@ export const parseRecording = (file: string, text: string): Effect.Effect<Array<
       if (decoded._tag === "Left") {
         // A torn last line (the recording process was killed mid-write) is skipped.
         if (i >= lines.length - 2) continue
-        return yield* new ConfigError({ message: `${file}:${i + 1}: not a recorded LLM call`, file })
+        return yield* new ConfigError({ message: `${file}:${i + 1}: not a recorded LLM call, steering action or background result`, file })
       }
       out.push(decoded.right)
     }
@@ -216,7 +272,7 @@ export const replayLayer = (files: ReadonlyArray<string>): Layer.Layer<ReplayLog
   )
 
 /** Replay from entries in memory (tests). */
-export const replayMemory = (file: string, entries: ReadonlyArray<RecordEntry>): Layer.Layer<ReplayLog> =>
+export const replayMemory = (file: string, entries: ReadonlyArray<RecordLine>): Layer.Layer<ReplayLog> =>
   Layer.sync(ReplayLog, () => {
     const index = makeReplayIndex(file, entries)
     return { index: (f) => (f === file ? Option.some(index) : Option.none()) }

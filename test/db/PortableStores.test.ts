@@ -30,6 +30,7 @@ describe.each(enabledBackends)("the stores on $name", (backend) => {
       yield* db.insertProgram(program({ id: "a", runId, parentId: "root", createdAt: t0 + 2, island: 1, generation: 1, llm }), {
         id: "a.llm",
         runId,
+        purpose: "proposal",
         programId: ProgramId.make("a"),
         model: "m",
         inputTokens: 100,

@@ -39,6 +39,7 @@ describe.each(enabledBackends)("ProgramDatabase on $name", (backend) => {
         yield* db.insertProgram(p, {
           id: "p1.llm",
           runId,
+          purpose: "proposal",
           programId: p.id,
           model: "m",
           inputTokens: 10,

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Queue, Random, Schema } from "effect"
 import { EXPLORE_HEADING, META_NOTE_HEADING, NOTES_HEADING, SHIFT_HEADING } from "../../src/domain/AdaptiveMarkers.js"
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Db from "../../src/db/ProgramDatabase.js"
 import { SearchStore } from "../../src/db/SearchStore.js"
 import { RunConfig, type RunSpec } from "../../src/domain/RunConfig.js"
@@ -27,7 +28,7 @@ const flat = Layer.succeed(Evaluator, {
 
 const NOTE = "- NOTE-7f3: constant tweaks never helped; try another formula."
 
-const spec = (url: string, search: Record<string, unknown>, islands = 1): RunSpec => ({
+const spec = (url: string, search: Record<string, unknown>, islands = 1, llm: Record<string, unknown> = {}): RunSpec => ({
   programPath: "/tmp/program.py",
   evaluatorPath: "/tmp/evaluator.py",
   config: Schema.decodeUnknownSync(RunConfig)({
@@ -38,7 +39,7 @@ const spec = (url: string, search: Record<string, unknown>, islands = 1): RunSpe
     population: { islands, migration_interval: 0 },
     search,
     max_consecutive_proposal_failures: 1000,
-    llm: { provider: "openai-chat", model: "fake-model", base_url: url, api_key_env: "EVOLVE_ADAPTIVE_TEST_NO_KEY", cache: false, temperature: 0.5 }
+    llm: { provider: "openai-chat", model: "fake-model", base_url: url, api_key_env: "EVOLVE_ADAPTIVE_TEST_NO_KEY", cache: false, temperature: 0.5, ...llm }
   })
 })
 
@@ -53,7 +54,10 @@ const run = (runSpec: RunSpec) =>
       const events = yield* handle.subscribe
       const summary = yield* handle.await
       const decisions = yield* (yield* SearchStore).listDecisions(summary.runId, 1000)
-      return { summary, decisions, events: [...yield* Queue.takeAll(events)] as Array<RunEvent> }
+      const sql = yield* SqlClient.SqlClient
+      const calls = yield* sql<{ id: string; program_id: string | null; purpose: string; input_tokens: number; output_tokens: number; usd: number; outcome: string }>`
+        SELECT id, program_id, purpose, input_tokens, output_tokens, usd, outcome FROM llm_calls WHERE run_id = ${summary.runId} ORDER BY created_at, id`
+      return { summary, decisions, calls, events: [...yield* Queue.takeAll(events)] as Array<RunEvent> }
     }))
   }).pipe(Effect.provide(Layer.merge(Db.layer(":memory:"), RunLimits.unlimited)))
 
@@ -110,6 +114,33 @@ describe("adaptive search in a run", () => {
       expect(after.length).toBeGreaterThanOrEqual(3)
       for (const p of after) expect(p).toContain(`${NOTES_HEADING} (what worked and what failed)\n${NOTE}`)
       expect(prompts.slice(0, noteAt).some((p) => p.includes(NOTE))).toBe(false)
+    }))
+
+  it.scopedLive("each meta-note's LLM call is stored in llm_calls (purpose meta_note, no program) and counts in the run's usage", () =>
+    Effect.gen(function*() {
+      let random = 0.25
+      const server = yield* fakeOpenAiServer({
+        seed: 3,
+        responder: ({ user }) => (user.startsWith(META_NOTE_HEADING) ? NOTE : defaultAnswer(user, () => (random = (random * 7.13 + 0.31) % 1)))
+      })
+      const { calls, decisions, summary } = yield* run(
+        spec(server.url, { stall_window: 4, meta_note_every: 5 }, 1, { price_input_per_m: 2, price_output_per_m: 8 })
+      )
+      const noteRequests = server.requests.filter((r) => userText(r).startsWith(META_NOTE_HEADING))
+      const notes = calls.filter((c) => c.purpose === "meta_note")
+      // One stored call per note written (a note still being asked when the run stopped is cut off, like a proposal).
+      expect(notes.length).toBeGreaterThanOrEqual(2)
+      expect(notes).toHaveLength(decisions.filter((d) => d.kind === "note_written").length)
+      expect(noteRequests.length - notes.length).toBeLessThanOrEqual(1)
+      for (const c of notes) {
+        expect(c).toMatchObject({ program_id: null, outcome: "ok" })
+        expect(c.input_tokens).toBeGreaterThan(0)
+        expect(c.usd).toBeCloseTo((c.input_tokens * 2 + c.output_tokens * 8) / 1e6, 12)
+      }
+      // Every other call is a proposal's; together they are the run's whole usage.
+      expect(calls.filter((c) => c.purpose !== "meta_note").every((c) => c.purpose === "proposal" && c.program_id !== null)).toBe(true)
+      expect(summary.inputTokens).toBe(calls.reduce((n, c) => n + Number(c.input_tokens), 0))
+      expect(summary.usd).toBeCloseTo(calls.reduce((n, c) => n + c.usd, 0), 12)
     }))
 
   it.scopedLive("search.adaptive: false changes nothing: no decisions, no events, no notes, the same prompts throughout", () =>

@@ -73,7 +73,7 @@ export const writeGeneratedRun = (databasePath: string, size: number) =>
         }
         if (i > 0) {
           calls.push({
-            id: `${id}.llm`, runId, programId: id, model, inputTokens: 2000, outputTokens: 150, usd: program.llm!.usd,
+            id: `${id}.llm`, runId, programId: id, purpose: "proposal", model, inputTokens: 2000, outputTokens: 150, usd: program.llm!.usd,
             latencyMs: latency, attempts: 1, outcome: "ok", errorKind: null, errorMessage: null, createdAt
           })
         }

@@ -34,6 +34,9 @@ export const startCli = (args: ReadonlyArray<string>, cwd: string, env: Record<s
   child.stderr.on("data", (d) => (output += d))
   return {
     output: () => output,
+    /** Sends a signal (SIGKILL: a crash) without waiting; `exited` resolves once the process is gone. */
+    kill: (signal: NodeJS.Signals) => void child.kill(signal),
+    exited,
     /** Waits (up to 30 s) for `pattern` in the output; its match. */
     until: async (pattern: RegExp) => {
       for (let i = 0; i < 600 && !pattern.test(output); i++) {

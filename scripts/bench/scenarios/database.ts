@@ -83,6 +83,7 @@ const build = (file: string, count: number, measuredCount: number) =>
           p.llm === null ? undefined : {
             id: `${id}.llm`,
             runId,
+            purpose: "proposal",
             programId: id,
             model: "fake-model",
             inputTokens: 900,
