@@ -10,6 +10,7 @@
  *
  *   node dist/scripts/search-bench/index.js [--evals 100] [--seeds 1,...,10] [--parallel 2]
  *     [--only point_spread] [--strategies hill_climb,islands_map_elites] [--adaptive on,off] [--out results.json]
+ *     [--keep dir] (keep each run's database there, named problem-strategy-on|off-seed.db)
  *
  * Adaptive search (issue 17) runs on and off (`--adaptive`), on every problem; `deceptive` is a
  * problem built to trap a fixed strategy (a local optimum the offline model cannot leave by
@@ -24,7 +25,7 @@
  * that many runs side by side. (The replay provider would only repeat a recorded run exactly,
  * so it adds nothing to a comparison of strategies.)
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -159,6 +160,8 @@ const parallel = Number(arg("parallel") ?? 2)
 const only = list(arg("only"))
 const onlyStrategies = list(arg("strategies"))
 const out = arg("out")
+/** Keep each run's database in this directory (to read its search_decisions and events). */
+const keep = arg("keep")
 const checkpoints = [10, 25, 50, 100, 150, 200, 300].filter((k) => k <= evals)
 
 // ---- one run -----------------------------------------------------------------------------------
@@ -302,7 +305,8 @@ const adaptiveComparison = (results: ReadonlyArray<RunResult>) => {
 // ---- main --------------------------------------------------------------------------------------
 
 const main = Effect.gen(function*() {
-  const dir = mkdtempSync(join(tmpdir(), "evolve-search-bench-"))
+  const dir = keep ?? mkdtempSync(join(tmpdir(), "evolve-search-bench-"))
+  if (keep !== undefined) mkdirSync(keep, { recursive: true })
   const jobs = problems.filter((p) => only === undefined || only.includes(p.name)).flatMap((problem) =>
     strategies.filter((s) => (onlyStrategies === undefined ? s.default : onlyStrategies.includes(s.name))).flatMap((strategy) =>
       adaptiveModes.flatMap((adaptive) => seeds.map((seed) => ({ problem, strategy, adaptive, seed })))
@@ -314,7 +318,7 @@ const main = Effect.gen(function*() {
     const results = yield* Effect.forEach(
       jobs,
       (job, i) =>
-        runOne(job.problem, job.strategy, job.adaptive, job.seed, join(dir, `run${i}.db`)).pipe(
+        runOne(job.problem, job.strategy, job.adaptive, job.seed, join(dir, keep === undefined ? `run${i}.db` : `${job.problem.name}-${job.strategy.name}-${job.adaptive ? "on" : "off"}-${job.seed}.db`)).pipe(
           Effect.tap((r) =>
             Effect.sync(() =>
               console.log(
@@ -332,7 +336,7 @@ const main = Effect.gen(function*() {
     console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s)`)
     if (out !== undefined) writeFileSync(out, JSON.stringify({ evals, seeds, adaptive: adaptiveModes, results }, null, 2))
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    if (keep === undefined) rmSync(dir, { recursive: true, force: true })
   }
 })
 

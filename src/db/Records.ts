@@ -88,6 +88,15 @@ export interface MigrantRecord {
 }
 
 /** A decision of adaptive search (issue 17), numbered per run. */
+/** One counted evaluation of a run, as adaptive search replays it on resume. */
+export interface EvaluationRecord {
+  /** The run's initial program (every island's first member). */
+  readonly initial: boolean
+  readonly island: number
+  /** null: the evaluation failed. */
+  readonly score: number | null
+}
+
 export interface SearchDecision {
   readonly seq: number
   readonly at: number

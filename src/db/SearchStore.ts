@@ -9,7 +9,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import type { FailureKind } from "../domain/Program.js"
 import type { SearchDecisionKind } from "../domain/RunEvent.js"
-import { evaluationFailureKinds, type MigrantRecord, type SearchDecision, type SearchState, type StoredRun } from "./Records.js"
+import { type EvaluationRecord, evaluationFailureKinds, type MigrantRecord, type SearchDecision, type SearchState, type StoredRun } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
 import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
@@ -25,6 +25,12 @@ export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, 
   readonly recordDecision: (runId: RunId, decision: Omit<SearchDecision, "seq">) => Effect.Effect<void, DatabaseError>
   /** A run's decisions, oldest first (the latest `limit`). */
   readonly listDecisions: (runId: RunId, limit: number) => Effect.Effect<ReadonlyArray<SearchDecision>, DatabaseError>
+  /**
+   * The run's counted evaluations in the order they were committed (scored, or failed in the
+   * evaluator): the island each program was bred on and its score (null: it failed). Adaptive
+   * search replays them to rebuild its per-island stall state on resume.
+   */
+  readonly evaluationHistory: (runId: RunId) => Effect.Effect<ReadonlyArray<EvaluationRecord>, DatabaseError>
   /** Migrants, descriptors (when `descriptors`), the latest `failures` failed evaluations and the patience counter. */
   readonly loadSearchState: (
     runId: RunId,
@@ -126,6 +132,19 @@ export const make = Effect.gen(function*() {
         island: r.island === null ? null : Number(r.island),
         reason: r.reason,
         note: r.note
+      }))
+    }),
+
+    evaluationHistory: Traced.fn("SearchStore.evaluationHistory")(function*(runId) {
+      const kinds = sql.in(evaluationFailureKinds as Array<string>)
+      const rows = yield* sql<{ parent_id: string | null; island: number; score: number | null; status: string }>`
+        SELECT parent_id, island, score, status FROM programs
+        WHERE run_id = ${runId} AND evaluated_at IS NOT NULL AND (status = 'evaluated' OR (status = 'failed' AND failure_kind IN ${kinds}))
+        ORDER BY evaluated_at, id`.pipe(Effect.mapError(dbError("read evaluation history")))
+      return rows.map((r) => ({
+        initial: r.parent_id === null,
+        island: Number(r.island),
+        score: r.status === "evaluated" && r.score !== null ? r.score : null
       }))
     }),
 

@@ -93,7 +93,10 @@ export const NURTURE = 4
 
 const fmt = (x: number | undefined) => (x === undefined ? "none" : String(Number(x.toPrecision(6))))
 
-/** A run's adaptive search; `resumed`: take the latest meta-note back from the database. */
+/**
+ * A run's adaptive search; `resumed`: take the latest meta-note back from the database and
+ * rebuild each island's stall state by replaying the run's evaluations.
+ */
 export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adaptive, DatabaseError> =>
   Effect.gen(function*() {
     const { config, population, runId } = ctx
@@ -101,11 +104,13 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
     const every = config.search.meta_note_every
     const baseTemperature = config.llm.temperature
     let note = ""
+    let stall = Stall.initial(population.islandCount, config.search.stall_window, [])
     if (resumed) {
       const last = (yield* ctx.search.listDecisions(runId, 1000)).filter((d) => d.kind === "note_written").at(-1)
       note = last?.note ?? ""
+      // Each island's stall (its best, since when, its exploration level) as the run left it.
+      stall = Stall.replay(population.islandCount, config.search.stall_window, yield* ctx.search.evaluationHistory(runId))
     }
-    let stall = Stall.initial(population.islandCount, config.search.stall_window, [])
     let shiftDue: string | undefined
     let noteBusy = false
     const improvements: Array<{ readonly id: ProgramId; readonly score: number; readonly island: number }> = []

@@ -113,3 +113,24 @@ export const observe = (
   }
   return [next, decisions]
 }
+
+/**
+ * The stall state after a run's counted evaluations, in their order (`initial`: the run's
+ * initial program, every island's first member; `score` null: a failed evaluation): what a
+ * resumed run continues from, as if it had never stopped.
+ */
+export const replay = (
+  islands: number,
+  minWindow: number,
+  history: ReadonlyArray<{ readonly initial: boolean; readonly island: number; readonly score: number | null }>
+): StallState => {
+  let state = initial(islands, minWindow, [])
+  for (const e of history) {
+    if (e.initial) {
+      if (e.score !== null) state = initial(islands, minWindow, Array(Math.max(1, islands)).fill(e.score))
+    } else {
+      state = observe(state, e.island, e.score ?? undefined)[0]
+    }
+  }
+  return state
+}

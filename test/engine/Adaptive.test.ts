@@ -172,6 +172,34 @@ describe("adaptive search in a run", () => {
     }))
 })
 
+describe("adaptive search across a resume", () => {
+  it.scopedLive("a resumed run continues each island's stall where it stopped (no fresh stall clock)", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeOpenAiServer({ seed: 3 })
+      const base = spec(server.url, { stall_window: 4, meta_note_every: 0 })
+      const withMax = (max: number): RunSpec => ({ ...base, config: { ...base.config, max_evaluations: max } })
+      const session = (start: Parameters<typeof startRun>[0], runSpec: RunSpec) =>
+        Effect.scoped(Effect.gen(function*() {
+          const handle = yield* startRun(start, { services: RunServices.layer(runSpec, { evaluator: flat }), metrics: false })
+          return yield* handle.await
+        }))
+      const decisions = yield* Effect.gen(function*() {
+        // The initial program and 5 children, all scoring 1: island 0 stalls at its 4th child.
+        const first = yield* session({ _tag: "New", spec: withMax(6), initialCode: "x = 1\ny = 2.5\nz = 40\n" }, withMax(6))
+        const before = yield* (yield* SearchStore).listDecisions(first.runId, 1000)
+        expect(before.filter((d) => d.kind === "stall_detected").map((d) => d.evaluations)).toEqual([5])
+        const second = yield* session({ _tag: "Resume", runId: first.runId, spec: withMax(12) }, withMax(12))
+        expect(second.evaluations).toBe(12)
+        return (yield* (yield* SearchStore).listDecisions(first.runId, 1000)).slice(before.length)
+      }).pipe(Effect.provide(Layer.merge(Db.layer(":memory:"), RunLimits.unlimited)))
+      // Still stalled after the resume: no new stall, but the next level after 8 children without a better best.
+      expect(decisions.filter((d) => d.kind === "stall_detected")).toEqual([])
+      const raised = decisions.find((d) => d.kind === "exploration_changed" && d.reason.includes("exploration level 2"))
+      expect(raised).toMatchObject({ island: 0, evaluations: 9 })
+      expect(raised!.reason).toContain("island 0: no better best than 1 in 8 evaluations (window 4)")
+    }))
+})
+
 describe("the offline model under adaptive search", () => {
   const program = "```python\na = 1.5\nb = 20\nc = 0.25\nd = 7.0\n```"
   const changed = (answer: string) => (answer.match(/^=======$/gm) ?? []).length === 0 ? 0 : answer.split("=======\n")
@@ -228,4 +256,26 @@ describe("Stall", () => {
     for (let i = 1; i <= 40; i++) t = Stall.observe(t, 0, i)[0]
     expect(Stall.windowOf(t, t.islands[0]!)).toBe(20)
   })
+
+  it("replay rebuilds the stall state of a run's evaluations, as observing them one by one did", () => {
+    const history = [
+      { initial: true, island: 0, score: 1 },
+      { initial: false, island: 0, score: 0.5 },
+      { initial: false, island: 1, score: 2 },
+      { initial: false, island: 0, score: null },
+      { initial: false, island: 0, score: 1 },
+      { initial: false, island: 1, score: 1 },
+      { initial: false, island: 0, score: 0.9 }
+    ]
+    let live = Stall.initial(2, 2, [1, 1])
+    for (const e of history.slice(1)) live = Stall.observe(live, e.island, e.score ?? undefined)[0]
+    const replayed = Stall.replay(2, 2, history)
+    expect(replayed).toEqual(live)
+    // Island 0: 4 evaluations without a better best than 1 (window 2): exploration level 2.
+    expect(replayed.islands[0]).toEqual({ best: 1, evaluations: 4, improvedAt: 0, level: 2 })
+    expect(replayed.islands[1]).toMatchObject({ best: 2, evaluations: 2, improvedAt: 1, level: 0 })
+    // Nothing evaluated yet: a fresh state.
+    expect(Stall.replay(2, 2, [])).toEqual(Stall.initial(2, 2, []))
+  })
 })
+
