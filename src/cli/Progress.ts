@@ -1,8 +1,9 @@
 import * as Terminal from "@effect/platform/Terminal"
-import { Console, Effect, Queue, Schedule, type Scope } from "effect"
+import { Chunk, Console, Effect, Queue, Schedule, type Scope } from "effect"
 import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import type { RunHandle, RunSummary } from "../engine/RunActor.js"
 import type { RunStats } from "../engine/RunProtocol.js"
+import type { NewBest } from "../domain/RunEvent.js"
 import type { LlmConfig, RunSpec } from "../domain/RunConfig.js"
 
 const fmtScore = (score: number | null) => (score === null ? "—" : Number(score.toPrecision(6)).toString())
@@ -47,14 +48,18 @@ export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
   Effect.gen(function*() {
     const events = yield* handle.subscribe
     const terminal = yield* Terminal.Terminal
-    const newBests = Queue.take(events).pipe(
-      Effect.flatMap((event) =>
-        event._tag === "NewBest"
-          ? Effect.flatMap(handle.stats, (s) =>
-            tty
-              ? terminal.display(`\r\x1b[2K${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})\n`)
-              : Console.log(`${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})`))
-          : Effect.void
+    // Every event the run published since the last wake at once: only new bests are printed.
+    const newBests = Queue.takeBetween(events, 1, Number.MAX_SAFE_INTEGER).pipe(
+      Effect.flatMap((batch) =>
+        Effect.forEach(
+          Chunk.filter(batch, (event): event is NewBest => event._tag === "NewBest"),
+          (event) =>
+            Effect.flatMap(handle.stats, (s) =>
+              tty
+                ? terminal.display(`\r\x1b[2K${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})\n`)
+                : Console.log(`${fmtSeconds(s.elapsedMs)} new best ${fmtScore(event.score)} (${event.programId})`)),
+          { discard: true }
+        )
       ),
       Effect.forever
     )

@@ -49,7 +49,7 @@ export const make = (replayed: RunRecording["replayed"]): RunReplay => {
     })
 
   const next = (take: Effect.Effect<Message>, stopping: boolean): Effect.Effect<Message> =>
-    Effect.gen(function*() {
+    applyAt.length === 0 && early.length === 0 && held.length === 0 ? fromMailbox(take) : Effect.gen(function*() {
       // A recorded point the run went past (it diverged from the recording) is dropped.
       while (applyAt.length > 0 && applyAt[0]! < step) applyAt.shift()
       if (stopping || applyAt.length === 0) return early.shift() ?? held.shift() ?? (yield* fromMailbox(take))
