@@ -191,10 +191,9 @@ export const make = (options: PoolOptions) =>
 
     const run = (job: PoolJob) => withSlot((slot) => runOn(slot, job, 0))
 
-    const warm = Effect.forEach(slots, () => withSlot((slot) => Effect.ignore(ensure(slot))), {
-      concurrency: "unbounded",
-      discard: true
-    })
+    // One worker at a time: eight interpreters importing at once took both cores of a small
+    // machine from the run's own start (its first LLM requests came 0.3–0.8 s later).
+    const warm = Effect.forEach(slots, () => withSlot((slot) => Effect.ignore(ensure(slot))), { discard: true })
 
     yield* Effect.addFinalizer(() => Effect.forEach(slots, (slot) => discard(slot, false), { discard: true }))
 
