@@ -149,8 +149,14 @@ export const make = Effect.gen(function*() {
       ...(f.island !== undefined ? [sql`island = ${f.island}`] : []),
       ...(f.model !== undefined ? [sql`llm_model = ${f.model}`] : []),
       ...(f.failureKind !== undefined ? [sql`failure_kind = ${f.failureKind}`] : []),
-      ...(f.text !== undefined && f.text !== "" ? [sql`LOWER(code) LIKE ${containsPattern(f.text)} ESCAPE '\\'`] : [])
+      ...(f.text !== undefined && f.text !== "" ? [containsText(containsPattern(f.text))] : [])
     ])
+
+  // A multi-file program's files are blobs (db/ProgramTrees.ts): it matches when one of the files
+  // its manifest (a JSON list of paths and file hashes) names does.
+  const containsText = (pattern: string) =>
+    sql`(LOWER(code) LIKE ${pattern} ESCAPE '\\' OR (tree IS NOT NULL AND tree IN (
+      SELECT m.hash FROM blobs m, blobs f WHERE LOWER(f.content) LIKE ${pattern} ESCAPE '\\' AND m.content LIKE '%"' || f.hash || '"%')))`
 
   const summariesByIds = (ids: ReadonlyArray<string>) =>
     Effect.gen(function*() {

@@ -8,6 +8,7 @@ import { Effect, Option } from "effect"
 import { ExploreQueries } from "../../src/db/ExploreQueries.js"
 import * as LlmCacheStore from "../../src/db/LlmCacheStore.js"
 import { ProgramId, RunId } from "../../src/domain/Ids.js"
+import * as ProgramTree from "../../src/domain/ProgramTree.js"
 import { allStores } from "../support/database.js"
 import { enabledBackends } from "../support/postgres.js"
 import { program, specWith } from "../support/runFixtures.js"
@@ -113,5 +114,23 @@ describe.each(enabledBackends)("the stores on $name", (backend) => {
 
       yield* explore.deleteRun(runId)
       expect(yield* db.listRuns).toEqual([])
+    }).pipe(Effect.provide(backend.layer)))
+
+  it.scoped("text search finds a multi-file program by the text of any of its files", () =>
+    Effect.gen(function*() {
+      const db = yield* allStores
+      const explore = yield* ExploreQueries
+      yield* db.createRun(runId, specWith(), t0)
+      const files = (helper: string) => ProgramTree.pack([{ path: "main.py", content: "import helper\n" }, { path: "helper.py", content: helper }])
+      yield* db.insertProgram(program({ id: "t1", runId, createdAt: t0 + 1, code: files("def Needle_Fn(): pass\n") }))
+      yield* db.insertProgram(program({ id: "t2", runId, parentId: "t1", createdAt: t0 + 2, code: files("def other(): pass\n") }))
+      yield* db.insertProgram(program({ id: "s", runId, parentId: "t1", createdAt: t0 + 3, code: "x = 'needle_fn'" }))
+      const search = (text: string) =>
+        Effect.map(explore.listPrograms(runId, { sort: "time", order: "asc", limit: 10, offset: 0, text }), (page) => page.items.map((p) => p.id))
+      expect(yield* search("NEEDLE_fn")).toEqual(["t1", "s"])
+      expect(yield* search("import helper")).toEqual(["t1", "t2"])
+      // Paths and the manifest's hashes are not searched, only file contents.
+      expect(yield* search("helper.py")).toEqual([])
+      yield* explore.deleteRun(runId)
     }).pipe(Effect.provide(backend.layer)))
 })
