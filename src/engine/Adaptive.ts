@@ -1,10 +1,11 @@
 /**
  * Adaptive search for one run (issue 17), driven by the run's owner fiber (RunActor):
  * - every committed evaluation feeds the per-island stall detector (population/Stall.ts); a
- *   stalled island explores more (uniform parents more often, a hotter model, full rewrites
- *   instead of diffs; more with each further window) and receives the best island's best
+ *   stalled island explores more, one step per further window: level 1 asks its usual parents
+ *   for larger changes with a hotter model, level 2 and up also picks parents uniformly more
+ *   often and asks for full rewrites instead of diffs; it receives the best island's best
  *   program; an island that improves goes back to normal;
- * - when every island has stalled, the next proposal is a paradigm shift: its prompt sums up
+ * - when exploring has failed everywhere (every island at level 2), the next proposal is a paradigm shift: its prompt sums up
  *   the approaches tried and asks for a fundamentally different one; its program then is the
  *   parent of the next NURTURE proposals (a new approach starts low and needs refining before
  *   it can compete), and of NURTURE more after each child that improves on it;
@@ -30,7 +31,7 @@ import { usageOf } from "../domain/LlmUsage.js"
 import type { Population, Sample } from "../population/Population.js"
 import * as Stall from "../population/Stall.js"
 import { cleanNote, metaNotePrompt } from "../propose/MetaNotes.js"
-import type { AdaptiveInput } from "../propose/SearchStatus.js"
+import { type AdaptiveInput, REWRITE_LEVEL } from "../propose/SearchStatus.js"
 import { callRecord } from "./Proposal.js"
 import { programCode } from "./Resume.js"
 import * as RunState from "./RunState.js"
@@ -84,8 +85,11 @@ export const off: Adaptive = {
   evaluated: () => Effect.void
 }
 
-/** Probability of a uniform parent by exploration level. */
-const EXPLORE = [0, 0.3, 0.55, 0.8]
+/**
+ * Probability of a uniform parent pick by exploration level: exploration escalates one step at
+ * a time, so level 1 keeps the usual parents (it only asks them for larger changes, hotter).
+ */
+const EXPLORE = [0, 0, 0.5, 0.8]
 /** Improvements remembered for the meta-notes. */
 const IMPROVEMENTS = 5
 /** Proposals that refine a paradigm shift's program (and again after each improvement of its lineage). */
@@ -126,9 +130,11 @@ export const make = (ctx: AdaptiveContext, resumed: boolean): Effect.Effect<Adap
 
     const temperatureAt = (level: number) => Math.min(2, baseTemperature + 0.2 * level)
     const levelText = (level: number) =>
-      `exploration level ${level}: uniform parents ${Math.round(EXPLORE[level]! * 100)}% of the time, temperature ${
-        fmt(temperatureAt(level))
-      }, full rewrites instead of diffs`
+      level < REWRITE_LEVEL
+        ? `exploration level ${level}: larger changes of the usual parents, temperature ${fmt(temperatureAt(level))}`
+        : `exploration level ${level}: uniform parents ${Math.round(EXPLORE[level]! * 100)}% of the time, temperature ${
+          fmt(temperatureAt(level))
+        }, full rewrites instead of diffs`
 
     const islandLines = (s: Stall.StallState) =>
       s.islands.map((i, k) =>

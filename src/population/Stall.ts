@@ -5,8 +5,9 @@
  * when its best score last rose by at least MIN_GAIN (relative). It stalls after `window` evaluations without a better best,
  * where the window grows with the island's history: max(minWindow, half the evaluations it
  * took to reach its current best). Every further window without improvement raises its
- * exploration level (up to MAX_LEVEL); a better best ends the stall. When every island is
- * stalled, a paradigm shift is due, at most once per `minWindow × islands` evaluations.
+ * exploration level (up to MAX_LEVEL); a better best ends the stall. When every island has
+ * reached SHIFT_LEVEL (exploring had a window and failed), a paradigm shift is due, at most once
+ * per `minWindow × islands` evaluations.
  */
 
 export const MAX_LEVEL = 3
@@ -53,7 +54,11 @@ export const windowOf = (state: StallState, island: IslandStall) => Math.max(sta
 /** Exploration level of an island (0: not stalled). */
 export const levelOf = (state: StallState, island: number) => state.islands[island % state.islands.length]?.level ?? 0
 
-export const allStalled = (state: StallState) => state.islands.every((i) => i.level > 0)
+/** Exploration level every island must have reached for a paradigm shift (level 1 had a window to work and failed). */
+export const SHIFT_LEVEL = 2
+
+/** Whether exploring has failed everywhere: every island at SHIFT_LEVEL or above. */
+export const allExhausted = (state: StallState) => state.islands.every((i) => i.level >= SHIFT_LEVEL)
 
 /**
  * One evaluation of a program bred on `island` (`score` undefined: it failed). Returns the next
@@ -102,7 +107,7 @@ export const observe = (
   const islands = state.islands.map((i, k) => (k === index ? island : i))
   let next: StallState = { ...state, islands, evaluations: state.evaluations + 1 }
   const spacing = state.minWindow * islands.length
-  if (allStalled(next) && (next.shiftAt === null || next.evaluations - next.shiftAt >= spacing)) {
+  if (allExhausted(next) && (next.shiftAt === null || next.evaluations - next.shiftAt >= spacing)) {
     next = { ...next, shiftAt: next.evaluations }
     decisions.push({
       _tag: "ShiftDue",

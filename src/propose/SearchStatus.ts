@@ -19,8 +19,14 @@ export const shiftInstruction =
   "Propose a FUNDAMENTALLY DIFFERENT approach to the problem, not a variation of the approaches above: " +
   "rethink the method, the structure or the key parameters from scratch, and write the complete new program."
 
-/** Whether the proposal's edit format is a full rewrite instead of diffs. */
-export const wantsRewrite = (a: AdaptiveInput | undefined) => a !== undefined && (a.shift !== undefined || a.level > 0)
+/**
+ * From this exploration level on, a stalled island asks for full rewrites (and samples parents
+ * uniformly more often); level 1 only asks the usual parents for larger changes.
+ */
+export const REWRITE_LEVEL = 2
+
+/** Whether the proposal's edit format is a full rewrite instead of diffs (a shift, or exploration level 2 and up). */
+export const wantsRewrite = (a: AdaptiveInput | undefined) => a !== undefined && (a.shift !== undefined || a.level >= REWRITE_LEVEL)
 
 /** The prompt section on the state of the search ("" for a normal proposal). */
 export const statusSection = (a: AdaptiveInput | undefined): string => {

@@ -62,7 +62,7 @@ const run = (runSpec: RunSpec) =>
   }).pipe(Effect.provide(Layer.merge(Db.layer(":memory:"), RunLimits.unlimited)))
 
 describe("adaptive search in a run", () => {
-  it.scopedLive("a stalled island explores, a paradigm shift follows when every island stalled, and meta-notes reach later prompts", () =>
+  it.scopedLive("a stalled island explores, step by step; a paradigm shift follows when exploring failed on every island; meta-notes reach later prompts", () =>
     Effect.gen(function*() {
       let random = 0.25
       const server = yield* fakeOpenAiServer({
@@ -71,16 +71,22 @@ describe("adaptive search in a run", () => {
       })
       const { decisions, events, summary } = yield* run(spec(server.url, { stall_window: 4, meta_note_every: 5 }))
       expect(summary.evaluations).toBe(16)
-      const kinds = decisions.map((d) => d.kind)
-      // Stall after 4 child evaluations without a better best: detected, exploration raised, a shift due.
-      expect(kinds.slice(0, 3)).toEqual(["stall_detected", "exploration_changed", "shift_proposed"])
-      expect(decisions[0]).toMatchObject({ island: 0, evaluations: 5 })
-      expect(decisions[0]!.reason).toBe("island 0: no better best than 1 in 4 evaluations (window 4)")
-      expect(decisions[1]!.reason).toContain("exploration level 1")
-      expect(decisions[2]!.reason).toContain("the search stalled")
+      const search = decisions.filter((d) => d.kind !== "note_written")
+      // Stall after 4 child evaluations without a better best: detected, exploration level 1 (larger
+      // changes of the usual parents); 4 more without one: level 2 (uniform parents, full
+      // rewrites), and only then, exploring having failed, a shift.
+      expect(search.slice(0, 4).map((d) => d.kind)).toEqual(["stall_detected", "exploration_changed", "exploration_changed", "shift_proposed"])
+      expect(search[0]).toMatchObject({ island: 0, evaluations: 5 })
+      expect(search[0]!.reason).toBe("island 0: no better best than 1 in 4 evaluations (window 4)")
+      expect(search[1]!.reason).toBe("island 0 stalled: exploration level 1: larger changes of the usual parents, temperature 0.7")
+      expect(search[2]).toMatchObject({ island: 0, evaluations: 9 })
+      expect(search[2]!.reason).toBe(
+        "island 0: no better best than 1 in 8 evaluations (window 4): exploration level 2: uniform parents 50% of the time, temperature 0.9, full rewrites instead of diffs"
+      )
+      expect(search[3]!.reason).toContain("the search stalled: no better best than 1 in 8 evaluations")
       // The shift's program is refined next: the parent of the following proposals.
       expect(decisions.some((d) => /^the paradigm shift's program \S+ scored 1: it is the parent of the next 4 proposals/.test(d.reason))).toBe(true)
-      expect(kinds).toContain("note_written")
+      expect(decisions.map((d) => d.kind)).toContain("note_written")
       expect(decisions.find((d) => d.kind === "note_written")!.note).toBe(NOTE)
       // Each decision is an event with its reason.
       const adapted = events.filter((e) => e._tag === "SearchAdapted")
@@ -95,7 +101,7 @@ describe("adaptive search in a run", () => {
       const shifts = server.requests.filter((r) => userText(r).includes(SHIFT_HEADING))
       expect(shifts.length).toBeGreaterThanOrEqual(1)
       const shift = userText(shifts[0]!)
-      expect(shift).toContain("Approaches tried so far:\n- island 0: best 1 after 4 evaluations, stalled for 4 (exploration level 1)")
+      expect(shift).toContain("Approaches tried so far:\n- island 0: best 1 after 8 evaluations, stalled for 8 (exploration level 2)")
       expect(shift).toContain("FUNDAMENTALLY DIFFERENT approach")
       expect(shifts[0]!.body.temperature).toBe(1)
       expect(shifts[0]!.body.messages[0].content).toContain("complete new program in a single fenced code block")
@@ -103,6 +109,14 @@ describe("adaptive search in a run", () => {
       const exploring = server.requests.filter((r) => userText(r).includes(`${EXPLORE_HEADING} (exploration level`))
       expect(exploring.length).toBeGreaterThanOrEqual(2)
       expect(exploring.every((r) => r.body.temperature > 0.5)).toBe(true)
+      // Level 1 keeps diffs (a larger change of the usual parent); level 2 asks for full rewrites.
+      const rewrite = (r: RecordedRequest) => (r.body.messages[0].content as string).includes("complete new program in a single fenced code block")
+      const level1 = exploring.filter((r) => userText(r).includes(`${EXPLORE_HEADING} (exploration level 1)`))
+      const level2 = exploring.filter((r) => userText(r).includes(`${EXPLORE_HEADING} (exploration level 2)`))
+      expect(level1.length).toBeGreaterThanOrEqual(2)
+      expect(level1.every((r) => !rewrite(r) && r.body.temperature === 0.7)).toBe(true)
+      expect(level2.length).toBeGreaterThanOrEqual(1)
+      expect(level2.every((r) => rewrite(r) && r.body.temperature === 0.9)).toBe(true)
       // The meta-note request sums up the run; every proposal prompt after the note carries it.
       const noteAt = prompts.findIndex((p) => p.startsWith(META_NOTE_HEADING))
       expect(prompts[noteAt]).toContain("## Facts\n- 0 recent changes raised the best score")
@@ -225,7 +239,7 @@ describe("the offline model under adaptive search", () => {
 })
 
 describe("Stall", () => {
-  it("stalls after the window, raises exploration each further window, recovers on a better best, and spaces shifts", () => {
+  it("stalls after the window, raises exploration each further window, recovers on a better best, shifts only when every island reached level 2, and spaces shifts", () => {
     let s = Stall.initial(2, 3, [1, 1])
     const feed = (island: number, score: number | undefined) => {
       const [next, d] = Stall.observe(s, island, score)
@@ -247,8 +261,12 @@ describe("Stall", () => {
     expect(Stall.levelOf(s, 0)).toBe(2)
     expect(feed(1, 1)).toEqual([])
     expect(feed(1, 1)).toEqual([])
-    // Both islands stalled: a shift is due, and not again before 3 × 2 more evaluations.
-    expect(feed(1, 1)).toEqual(["Stalled", "ShiftDue"])
+    // Both islands stalled, but island 1 only at level 1: exploring gets its window before a shift.
+    expect(feed(1, 1)).toEqual(["Stalled"])
+    expect(feed(1, 1)).toEqual([])
+    expect(feed(1, 1)).toEqual([])
+    // Both islands at level 2: a shift is due, and not again before 3 × 2 more evaluations.
+    expect(feed(1, 1)).toEqual(["Raised", "ShiftDue"])
     for (let i = 0; i < 5; i++) expect(feed(i % 2, 1)).not.toContain("ShiftDue")
     expect(feed(1, 1)).toContain("ShiftDue")
     // The window grows with the island's history: best reached at its 40th evaluation → 20.
