@@ -10,7 +10,7 @@
  * Postgres server (all its processes), which competes for the same cores.
  * Figures, not assertions: exit 0 unless a setting fails to run.
  *
- *   npm run bench:cluster [-- --workers 1,2,4] [--slots 8] [--eval-ms 500] [--per-slot 20] [--evaluator py|sh]
+ *   npm run bench:cluster [-- --workers 1,2,4] [--slots 8] [--eval-ms 500] [--per-slot 20] [--evaluator py|sh] [--proposals 8]
  *
  * CLUSTER_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" passes node options to every evolve process (profiles).
  */
@@ -26,6 +26,7 @@ const workerCounts = arg("workers", "1,2,4").split(",").map(Number)
 const slots = Number(arg("slots", "8"))
 const evalMs = Number(arg("eval-ms", "500"))
 const perSlot = Number(arg("per-slot", "20"))
+const proposals = Number(arg("proposals", "8"))
 const evaluatorKind = arg("evaluator", "py")
 if (evaluatorKind !== "py" && evaluatorKind !== "sh") throw new Error(`--evaluator ${evaluatorKind}: expected py or sh`)
 const evaluatorFile = evaluatorKind === "py" ? "evaluator.py" : "evaluator.sh"
@@ -52,7 +53,7 @@ const runSetting = async (workers: number): Promise<Figures> => {
     evalMs,
     evaluations,
     inFlight: slots * workers + 4,
-    proposals: 8,
+    proposals,
     python: evaluatorKind === "py"
   })
   const env = processEnv(workspace)
