@@ -56,12 +56,19 @@ export interface Workspace {
 }
 
 /**
- * The function-minimization program, evaluated by `evaluator.sh`: it logs its call, sleeps
- * `evalMs` and scores 1. The offline provider proposes (no network).
+ * The function-minimization program, evaluated by `evaluator.sh` (or `evaluator.py`, the same in
+ * Python): it logs its call, sleeps `evalMs` and scores 1. The offline provider proposes (no network).
  */
 export const makeWorkspace = (
   prefix: string,
-  options: { readonly evalMs: number; readonly evaluations: number; readonly inFlight: number; readonly proposals?: number }
+  options: {
+    readonly evalMs: number
+    readonly evaluations: number
+    readonly inFlight: number
+    readonly proposals?: number
+    /** `evaluator.py` too: the same evaluator in Python, which evolve runs warm (its fork server), as a real user's would. */
+    readonly python?: boolean
+  }
 ): Workspace => {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const callLog = join(dir, "calls.log")
@@ -74,6 +81,18 @@ export const makeWorkspace = (
     ""
   ].join("\n"))
   chmodSync(join(dir, "evaluator.sh"), 0o755)
+  if (options.python === true) {
+    writeFileSync(join(dir, "evaluator.py"), [
+      "#!/usr/bin/env python3",
+      "import sys, time",
+      `with open(${JSON.stringify(callLog)}, "a") as log:`,
+      "    log.write(f\"{time.time_ns()} {sys.argv[1]}\\n\")",
+      `time.sleep(${(options.evalMs / 1000).toFixed(3)})`,
+      "print('{\"combined_score\": 1}')",
+      ""
+    ].join("\n"))
+    chmodSync(join(dir, "evaluator.py"), 0o755)
+  }
   writeFileSync(join(dir, "evolve.yaml"), [
     "language: javascript",
     "seed: 42",
@@ -116,7 +135,7 @@ export const processEnv = (workspace: Workspace, extra: Record<string, string> =
 })
 
 export const startCli = (name: string, args: ReadonlyArray<string>, cwd: string, env: NodeJS.ProcessEnv): Proc => {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+  const child = spawn(process.execPath, [...(process.env.CLUSTER_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""), cliPath, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
   const proc: Proc = {
     name,
     child,

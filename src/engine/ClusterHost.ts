@@ -12,6 +12,7 @@ import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { RunSpec } from "../domain/RunConfig.js"
+import { Evaluator } from "../evaluate/Evaluator.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
 import * as ClusterDispatch from "./ClusterDispatch.js"
 import type { RunHandle } from "./RunHandle.js"
@@ -44,18 +45,29 @@ export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, 
 }>() {}
 
 export interface ClusterHostOptions {
-  /** A run's services (default: RunServices.layer, from its spec). */
+  /** A run's services (default: RunServices.layer, from its spec, without an evaluator: `noLocalEvaluator`). */
   readonly environment?: ((spec: RunSpec) => Layer.Layer<RunServices.RunServices, ConfigError, SqlClient.SqlClient>) | undefined
   /** How often a run looks for results and live workers itself (default 5 s). */
   readonly checkEvery?: Duration.DurationInput | undefined
 }
+
+/**
+ * A hosted run's candidates go to the workers (ClusterDispatch), so its control process starts no
+ * evaluator of its own: the run's contract would otherwise start here too, e.g. a warm Python pool
+ * of one interpreter per in-flight slot that never evaluates anything (measured: ~1 s of CPU at each
+ * run's start with 36 slots, plus the interpreters' own).
+ */
+export const noLocalEvaluator: Layer.Layer<Evaluator> = Layer.succeed(
+  Evaluator,
+  Evaluator.of({ evaluate: () => Effect.dieMessage("a run hosted in a cluster evaluates through its workers, not in its control process") })
+)
 
 export const make = (options: ClusterHostOptions = {}) =>
   Effect.gen(function*() {
     const runs = yield* RunStore
     const database = yield* ProgramDatabase.context
     const queues = yield* Effect.context<PersistedQueue.PersistedQueueFactory>()
-    const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec))
+    const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec, { evaluator: noLocalEvaluator }))
     const withDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(queues), Effect.provide(database))
     // Prompts of `human` models of the runs hosted here wait on this desk; any control process
     // reaches them through the run's entity (RunEntity's GetPrompts and AnswerPrompt).

@@ -1,14 +1,15 @@
 /**
  * The work queue between the runs of a cluster and its evaluation workers (DESIGN §8): a
- * persisted queue in the database (`@effect/sql`'s SqlPersistedQueue: FOR UPDATE SKIP LOCKED on
- * Postgres) that workers pull from when they have a free slot. An element names the candidate;
- * its code and the run's evaluator come from the database. Offering the same candidate twice is
- * a no-op (the element id is the candidate id), so a run taken over by another process can
- * offer its pending candidates again.
+ * persisted queue in the database (`@effect/sql`'s SqlPersistedQueue, whose polls here back off
+ * while they find nothing: src/db/SqlQueueStore.ts; FOR UPDATE SKIP LOCKED on Postgres) that
+ * workers pull from when they have a free slot. An element names the candidate; its code and the
+ * run's evaluator come from the database. Offering the same candidate twice is a no-op (the
+ * element id is the candidate id), so a run taken over by another process can offer its pending
+ * candidates again.
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
-import * as SqlPersistedQueue from "@effect/sql/SqlPersistedQueue"
 import { Config, Duration, Effect, Layer, Option, Schema } from "effect"
+import * as SqlQueueStore from "../db/SqlQueueStore.js"
 import { ProgramId, RunId } from "../domain/Ids.js"
 
 export class EvaluationRequest extends Schema.Class<EvaluationRequest>("EvaluationRequest")({
@@ -30,15 +31,20 @@ export const queuesFor = (tags: ReadonlyArray<string>): ReadonlyArray<string> =>
   return subsets.map(queueName)
 }
 
-/** The work queue's table (created by SqlPersistedQueue on first use). */
+/** The work queue's table (created by the queue store on first use). */
 export const QUEUE_TABLE = "evolve_evaluation_queue"
 
 export interface QueueOptions {
-  /** How often an idle worker looks for work (the queue's latency floor). */
+  /** How often a worker with a free slot looks for work while it finds some (the queue's latency floor). */
   readonly pollInterval?: Duration.DurationInput | undefined
+  /** How often, at least, a worker with a free slot looks while it finds none (polls back off up to this). */
+  readonly maxPollInterval?: Duration.DurationInput | undefined
   /** A taken element whose worker stopped renewing its lock for this long is handed to another. */
   readonly lockExpiration?: Duration.DurationInput | undefined
 }
+
+/** The longest wait between two polls of a worker with a free slot that finds no work. */
+export const DEFAULT_MAX_POLL_INTERVAL = Duration.millis(100)
 
 /** A taken element's lock expiration unless configured: how soon a dead worker's candidate is retried. */
 export const DEFAULT_LOCK_EXPIRATION = Duration.seconds(60)
@@ -87,9 +93,10 @@ export const layer = (options: QueueOptions = {}) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const lockExpiration = options.lockExpiration !== undefined ? Duration.decode(options.lockExpiration) : yield* configuredLockExpiration
     return PersistedQueue.layer.pipe(
-      Layer.provide(SqlPersistedQueue.layerStore({
+      Layer.provide(SqlQueueStore.layerStore({
         tableName: QUEUE_TABLE,
         pollInterval: options.pollInterval ?? Duration.millis(20),
+        maxPollInterval: options.maxPollInterval ?? DEFAULT_MAX_POLL_INTERVAL,
         lockRefreshInterval: lockRefreshInterval(lockExpiration),
         lockExpiration
       }))

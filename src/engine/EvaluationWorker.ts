@@ -43,7 +43,16 @@ export interface WorkerCounters {
   readonly done: number
 }
 
-const defaultEvaluator = (spec: RunSpec) => EvaluatorLive.fromSpec(spec).pipe(Layer.provide(NodeContext.layer))
+/**
+ * A run's evaluator on a worker: its contract, sized to this worker's slots (a warm pool starts one
+ * interpreter per slot; the run's `concurrency.evaluations` is the in-flight cap of the whole cluster).
+ */
+const defaultEvaluator = (slots: number) => (spec: RunSpec) =>
+  EvaluatorLive.fromConfig(spec.config.evaluator, {
+    evaluatorPath: spec.evaluatorPath,
+    slots,
+    protectedEnv: EvaluatorLive.llmKeyVariables(spec.config.llm)
+  }).pipe(Layer.provide(NodeContext.layer))
 
 /** Runs the worker's slots until interrupted; `counters` follows what it does. */
 export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =>
@@ -52,7 +61,7 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
     const candidates = yield* CandidateStore
     const client = yield* RunEntity.client
     const queue = yield* PersistedQueue.make({ name: EvaluationQueue.queueName(options.tags), schema: EvaluationQueue.EvaluationRequest })
-    const evaluatorFor = options.evaluatorFor ?? defaultEvaluator
+    const evaluatorFor = options.evaluatorFor ?? defaultEvaluator(options.slots)
     // The cached evaluator copies this worker's live evaluators use (name → how many), never evicted.
     const inUse = yield* Ref.make(new Map<string, number>())
     const using = (name: string, delta: number) =>
