@@ -12,32 +12,13 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Redacted } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { freshDatabase, required, unavailable } from "../support/postgres.js"
-import { cliPath, freePort, runCli, startCli as startCliIn } from "../support/cli.js"
+import { callJson, cliPath, freePort, runCli, startCli as startCliIn, until } from "../support/cli.js"
 
 const startCli = (args: ReadonlyArray<string>, cwd: string) => startCliIn(args, cwd, { EVOLVE_DB: "" })
 
 const workspaces: Array<string> = []
 
-const call = async (url: string, method = "GET", body?: unknown) => {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? null : JSON.stringify(body)
-  })
-  const text = await response.text()
-  return { status: response.status, body: text === "" ? null : JSON.parse(text) }
-}
 
-/** Polls `read` until `done` holds: seconds here, more on a loaded machine (a bound, not a timing assertion). */
-const until = async <A>(what: string, read: () => Promise<A>, done: (a: A) => boolean): Promise<A> => {
-  let value = await read()
-  for (let i = 0; i < 900 && !done(value); i++) {
-    await new Promise((r) => setTimeout(r, 100))
-    value = await read()
-  }
-  expect(done(value), `${what}: ${JSON.stringify(value)}`).toBe(true)
-  return value
-}
 
 /**
  * Whether the cluster's shards are settled between the two control processes: each holds the
@@ -73,14 +54,14 @@ describe.skipIf(unavailable !== undefined && !required)("steering and provider h
       // Both control processes own their shards before the run exists, so its shard does not move
       // from one to the other while the test talks to it (a move is a takeover: another test's).
       await until("the shards settled on two runners", settled(db), (ok) => ok)
-      const created = await call(`${urlA}/api/runs`, "POST", {
+      const created = await callJson(`${urlA}/api/runs`, "POST", {
         program: join(dir, "initial_program.mjs"),
         evaluator: join(dir, "evaluator.mjs"),
         config: { max_evaluations: 3, seed: 3, concurrency: { proposals: 1, evaluations: 1 }, llm: { provider: "human" } }
       })
       expect(created.status, JSON.stringify(created.body)).toBe(201)
       const runId: string = created.body.id
-      const promptsOf = (url: string) => async () => (await call(`${url}/api/runs/${runId}/prompts`)).body as Array<any>
+      const promptsOf = (url: string) => async () => (await callJson(`${url}/api/runs/${runId}/prompts`)).body as Array<any>
 
       // The first prompt waits on the desk of the run's host; both control processes list it.
       const [first] = await until("the first prompt", promptsOf(urlA), (p) => p.length === 1)
@@ -88,28 +69,28 @@ describe.skipIf(unavailable !== undefined && !required)("steering and provider h
       expect(await promptsOf(urlB)()).toEqual([first])
 
       // Steering through both: a hint over HTTP to one, another with `evolve steer` to the other.
-      expect((await call(`${urlB}/api/runs/${runId}/hints`, "POST", { text: "Hint through B." })).status).toBe(200)
+      expect((await callJson(`${urlB}/api/runs/${runId}/hints`, "POST", { text: "Hint through B." })).status).toBe(200)
       const steered = await runCli(["steer", runId, "--hint", "Hint through A.", "--server", urlA], dir)
       expect(steered.status, steered.stdout + steered.stderr).toBe(0)
       for (const url of [urlA, urlB]) {
-        const steering = (await call(`${url}/api/runs/${runId}/steering`)).body
+        const steering = (await callJson(`${url}/api/runs/${runId}/steering`)).body
         expect(steering.guidance.map((h: any) => h.text)).toEqual(["Hint through B.", "Hint through A."])
       }
 
       // Answered through B, then the next prompt (with the guidance in it) through A: one of the two is not the host.
       const line = "  // A deliberately naive simulated annealing with poorly chosen parameters."
       const answer = (who: string) => `<<<<<<< SEARCH\n${line}\n=======\n${line}\n  // answered by a person through ${who}\n>>>>>>> REPLACE\n`
-      expect((await call(`${urlB}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("B") })).status).toBe(204)
-      expect((await call(`${urlA}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("A") })).status).toBe(404)
+      expect((await callJson(`${urlB}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("B") })).status).toBe(204)
+      expect((await callJson(`${urlA}/api/prompts/${encodeURIComponent(first.id)}/answer`, "POST", { text: answer("A") })).status).toBe(404)
       const [second] = await until("the second prompt", promptsOf(urlB), (p) => p.length === 1 && p[0].id !== first.id)
       expect(second.user).toContain("Hint through B.")
       expect(second.user).toContain("Hint through A.")
-      expect((await call(`${urlA}/api/prompts/${encodeURIComponent(second.id)}/answer`, "POST", { text: answer("A") })).status).toBe(204)
+      expect((await callJson(`${urlA}/api/prompts/${encodeURIComponent(second.id)}/answer`, "POST", { text: answer("A") })).status).toBe(204)
 
-      const done = await until("the run's end", async () => (await call(`${urlB}/api/runs/${runId}`)).body, (r) => r.status === "completed")
+      const done = await until("the run's end", async () => (await callJson(`${urlB}/api/runs/${runId}`)).body, (r) => r.status === "completed")
       expect(done.evaluated).toBe(3)
-      const programs = (await call(`${urlA}/api/runs/${runId}/programs?limit=10`)).body
-      const codes = await Promise.all(programs.items.map(async (p: any) => (await call(`${urlA}/api/programs/${p.id}`)).body.code as string))
+      const programs = (await callJson(`${urlA}/api/runs/${runId}/programs?limit=10`)).body
+      const codes = await Promise.all(programs.items.map(async (p: any) => (await callJson(`${urlA}/api/programs/${p.id}`)).body.code as string))
       expect(codes.filter((c) => c.includes("answered by a person through B"))).toHaveLength(1)
       expect(codes.filter((c) => c.includes("answered by a person through A"))).toHaveLength(1)
     } catch (e) {

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { cliPath, runCli, startCli } from "../support/cli.js"
+import { callJson, cliPath, runCli, startCli, until } from "../support/cli.js"
 import { type FakeOpenAiServer, startFakeOpenAiServer } from "../support/FakeOpenAiServer.js"
 
 const HINT = "E2E-HINT: keep the step size small."
@@ -32,26 +32,7 @@ const programs = (db: string): Array<Row> => {
   }
 }
 
-const call = async (url: string, method = "GET", body?: unknown) => {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? null : JSON.stringify(body)
-  })
-  const text = await response.text()
-  return { status: response.status, body: text === "" ? null : JSON.parse(text) }
-}
 
-/** Polls `read` until `done` holds (a bound for a loaded machine, not a timing assertion). */
-const until = async <A>(what: string, read: () => Promise<A> | A, done: (a: A) => boolean): Promise<A> => {
-  let value = await read()
-  for (let i = 0; i < 1200 && !done(value); i++) {
-    await new Promise((r) => setTimeout(r, 100))
-    value = await read()
-  }
-  expect(done(value), `${what}: ${JSON.stringify(value)}`).toBe(true)
-  return value
-}
 
 describe("steering a served run survives kill -9", () => {
   let server: FakeOpenAiServer
@@ -75,7 +56,7 @@ describe("steering a served run survives kill -9", () => {
     let second: ReturnType<typeof serve> | undefined
     try {
       const url1 = (await first.until(/evolve serve: (http:\S+)/))[1]!
-      const created = await call(`${url1}/api/runs`, "POST", {
+      const created = await callJson(`${url1}/api/runs`, "POST", {
         program: join(dir, "initial_program.mjs"),
         evaluator: join(dir, "evaluator.mjs"),
         config: {
@@ -105,7 +86,7 @@ describe("steering a served run survives kill -9", () => {
       second = serve()
       const url2 = (await second.until(/evolve serve: (http:\S+)/))[1]!
       await second.until(new RegExp(`resumed run ${runId}`))
-      const steering = (await call(`${url2}/api/runs/${runId}/steering`)).body
+      const steering = (await callJson(`${url2}/api/runs/${runId}/steering`)).body
       expect(steering.guidance.map((h: { text: string }) => h.text)).toEqual([HINT])
       expect(steering.pinned).toEqual([root.id])
       expect(steering.banned).toEqual([banned.id])
@@ -121,7 +102,7 @@ describe("steering a served run survives kill -9", () => {
       // Unpinned, parents come from the whole population again, never the banned program.
       const unpinned = await runCli(["steer", runId, "--unpin", "--server", url2], dir, env)
       expect(unpinned.status, unpinned.stdout + unpinned.stderr).toBe(0)
-      await until("the run's end", async () => (await call(`${url2}/api/runs/${runId}`)).body, (r) => r.status === "completed")
+      await until("the run's end", async () => (await callJson(`${url2}/api/runs/${runId}`)).body, (r) => r.status === "completed")
       const resumed = programs(db).filter((r) => !before.has(r.id))
       expect(resumed.length).toBeGreaterThan(pinnedPhase.length)
       expect(resumed.filter((r) => r.parent_id === banned.id)).toEqual([])

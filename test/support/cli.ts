@@ -65,3 +65,25 @@ export const freePort = () =>
       probe.close(() => done(port))
     })
   })
+
+/** A JSON request to a served API: its status and parsed body (null when empty). */
+export const callJson = async (url: string, method = "GET", body?: unknown) => {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? null : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, body: text === "" ? null : JSON.parse(text) }
+}
+
+/** Polls `read` until `done` holds, for up to two minutes (a bound for a loaded machine, not a timing assertion). */
+export const until = async <A>(what: string, read: () => Promise<A> | A, done: (a: A) => boolean): Promise<A> => {
+  let value = await read()
+  for (let i = 0; i < 1200 && !done(value); i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    value = await read()
+  }
+  expect(done(value), `${what}: ${JSON.stringify(value)}`).toBe(true)
+  return value
+}
