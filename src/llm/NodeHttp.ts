@@ -33,7 +33,7 @@ class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpC
     const chunks: Array<Buffer> = []
     source.on("data", (chunk: Buffer) => chunks.push(chunk))
     source.once("end", () => this.settle(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
-    source.once("error", (cause) => this.settle(Effect.fail(this.fail(cause))))
+    source.on("error", (cause) => this.settle(Effect.fail(this.fail(cause))))
     source.once("close", () => this.settle(Effect.fail(this.fail(new Error("the connection closed before the body ended")))))
   }
 
@@ -122,7 +122,9 @@ const make = (agents: { readonly http: Http.Agent; readonly https: Https.Agent }
       const nodeRequest = url.protocol === "https:"
         ? Https.request(url, { ...options, agent: agents.https })
         : Http.request(url, { ...options, agent: agents.http })
-      nodeRequest.once("error", (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))))
+      // `on`, not `once`: an error after the first (a socket failing mid-body after an abort) must
+      // find a listener too, or Node ends the process.
+      nodeRequest.on("error", (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause }))))
       nodeRequest.once("response", (response) => resume(Effect.succeed(new NodeResponse(request, response))))
       nodeRequest.end(body)
     })
