@@ -69,10 +69,12 @@ const prompt = (request: LlmRequest) =>
  */
 const providerCall = (rt: ModelRuntime, lm: LanguageModel.Service | undefined, request: LlmRequest, deadlineMs: number) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const left = Math.max(0, deadlineMs - now)
-    const timeout = left < rt.spec.timeoutMs
-      ? () => new LlmError({ reason: "timeout", message: `no answer within the call's time budget of ${rt.spec.retryBudgetMs / 1000} s` })
-      : () => timeoutError(rt.spec.timeoutMs)
+    const left = deadlineMs - now
+    const overBudget = () =>
+      new LlmError({ reason: "timeout", message: `no answer within the call's time budget of ${rt.spec.retryBudgetMs / 1000} s` })
+    // The budget was spent waiting for a permit: no request is sent.
+    if (left <= 0) return Effect.fail(overBudget())
+    const timeout = left < rt.spec.timeoutMs ? overBudget : () => timeoutError(rt.spec.timeoutMs)
     return Effect.timeoutFail(providerAnswer(rt, lm, request), { duration: Duration.millis(Math.min(left, rt.spec.timeoutMs)), onTimeout: timeout })
   })
 
