@@ -6,7 +6,7 @@
  * proposals (P, LLM-bound) and evaluations (W) as the state allows. Candidates are stored as
  * pending before they are evaluated and committed once after.
  */
-import { Cause, Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
+import { Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
@@ -30,7 +30,7 @@ import * as RunLease from "./RunLease.js"
 import { RunLimits } from "./RunLimits.js"
 import * as Adaptive from "./Adaptive.js"
 import * as Outcomes from "./Outcomes.js"
-import { brokenStop, extensionOf, type Message } from "./RunMessage.js"
+import { brokenStop, extensionOf, type Message, reportTo } from "./RunMessage.js"
 import * as RunClient from "./RunClient.js"
 import { RunNotActive, type RunStats, SteeringRefused } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
@@ -109,24 +109,6 @@ export const start = (options: StartOptions) =>
 
     // ---- workers: they report to the mailbox and change nothing themselves ----------------
 
-    /** Runs a worker and reports its end; an interrupted worker (the run stopping) reports nothing. */
-    const work = (kind: "proposals" | "evaluations", body: (markActive: Effect.Effect<void>) => Effect.Effect<Message, unknown>) => {
-      let active = false
-      const markActive = Effect.suspend(() => {
-        active = true
-        return send({ _tag: "Active", kind })
-      })
-      return body(markActive).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.interrupt
-            : Effect.succeed<Message>({ _tag: "Broken", kind, cause, active })
-        ),
-        Effect.flatMap(send),
-        Effect.asVoid
-      )
-    }
-
     const startProposal = (reservedUsd: number) =>
       Effect.gen(function*() {
         // Each proposal draws from its own stream, seeded by the run's seed, the session's first
@@ -143,7 +125,7 @@ export const start = (options: StartOptions) =>
         state = RunState.proposalStarted(state, reservedUsd)
         yield* FiberSet.run(
           proposals,
-          work("proposals", (markActive) =>
+          reportTo(send, "proposals", (markActive) =>
             shared.llm.withPermit(Effect.zipRight(markActive, propose(context, task))).pipe(
               Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, active: true, shift }))
             ))
@@ -153,7 +135,7 @@ export const start = (options: StartOptions) =>
     const startEvaluation = (program: Program) =>
       FiberSet.run(
         evaluations,
-        work("evaluations", (markActive) =>
+        reportTo(send, "evaluations", (markActive) =>
           Effect.map(
             dispatch.evaluate(program, extension, markActive),
             ({ committed, outcome }): Message => ({ _tag: "Evaluated", program, outcome, committed, active: true })
@@ -216,21 +198,8 @@ export const start = (options: StartOptions) =>
 
     /** Takes a replayed recording's action, as the recorded run's owner took it. */
     const replaySteering = (recorded: RecordedSteering) =>
-      Effect.gen(function*() {
-        const action = yield* Steer.resolveReplayed(steerContext, recorded)
-        if (typeof action === "string") return yield* Effect.logWarning(`run ${runId}: recorded steering not replayed: ${action}`)
-        switch (action._tag) {
-          case "Extend":
-            return yield* onControl({ _tag: "Extend", maxEvaluations: action.max_evaluations })
-          case "SetConcurrency":
-            return yield* onControl({ _tag: "SetConcurrency", proposals: action.proposals, evaluations: action.evaluations })
-          default: {
-            const taken = yield* Effect.either(Steer.take(steerContext, state, action))
-            if (taken._tag === "Right") state = taken.right.state
-            else if (taken.left._tag === "SteeringRefused") yield* Effect.logWarning(`run ${runId}: recorded steering refused: ${taken.left.message}`)
-            else return yield* taken.left
-          }
-        }
+      Effect.map(Steer.replay(steerContext, state, recorded, onControl), (next) => {
+        if (next !== undefined) state = next
       })
 
     const handle = (message: Message): Effect.Effect<void, DatabaseError, Scope.Scope> => {

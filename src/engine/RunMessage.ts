@@ -1,5 +1,5 @@
 /** The messages a run's owner fiber (RunActor) reads from its mailbox, and how a broken worker stops the run. */
-import { Cause, type Deferred, type Effect } from "effect"
+import { Cause, type Deferred, Effect } from "effect"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { DatabaseError } from "../domain/Errors.js"
 import type { SteeringAction } from "../domain/Steering.js"
@@ -42,4 +42,28 @@ export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; m
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some" && failure.value instanceof DatabaseError) return { reason: "database_error", message: failure.value.message }
   return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
+}
+
+/**
+ * Runs a proposal or evaluation worker and sends its end to the owner: its message, or "Broken"
+ * when it failed. An interrupted worker (the run stopping) reports nothing. `markActive` (given to
+ * the body) tells the owner the worker holds its slot.
+ */
+export const reportTo = (
+  send: (message: Message) => Effect.Effect<unknown>,
+  kind: "proposals" | "evaluations",
+  body: (markActive: Effect.Effect<void>) => Effect.Effect<Message, unknown>
+): Effect.Effect<void> => {
+  let active = false
+  const markActive = Effect.suspend(() => {
+    active = true
+    return Effect.asVoid(send({ _tag: "Active", kind }))
+  })
+  return body(markActive).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed<Message>({ _tag: "Broken", kind, cause, active })
+    ),
+    Effect.flatMap(send),
+    Effect.asVoid
+  )
 }

@@ -17,7 +17,7 @@ import type { LlmClient } from "../llm/LlmClient.js"
 import type { RecordedSteering } from "../llm/Replay.js"
 import type { Population } from "../population/Population.js"
 import { pendingProgram } from "./Proposal.js"
-import type { SteerReply } from "./RunClient.js"
+import type { Control, SteerReply } from "./RunClient.js"
 import { SteeringRefused } from "./RunProtocol.js"
 import * as RunState from "./RunState.js"
 
@@ -87,6 +87,43 @@ export const resolveReplayed = (
     return action._tag === "Pin"
       ? { ...action, programIds: [ids[0]!, ...ids.slice(1)] }
       : { ...action, programId: ids[0]! }
+  })
+
+/**
+ * Takes a replayed recording's action, as the recorded run's owner took it: Extend and
+ * SetConcurrency through the run's own control handler (`control`), the rest as a person's action.
+ * The run's next state, or undefined when nothing changed it here (the action was not replayed,
+ * was refused, or went through `control`, which applies it itself).
+ */
+export const replay = <E>(
+  ctx: SteerContext,
+  state: RunState.RunState,
+  recorded: RecordedSteering,
+  control: (control: Control) => Effect.Effect<void, E>
+): Effect.Effect<RunState.RunState | undefined, DatabaseError | E> =>
+  Effect.gen(function*() {
+    const action = yield* resolveReplayed(ctx, recorded)
+    if (typeof action === "string") {
+      yield* Effect.logWarning(`run ${ctx.runId}: recorded steering not replayed: ${action}`)
+      return undefined
+    }
+    switch (action._tag) {
+      case "Extend":
+        yield* control({ _tag: "Extend", maxEvaluations: action.max_evaluations })
+        return undefined
+      case "SetConcurrency":
+        yield* control({ _tag: "SetConcurrency", proposals: action.proposals, evaluations: action.evaluations })
+        return undefined
+      default: {
+        const taken = yield* Effect.either(take(ctx, state, action))
+        if (taken._tag === "Right") return taken.right.state
+        if (taken.left._tag === "SteeringRefused") {
+          yield* Effect.logWarning(`run ${ctx.runId}: recorded steering refused: ${taken.left.message}`)
+          return undefined
+        }
+        return yield* taken.left
+      }
+    }
   })
 
 /** Checks an action against the run; a refusal says why. */
