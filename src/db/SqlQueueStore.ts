@@ -2,7 +2,9 @@
  * The store behind the cluster's evaluation work queue: `@effect/sql`'s SqlPersistedQueue 0.52
  * (node_modules/@effect/sql/src/SqlPersistedQueue.ts, MIT), copied with one change: a queue whose
  * polls come back empty polls less and less often (`pollInterval`, doubled per empty poll up to
- * `maxPollInterval`), and again at `pollInterval` once one finds work.
+ * `maxPollInterval`), and again at `pollInterval` once one finds work. Only the dialects evolve
+ * runs on are kept (Postgres, and SQLite for tests); the library's MySQL and SQL Server
+ * statements are left out.
  *
  * Why: each process polls its queue while one of its slots waits for work. With several workers
  * and fewer candidates than free slots (the run's supply is the limit), the library's fixed
@@ -63,8 +65,6 @@ export const make: (
   const workerId = crypto.randomUUID()
 
   const sqlNow = sql.onDialectOrElse({
-    mssql: () => sql.literal("GETDATE()"),
-    mysql: () => sql.literal("NOW()"),
     pg: () => sql.literal("NOW()"),
     // sqlite
     orElse: () => sql.literal("CURRENT_TIMESTAMP")
@@ -72,26 +72,10 @@ export const make: (
 
   const expiresAt = sql.onDialectOrElse({
     pg: () => sql`${sqlNow} - INTERVAL '${lockExpirationSql} seconds'`,
-    mysql: () => sql`DATE_SUB(${sqlNow}, INTERVAL ${lockExpirationSql} SECOND)`,
-    mssql: () => sql`DATEADD(SECOND, -${lockExpirationSql}, ${sqlNow})`,
     orElse: () => sql`datetime(${sqlNow}, '-${lockExpirationSql} seconds')`
   })
 
   yield* sql.onDialectOrElse({
-    mysql: () =>
-      sql`CREATE TABLE IF NOT EXISTS ${tableNameSql} (
-        sequence BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,
-        id VARCHAR(36) NOT NULL,
-        queue_name VARCHAR(100) NOT NULL,
-        element TEXT NOT NULL,
-        completed BOOLEAN NOT NULL,
-        attempts INT NOT NULL DEFAULT 0,
-        last_failure TEXT NULL,
-        acquired_at DATETIME NULL,
-        acquired_by VARCHAR(36) NULL,
-        created_at DATETIME NOT NULL,
-        updated_at DATETIME NOT NULL
-      )`,
     pg: () =>
       sql`CREATE TABLE IF NOT EXISTS ${tableNameSql} (
         sequence SERIAL PRIMARY KEY,
@@ -105,21 +89,6 @@ export const make: (
         acquired_by UUID NULL,
         created_at TIMESTAMP NOT NULL,
         updated_at TIMESTAMP NOT NULL
-      )`,
-    mssql: () =>
-      sql`IF NOT EXISTS (SELECT * FROM sysobjects WHERE name=${tableNameSql} AND xtype='U')
-      CREATE TABLE ${tableNameSql} (
-        sequence INT IDENTITY(1,1) PRIMARY KEY,
-        id NVARCHAR(36) NOT NULL,
-        queue_name NVARCHAR(100) NOT NULL,
-        element NVARCHAR(MAX) NOT NULL,
-        completed BIT NOT NULL,
-        attempts INT NOT NULL DEFAULT 0,
-        last_failure NVARCHAR(MAX) NULL,
-        acquired_at DATETIME2 NULL,
-        acquired_by UNIQUEIDENTIFIER NULL,
-        created_at DATETIME2 NOT NULL,
-        updated_at DATETIME2 NOT NULL
       )`,
     // sqlite
     orElse: () =>
@@ -139,22 +108,10 @@ export const make: (
   })
 
   yield* sql.onDialectOrElse({
-    mssql: () =>
-      sql`IF NOT EXISTS (SELECT * FROM sys.indexes WHERE name = N'idx_${tableName}_id')
-        CREATE UNIQUE INDEX idx_${tableNameSql}_id ON ${tableNameSql} (id)`,
-    mysql: () => sql`CREATE UNIQUE INDEX ${sql(`idx_${tableName}_id`)} ON ${tableNameSql} (id)`.pipe(Effect.ignore),
     orElse: () => sql`CREATE UNIQUE INDEX IF NOT EXISTS ${sql(`idx_${tableName}_id`)} ON ${tableNameSql} (id)`
   })
 
   yield* sql.onDialectOrElse({
-    mssql: () =>
-      sql`IF NOT EXISTS (SELECT * FROM sys.indexes WHERE name = N'idx_${tableName}_take')
-        CREATE INDEX idx_${tableNameSql}_take ON ${tableNameSql} (queue_name, completed, attempts, acquired_at)`,
-    mysql: () =>
-      sql`CREATE INDEX ${
-        sql(`idx_${tableName}_take`)
-      } ON ${tableNameSql} (queue_name, completed, attempts, acquired_at)`
-        .pipe(Effect.ignore),
     orElse: () =>
       sql`CREATE INDEX IF NOT EXISTS ${
         sql(`idx_${tableName}_take`)
@@ -162,13 +119,6 @@ export const make: (
   })
 
   yield* sql.onDialectOrElse({
-    mssql: () =>
-      sql`IF NOT EXISTS (SELECT * FROM sys.indexes WHERE name = N'idx_${tableName}_update')
-        CREATE INDEX ${sql(`idx_${tableName}_update`)} ON ${tableNameSql} (sequence, acquired_by)`,
-    mysql: () =>
-      sql`CREATE INDEX ${sql(`idx_${tableName}_update`)} ON ${tableNameSql} (sequence, acquired_by)`.pipe(
-        Effect.ignore
-      ),
     orElse: () =>
       sql`CREATE INDEX IF NOT EXISTS ${sql(`idx_${tableName}_update`)} ON ${tableNameSql} (sequence, acquired_by)`
   })
@@ -180,19 +130,6 @@ export const make: (
         VALUES (${id}, ${name}, ${element}, FALSE, 0, ${sqlNow}, ${sqlNow})
         ON CONFLICT (id) DO NOTHING
       `,
-    mysql: () => (id: string, name: string, element: string) =>
-      sql`
-        INSERT IGNORE INTO ${tableNameSql} (id, queue_name, element, completed, attempts, created_at, updated_at)
-        VALUES (${id}, ${name}, ${element}, FALSE, 0, ${sqlNow}, ${sqlNow})
-      `,
-    mssql: () => (id: string, name: string, element: string) =>
-      sql`
-        IF NOT EXISTS (SELECT 1 FROM ${tableNameSql} WHERE id = ${id})
-        BEGIN
-          INSERT INTO ${tableNameSql} (id, queue_name, element, completed, attempts, created_at, updated_at)
-          VALUES (${id}, ${name}, ${element}, 0, 0, ${sqlNow}, ${sqlNow})
-        END
-      `,
     // sqlite
     orElse: () => (id: string, name: string, element: string) =>
       sql`
@@ -202,7 +139,6 @@ export const make: (
   })
 
   const wrapString = sql.onDialectOrElse({
-    mssql: () => (s: string) => `N'${s}'`,
     orElse: () => (s: string) => `'${s}'`
   })
   const stringLiteral = (s: string) => sql.literal(wrapString(s))
@@ -325,43 +261,6 @@ export const make: (
             )
             SELECT sequence, id, queue_name, element, attempts FROM cte
             ORDER BY updated_at ASC, sequence ASC
-          `,
-        mysql: () => (size: number) =>
-          sql<Element>`
-            SELECT sequence, id, queue_name, element, attempts FROM ${tableNameSql} q
-            WHERE queue_name = ${name}
-            AND completed = FALSE
-            AND attempts < ${maxAttempts}
-            AND (acquired_at IS NULL OR acquired_at < ${expiresAt})
-            ORDER BY updated_at ASC, sequence ASC
-            LIMIT ${sql.literal(size.toString())}
-            FOR UPDATE SKIP LOCKED
-          `.pipe(
-            Effect.tap((rows) => {
-              if (rows.length === 0) return Effect.void
-              return sql`
-                UPDATE ${tableNameSql}
-                SET acquired_at = ${sqlNow}, acquired_by = ${workerIdSql}
-                WHERE sequence IN (${sql.literal(rows.map((r) => r.sequence).join(","))})
-              `.unprepared
-            }),
-            sql.withTransaction
-          ),
-        mssql: () => (size: number) =>
-          sql<Element>`
-            WITH cte AS (
-              SELECT TOP ${sql.literal(size.toString())} sequence FROM ${tableNameSql}
-              WHERE queue_name = ${name}
-              AND completed = 0
-              AND attempts < ${maxAttempts}
-              AND (acquired_at IS NULL OR acquired_at < ${expiresAt})
-              ORDER BY updated_at ASC, sequence ASC
-            )
-            UPDATE q
-            SET acquired_at = ${sqlNow}, acquired_by = ${workerIdSql}
-            OUTPUT inserted.sequence, inserted.id, inserted.queue_name, inserted.element, inserted.attempts
-            FROM ${tableNameSql} AS q
-            INNER JOIN cte ON q.sequence = cte.sequence
           `,
         // sqlite
         orElse: () => (size: number) =>
