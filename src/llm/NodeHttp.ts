@@ -103,7 +103,7 @@ const bodyOf = (request: HttpClientRequest.HttpClientRequest): Uint8Array | stri
     case "Uint8Array":
       return request.body.body
     case "Raw":
-      return typeof request.body.body === "string" || request.body.body instanceof Uint8Array ? request.body.body : String(request.body.body)
+      return typeof request.body.body === "string" || request.body.body instanceof Uint8Array ? request.body.body : undefined
     default:
       return undefined
   }
