@@ -9,7 +9,7 @@ import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
-import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
+import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transaction, transcriptRow } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
 export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
@@ -53,8 +53,9 @@ export const make = Effect.gen(function*() {
       ]
       if (llmCall !== undefined) statements.push(sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`)
       if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
-      const write = statements.length === 1 ? statements[0]! : sql.withTransaction(Effect.all(statements, { discard: true }))
-      yield* write.pipe(Effect.mapError(dbError("insert program")))
+      yield* (statements.length === 1
+        ? statements[0]!.pipe(Effect.mapError(dbError("insert program")))
+        : transaction(sql, "insert program")(Effect.all(statements, { discard: true })))
       known.add(stored.blobs.map((b) => b.hash))
     }),
 

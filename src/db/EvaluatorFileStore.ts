@@ -7,7 +7,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Context, Effect, Layer, Option } from "effect"
 import { DatabaseError } from "../domain/Errors.js"
-import { dbError, int, type Int8 } from "./Rows.js"
+import { dbError, int, type Int8, transaction } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
 /** One file of an evaluator's directory. */
@@ -48,7 +48,7 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return EvaluatorFileStore.of({
     saveBundle: Traced.fn("EvaluatorFileStore.saveBundle")(function*(runId, bundle, contents) {
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transaction(sql, "store the evaluator's files")(Effect.gen(function*() {
         for (const [hash, content] of contents) {
           yield* sql`INSERT INTO evaluator_blobs ${
             sql.insert({ hash, size: content.byteLength, content: Buffer.from(content).toString("base64") })
@@ -62,7 +62,7 @@ export const make = Effect.gen(function*() {
             sql.insert({ run_id: runId, path: file.path, hash: file.hash, executable: file.executable ? 1 : 0 })
           }`
         }
-      })).pipe(Effect.mapError(dbError("store the evaluator's files")))
+      }))
     }),
 
     getBundle: Traced.fn("EvaluatorFileStore.getBundle")(function*(runId) {

@@ -12,7 +12,7 @@ import type { DatabaseError } from "../domain/Errors.js"
 import type { RunId } from "../domain/Ids.js"
 import type { ProgramStatus } from "../domain/Program.js"
 import type { ProgramSummary, Transcript } from "./Records.js"
-import { dbError, type Int8, int, intOrNull, type ProgramRow, summaryColumns, toSummary } from "./Rows.js"
+import { dbError, type Int8, int, intOrNull, type ProgramRow, summaryColumns, toSummary, transaction } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
 /** A program without code or metrics: enough to draw it in a graph or a timeline. */
@@ -280,7 +280,7 @@ export const make = Effect.gen(function*() {
     }),
 
     deleteRun: Traced.fn("ExploreQueries.deleteRun")(function*(runId) {
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transaction(sql, "delete run")(Effect.gen(function*() {
         yield* sql`DELETE FROM program_transcripts WHERE run_id = ${runId}`
         yield* sql`DELETE FROM migrants WHERE run_id = ${runId}`
         yield* sql`DELETE FROM run_events WHERE run_id = ${runId}`
@@ -291,7 +291,7 @@ export const make = Effect.gen(function*() {
         yield* sql`DELETE FROM llm_calls WHERE run_id = ${runId}`
         yield* sql`DELETE FROM programs WHERE run_id = ${runId}`
         yield* sql`DELETE FROM runs WHERE id = ${runId}`
-      })).pipe(Effect.mapError(dbError("delete run")))
+      }))
     }),
 
     transcripts: Traced.fn("ExploreQueries.transcripts")(function*(programId) {

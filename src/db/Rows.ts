@@ -1,7 +1,8 @@
 /** SQL rows and their mapping to domain values, shared by the stores of this folder. */
-import type * as SqlError from "@effect/sql/SqlError"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlError from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
-import { Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
 import { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, RunId } from "../domain/Ids.js"
@@ -18,6 +19,29 @@ const sqlReason = (error: SqlError.SqlError): string => {
 
 export const dbError = (operation: string) => (cause: SqlError.SqlError) =>
   new DatabaseError({ operation, message: `${operation}: ${sqlReason(cause)}`, cause })
+
+/**
+ * `sql.withTransaction` with every database failure as a DatabaseError. @effect/sql turns a failed
+ * COMMIT or ROLLBACK into a defect, and a full disk makes both fail (SQLite may roll the
+ * transaction back itself after SQLITE_FULL, so the library's ROLLBACK finds none): such a defect
+ * becomes a failure carrying the first error the transaction met, which names the real cause.
+ * A COMMIT SQLite refuses leaves the transaction open on its one connection, so it is rolled back
+ * here, as SQLite's documentation asks (Postgres ends a transaction on any COMMIT).
+ */
+export const transaction = (sql: SqlClient.SqlClient, operation: string) =>
+<A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>): Effect.Effect<A, DatabaseError, R> =>
+  Effect.suspend(() => {
+    let first: SqlError.SqlError | undefined
+    const rollbackOnSqlite = sql.onDialectOrElse({ sqlite: () => Effect.ignore(sql.unsafe("ROLLBACK")), orElse: () => Effect.void })
+    return sql.withTransaction(Effect.tapError(effect, (error) => Effect.sync(() => first ??= error))).pipe(
+      Effect.catchSomeDefect((defect) =>
+        defect instanceof SqlError.SqlError
+          ? Option.some(Effect.zipRight(first === undefined ? rollbackOnSqlite : Effect.void, Effect.fail(first ?? defect)))
+          : Option.none()
+      ),
+      Effect.mapError(dbError(operation))
+    )
+  })
 
 /**
  * A BIGINT column (millisecond timestamps) or an aggregate (COUNT, SUM of integers): a number on

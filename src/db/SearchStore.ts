@@ -11,7 +11,7 @@ import type { FailureKind } from "../domain/Program.js"
 import type { SearchDecisionKind } from "../domain/RunEvent.js"
 import { type EvaluationRecord, evaluationFailureKinds, type MigrantRecord, type SearchDecision, type SearchState, type StoredRun } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
-import { dbError, type Int8, int, type ProgramRow, toProgram } from "./Rows.js"
+import { dbError, type Int8, int, type ProgramRow, toProgram, transaction } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
 export class SearchStore extends Context.Tag("evolve/SearchStore")<SearchStore, {
@@ -102,7 +102,7 @@ export const make = Effect.gen(function*() {
     }),
 
     recordDecision: Traced.fn("SearchStore.recordDecision")(function*(runId, d) {
-      yield* sql.withTransaction(Effect.gen(function*() {
+      yield* transaction(sql, "record search decision")(Effect.gen(function*() {
         const rows = yield* sql<{ seq: Int8 | null }>`SELECT MAX(seq) AS seq FROM search_decisions WHERE run_id = ${runId}`
         yield* sql`INSERT INTO search_decisions ${
           sql.insert({
@@ -116,7 +116,7 @@ export const make = Effect.gen(function*() {
             note: d.note
           })
         }`
-      })).pipe(Effect.mapError(dbError("record search decision")))
+      }))
     }),
 
     listDecisions: Traced.fn("SearchStore.listDecisions")(function*(runId, limit) {

@@ -4,7 +4,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import type { DatabaseError } from "../domain/Errors.js"
 import { ProgramId, type RunId } from "../domain/Ids.js"
 import { SteeringAction, SteeringRecord } from "../domain/Steering.js"
-import { dbError } from "./Rows.js"
+import { dbError, transaction } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
 const encodeAction = Schema.encodeSync(Schema.parseJson(SteeringAction))
@@ -26,7 +26,7 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   return SteeringStore.of({
     append: Traced.fn("SteeringStore.append")(function*(runId, action, at, programId) {
-      return yield* sql.withTransaction(Effect.gen(function*() {
+      return yield* transaction(sql, "store steering action")(Effect.gen(function*() {
         const rows = yield* sql<{ seq: number | string | null }>`SELECT MAX(seq) AS seq FROM steering WHERE run_id = ${runId}`
         // Postgres hands BIGINT columns over as strings.
         const seq = Number(rows[0]?.seq ?? 0) + 1
@@ -34,7 +34,7 @@ export const make = Effect.gen(function*() {
           sql.insert({ run_id: runId, seq, at, action: action._tag, program_id: programId, data: encodeAction(action) })
         }`
         return new SteeringRecord({ seq, at, action, programId }, { disableValidation: true })
-      })).pipe(Effect.mapError(dbError("store steering action")))
+      }))
     }),
 
     list: Traced.fn("SteeringStore.list")(function*(runId) {

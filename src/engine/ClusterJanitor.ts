@@ -11,7 +11,7 @@ import * as Snowflake from "@effect/cluster/Snowflake"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Duration, Effect, Schedule } from "effect"
 import { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
-import { dbError } from "../db/Rows.js"
+import { transaction } from "../db/Rows.js"
 import { WorkerStore } from "../db/WorkerStore.js"
 import { QUEUE_TABLE } from "./EvaluationQueue.js"
 
@@ -42,7 +42,7 @@ export const prune = (keep: Duration.DurationInput) =>
     // Message ids are snowflakes: their high bits are the time they were made.
     const oldMessages = String(Snowflake.make({ machineId: MachineId.make(0), sequence: 0, timestamp: Math.max(cutoff, Snowflake.constEpochMillis) }))
     const deleted = (rows: ReadonlyArray<unknown>) => rows.length
-    const tables = yield* sql.withTransaction(Effect.gen(function*() {
+    const tables = yield* transaction(sql, "prune cluster tables")(Effect.gen(function*() {
       const finished = yield* sql`DELETE FROM ${queue} WHERE completed = ${yes} AND updated_at < ${queueCutoff} RETURNING id`
       // A deleted run's candidates are gone; their queue items would wait for nobody.
       // NOT EXISTS (an anti-join on the programs key), not NOT IN over every program id.
@@ -52,7 +52,7 @@ export const prune = (keep: Duration.DurationInput) =>
         (SELECT id FROM cluster_messages WHERE processed = ${yes} AND id < ${oldMessages}) RETURNING id`
       const messages = yield* sql`DELETE FROM cluster_messages WHERE processed = ${yes} AND id < ${oldMessages} RETURNING id`
       return { queueItems: deleted(finished) + deleted(orphans), messages: deleted(messages), replies: deleted(replies) }
-    })).pipe(Effect.mapError(dbError("prune cluster tables")))
+    }))
     return { ...tables, workers: yield* workers.pruneWorkers(cutoff), evaluatorFiles: yield* evaluatorFiles.pruneBlobs } satisfies Pruned
   })
 
