@@ -1,6 +1,6 @@
 /** Reads the timeline of a finished run from its SQLite database (read after evolve exited). */
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as SqliteClient from "../../src/db/SqliteClient.js"
 import { Effect } from "effect"
 
 export interface ProgramTimes {
@@ -29,4 +29,4 @@ export const readProgramTimes = (filename: string): Promise<ReadonlyArray<Progra
       evalMs: r.eval_ms,
       llmLatencyMs: r.llm_latency_ms
     }))
-  }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.runPromise)
+  }).pipe(Effect.provide(SqliteClient.layer(filename)), Effect.runPromise)

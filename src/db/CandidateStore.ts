@@ -3,13 +3,15 @@
  * reason), counted when their evaluation starts, committed once with their result.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import { Context, Effect, Layer } from "effect"
 import { type DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
-import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transaction, transcriptRow } from "./Rows.js"
+import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
+import * as SqliteClient from "./SqliteClient.js"
 import * as Traced from "../domain/Traced.js"
 
 export class CandidateStore extends Context.Tag("evolve/CandidateStore")<CandidateStore, {
@@ -41,42 +43,47 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  const hot = SqliteClient.makeRunner(sql, yield* Effect.serviceOption(SqliteClient.SqliteDirect))
   const known = ProgramTrees.makeKnownBlobs()
   const resolve = (rows: ReadonlyArray<ProgramRow>) => ProgramTrees.resolveCode(sql, rows)
   return CandidateStore.of({
     insertProgram: Traced.fn("CandidateStore.insertProgram")(function*(p, llmCall, transcripts = []) {
       const stored = ProgramTrees.toStored(p.code, known)
       const blobs = ProgramTrees.insertBlobs(sql, stored.blobs)
-      const statements = [
+      const statements: Array<Statement.Statement<object>> = [
         ...(blobs === undefined ? [] : [blobs]),
         sql`INSERT INTO programs ${sql.insert({ ...programRow(p), code: stored.code, tree: stored.tree })}`
       ]
       if (llmCall !== undefined) statements.push(sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`)
       if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
-      yield* (statements.length === 1
-        ? statements[0]!.pipe(Effect.mapError(dbError("insert program")))
-        : transaction(sql, "insert program")(Effect.all(statements, { discard: true })))
+      yield* (statements.length === 1 ? hot.rows("insert program", statements[0]!) : hot.transaction("insert program", statements))
       known.add(stored.blobs.map((b) => b.hash))
     }),
 
     startEvaluation: Traced.fn("CandidateStore.startEvaluation")(function*(id) {
-      const rows = yield* sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
-        WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`.pipe(Effect.mapError(dbError("record evaluation start")))
+      const rows = yield* hot.rows(
+        "record evaluation start",
+        sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
+        WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`
+      )
       return rows[0]?.eval_starts ?? 0
     }),
 
     commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
-      const rows = outcome._tag === "Scored"
-        ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
-          JSON.stringify(outcome.metrics)
-        }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
+      const rows = yield* hot.rows(
+        "commit evaluation",
+        outcome._tag === "Scored"
+          ? sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
+            JSON.stringify(outcome.metrics)
+          }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
-        : yield* sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
+          : sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
             failure_message = ${outcome.failure.message}, feedback = ${outcome.feedback}, evaluated_at = ${at},
             eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
+      )
       return rows.length === 1
-    }, (effect) => Effect.mapError(effect, dbError("commit evaluation"))),
+    }),
 
     getProgram: Traced.fn("CandidateStore.getProgram")(function*(id) {
       const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id = ${id}`.pipe(
@@ -97,9 +104,8 @@ export const make = Effect.gen(function*() {
 
     getPrograms: Traced.fn("CandidateStore.getPrograms")(function*(ids) {
       if (ids.length === 0) return []
-      const rows = yield* sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`.pipe(
-        Effect.flatMap(resolve),
-        Effect.mapError(dbError("read programs"))
+      const rows = yield* hot.rows("read programs", sql<ProgramRow>`SELECT * FROM programs WHERE id IN ${sql.in(ids as Array<string>)}`).pipe(
+        Effect.flatMap((rows) => Effect.mapError(resolve(rows), dbError("read programs")))
       )
       const byId = new Map<string, ProgramRow>()
       for (const row of rows) byId.set(row.id, row)

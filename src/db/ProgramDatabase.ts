@@ -14,7 +14,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqliteClient from "./SqliteClient.js"
 import { Cause, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { isPostgresUrl, redactDatabaseTarget, scrubPassword, urlProblem } from "../domain/DatabaseTarget.js"
 import { ConfigError, DatabaseError } from "../domain/Errors.js"
@@ -128,7 +128,7 @@ const sqliteClient = (filename: string) =>
         Effect.mapError((e) => new DatabaseError({ operation: "open database", message: `cannot create the directory for ${filename}: ${e.message}` }))
       )
     }
-    return SqliteClient.layer({ filename }).pipe(Layer.tap((context) => Effect.provide(configureSqlite, context)))
+    return SqliteClient.layer(filename).pipe(Layer.tap((context) => Effect.provide(configureSqlite, context)))
   })).pipe(
     Layer.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer)),
     Layer.catchAllCause((cause) =>

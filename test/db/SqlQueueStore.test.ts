@@ -4,7 +4,7 @@
  * poll that found some. On SQLite in memory, under the TestClock.
  */
 import * as PersistedQueue from "@effect/experimental/PersistedQueue"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqliteClient from "../../src/db/SqliteClient.js"
 import { describe, expect, it } from "@effect/vitest"
 import { type Duration, Effect, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
 import * as SqlQueueStore from "../../src/db/SqlQueueStore.js"
@@ -12,7 +12,7 @@ import * as SqlQueueStore from "../../src/db/SqlQueueStore.js"
 const store = (maxPollInterval: Duration.DurationInput) =>
   PersistedQueue.layer.pipe(
     Layer.provide(SqlQueueStore.layerStore({ tableName: "q", pollInterval: "20 millis", maxPollInterval, lockExpiration: "60 seconds" })),
-    Layer.provide(SqliteClient.layer({ filename: ":memory:" }))
+    Layer.provide(SqliteClient.layer(":memory:"))
   )
 
 /** Offers one element at `offerAt` ms while a taker waits from 0; the TestClock time at which it was taken. */

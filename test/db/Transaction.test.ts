@@ -4,12 +4,12 @@
  * stopped `evolve run` with "internal error" and a stack trace instead of a clear message.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqliteClient from "../../src/db/SqliteClient.js"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { transaction } from "../../src/db/Rows.js"
 
-const sqlite = SqliteClient.layer({ filename: ":memory:" })
+const sqlite = SqliteClient.layer(":memory:")
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => {
   expect(Exit.isFailure(exit)).toBe(true)

@@ -23,7 +23,7 @@ const importedModules = [
   "effect",
   "@effect/platform-node",
   "@effect/cli",
-  "@effect/sql-sqlite-node",
+  "@effect/sql",
   "@effect/ai",
   "@effect/ai-openai",
   pathToFileURL(join(distSrc, "index.js")).href
