@@ -7,7 +7,7 @@
  */
 import * as LanguageModel from "@effect/ai/LanguageModel"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttp from "./NodeHttp.js"
 import { Config, Console, Effect, Option, Schedule } from "effect"
 import { ConfigError, type LlmError } from "../domain/Errors.js"
 import type { LlmConfig } from "../domain/RunConfig.js"
@@ -111,6 +111,6 @@ export const preflight = (config: LlmConfig) => {
   })
   return Effect.forEach(models.filter((spec) => spec.provider === "agent"), agentCheck, { discard: true }).pipe(
     Effect.zipRight(Effect.forEach(specs, probe, { concurrency: "unbounded", discard: true })),
-    Effect.provide(NodeHttpClient.layerUndici)
+    Effect.provide(NodeHttp.layer)
   )
 }
