@@ -37,25 +37,26 @@ export class SqliteDirect extends Context.Tag("evolve/SqliteDirect")<SqliteDirec
  * and also when tracing is on (its spans show each statement).
  */
 export const makeRunner = (sql: Client.SqlClient, direct: Option.Option<SqliteDirect["Type"]>) => {
-  const directly = <A>(viaSql: Effect.Effect<A, SqlError>, f: (connection: DirectConnection) => A) =>
+  const directly = <A>(operation: string, viaSql: Effect.Effect<A, DatabaseError>, f: (connection: DirectConnection) => A) =>
     Option.isNone(direct)
       ? viaSql
-      : Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (traced) => traced ? viaSql : direct.value.use(f))
+      : Effect.flatMap(
+        FiberRef.get(FiberRef.currentTracerEnabled),
+        (traced) => traced ? viaSql : Effect.mapError(direct.value.use(f), dbError(operation))
+      )
   return {
     rows: <A extends object>(operation: string, statement: Statement.Statement<A>): Effect.Effect<ReadonlyArray<A>, DatabaseError> =>
-      directly(statement, (connection) => connection.query<A>(...statement.compile())).pipe(Effect.mapError(dbError(operation))),
+      directly(operation, Effect.mapError(statement, dbError(operation)), (connection) => connection.query<A>(...statement.compile())),
     /** The statements in one transaction, in order. */
     transaction: (operation: string, statements: ReadonlyArray<Statement.Statement<object>>): Effect.Effect<void, DatabaseError> =>
-      Option.isNone(direct)
-        ? transaction(sql, operation)(Effect.all(statements, { discard: true }))
-        : Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (traced) =>
-          traced
-            ? transaction(sql, operation)(Effect.all(statements, { discard: true }))
-            : direct.value.use((connection) =>
-              connection.transaction(() => {
-                for (const statement of statements) connection.query(...statement.compile())
-              })
-            ).pipe(Effect.mapError(dbError(operation))))
+      directly(
+        operation,
+        transaction(sql, operation)(Effect.all(statements, { discard: true })),
+        (connection) =>
+          connection.transaction(() => {
+            for (const statement of statements) connection.query(...statement.compile())
+          })
+      )
   }
 }
 
