@@ -101,6 +101,8 @@ export const LlmCall = Schema.Struct({
   latencyMs: Schema.Number,
   attempts: Count,
   outcome: Schema.Literal("ok", "error"),
+  /** What the call was for: a candidate, a judge's score, a meta-note. */
+  purpose: Schema.Literal("proposal", "judge", "meta_note"),
   errorKind: Schema.NullOr(Schema.String),
   errorMessage: Schema.NullOr(Schema.String),
   createdAt: Schema.Number

@@ -86,6 +86,7 @@ describe("evolve serve HTTP API", () => {
     if (best.body.parentId !== null) {
       expect(best.body.diff).toContain("@@")
       expect(best.body.llmCalls.length).toBe(1)
+      expect(best.body.llmCalls[0].purpose).toBe("proposal")
     }
 
     const lineage = await server.json(`/api/programs/${best.body.id}/lineage`)
