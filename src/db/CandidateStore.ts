@@ -3,6 +3,7 @@
  * reason), counted when their evaluation starts, committed once with their result.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Statement from "@effect/sql/Statement"
 import { Context, Effect, Layer } from "effect"
 import { type DatabaseError, ProgramNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
@@ -27,6 +28,11 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
    * the new count; 0 when the candidate is no longer pending).
    */
   readonly startEvaluation: (id: ProgramId) => Effect.Effect<number, DatabaseError>
+  /**
+   * `startEvaluation` and `getProgram` in one statement (a cluster worker's): the candidate, its
+   * start counted, or undefined when it is not pending (committed already, or unknown).
+   */
+  readonly startPending: (id: ProgramId) => Effect.Effect<Program | undefined, DatabaseError>
   /** Commits an evaluation result; false when the candidate was not pending (already committed). */
   readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
   readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
@@ -38,6 +44,10 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
   /** The run's kept (not rejected) program with this code hash, the oldest when several (a replayed steering action's program). */
   readonly programIdByHash: (runId: RunId, codeHash: string) => Effect.Effect<ProgramId | undefined, DatabaseError>
 }>() {}
+
+/** Postgres: data-modifying statements run as one, each in a WITH clause but the last. */
+const oneStatement = (sql: SqlClient.SqlClient, statements: ReadonlyArray<Statement.Statement<unknown>>) =>
+  sql`WITH ${sql.join(", ", false)(statements.slice(0, -1).map((s, i) => sql`${sql.literal(`s${i}`)} AS (${s})`))} ${statements.at(-1)!}`
 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -55,7 +65,11 @@ export const make = Effect.gen(function*() {
       if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
       yield* (statements.length === 1
         ? statements[0]!.pipe(Effect.mapError(dbError("insert program")))
-        : transaction(sql, "insert program")(Effect.all(statements, { discard: true })))
+        : sql.onDialectOrElse({
+          // One statement, one round trip (`WITH s0 AS (INSERT …), … INSERT …`): atomic as the transaction is.
+          pg: () => oneStatement(sql, statements).pipe(Effect.mapError(dbError("insert program"))),
+          orElse: () => transaction(sql, "insert program")(Effect.all(statements, { discard: true }))
+        }))
       known.add(stored.blobs.map((b) => b.hash))
     }),
 
@@ -63,6 +77,12 @@ export const make = Effect.gen(function*() {
       const rows = yield* sql<{ eval_starts: number }>`UPDATE programs SET eval_starts = eval_starts + 1
         WHERE id = ${id} AND status = 'pending' RETURNING eval_starts`.pipe(Effect.mapError(dbError("record evaluation start")))
       return rows[0]?.eval_starts ?? 0
+    }),
+
+    startPending: Traced.fn("CandidateStore.startPending")(function*(id) {
+      const rows = yield* sql<ProgramRow>`UPDATE programs SET eval_starts = eval_starts + 1
+        WHERE id = ${id} AND status = 'pending' RETURNING *`.pipe(Effect.flatMap(resolve), Effect.mapError(dbError("start evaluation")))
+      return rows.length === 0 ? undefined : toProgram(rows[0]!)
     }),
 
     commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {

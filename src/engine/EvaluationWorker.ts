@@ -104,14 +104,14 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
 
     const evaluate = (request: EvaluationQueue.EvaluationRequest, attempts: number) =>
       Effect.gen(function*() {
-        const program = yield* candidates.getProgram(request.programId)
-        if (program.status !== "pending") return // committed already (taken twice after a lock expired)
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
           const local = yield* RcMap.get(evaluators, request.runId)
           // Each candidate marks its copy used: the recency order the cache's bound follows.
           if (Option.isSome(local.copy)) yield* EvaluatorShipping.touch(local.copy.value).pipe(Effect.ignore)
           const evaluator = yield* local.evaluator
-          yield* candidates.startEvaluation(program.id)
+          // Read with its start counted, in one statement; none when committed already (taken twice after a lock expired).
+          const program = yield* candidates.startPending(request.programId)
+          if (program === undefined) return undefined
           return yield* evaluator.evaluate({ programId: program.id, code: program.code, extension: request.extension })
         })).pipe(
           // The last try of a candidate no worker could evaluate records why, so its run does not wait forever.
@@ -126,7 +126,7 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
               : Effect.fail(e)
           )
         )
-        yield* commit(request, outcome)
+        if (outcome !== undefined) yield* commit(request, outcome)
       })
 
     const slot = queue.take((request, { attempts }) =>
