@@ -37,8 +37,8 @@ interface PoolLike {
  * safe) waits out a Postgres restart once the pool has been connected: @effect/sql-pg otherwise
  * fails the statement at once ("Failed to acquire connection"), and a run with it. The first
  * connection is not retried: a bad URL, a wrong password or a server down at start are said at once.
+ * (Exported for its test.)
  */
-/** Exported for its test. */
 export const resilientPool = (Pool: new(options: object) => PoolLike, options: object): PoolLike => {
   let connected = false
   const pool = new Pool(options)
