@@ -29,6 +29,8 @@ export const outcomeOf = (program: Program): EvaluationOutcome | undefined => {
 export interface ClusterDispatch {
   /** Looks up the named candidates (all waiting ones when none are named) and completes those committed. */
   readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+  /** Completes a candidate with the result its worker committed and reported (no read). */
+  readonly done: (programId: ProgramId, outcome: EvaluationOutcome) => Effect.Effect<void>
   /** Why candidates are not being evaluated, when no worker that could take them is alive; null otherwise. */
   readonly waitingFor: Effect.Effect<string | null>
 }
@@ -64,6 +66,14 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
         )
       })
 
+    const done: ClusterDispatch["done"] = (id, outcome) =>
+      Effect.suspend(() => {
+        const deferred = waiting.get(id)
+        if (deferred === undefined) return Effect.void
+        waiting.delete(id)
+        return Deferred.succeed(deferred, { outcome, committed: true })
+      })
+
     const tags = [...options.requires].sort().join(",")
     // Candidates wait in the queue when no worker serving exactly these tags is alive: say so.
     const checkWorkers = Effect.gen(function*() {
@@ -97,7 +107,7 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
           return yield* Deferred.await(deferred)
         }).pipe(Effect.ensuring(Effect.sync(() => waiting.delete(program.id))))
     })
-    return { dispatch, check, waitingFor: Ref.get(waitingFor) } as const
+    return { dispatch, check, done, waitingFor: Ref.get(waitingFor) } as const
   })
 
 export type Made = Effect.Effect.Success<ReturnType<typeof make>>

@@ -11,6 +11,7 @@ import * as ProgramDatabase from "../db/ProgramDatabase.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome } from "../domain/Program.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
@@ -29,6 +30,8 @@ export interface Hosted {
   readonly handle: RunHandle
   /** Looks up results its workers committed (the named candidates, or all it waits for). */
   readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+  /** Takes the result a worker committed and reported. */
+  readonly done: (programId: ProgramId, outcome: EvaluationOutcome) => Effect.Effect<void>
 }
 
 export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, {
@@ -90,7 +93,7 @@ export const make = (options: ClusterHostOptions = {}) =>
           yield* Effect.forkScoped(RunEvents.record(run.id, events, handle.await, () => Effect.void))
           // The run's figures say when no worker is there to evaluate its candidates.
           const stats = Effect.zipWith(handle.stats, dispatch.waitingFor, (figures, waitingFor) => new RunStats({ ...figures, waitingFor }))
-          return { handle: { ...handle, stats }, check: dispatch.check }
+          return { handle: { ...handle, stats }, check: dispatch.check, done: dispatch.done }
         })),
       setMaxEvaluations: (runId, maxEvaluations) =>
         Effect.gen(function*() {

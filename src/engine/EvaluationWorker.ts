@@ -99,7 +99,7 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
         if (!(yield* candidates.commitEvaluation(request.programId, outcome, at))) return
         yield* Ref.update(counters, (c) => ({ ...c, done: c.done + 1 }))
         // The run also looks for results itself: a lost message costs it a few seconds, no more.
-        yield* client(request.runId).EvaluationDone({ programId: request.programId }, { discard: true }).pipe(Effect.ignore)
+        yield* client(request.runId).EvaluationDone({ programId: request.programId, outcome }, { discard: true }).pipe(Effect.ignore)
       })
 
     const evaluate = (request: EvaluationQueue.EvaluationRequest, attempts: number) =>
