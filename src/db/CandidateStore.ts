@@ -10,6 +10,7 @@ import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
+import * as ResultNotices from "./ResultNotices.js"
 import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transaction, transcriptRow } from "./Rows.js"
 import * as Traced from "../domain/Traced.js"
 
@@ -33,8 +34,11 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
    * start counted, or undefined when it is not pending (committed already, or unknown).
    */
   readonly startPending: (id: ProgramId) => Effect.Effect<Program | undefined, DatabaseError>
-  /** Commits an evaluation result; false when the candidate was not pending (already committed). */
-  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
+  /**
+   * Commits an evaluation result; false when the candidate was not pending (already committed).
+   * `notice` (Postgres): announced on ResultNotices.CHANNEL by the same statement, if it commits.
+   */
+  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number, notice?: string) => Effect.Effect<boolean, DatabaseError>
   readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
   /** Several programs in one query, in the order of `ids` (a missing one fails with ProgramNotFound). */
   readonly getPrograms: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Program>, DatabaseError | ProgramNotFound>
@@ -85,16 +89,23 @@ export const make = Effect.gen(function*() {
       return rows.length === 0 ? undefined : toProgram(rows[0]!)
     }),
 
-    commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
-      const rows = outcome._tag === "Scored"
-        ? yield* sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
+    commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at, notice) {
+      const update = outcome._tag === "Scored"
+        ? sql`UPDATE programs SET status = 'evaluated', metrics = ${
           JSON.stringify(outcome.metrics)
         }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
-        : yield* sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
+        : sql`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
             failure_message = ${outcome.failure.message}, feedback = ${outcome.feedback}, evaluated_at = ${at},
             eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
+      const rows = yield* sql.onDialectOrElse({
+        pg: () =>
+          notice === undefined
+            ? sql<{ id: string }>`${update}`
+            : sql<{ id: string }>`WITH c AS (${update}) SELECT id, pg_notify(${ResultNotices.CHANNEL}, ${notice}) FROM c`,
+        orElse: () => sql<{ id: string }>`${update}`
+      })
       return rows.length === 1
     }, (effect) => Effect.mapError(effect, dbError("commit evaluation"))),
 

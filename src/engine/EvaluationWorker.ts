@@ -13,6 +13,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { CandidateStore } from "../db/CandidateStore.js"
 import type { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
+import * as ResultNotices from "../db/ResultNotices.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
@@ -34,6 +35,11 @@ export interface WorkerOptions {
   readonly cacheDir: string
   /** How many of those copies the cache keeps (the most recently used; default EvaluatorShipping.DEFAULT_CACHE_KEEP). */
   readonly cacheKeep?: number | undefined
+  /**
+   * Announce each commit with a Postgres notice (ResultNotices; the run's control process listens)
+   * instead of an `EvaluationDone` message: what `evolve worker` does.
+   */
+  readonly announce?: boolean | undefined
   /** A run's evaluator on this machine (default: its contract, as on one machine). */
   readonly evaluatorFor?: ((spec: RunSpec) => Layer.Layer<Evaluator, ConfigError>) | undefined
 }
@@ -96,10 +102,13 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
     const commit = (request: EvaluationQueue.EvaluationRequest, outcome: EvaluationOutcome) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
-        if (!(yield* candidates.commitEvaluation(request.programId, outcome, at))) return
+        const notice = options.announce === true ? ResultNotices.payload(request.programId, outcome) : undefined
+        if (!(yield* candidates.commitEvaluation(request.programId, outcome, at, notice))) return
         yield* Ref.update(counters, (c) => ({ ...c, done: c.done + 1 }))
-        // The run also looks for results itself: a lost message costs it a few seconds, no more.
-        yield* client(request.runId).EvaluationDone({ programId: request.programId, outcome }, { discard: true }).pipe(Effect.ignore)
+        // The run also looks for results itself: a lost notice or message costs it a few seconds, no more.
+        if (notice === undefined) {
+          yield* client(request.runId).EvaluationDone({ programId: request.programId, outcome }, { discard: true }).pipe(Effect.ignore)
+        }
       })
 
     const evaluate = (request: EvaluationQueue.EvaluationRequest, attempts: number) =>
