@@ -58,7 +58,7 @@ export const worker = (flags: WorkerFlags) =>
           capabilities.join(", ") || "nothing found on PATH"
         }; evaluator files cached in ${cacheDir} (${flags.cacheKeep} copies kept); database ${redactDatabaseTarget(flags.db)}`
       )
-      yield* EvaluationWorker.run({ slots: flags.slots, tags, cacheDir, cacheKeep: flags.cacheKeep }, counters).pipe(
+      yield* EvaluationWorker.run({ slots: flags.slots, tags, cacheDir, cacheKeep: flags.cacheKeep, announce: true }, counters).pipe(
         Effect.onInterrupt(() =>
           Effect.flatMap(Ref.get(counters), (c) => Console.error(`evolve worker ${id} stopped: ${c.done} evaluations committed`))
         )

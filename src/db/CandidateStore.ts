@@ -10,6 +10,7 @@ import type { ProgramId, RunId } from "../domain/Ids.js"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import type { LlmCallRecord, Transcript } from "./Records.js"
 import * as ProgramTrees from "./ProgramTrees.js"
+import * as ResultNotices from "./ResultNotices.js"
 import { dbError, llmCallRow, programRow, type ProgramRow, toProgram, transcriptRow } from "./Rows.js"
 import * as SqliteClient from "./SqliteClient.js"
 import * as Traced from "../domain/Traced.js"
@@ -29,8 +30,16 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
    * the new count; 0 when the candidate is no longer pending).
    */
   readonly startEvaluation: (id: ProgramId) => Effect.Effect<number, DatabaseError>
-  /** Commits an evaluation result; false when the candidate was not pending (already committed). */
-  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number) => Effect.Effect<boolean, DatabaseError>
+  /**
+   * `startEvaluation` and `getProgram` in one statement (a cluster worker's): the candidate, its
+   * start counted, or undefined when it is not pending (committed already, or unknown).
+   */
+  readonly startPending: (id: ProgramId) => Effect.Effect<Program | undefined, DatabaseError>
+  /**
+   * Commits an evaluation result; false when the candidate was not pending (already committed).
+   * `notice` (Postgres): announced on ResultNotices.CHANNEL by the same statement, if it commits.
+   */
+  readonly commitEvaluation: (id: ProgramId, outcome: EvaluationOutcome, at: number, notice?: string) => Effect.Effect<boolean, DatabaseError>
   readonly getProgram: (id: string) => Effect.Effect<Program, DatabaseError | ProgramNotFound>
   /** Several programs in one query, in the order of `ids` (a missing one fails with ProgramNotFound). */
   readonly getPrograms: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Program>, DatabaseError | ProgramNotFound>
@@ -40,6 +49,10 @@ export class CandidateStore extends Context.Tag("evolve/CandidateStore")<Candida
   /** The run's kept (not rejected) program with this code hash, the oldest when several (a replayed steering action's program). */
   readonly programIdByHash: (runId: RunId, codeHash: string) => Effect.Effect<ProgramId | undefined, DatabaseError>
 }>() {}
+
+/** Postgres: data-modifying statements run as one, each in a WITH clause but the last. */
+const oneStatement = (sql: SqlClient.SqlClient, statements: ReadonlyArray<Statement.Statement<unknown>>) =>
+  sql`WITH ${sql.join(", ", false)(statements.slice(0, -1).map((s, i) => sql`${sql.literal(`s${i}`)} AS (${s})`))} ${statements.at(-1)!}`
 
 export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -56,7 +69,13 @@ export const make = Effect.gen(function*() {
       ]
       if (llmCall !== undefined) statements.push(sql`INSERT INTO llm_calls ${sql.insert(llmCallRow(llmCall))}`)
       if (transcripts.length > 0) statements.push(sql`INSERT INTO program_transcripts ${sql.insert(transcripts.map(transcriptRow))}`)
-      yield* (statements.length === 1 ? hot.rows("insert program", statements[0]!) : hot.transaction("insert program", statements))
+      yield* (statements.length === 1
+        ? hot.rows("insert program", statements[0]!)
+        : sql.onDialectOrElse({
+          // One statement, one round trip (`WITH s0 AS (INSERT …), … INSERT …`): atomic as the transaction is.
+          pg: () => oneStatement(sql, statements).pipe(Effect.mapError(dbError("insert program"))),
+          orElse: () => hot.transaction("insert program", statements)
+        }))
       known.add(stored.blobs.map((b) => b.hash))
     }),
 
@@ -69,19 +88,33 @@ export const make = Effect.gen(function*() {
       return rows[0]?.eval_starts ?? 0
     }),
 
-    commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at) {
+    startPending: Traced.fn("CandidateStore.startPending")(function*(id) {
       const rows = yield* hot.rows(
-        "commit evaluation",
-        outcome._tag === "Scored"
-          ? sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
-            JSON.stringify(outcome.metrics)
-          }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
+        "start evaluation",
+        sql<ProgramRow>`UPDATE programs SET eval_starts = eval_starts + 1 WHERE id = ${id} AND status = 'pending' RETURNING *`
+      ).pipe(Effect.flatMap((rows) => Effect.mapError(resolve(rows), dbError("start evaluation"))))
+      return rows.length === 0 ? undefined : toProgram(rows[0]!)
+    }),
+
+    commitEvaluation: Traced.fn("CandidateStore.commitEvaluation")(function*(id, outcome, at, notice) {
+      const update = outcome._tag === "Scored"
+        ? sql<{ id: string }>`UPDATE programs SET status = 'evaluated', metrics = ${
+          JSON.stringify(outcome.metrics)
+        }, score = ${outcome.score}, feedback = ${outcome.feedback}, evaluated_at = ${at}, eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
-          : sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
+        : sql<{ id: string }>`UPDATE programs SET status = 'failed', failure_kind = ${outcome.failure.kind},
             failure_message = ${outcome.failure.message}, feedback = ${outcome.feedback}, evaluated_at = ${at},
             eval_ms = ${outcome.durationMs}
             WHERE id = ${id} AND status = 'pending' RETURNING id`
-      )
+      const rows = yield* sql.onDialectOrElse({
+        pg: () =>
+          (notice === undefined
+            ? update
+            : sql<{ id: string }>`WITH c AS (${update}) SELECT id, pg_notify(${ResultNotices.CHANNEL}, ${notice}) FROM c`).pipe(
+              Effect.mapError(dbError("commit evaluation"))
+            ),
+        orElse: () => hot.rows("commit evaluation", update)
+      })
       return rows.length === 1
     }),
 

@@ -37,8 +37,9 @@ interface PoolLike {
  * safe) waits out a Postgres restart once the pool has been connected: @effect/sql-pg otherwise
  * fails the statement at once ("Failed to acquire connection"), and a run with it. The first
  * connection is not retried: a bad URL, a wrong password or a server down at start are said at once.
+ * (Exported for its test.)
  */
-const resilientPool = (Pool: new(options: object) => PoolLike, options: object): PoolLike => {
+export const resilientPool = (Pool: new(options: object) => PoolLike, options: object): PoolLike => {
   let connected = false
   const pool = new Pool(options)
   const connectOnce = pool.connect.bind(pool)
@@ -49,18 +50,18 @@ const resilientPool = (Pool: new(options: object) => PoolLike, options: object):
     if (callback === undefined) {
       return new Promise((resolve, reject) => pool.connect((error, client) => (error ? reject(error) : resolve(client))))
     }
-    const retried = connected
-      ? attempt.pipe(Effect.retry({ while: isTransient, schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(reconnectWindow)) }))
-      : attempt
-    Effect.runCallback(retried, {
-      onExit: (exit) => {
-        if (Exit.isSuccess(exit)) {
-          connected = true
-          callback(undefined, exit.value[0], exit.value[1])
-        } else {
-          callback(Cause.squash(exit.cause) as Error)
-        }
+    // Taken at once in the common case (every statement takes one): no fiber unless it must wait.
+    connectOnce((error, client, release) => {
+      if (error === undefined || error === null) {
+        connected = true
+        return callback(undefined, client, release)
       }
+      if (!connected || !isTransient(error)) return callback(error)
+      const retried = attempt.pipe(Effect.retry({ while: isTransient, schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(reconnectWindow)) }))
+      Effect.runCallback(retried, {
+        onExit: (exit) =>
+          Exit.isSuccess(exit) ? callback(undefined, exit.value[0], exit.value[1]) : callback(Cause.squash(exit.cause) as Error)
+      })
     })
     return undefined
   }

@@ -1,8 +1,10 @@
 /**
  * The store behind the cluster's evaluation work queue: `@effect/sql`'s SqlPersistedQueue 0.52
- * (node_modules/@effect/sql/src/SqlPersistedQueue.ts, MIT), copied with one change: a queue whose
+ * (node_modules/@effect/sql/src/SqlPersistedQueue.ts, MIT), copied with three changes: a queue whose
  * polls come back empty polls less and less often (`pollInterval`, doubled per empty poll up to
- * `maxPollInterval`), and again at `pollInterval` once one finds work. Only the dialects evolve
+ * `maxPollInterval`), and again at `pollInterval` once one finds work; on Postgres an element's
+ * completion is written by the next poll (one statement for both); the locks of the elements a
+ * store holds are renewed (the library never renewed them: it forgot to note them). Only the dialects evolve
  * runs on are kept (Postgres, and SQLite for tests); the library's MySQL and SQL Server
  * statements are left out.
  *
@@ -30,20 +32,16 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 
-/**
- * @since 1.0.0
- * @category constructors
- */
-export const make: (
-  options?: {
-    readonly tableName?: string | undefined
-    readonly pollInterval?: Duration.DurationInput | undefined
-    /** The longest wait between two empty polls (default: `pollInterval`, no back-off). */
-    readonly maxPollInterval?: Duration.DurationInput | undefined
-    readonly lockRefreshInterval?: Duration.DurationInput | undefined
-    readonly lockExpiration?: Duration.DurationInput | undefined
-  } | undefined
-) => Effect.Effect<
+export interface Options {
+  readonly tableName?: string | undefined
+  readonly pollInterval?: Duration.DurationInput | undefined
+  /** The longest wait between two empty polls (default: `pollInterval`, no back-off). */
+  readonly maxPollInterval?: Duration.DurationInput | undefined
+  readonly lockRefreshInterval?: Duration.DurationInput | undefined
+  readonly lockExpiration?: Duration.DurationInput | undefined
+}
+
+export const make: (options?: Options | undefined) => Effect.Effect<
   PersistedQueue.PersistedQueueStore["Type"],
   SqlError,
   SqlClient.SqlClient | Scope.Scope
@@ -149,29 +147,59 @@ export const make: (
   })
 
   const workerIdSql = stringLiteral(workerId)
+  // The elements this store holds (evolve's fix: the library never added to this set, so its locks were never renewed).
   const elementIds = new Set<number>()
+  // Postgres (evolve's change): elements completed but not yet marked so in the table. The next
+  // poll marks them in the same statement (one round trip less per element); the lock refresh
+  // and the store's close mark those left. Until then the row stays locked by this worker: if it
+  // dies first, the element is taken again after the lock expires (its result is committed
+  // already, so the taker does nothing with it but complete it).
+  const completedSql = (sequences: ReadonlyArray<number>) =>
+    sql`UPDATE ${tableNameSql}
+      SET acquired_at = NULL, acquired_by = NULL, updated_at = ${sqlNow}, completed = ${sqlTrue}, attempts = attempts + 1
+      WHERE sequence IN (${sql.literal(sequences.join(","))}) AND acquired_by = ${workerIdSql}`
+  const completed = new Set<number>()
+  const takeCompleted = () => {
+    const sequences = [...completed]
+    completed.clear()
+    return sequences
+  }
+  const restoreCompleted = (sequences: ReadonlyArray<number>) => Effect.sync(() => sequences.forEach((s) => completed.add(s)))
+  const flushCompleted: Effect.Effect<void, SqlError> = Effect.suspend(() => {
+    const sequences = takeCompleted()
+    return sequences.length === 0 ? Effect.void : Effect.onError(completedSql(sequences), () => restoreCompleted(sequences))
+  })
+  yield* Effect.addFinalizer(() => Effect.ignore(flushCompleted))
   const refreshLocks: Effect.Effect<void, SqlError> = Effect.suspend((): Effect.Effect<void, SqlError> => {
-    if (elementIds.size === 0) return Effect.void
-    return sql`
+    if (elementIds.size === 0) return flushCompleted
+    return Effect.zipRight(
+      flushCompleted,
+      sql`
       UPDATE ${tableNameSql}
       SET acquired_at = ${sqlNow}
       WHERE acquired_by = ${workerIdSql}
     `
+    )
   })
   const complete = (sequence: number, attempts: number) => {
     elementIds.delete(sequence)
-    return sql`
+    return sql.onDialectOrElse({
+      pg: () => Effect.sync(() => void completed.add(sequence)),
+      orElse: () =>
+        sql`
       UPDATE ${tableNameSql}
       SET acquired_at = NULL, acquired_by = NULL, updated_at = ${sqlNow}, completed = ${sqlTrue}, attempts = ${attempts}
       WHERE sequence = ${sequence}
       AND acquired_by = ${workerIdSql}
     `.pipe(
-      Effect.retry({
-        times: 5,
-        schedule: Schedule.exponential(100, 1.5)
-      }),
-      Effect.orDie
-    )
+          Effect.retry({
+            times: 5,
+            schedule: Schedule.exponential(100, 1.5)
+          }),
+          Effect.orDie,
+          Effect.asVoid
+        )
+    })
   }
   const retry = (sequence: number, attempts: number, cause: Cause.Cause<any>) => {
     elementIds.delete(sequence)
@@ -242,15 +270,15 @@ export const make: (
       )
 
       const poll = sql.onDialectOrElse({
-        pg: () => (size: number) =>
+        pg: () => (size: number, done: ReadonlyArray<number>) =>
           sql<Element>`
-            WITH cte AS (
+            WITH ${done.length === 0 ? sql`` : sql`done AS (${completedSql(done)}),`} cte AS (
               UPDATE ${tableNameSql}
               SET acquired_at = ${sqlNow}, acquired_by = ${workerIdSql}
               WHERE sequence IN (
                 SELECT sequence FROM ${tableNameSql}
                 WHERE queue_name = ${name}
-                AND completed = FALSE
+                AND completed = FALSE${done.length === 0 ? sql`` : sql` AND sequence NOT IN (${sql.literal(done.join(","))})`}
                 AND attempts < ${maxAttempts}
                 AND (acquired_at IS NULL OR acquired_at < ${expiresAt})
                 ORDER BY updated_at ASC, sequence ASC
@@ -263,7 +291,7 @@ export const make: (
             ORDER BY updated_at ASC, sequence ASC
           `,
         // sqlite
-        orElse: () => (size: number) =>
+        orElse: () => (size: number, _done: ReadonlyArray<number>) =>
           sql<Element>`
             UPDATE ${tableNameSql}
             SET acquired_at = ${sqlNow}, acquired_by = ${workerIdSql}
@@ -288,7 +316,8 @@ export const make: (
             yield* Effect.sleep(pollInterval)
             continue
           }
-          const results = yield* poll(takers.current)
+          const done = takeCompleted()
+          const results = yield* Effect.onError(poll(takers.current, done), () => restoreCompleted(done))
           if (results.length === 0) {
             yield* Effect.sleep(idleWait)
             idleWait = Duration.min(Duration.times(idleWait, 2), maxPollInterval)
@@ -299,6 +328,7 @@ export const make: (
           for (let i = 0; i < results.length; i++) {
             const element = results[i]
             element.element = JSON.parse(element.element)
+            elementIds.add(element.sequence)
           }
           yield* mailbox.offerAll(results)
           yield* takenLatch.await
@@ -348,9 +378,11 @@ export const make: (
           Effect.tap((element) =>
             Effect.addFinalizer(Exit.match({
               onFailure: (cause) =>
-                Cause.isInterruptedOnly(cause)
-                  ? interrupt([element.sequence])
-                  : retry(element.sequence, element.attempts + 1, cause),
+                Effect.asVoid(
+                  Cause.isInterruptedOnly(cause)
+                    ? interrupt([element.sequence])
+                    : retry(element.sequence, element.attempts + 1, cause)
+                ),
               onSuccess: () => complete(element.sequence, element.attempts + 1)
             }))
           )
@@ -364,18 +396,5 @@ class QueueKey extends Data.Class<{
   readonly maxAttempts: number
 }> {}
 
-/**
- * @since 1.0.0
- * @category layers
- */
-export const layerStore = (options?: {
-  readonly tableName?: string | undefined
-  readonly pollInterval?: Duration.DurationInput | undefined
-  readonly maxPollInterval?: Duration.DurationInput | undefined
-  readonly lockRefreshInterval?: Duration.DurationInput | undefined
-  readonly lockExpiration?: Duration.DurationInput | undefined
-}): Layer.Layer<
-  PersistedQueue.PersistedQueueStore,
-  SqlError,
-  SqlClient.SqlClient
-> => Layer.scoped(PersistedQueue.PersistedQueueStore, make(options))
+export const layerStore = (options?: Options): Layer.Layer<PersistedQueue.PersistedQueueStore, SqlError, SqlClient.SqlClient> =>
+  Layer.scoped(PersistedQueue.PersistedQueueStore, make(options))

@@ -63,3 +63,9 @@ export type EvaluationOutcome =
     readonly feedback: string | null
     readonly durationMs: number
   }
+
+/** EvaluationOutcome as a schema (a worker's report of a committed result, in a cluster message). */
+export const EvaluationOutcomeSchema: Schema.Schema<EvaluationOutcome> = Schema.Union(
+  Schema.TaggedStruct("Scored", { metrics: Metrics, score: Schema.Number, feedback: Schema.NullOr(Schema.String), durationMs: Schema.Number }),
+  Schema.TaggedStruct("Failed", { failure: Failure, feedback: Schema.NullOr(Schema.String), durationMs: Schema.Number })
+)

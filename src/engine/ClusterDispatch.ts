@@ -5,8 +5,9 @@
  * looks for results every few seconds itself, so a message lost with its worker costs time,
  * never a candidate.
  */
-import { Clock, Deferred, Duration, Effect, Layer, Ref, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
+import * as ResultNotices from "../db/ResultNotices.js"
 import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { DatabaseError } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
@@ -29,6 +30,8 @@ export const outcomeOf = (program: Program): EvaluationOutcome | undefined => {
 export interface ClusterDispatch {
   /** Looks up the named candidates (all waiting ones when none are named) and completes those committed. */
   readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+  /** Completes a candidate with the result its worker committed and reported (no read). */
+  readonly done: (programId: ProgramId, outcome: EvaluationOutcome) => Effect.Effect<void>
   /** Why candidates are not being evaluated, when no worker that could take them is alive; null otherwise. */
   readonly waitingFor: Effect.Effect<string | null>
 }
@@ -38,7 +41,12 @@ export interface ClusterDispatch {
  * Interrupting an evaluation leaves the candidate in the queue: a worker still evaluates it, and
  * the run, resumed, finds its result.
  */
-export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<string>; readonly checkEvery?: Duration.DurationInput | undefined }) =>
+export const make = (runId: RunId, options: {
+  readonly requires: ReadonlyArray<string>
+  readonly checkEvery?: Duration.DurationInput | undefined
+  /** Results announced by the workers' commits (Postgres): taken from there rather than from messages. */
+  readonly notices?: ResultNotices.ResultNotices["Type"] | undefined
+}) =>
   Effect.gen(function*() {
     const candidates = yield* CandidateStore
     const workers = yield* WorkerStore
@@ -64,6 +72,14 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
         )
       })
 
+    const done: ClusterDispatch["done"] = (id, outcome) =>
+      Effect.suspend(() => {
+        const deferred = waiting.get(id)
+        if (deferred === undefined) return Effect.void
+        waiting.delete(id)
+        return Deferred.succeed(deferred, { outcome, committed: true })
+      })
+
     const tags = [...options.requires].sort().join(",")
     // Candidates wait in the queue when no worker serving exactly these tags is alive: say so.
     const checkWorkers = Effect.gen(function*() {
@@ -81,6 +97,14 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
       if (notice === null && before !== null) yield* Effect.logInfo(`run ${runId}: an evaluation worker is back`)
     }).pipe(Effect.catchAll((e) => Effect.logWarning(`run ${runId}: workers not checked: ${e.message}`)))
 
+    if (options.notices?.enabled === true) {
+      const notices = yield* options.notices.subscribe
+      // After a (re)connection, results committed while nobody listened are looked up.
+      const take = (notice: ResultNotices.Notice) =>
+        notice._tag === "Listening" ? check() : notice.outcome === undefined ? check([notice.programId]) : done(notice.programId, notice.outcome)
+      yield* Queue.take(notices).pipe(Effect.flatMap(take), Effect.forever, Effect.forkScoped)
+    }
+
     yield* Effect.zipRight(check(), checkWorkers).pipe(
       Effect.repeat(Schedule.spaced(options.checkEvery ?? Duration.seconds(5))),
       Effect.forkScoped
@@ -91,13 +115,16 @@ export const make = (runId: RunId, options: { readonly requires: ReadonlyArray<s
         Effect.gen(function*() {
           const deferred = yield* Deferred.make<Dispatched>()
           waiting.set(program.id, deferred)
-          yield* queue.offer(new EvaluationQueue.EvaluationRequest({ runId, programId: program.id, extension }), { id: program.id })
-            .pipe(Effect.mapError((e) => new DatabaseError({ operation: "offer evaluation", message: `offer evaluation: ${e.message}` })))
+          // Tried again for a while (a statement cut by a database restart): a candidate is offered once whatever the tries.
+          yield* queue.offer(new EvaluationQueue.EvaluationRequest({ runId, programId: program.id, extension }), { id: program.id }).pipe(
+            Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 40 }),
+            Effect.mapError((e) => new DatabaseError({ operation: "offer evaluation", message: `offer evaluation: ${e.message}` }))
+          )
           yield* started
           return yield* Deferred.await(deferred)
         }).pipe(Effect.ensuring(Effect.sync(() => waiting.delete(program.id))))
     })
-    return { dispatch, check, waitingFor: Ref.get(waitingFor) } as const
+    return { dispatch, check, done, waitingFor: Ref.get(waitingFor) } as const
   })
 
 export type Made = Effect.Effect.Success<ReturnType<typeof make>>

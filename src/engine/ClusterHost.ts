@@ -8,14 +8,17 @@ import type * as PersistedQueue from "@effect/experimental/PersistedQueue"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Context, type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import * as ResultNotices from "../db/ResultNotices.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunBusy, RunNotFound } from "../domain/Errors.js"
 import type { ProgramId, RunId } from "../domain/Ids.js"
+import type { EvaluationOutcome } from "../domain/Program.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import { Evaluator } from "../evaluate/Evaluator.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
 import * as ClusterDispatch from "./ClusterDispatch.js"
 import type { RunHandle } from "./RunHandle.js"
+import * as RunActor from "./RunActor.js"
 import * as RunEvents from "./RunEvents.js"
 import * as RunLimits from "./RunLimits.js"
 import * as RunServices from "./RunServices.js"
@@ -29,6 +32,8 @@ export interface Hosted {
   readonly handle: RunHandle
   /** Looks up results its workers committed (the named candidates, or all it waits for). */
   readonly check: (programIds?: ReadonlyArray<ProgramId>) => Effect.Effect<void>
+  /** Takes the result a worker committed and reported. */
+  readonly done: (programId: ProgramId, outcome: EvaluationOutcome) => Effect.Effect<void>
 }
 
 export class ClusterHost extends Context.Tag("evolve/ClusterHost")<ClusterHost, {
@@ -67,6 +72,8 @@ export const make = (options: ClusterHostOptions = {}) =>
     const runs = yield* RunStore
     const database = yield* ProgramDatabase.context
     const queues = yield* Effect.context<PersistedQueue.PersistedQueueFactory>()
+    // Results its workers announce (Postgres); without, they send EvaluationDone messages.
+    const notices = Option.getOrUndefined(yield* Effect.serviceOption(ResultNotices.ResultNotices))
     const environment = options.environment ?? ((spec: RunSpec) => RunServices.layer(spec, { evaluator: noLocalEvaluator }))
     const withDatabase = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect.pipe(Effect.provide(queues), Effect.provide(database))
     // Prompts of `human` models of the runs hosted here wait on this desk; any control process
@@ -78,11 +85,16 @@ export const make = (options: ClusterHostOptions = {}) =>
       start: (runId) =>
         withDatabase(Effect.gen(function*() {
           const run = yield* runs.getRun(runId)
-          const dispatch = yield* ClusterDispatch.make(runId, { requires: run.spec.config.evaluator.requires, checkEvery: options.checkEvery })
+          const dispatch = yield* ClusterDispatch.make(runId, { requires: run.spec.config.evaluator.requires, checkEvery: options.checkEvery, notices })
           const handle = yield* startRun(
             { _tag: "Resume", runId: run.id, spec: run.spec },
             { services: environment(run.spec), dispatch: ClusterDispatch.layer(dispatch) }
-          ).pipe(Effect.provide(RunLimits.unlimited), Effect.locally(HumanDesk.currentDesk, Option.some(desk)))
+          ).pipe(
+            Effect.provide(RunLimits.unlimited),
+            Effect.locally(HumanDesk.currentDesk, Option.some(desk)),
+            // A statement cut by a Postgres restart ends the actor; the run's entity resumes it (RunEntity `revive`).
+            Effect.locally(RunActor.dieOnLostConnection, true)
+          )
           // Subscribed before yielding to anything else, so the run's first events are stored.
           const events = yield* handle.subscribe
           yield* runs.setRunHost(run.id, clusterHost)
@@ -90,7 +102,7 @@ export const make = (options: ClusterHostOptions = {}) =>
           yield* Effect.forkScoped(RunEvents.record(run.id, events, handle.await, () => Effect.void))
           // The run's figures say when no worker is there to evaluate its candidates.
           const stats = Effect.zipWith(handle.stats, dispatch.waitingFor, (figures, waitingFor) => new RunStats({ ...figures, waitingFor }))
-          return { handle: { ...handle, stats }, check: dispatch.check }
+          return { handle: { ...handle, stats }, check: dispatch.check, done: dispatch.done }
         })),
       setMaxEvaluations: (runId, maxEvaluations) =>
         Effect.gen(function*() {

@@ -12,6 +12,7 @@ import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { Clock, Effect, Layer, Option } from "effect"
 import * as ClusterVersion from "../db/ClusterVersion.js"
 import * as ProgramDatabase from "../db/ProgramDatabase.js"
+import * as ResultNotices from "../db/ResultNotices.js"
 import * as SetupLock from "../db/SetupLock.js"
 import { VERSION } from "../domain/Version.js"
 import * as ClusterHost from "./ClusterHost.js"
@@ -37,7 +38,11 @@ const versionRecorded = Layer.effectDiscard(Effect.flatMap(Clock.currentTimeMill
 
 /** The database, the work queue, and this process as a runner hosting runs. */
 export const runner = (database: string, options: RunnerOptions) =>
-  Layer.mergeAll(RunEntity.layer.pipe(Layer.provide(ClusterHost.layer())), ClusterJanitor.layer(), versionRecorded).pipe(
+  Layer.mergeAll(
+    RunEntity.layer.pipe(Layer.provide(ClusterHost.layer().pipe(Layer.provide(ResultNotices.layer(database))))),
+    ClusterJanitor.layer(),
+    versionRecorded
+  ).pipe(
     Layer.provideMerge(SetupLock.serialized(
       NodeClusterSocket.layer({
         storage: "sql",

@@ -13,6 +13,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { CandidateStore } from "../db/CandidateStore.js"
 import type { EvaluatorFileStore } from "../db/EvaluatorFileStore.js"
+import * as ResultNotices from "../db/ResultNotices.js"
 import { RunStore } from "../db/RunStore.js"
 import type { ConfigError, DatabaseError, RunNotFound } from "../domain/Errors.js"
 import type { EvaluationOutcome } from "../domain/Program.js"
@@ -34,6 +35,11 @@ export interface WorkerOptions {
   readonly cacheDir: string
   /** How many of those copies the cache keeps (the most recently used; default EvaluatorShipping.DEFAULT_CACHE_KEEP). */
   readonly cacheKeep?: number | undefined
+  /**
+   * Announce each commit with a Postgres notice (ResultNotices; the run's control process listens)
+   * instead of an `EvaluationDone` message: what `evolve worker` does.
+   */
+  readonly announce?: boolean | undefined
   /** A run's evaluator on this machine (default: its contract, as on one machine). */
   readonly evaluatorFor?: ((spec: RunSpec) => Layer.Layer<Evaluator, ConfigError>) | undefined
 }
@@ -96,22 +102,25 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
     const commit = (request: EvaluationQueue.EvaluationRequest, outcome: EvaluationOutcome) =>
       Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
-        if (!(yield* candidates.commitEvaluation(request.programId, outcome, at))) return
+        const notice = options.announce === true ? ResultNotices.payload(request.programId, outcome) : undefined
+        if (!(yield* candidates.commitEvaluation(request.programId, outcome, at, notice))) return
         yield* Ref.update(counters, (c) => ({ ...c, done: c.done + 1 }))
-        // The run also looks for results itself: a lost message costs it a few seconds, no more.
-        yield* client(request.runId).EvaluationDone({ programId: request.programId }, { discard: true }).pipe(Effect.ignore)
+        // The run also looks for results itself: a lost notice or message costs it a few seconds, no more.
+        if (notice === undefined) {
+          yield* client(request.runId).EvaluationDone({ programId: request.programId, outcome }, { discard: true }).pipe(Effect.ignore)
+        }
       })
 
     const evaluate = (request: EvaluationQueue.EvaluationRequest, attempts: number) =>
       Effect.gen(function*() {
-        const program = yield* candidates.getProgram(request.programId)
-        if (program.status !== "pending") return // committed already (taken twice after a lock expired)
         const outcome = yield* Effect.scoped(Effect.gen(function*() {
           const local = yield* RcMap.get(evaluators, request.runId)
           // Each candidate marks its copy used: the recency order the cache's bound follows.
           if (Option.isSome(local.copy)) yield* EvaluatorShipping.touch(local.copy.value).pipe(Effect.ignore)
           const evaluator = yield* local.evaluator
-          yield* candidates.startEvaluation(program.id)
+          // Read with its start counted, in one statement; none when committed already (taken twice after a lock expired).
+          const program = yield* candidates.startPending(request.programId)
+          if (program === undefined) return undefined
           return yield* evaluator.evaluate({ programId: program.id, code: program.code, extension: request.extension })
         })).pipe(
           // The last try of a candidate no worker could evaluate records why, so its run does not wait forever.
@@ -126,7 +135,7 @@ export const run = (options: WorkerOptions, counters: Ref.Ref<WorkerCounters>) =
               : Effect.fail(e)
           )
         )
-        yield* commit(request, outcome)
+        if (outcome !== undefined) yield* commit(request, outcome)
       })
 
     const slot = queue.take((request, { attempts }) =>

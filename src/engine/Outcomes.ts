@@ -54,11 +54,13 @@ export const proposed = (ctx: OutcomeContext, state: RunState.RunState, outcome:
       yield* ctx.llmCalls.recordLlmCall(outcome.judgeCall)
     }
     const llmFailed = llmCall.outcome === "error"
-    if (outcome.program.llm !== null && !llmFailed) yield* ctx.publish(new LlmCallDone({ runId, at, ...outcome.program.llm }, true))
+    // Published with the candidate's own event, after it is stored: both go to the database in one batch.
+    const llmDone = outcome.program.llm !== null && !llmFailed ? ctx.publish(new LlmCallDone({ runId, at, ...outcome.program.llm }, true)) : Effect.void
     // The owner decides duplicates finally: two proposals may have written the same code.
     if (outcome._tag === "Candidate" && !RunState.isDuplicate(next, outcome.program.codeHash)) {
       const candidate = outcome.program
       yield* ctx.candidates.insertProgram(candidate, llmCall, outcome.transcripts)
+      yield* llmDone
       yield* ctx.publish(new CandidateProposed({ runId, at, programId: candidate.id, parentId: candidate.parentId, model: llmCall.model }, true))
       return RunState.candidateQueued(next, candidate, reservedUsd)
     }
@@ -69,6 +71,7 @@ export const proposed = (ctx: OutcomeContext, state: RunState.RunState, outcome:
     }
     const program: Program = outcome._tag === "Failed" ? outcome.program : { ...outcome.program, status: "rejected", failure }
     yield* ctx.candidates.insertProgram(program, llmCall, outcome.transcripts)
+    yield* llmDone
     yield* ctx.publish(new CandidateFailed({ runId, at, programId: program.id, stage: "propose", kind: failure.kind, message: failure.message }, true))
     return RunState.proposalFailed(next, failure, reservedUsd)
   })

@@ -6,8 +6,9 @@
  * proposals (P, LLM-bound) and evaluations (W) as the state allows. Candidates are stored as
  * pending before they are evaluated and committed once after.
  */
-import { Clock, Deferred, Effect, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
+import { Clock, Deferred, Effect, FiberRef, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { connectionLost } from "../db/Rows.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
@@ -40,9 +41,16 @@ import * as Steer from "./Steer.js"
 
 export type { RunHandle, RunSummary, StartOptions } from "./RunHandle.js"
 
+/**
+ * Set by a cluster's host: a statement cut by a lost connection ends the actor (a defect) instead of
+ * failing the run, which stays active in the database and is resumed by its entity once Postgres is back.
+ */
+export const dieOnLostConnection: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
+
 /** Starts (or resumes) a run in the current scope and returns its handle. */
 export const start = (options: StartOptions) =>
   Effect.gen(function*() {
+    const dieOnLost = yield* FiberRef.get(dieOnLostConnection)
     const runs = yield* RunStore
     const candidates = yield* CandidateStore
     const search = yield* SearchStore
@@ -321,9 +329,12 @@ export const start = (options: StartOptions) =>
       return { ...RunState.stats(state, at), stopReason: stop.reason, message: stop.message } satisfies RunSummary
     })
 
-    /** A database error of the owner itself stops the run like one of a worker. */
+    /** A database error of the owner itself stops the run like one of a worker (but see `dieOnLostConnection`). */
     const orStop = (effect: Effect.Effect<void, DatabaseError, Scope.Scope>) =>
-      Effect.catchTag(effect, "DatabaseError", (e) => Effect.sync(() => void (state = RunState.requestStop(state, "database_error", e.message))))
+      Effect.catchTag(effect, "DatabaseError", (e) =>
+        dieOnLost && connectionLost(e)
+          ? Effect.die(e)
+          : Effect.sync(() => void (state = RunState.requestStop(state, "database_error", e.message))))
 
     const owner = Effect.gen(function*() {
       yield* orStop(startup)

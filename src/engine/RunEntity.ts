@@ -13,6 +13,7 @@ import { Clock, Effect, Schedule, Schema, Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { makeProgramId, makeRunId, ProgramId, RunId } from "../domain/Ids.js"
+import { EvaluationOutcomeSchema } from "../domain/Program.js"
 import type { RunSpec } from "../domain/RunConfig.js"
 import * as HumanDesk from "../llm/HumanDesk.js"
 import { ClusterHost, type Hosted } from "./ClusterHost.js"
@@ -23,8 +24,8 @@ import { RunNotActive, RunProtocol, RunRefused } from "./RunProtocol.js"
 /** Start the run (it exists in the database, with its initial program). */
 export const Drive = Rpc.make("Drive", { error: RunRefused }).annotate(ClusterSchema.Persisted, true)
 
-/** A worker committed the result of one of the run's candidates. */
-export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId: ProgramId } })
+/** A worker committed the result of one of the run's candidates (`outcome`: that result, so the run need not read it back). */
+export const EvaluationDone = Rpc.make("EvaluationDone", { payload: { programId: ProgramId, outcome: Schema.optional(EvaluationOutcomeSchema) } })
 
 
 /** The prompts of the run's `human` models waiting for an answer, on whichever runner hosts it. */
@@ -155,7 +156,12 @@ export const layer = RunEntity.toLayer(
       Inject: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.Inject(payload),
       SetModelWeight: ({ payload }) => hosted === undefined ? notActive() : hosted.handle.client.SetModelWeight(payload),
       GetSteering: () => hosted === undefined ? notActive() : hosted.handle.client.GetSteering(),
-      EvaluationDone: ({ payload }) => hosted === undefined ? Effect.void : hosted.check([payload.programId]),
+      EvaluationDone: ({ payload }) =>
+        hosted === undefined
+          ? Effect.void
+          : payload.outcome === undefined
+          ? hosted.check([payload.programId])
+          : hosted.done(payload.programId, payload.outcome),
       GetPrompts: () => host.prompts(runId),
       // Only prompts of this run: an id of another run's prompt on the same desk is not found here.
       AnswerPrompt: ({ payload }) =>

@@ -46,7 +46,9 @@ export const record = <A, E>(
         )
         yield* onStored(stored)
       }).pipe(Effect.uninterruptible)
-    const recorder = yield* Queue.takeBetween(events, 1, BATCH).pipe(Effect.flatMap(persist), Effect.forever, Effect.fork)
+    // The first event, then all that came with it (takeBetween(1, …) on an empty queue gives one only).
+    const next = Effect.flatMap(Queue.take(events), (first) => Effect.map(Queue.takeUpTo(events, BATCH - 1), (rest) => Chunk.prepend(rest, first)))
+    const recorder = yield* next.pipe(Effect.flatMap(persist), Effect.forever, Effect.fork)
     const exit = yield* Effect.exit(done)
     yield* Fiber.interrupt(recorder)
     yield* persist(yield* Queue.takeAll(events))

@@ -35,3 +35,33 @@ describe.skipIf(unavailable !== undefined && !required)("PostgresClient", () => 
     }
   })
 })
+
+describe("PostgresClient.resilientPool", () => {
+  type Callback = (error: Error | undefined, client?: unknown, release?: unknown) => void
+  /** A driver pool whose connects answer from `script` in turn (an error code, or a client). */
+  const fakePool = (script: Array<string>) => {
+    const calls: Array<string> = []
+    class Pool {
+      connect(callback?: Callback) {
+        if (callback === undefined) throw new Error("the resilient pool passes a callback")
+        const next = script.shift()!
+        calls.push(next)
+        if (next === "ok") callback(undefined, { id: calls.length }, () => {})
+        else callback(Object.assign(new Error(next), { code: next }))
+      }
+    }
+    return { Pool, calls }
+  }
+  const connect = (pool: { connect: (callback?: Callback) => unknown }) =>
+    new Promise<unknown>((resolve, reject) => pool.connect((error, client) => (error ? reject(error) : resolve(client))))
+
+  it("fails the first connection at once; once connected, waits out a restart; never retries other errors", async () => {
+    const { Pool, calls } = fakePool(["ECONNREFUSED", "ok", "57P03", "ECONNREFUSED", "ok", "28P01"])
+    const pool = PostgresClient.resilientPool(Pool, {})
+    await expect(connect(pool)).rejects.toThrow("ECONNREFUSED")
+    await expect(connect(pool)).resolves.toEqual({ id: 2 })
+    await expect(connect(pool)).resolves.toEqual({ id: 5 })
+    await expect(connect(pool)).rejects.toThrow("28P01")
+    expect(calls).toEqual(["ECONNREFUSED", "ok", "57P03", "ECONNREFUSED", "ok", "28P01"])
+  })
+})

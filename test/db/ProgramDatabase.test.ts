@@ -1,6 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { FileSystem } from "@effect/platform"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Db from "../../src/db/ProgramDatabase.js"
@@ -73,6 +73,32 @@ describe.each(enabledBackends)("ProgramDatabase on $name", (backend) => {
       })
     ))
 
+  it.scoped("stores a candidate with its LLM call and transcripts all together, or none of them", () =>
+    withDatabase(() =>
+      Effect.gen(function*() {
+        const db = yield* allStores
+        const sql = yield* SqlClient.SqlClient
+        yield* db.createRun(runId, specWith(), 0)
+        const call = (id: string, programId: string) => ({
+          id, runId, purpose: "proposal" as const, programId: ProgramId.make(programId), model: "m", inputTokens: 1, outputTokens: 2,
+          usd: 0, latencyMs: 3, attempts: 1, outcome: "ok" as const, errorKind: null, errorMessage: null, createdAt: 1
+        })
+        const transcript = (programId: string, attempt: number) =>
+          ({ programId, runId, attempt, model: "m", system: "s", user: `u${attempt}`, response: "r", createdAt: 1 })
+        const a = program({ id: "a", runId, createdAt: 1, code: "x = 1\n" })
+        yield* db.insertProgram(a, call("a.llm", "a"), [transcript("a", 0), transcript("a", 1)])
+        expect(yield* db.getProgram("a")).toEqual(a)
+        expect((yield* db.llmCallsForProgram("a")).map((c) => c.id)).toEqual(["a.llm"])
+        const count = (table: string) => Effect.map(sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM ${sql(table)}`, (r) => Number(r[0]!.n))
+        expect(yield* count("program_transcripts")).toBe(2)
+        // The LLM call's id is taken: nothing of candidate b is stored.
+        const failed = yield* Effect.flip(db.insertProgram(program({ id: "b", runId, createdAt: 2 }), call("a.llm", "b"), [transcript("b", 0)]))
+        expect(failed._tag).toBe("DatabaseError")
+        expect(yield* Effect.flip(db.getProgram("b"))).toMatchObject({ _tag: "ProgramNotFound" })
+        expect([yield* count("programs"), yield* count("llm_calls"), yield* count("program_transcripts")]).toEqual([1, 1, 2])
+      })
+    ))
+
   it.scoped("loads the state a resume needs: population, pending, counts by stage", () =>
     withDatabase(() =>
       Effect.gen(function*() {
@@ -116,9 +142,15 @@ describe.each(enabledBackends)("ProgramDatabase on $name", (backend) => {
         yield* db.commitEvaluation(b, { _tag: "Scored", metrics: { score: 2 }, score: 2, feedback: null, durationMs: 1 }, 5)
         // A committed candidate is no longer counted.
         expect(yield* db.startEvaluation(b)).toBe(0)
+        // A worker's start and read in one: counted and returned while pending, nothing once committed or unknown.
+        const c = ProgramId.make("c")
+        expect(yield* db.startPending(c)).toEqual(yield* db.getProgram("c"))
+        expect((yield* db.startPending(c))?.code).toBe((yield* db.getProgram("c")).code)
+        expect(yield* db.startPending(b)).toBeUndefined()
+        expect(yield* db.startPending(ProgramId.make("nope"))).toBeUndefined()
         const state = yield* db.loadRun(runId)
         expect(state.pending.map((p) => p.id)).toEqual(["a", "c"])
-        expect([...state.evaluationStarts]).toEqual([["a", 2]])
+        expect([...state.evaluationStarts]).toEqual([["a", 2], ["c", 2]])
 
         const rows = yield* db.getPrograms(["c", "b", "a", "b"])
         expect(rows.map((p) => p.id)).toEqual(["c", "b", "a", "b"])

@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ProgramTree from "../../src/domain/ProgramTree.js"
-import { RunId } from "../../src/domain/Ids.js"
+import { ProgramId, RunId } from "../../src/domain/Ids.js"
 import { allStores } from "../support/database.js"
 import { enabledBackends } from "../support/postgres.js"
 import { program, specWith } from "../support/runFixtures.js"
@@ -53,6 +53,8 @@ describe.each(enabledBackends)("program trees on $name", (backend) => {
       for (const [id, code] of packedOf) expect((yield* db.getProgram(id)).code).toBe(code)
       const read = yield* db.getPrograms(["c100", "single", "c900"])
       expect(read.map((p) => p.code)).toEqual([packedOf.get("c100"), "print(1)\n", packedOf.get("c900")])
+      // A worker's start-and-read hands over the whole tree too.
+      expect((yield* db.startPending(ProgramId.make("c900")))?.code).toBe(packedOf.get("c900"))
       const [row] = yield* sql<{ code: string; tree: string | null }>`SELECT code, tree FROM programs WHERE id = 'single'`
       expect(row).toEqual({ code: "print(1)\n", tree: null })
     }).pipe(Effect.provide(backend.layer)), { timeout: 60_000 })

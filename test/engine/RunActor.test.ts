@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
+import { Cause, Effect, Exit, Fiber, Layer, Queue, Ref, type Scope, TestClock } from "effect"
 import { CandidateStore } from "../../src/db/CandidateStore.js"
 import * as Db from "../../src/db/ProgramDatabase.js"
+import { DatabaseError } from "../../src/domain/Errors.js"
 import type { RunConfig } from "../../src/domain/RunConfig.js"
 import * as EvaluationDispatch from "../../src/engine/EvaluationDispatch.js"
 import * as RunActor from "../../src/engine/RunActor.js"
@@ -529,5 +530,40 @@ describe("EvolutionRun", () => {
         })
         expect((yield* database.loadRun(runId!)).pending).toEqual([])
       }).pipe(Effect.provide(Layer.mergeAll(runDefaults, proposer, evaluator, Db.layer(":memory:"))))
+    }))
+  it.scoped("a statement cut by a lost connection fails the run, or, in a cluster, ends its actor for its entity to resume", () =>
+    Effect.gen(function*() {
+      const probe = yield* makeProbe
+      const cut = new DatabaseError({ operation: "insert program", message: "insert program: Failed to execute statement: terminating connection due to administrator command" })
+      // The third candidate's insert is cut (as by `pg_ctl restart`).
+      const flaky = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+        let inserts = 0
+        return Effect.provideServiceEffect(
+          effect,
+          CandidateStore,
+          Effect.map(CandidateStore, (store) => ({
+            ...store,
+            insertProgram: (...args: Parameters<typeof store.insertProgram>) => ++inserts === 3 ? Effect.fail(cut) : store.insertProgram(...args)
+          }))
+        )
+      }
+      const attempt = (inCluster: boolean) =>
+        Effect.gen(function*() {
+          const runs = yield* allStores
+          const handle = yield* startLocal({ _tag: "New", spec: specWith({ max_evaluations: 12 }), initialCode: "score = 0\n" }).pipe(
+            flaky,
+            Effect.locally(RunActor.dieOnLostConnection, inCluster)
+          )
+          const fiber = yield* Effect.fork(Effect.exit(handle.await))
+          yield* TestClock.adjust("1 hour")
+          const exit = yield* Fiber.join(fiber)
+          return { exit, status: (yield* runs.getRun(handle.runId)).status }
+        }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(runDefaults, testProposer(probe, 100), testEvaluator(probe, 50), Db.layer(":memory:"))))
+      const alone = yield* attempt(false)
+      expect(Exit.isSuccess(alone.exit) && alone.exit.value.stopReason).toBe("database_error")
+      expect(alone.status).toBe("failed")
+      const clustered = yield* attempt(true)
+      expect(Exit.isFailure(clustered.exit) && Cause.isDie(clustered.exit.cause)).toBe(true)
+      expect(clustered.status).toBe("running")
     }))
 })
