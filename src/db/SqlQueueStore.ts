@@ -181,6 +181,9 @@ export const make: (options?: Options | undefined) => Effect.Effect<
     `
     )
   })
+  // As in the library: a release or completion is tried 6 times, then the store dies.
+  const persistently = <A>(statement: Effect.Effect<A, SqlError>) =>
+    statement.pipe(Effect.retry({ times: 5, schedule: Schedule.exponential(100, 1.5) }), Effect.orDie)
   const complete = (sequence: number, attempts: number) => {
     elementIds.delete(sequence)
     return sql.onDialectOrElse({
@@ -191,14 +194,7 @@ export const make: (options?: Options | undefined) => Effect.Effect<
       SET acquired_at = NULL, acquired_by = NULL, updated_at = ${sqlNow}, completed = ${sqlTrue}, attempts = ${attempts}
       WHERE sequence = ${sequence}
       AND acquired_by = ${workerIdSql}
-    `.pipe(
-          Effect.retry({
-            times: 5,
-            schedule: Schedule.exponential(100, 1.5)
-          }),
-          Effect.orDie,
-          Effect.asVoid
-        )
+    `.pipe(persistently, Effect.asVoid)
     })
   }
   const retry = (sequence: number, attempts: number, cause: Cause.Cause<any>) => {
@@ -210,13 +206,7 @@ export const make: (options?: Options | undefined) => Effect.Effect<
     }
       WHERE sequence = ${sequence}
       AND acquired_by = ${workerIdSql}
-    `.pipe(
-      Effect.retry({
-        times: 5,
-        schedule: Schedule.exponential(100, 1.5)
-      }),
-      Effect.orDie
-    )
+    `.pipe(persistently)
   }
   const interrupt = (ids: Array<number>) => {
     for (const id of ids) {
@@ -227,13 +217,7 @@ export const make: (options?: Options | undefined) => Effect.Effect<
       SET acquired_at = NULL, acquired_by = NULL
       WHERE sequence IN (${sql.literal(ids.join(","))})
       AND acquired_by = ${workerIdSql}
-    `.pipe(
-      Effect.retry({
-        times: 5,
-        schedule: Schedule.exponential(100, 1.5)
-      }),
-      Effect.orDie
-    )
+    `.pipe(persistently)
   }
 
   yield* refreshLocks.pipe(
