@@ -4,7 +4,8 @@
  * the run goes on.
  */
 import * as Terminal from "@effect/platform/Terminal"
-import { Clock, Console, Effect, Option } from "effect"
+import { Clock, Console, Duration, Effect, Option } from "effect"
+import { retryOnLostConnection } from "../db/LostConnection.js"
 import { RunQueries } from "../db/RunQueries.js"
 import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { redactDatabaseTarget } from "../domain/DatabaseTarget.js"
@@ -44,7 +45,9 @@ export const submitAndFollow = (database: string, spec: RunSpec, initialCode: st
     yield* Console.log(`run ${runId}: submitted to the cluster at ${redactDatabaseTarget(database)}; Ctrl-C detaches, the run goes on`)
     const tty = process.stdout.isTTY === true
     const terminal = yield* Terminal.Terminal
-    const tick = Effect.tap(statusOf(runId, database), ({ line }) => tty ? terminal.display(`\r\x1b[2K${line}`) : Console.log(line))
+    // Postgres restarting (or failing over) is waited out: the run goes on in the cluster meanwhile.
+    const tick = Effect.tap(statusOf(runId, database).pipe(retryOnLostConnection(Duration.minutes(5))), ({ line }) =>
+      tty ? terminal.display(`\r\x1b[2K${line}`) : Console.log(line))
     const last = yield* Effect.gen(function*() {
       let status = yield* tick
       while (!finished(status.overview.status)) {

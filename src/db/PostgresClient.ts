@@ -9,6 +9,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { Cause, Duration, Effect, Exit, Layer, Option, Schedule } from "effect"
 import { redactDatabaseTarget, scrubPassword } from "../domain/DatabaseTarget.js"
+import { isLostConnection } from "./LostConnection.js"
 
 /** How long opening a connection may take before Postgres counts as unreachable. */
 export const connectTimeout = Duration.seconds(5)
@@ -18,15 +19,6 @@ export const connectTimeout = Duration.seconds(5)
  * (restarting, failing over) before the statement at hand fails.
  */
 export const reconnectWindow = Duration.seconds(60)
-
-/** Errors of opening a connection that a restarting or briefly unreachable server gives. */
-const transientCodes = new Set(["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"])
-const isTransient = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | null)?.code
-  if (typeof code === "string" && transientCodes.has(code)) return true
-  const message = error instanceof Error ? error.message : ""
-  return /Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down)/i.test(message)
-}
 
 interface PoolLike {
   connect: (callback?: (error: Error | undefined, client?: unknown, release?: unknown) => void) => unknown
@@ -56,8 +48,8 @@ export const resilientPool = (Pool: new(options: object) => PoolLike, options: o
         connected = true
         return callback(undefined, client, release)
       }
-      if (!connected || !isTransient(error)) return callback(error)
-      const retried = attempt.pipe(Effect.retry({ while: isTransient, schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(reconnectWindow)) }))
+      if (!connected || !isLostConnection(error)) return callback(error)
+      const retried = attempt.pipe(Effect.retry({ while: isLostConnection, schedule: Schedule.spaced("250 millis").pipe(Schedule.upTo(reconnectWindow)) }))
       Effect.runCallback(retried, {
         onExit: (exit) =>
           Exit.isSuccess(exit) ? callback(undefined, exit.value[0], exit.value[1]) : callback(Cause.squash(exit.cause) as Error)

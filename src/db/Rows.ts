@@ -21,16 +21,6 @@ export const dbError = (operation: string) => (cause: SqlError.SqlError) =>
   new DatabaseError({ operation, message: `${operation}: ${sqlReason(cause)}`, cause })
 
 /**
- * Whether a statement failed because its connection was lost (a Postgres restart or failover
- * cut it): the server may or may not have done it, and the database is back soon.
- */
-export const connectionLost = (error: DatabaseError): boolean => {
-  const code = ((error.cause as { cause?: { code?: unknown } } | undefined)?.cause)?.code
-  return (typeof code === "string" && ["57P01", "57P02", "ECONNRESET", "EPIPE"].includes(code)) ||
-    /terminating connection due to administrator command|Connection terminated|the database system is shutting down/i.test(error.message)
-}
-
-/**
  * `sql.withTransaction` with every database failure as a DatabaseError. @effect/sql turns a failed
  * COMMIT or ROLLBACK into a defect, and a full disk makes both fail (SQLite may roll the
  * transaction back itself after SQLITE_FULL, so the library's ROLLBACK finds none): such a defect

@@ -8,7 +8,7 @@
  */
 import { Clock, Deferred, Effect, FiberRef, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
-import { connectionLost } from "../db/Rows.js"
+import { connectionLost, retryOnLostConnection } from "../db/LostConnection.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
@@ -360,7 +360,8 @@ export const start = (options: StartOptions) =>
     })
 
     yield* Effect.scoped(owner).pipe(
-      Effect.ensuring(Effect.ignore(lease.release)),
+      // After a lost connection too: the entity that resumes the run here must find its lease free.
+      Effect.ensuring(Effect.ignore(retryOnLostConnection()(lease.release))),
       Effect.locally(HumanDesk.currentRun, runId),
       Effect.withRandom(Random.make(`${config.seed}:${state.evaluations}`)),
       Effect.exit,

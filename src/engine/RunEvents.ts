@@ -5,6 +5,7 @@
  */
 import { Chunk, Effect, Fiber, Queue, Schema } from "effect"
 import { EventStore } from "../db/EventStore.js"
+import { retryOnLostConnection } from "../db/LostConnection.js"
 import type { StoredEventRow } from "../db/Records.js"
 import type { RunId } from "../domain/Ids.js"
 import { RunEvent } from "../domain/RunEvent.js"
@@ -19,7 +20,8 @@ export const BATCH = 512
 
 /**
  * Stores the events of `events` until `done` completes, then the ones left; each stored batch is
- * passed to `onStored`. A batch that cannot be stored is logged and still handed on.
+ * passed to `onStored`. A batch that cannot be stored (after waiting out a lost connection) is
+ * logged and still handed on.
  */
 export const record = <A, E>(
   runId: RunId,
@@ -42,6 +44,8 @@ export const record = <A, E>(
           event
         }))
         yield* eventStore.appendEvents(stored.map(({ event: _event, ...row }) => row)).pipe(
+          // Postgres restarting: the batch waits for it (a batch stored before the cut fails again on its keys).
+          retryOnLostConnection(),
           Effect.catchAll((e) => Effect.logWarning(`run ${runId}: events not stored: ${e.message}`))
         )
         yield* onStored(stored)

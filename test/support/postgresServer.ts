@@ -4,7 +4,7 @@
  * over TCP, no fsync (durability is not what its users check). Used by the test run's
  * globalSetup and by the cluster's multi-process test and benchmark (scripts/cluster).
  */
-import { execFileSync } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
@@ -24,12 +24,21 @@ export const freePort = () =>
     })
   })
 
+const commandOf = (binary: string, args: ReadonlyArray<string>): [string, Array<string>] =>
+  process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", join(binDir, binary), ...args]] : [join(binDir, binary), [...args]]
+
 /** Runs a Postgres binary as the postgres user when we are root (initdb refuses root). */
 export const asPostgres = (binary: string, args: ReadonlyArray<string>, timeoutMs = 60_000) => {
-  const asRoot = process.getuid?.() === 0
-  const [command, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", join(binDir, binary), ...args]] : [join(binDir, binary), [...args]]
+  const [command, argv] = commandOf(binary, args)
   return execFileSync(command, argv, { stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs }).toString()
 }
+
+/** `asPostgres` without blocking this process (its statements go on while the binary runs). */
+const asPostgresInBackground = (binary: string, args: ReadonlyArray<string>) =>
+  new Promise<void>((resolve, reject) => {
+    const [command, argv] = commandOf(binary, args)
+    execFile(command, argv, { timeout: 60_000 }, (error) => (error ? reject(error) : resolve()))
+  })
 
 const alive = (pid: number) => {
   try {
@@ -69,6 +78,8 @@ export interface ThrowawayServer {
   readonly urlOf: (database: string) => string
   /** `pg_ctl restart` (fast shutdown: open connections are cut). */
   readonly restart: () => void
+  /** The same, while this process goes on (its own connections are cut mid-statement). */
+  readonly restartInBackground: () => Promise<void>
   /** Stops it (immediate) and removes its directory. */
   readonly stop: () => void
 }
@@ -115,6 +126,7 @@ export const start = async (options: { readonly prefix: string; readonly passwor
     asPostgres("pg_ctl", ["-D", data, "-o", options_, "-l", join(dir, "log"), "-w", "-t", "30", "start"])
     started = true
     const host = "127.0.0.1"
+    const restartArgs = ["-D", data, "-m", "fast", "-l", join(dir, "log"), "-w", "-t", "60", "restart"]
     return {
       host,
       port,
@@ -123,10 +135,9 @@ export const start = async (options: { readonly prefix: string; readonly passwor
       dir,
       dataDir: data,
       urlOf: (database) => `postgres://postgres:${encodeURIComponent(password)}@${host}:${port}/${database}`,
-      restart: () => {
-        // With its log file: otherwise the new server writes to (and holds open) our pipe.
-        asPostgres("pg_ctl", ["-D", data, "-m", "fast", "-l", join(dir, "log"), "-w", "-t", "60", "restart"])
-      },
+      // With its log file: otherwise the new server writes to (and holds open) our pipe.
+      restart: () => void asPostgres("pg_ctl", restartArgs),
+      restartInBackground: () => asPostgresInBackground("pg_ctl", restartArgs),
       stop
     }
   } catch (error) {
