@@ -5,10 +5,10 @@ import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-/** The nearest folder above this file with a package.json. */
+/** The nearest folder above this file with a package-lock.json (dist/ has a copy of package.json: tsc's, for the version). */
 export const repoRoot = (() => {
   let dir = here
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir)
+  while (!existsSync(join(dir, "package-lock.json")) && dirname(dir) !== dir) dir = dirname(dir)
   return dir
 })()
 
