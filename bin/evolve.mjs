@@ -4,8 +4,10 @@
 // JavaScript was most of the start-up, and Node 20 has no module compile cache
 // (`module.enableCompileCache` is Node ≥ 22.1). The cache is one file per bundle, Node version
 // and command, in node_modules/.cache/evolve (or ~/.cache/evolve), written when the process exits
-// the first time (or after V8 rejected it); a cache that cannot be read or written is skipped
-// without a word, and EVOLVE_CODE_CACHE=0 loads the bundle with plain require().
+// the first time (or after V8 rejected it), and again by a process that lived more than twice as
+// long as the one that wrote it: the first run of a command may have been one that stopped at a
+// bad flag, which compiled little. A cache that cannot be read or written is skipped without a
+// word, and EVOLVE_CODE_CACHE=0 loads the bundle with plain require().
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { homedir } from "node:os"
@@ -43,13 +45,20 @@ const run = () => {
   const name = `${bundleHash}-${process.version}-${process.arch}-${command}.bin`
   const dirs = cacheDirs()
   let cachedData
+  // How long the process that wrote the cache lived (seconds), from the file beside it.
+  let writerLived = 0
   for (const dir of dirs) {
     try {
       cachedData = readFileSync(join(dir, name))
-      break
     } catch {
-      // not there: try the next place, or produce it
+      continue // not there: try the next place, or produce it
     }
+    try {
+      writerLived = Number(readFileSync(join(dir, `${name}.lived`), "latin1")) || 0
+    } catch {
+      // written by an older launcher: replaced at this exit
+    }
+    break
   }
   // ASCII (scripts/bundle.mjs checks): latin1 is the same text, read without UTF-8 decoding.
   const source = readFileSync(bundle, "latin1")
@@ -59,29 +68,30 @@ const run = () => {
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
   })
-  if (cachedData === undefined || script.cachedDataRejected === true) {
-    // Written at exit, so that the functions this command compiled are in it.
-    process.once("exit", () => {
-      let data
+  // Written at exit, so that the functions this command compiled are in it.
+  process.once("exit", () => {
+    const lived = process.uptime()
+    if (cachedData !== undefined && script.cachedDataRejected !== true && lived <= 2 * writerLived) return
+    let data
+    try {
+      data = script.createCachedData()
+    } catch {
+      return
+    }
+    for (const dir of dirs) {
       try {
-        data = script.createCachedData()
-      } catch {
+        mkdirSync(dir, { recursive: true })
+        const file = join(dir, name)
+        const temporary = `${file}.${process.pid}.tmp`
+        writeFileSync(temporary, data)
+        renameSync(temporary, file)
+        writeFileSync(`${file}.lived`, lived.toFixed(2))
         return
+      } catch {
+        // not writable: try the next place, or do without
       }
-      for (const dir of dirs) {
-        try {
-          mkdirSync(dir, { recursive: true })
-          const file = join(dir, name)
-          const temporary = `${file}.${process.pid}.tmp`
-          writeFileSync(temporary, data)
-          renameSync(temporary, file)
-          return
-        } catch {
-          // not writable: try the next place, or do without
-        }
-      }
-    })
-  }
+    }
+  })
   const module = { exports: {}, filename: bundle, id: bundle, path: here, loaded: false }
   script.runInThisContext()(module.exports, require, module, bundle, here)
 }

@@ -32,7 +32,7 @@ const main = async () => {
       try {
         const args = runArgs({ workspace: ws, baseUrl: server.url, iterations, proposals: 8, evaluations: 8 })
         const nodeFlags = (process.env["EVOLVE_AB_NODE_FLAGS"] ?? "").split(" ").filter((f) => f !== "")
-        const run = expectSuccess(await runEvolve(args, { cwd: ws.dir, evolveMain: main, nodeFlags }), contract)
+        const run = expectSuccess(await runEvolve(args, { cwd: ws.dir, evolveMain: main, nodeFlags, eventLoopDelay: false }), contract)
         const cpu = run.probe === undefined ? Number.NaN : (run.probe.cpuUserMs + run.probe.cpuSystemMs) / iterations
         perMain.get(main)!.push(cpu)
         process.stdout.write(`round ${round} ${main}: ${cpu.toFixed(2)} ms of evolve CPU per evaluation\n`)

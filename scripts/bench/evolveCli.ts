@@ -59,6 +59,8 @@ export interface CliOptions {
   readonly nodeFlags?: ReadonlyArray<string>
   /** Preload the probe (event-loop delay, CPU, memory). Default true. */
   readonly probe?: boolean
+  /** The probe measures event-loop delay (default true); off where CPU is what is measured (see ProbeReport). */
+  readonly eventLoopDelay?: boolean
   /** Run under treeLauncher.py to measure the CPU time of the whole process tree. */
   readonly treeCpu?: boolean
   /** Another evolve executable than package.json's (abWorkload.ts: a copy of an older build). */
@@ -89,6 +91,7 @@ export const runEvolve = (args: ReadonlyArray<string>, options: CliOptions): Pro
   ]
   const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: options.cwd, NO_COLOR: "1" }
   if (withProbe) env["BENCH_PROBE_OUT"] = probeOut
+  if (withProbe && options.eventLoopDelay === false) env["BENCH_PROBE_DELAY_MS"] = "0"
   // Passed through for A/B runs of evolve's heap policy (src/process/HeapGrowth.ts).
   const heapGrowth = process.env["EVOLVE_HEAP_GROWTH_PERCENT"]
   if (heapGrowth !== undefined) env["EVOLVE_HEAP_GROWTH_PERCENT"] = heapGrowth

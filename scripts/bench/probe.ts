@@ -25,13 +25,18 @@ export interface ProbeReport {
   readonly cpuSystemMs: number
   readonly rssMb: number
   readonly maxRssMb: number
-  /** From the preload on, so module loading (one long block at the start) is in the max. */
-  readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number }
+  /**
+   * From the preload on, so module loading (one long block at the start) is in the max; null when
+   * not measured (BENCH_PROBE_DELAY_MS=0: its timer wakes the process every 5 ms, ~4 ms of CPU a
+   * second, which CPU figures should not carry).
+   */
+  readonly eventLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number; readonly mean: number } | null
   readonly samples: ReadonlyArray<ProbeSample>
 }
 
 const out = process.env["BENCH_PROBE_OUT"]
 const sampleEveryMs = Number(process.env["BENCH_PROBE_SAMPLE_MS"] ?? 250)
+const delayResolutionMs = Number(process.env["BENCH_PROBE_DELAY_MS"] ?? 5)
 
 if (out !== undefined) {
   const bootstrapMs = performance.now()
@@ -40,8 +45,8 @@ if (out !== undefined) {
     const usage = process.cpuUsage()
     return (usage.user + usage.system) / 1000
   }
-  const delay = monitorEventLoopDelay({ resolution: 5 })
-  delay.enable()
+  const delay = delayResolutionMs > 0 ? monitorEventLoopDelay({ resolution: delayResolutionMs }) : undefined
+  delay?.enable()
   const samples: Array<ProbeSample> = []
   const sample = () => {
     const memory = process.memoryUsage()
@@ -56,7 +61,7 @@ if (out !== undefined) {
   }
   setInterval(sample, sampleEveryMs).unref()
   process.on("exit", () => {
-    delay.disable()
+    delay?.disable()
     sample()
     const usage = process.cpuUsage()
     const report: ProbeReport = {
@@ -66,7 +71,7 @@ if (out !== undefined) {
       cpuSystemMs: usage.system / 1000,
       rssMb: mb(process.memoryUsage().rss),
       maxRssMb: process.resourceUsage().maxRSS / 1024,
-      eventLoopDelayMs: {
+      eventLoopDelayMs: delay === undefined ? null : {
         p50: delay.percentile(50) / 1e6,
         p99: delay.percentile(99) / 1e6,
         max: delay.max / 1e6,

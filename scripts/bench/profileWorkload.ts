@@ -20,7 +20,7 @@ const main = async () => {
   const dir = mkdtempSync(join(tmpdir(), "evolve-bench-profile-"))
   try {
     const args = runArgs({ workspace: ws, baseUrl: server.url, iterations, proposals: 8, evaluations: 8 })
-    const run = expectSuccess(await runEvolve(args, { cwd: ws.dir, nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`] }), contract)
+    const run = expectSuccess(await runEvolve(args, { cwd: ws.dir, nodeFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`], eventLoopDelay: false }), contract)
     const cpu = run.probe === undefined ? Number.NaN : run.probe.cpuUserMs + run.probe.cpuSystemMs
     process.stdout.write(`${contract}: ${iterations} evaluations, evolve CPU ${cpu.toFixed(0)} ms (${(cpu / iterations).toFixed(2)} ms each)\n`)
     process.stdout.write(`${JSON.stringify(summarizeProfileDir(dir, 40), null, 1)}\n`)

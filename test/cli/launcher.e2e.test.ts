@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -16,11 +16,31 @@ describe("the launcher's code cache", () => {
     expect(() => readdirSync(cache)).toThrow() // EVOLVE_CODE_CACHE=0: nothing written
     const first = await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
     const files = readdirSync(cache)
-    expect(files).toHaveLength(1)
+    // The cache, and how long the process that wrote it lived.
+    expect(files).toHaveLength(2)
     expect(files[0]).toMatch(new RegExp(`^[0-9a-f]{16}-${process.version}-${process.arch}-ls\\.bin$`))
+    expect(files[1]).toBe(`${files[0]}.lived`)
     const cached = await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
     expect(readdirSync(cache)).toEqual(files)
     for (const run of [first, cached]) expect(run).toEqual(plain)
+  })
+
+  it("is written again by a process that lived more than twice as long as its writer, and only then", async () => {
+    const cache = join(dir, "lived")
+    await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
+    const file = readdirSync(cache).find((f) => f.endsWith(".bin"))!
+    const lived = join(cache, `${file}.lived`)
+    expect(Number(readFileSync(lived, "latin1"))).toBeGreaterThan(0)
+    // A writer that lived long: this run's cache is not written.
+    writeFileSync(lived, "100000")
+    const mtime = statSync(join(cache, file)).mtimeMs
+    await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
+    expect(statSync(join(cache, file)).mtimeMs).toBe(mtime)
+    expect(readFileSync(lived, "latin1")).toBe("100000")
+    // A writer that lived a moment (a run stopped by a bad flag, say): replaced.
+    writeFileSync(lived, "0.001")
+    await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
+    expect(Number(readFileSync(lived, "latin1"))).toBeGreaterThan(0.001)
   })
 
   it("does without a cache it cannot write or read, without a word", async () => {
@@ -35,7 +55,7 @@ describe("the launcher's code cache", () => {
     const [file] = readdirSync(cache)
     writeFileSync(join(cache, file!), "not a code cache")
     expect(await runCli(["--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })).toEqual(plain)
-    expect(readdirSync(cache)).toEqual([file])
+    expect(readdirSync(cache)).toEqual([file, `${file}.lived`])
     expect(readFileSync(join(cache, file!), "utf8")).not.toBe("not a code cache")
   })
 })

@@ -84,7 +84,8 @@ const runContract = async (contract: Contract, shape: Shape, name: string, treeC
     const benchBefore = process.cpuUsage()
     const run = await runEvolve([...args, "--max-seconds", String(Math.ceil(shape.iterations / P * shape.llmMs / 1000) * 2 + 20)], {
       cwd: ws.dir,
-      treeCpu
+      treeCpu,
+      eventLoopDelay: false
     })
     const bench = process.cpuUsage(benchBefore)
     const busyAfter = machineBusyMs()
