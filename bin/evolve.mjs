@@ -13,6 +13,7 @@ import { createRequire } from "node:module"
 import { homedir } from "node:os"
 import { dirname, join, sep } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as v8 from "node:v8"
 import * as vm from "node:vm"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -68,12 +69,16 @@ const run = () => {
     cachedData,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
   })
+  const userHeapGrowth = /--heap-growing-percent/.test(`${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`)
   // Written at exit, so that the functions this command compiled are in it.
   process.once("exit", () => {
     const lived = process.uptime()
     if (cachedData !== undefined && script.cachedDataRejected !== true && lived <= 2 * writerLived) return
     let data
     try {
+      // V8 stamps a cache with its flags, and `evolve serve` sets the heap's growth while it runs
+      // (src/process/HeapGrowth.ts): stamped with that, no fresh start would ever accept it.
+      if (!userHeapGrowth) v8.setFlagsFromString("--heap-growing-percent=0")
       data = script.createCachedData()
     } catch {
       return

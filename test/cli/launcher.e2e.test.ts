@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { runCli } from "../support/cli.js"
+import { runCli, startCli } from "../support/cli.js"
 
 // The launcher (bin/evolve.mjs, issue 22): the bundled CLI through V8's code cache.
 describe("the launcher's code cache", () => {
@@ -42,6 +42,22 @@ describe("the launcher's code cache", () => {
     await runCli(["ls", "--help"], dir, { EVOLVE_CODE_CACHE_DIR: cache })
     expect(Number(readFileSync(lived, "latin1"))).toBeGreaterThan(0.001)
   })
+
+  it("keeps the cache of `evolve serve`, which sets V8's heap growth while it runs, acceptable to the next start", async () => {
+    const cache = join(dir, "serve")
+    const serve = async () => {
+      const server = startCli(["serve", "--port", "0", "--no-token", "--db", join(dir, "serve.db")], dir, { EVOLVE_CODE_CACHE_DIR: cache })
+      await server.until(/evolve serve: http/)
+      await server.stop()
+    }
+    await serve()
+    const file = join(cache, readdirSync(cache).find((f) => f.endsWith(".bin"))!)
+    const written = readFileSync(file)
+    // A cache V8 rejects is written again at exit; an accepted one is kept (its writer lived long enough).
+    writeFileSync(`${file}.lived`, "100000")
+    await serve()
+    expect(readFileSync(file).equals(written)).toBe(true)
+  }, 60_000)
 
   it("does without a cache it cannot write or read, without a word", async () => {
     const notADir = join(dir, "file")
