@@ -23,8 +23,7 @@ import * as HumanDesk from "../llm/HumanDesk.js"
 import { LlmClient, noRecording } from "../llm/LlmClient.js"
 import type { RecordedSteering } from "../llm/Replay.js"
 import { makeParentPicker } from "../population/ParentPicker.js"
-import { settingsFromConfig } from "../propose/Proposer.js"
-import { Proposer } from "../propose/Proposer.js"
+import { Proposer, settingsFromConfig } from "../propose/Proposer.js"
 import { EvaluationDispatch } from "./EvaluationDispatch.js"
 import { pendingProgram, propose } from "./Proposal.js"
 import * as RunLease from "./RunLease.js"
@@ -227,6 +226,7 @@ export const start = (options: StartOptions) =>
           const stop = brokenStop(message.cause)
           state = RunState.activity(state, message.kind, message.active ? -1 : 0)
           state = message.kind === "evaluations" ? RunState.evaluationDropped(state) : RunState.proposalAbandoned(state, 0)
+          if (stop instanceof DatabaseError) return Effect.fail(stop)
           state = RunState.requestStop(state, stop.reason, stop.message)
           return stop.reason === "internal_error" ? Effect.logError(`run ${runId}: a ${message.kind} worker died`, message.cause) : Effect.void
         }

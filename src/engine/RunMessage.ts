@@ -2,6 +2,7 @@
 import { Cause, type Deferred, Effect } from "effect"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { DatabaseError } from "../domain/Errors.js"
+import { connectionLost } from "../db/LostConnection.js"
 import type { SteeringAction } from "../domain/Steering.js"
 import type { ProposalOutcome } from "./Proposal.js"
 import type * as RunClient from "./RunClient.js"
@@ -37,10 +38,16 @@ export type Message =
 
 export const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?? ""
 
-/** Why a broken worker stops the run: the first database error, else the defect. */
-export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } => {
+/**
+ * Why a broken worker stops the run: the first database error, else the defect. A lost connection
+ * is handed back as the error itself, for the owner to judge like one of its own statements
+ * (`RunActor.dieOnLostConnection`).
+ */
+export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } | DatabaseError => {
   const failure = Cause.failureOption(cause)
-  if (failure._tag === "Some" && failure.value instanceof DatabaseError) return { reason: "database_error", message: failure.value.message }
+  if (failure._tag === "Some" && failure.value instanceof DatabaseError) {
+    return connectionLost(failure.value) ? failure.value : { reason: "database_error", message: failure.value.message }
+  }
   return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
 }
 

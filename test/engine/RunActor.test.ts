@@ -534,24 +534,26 @@ describe("EvolutionRun", () => {
   it.scoped("a statement cut by a lost connection fails the run, or, in a cluster, ends its actor for its entity to resume", () =>
     Effect.gen(function*() {
       const probe = yield* makeProbe
-      const cut = new DatabaseError({ operation: "insert program", message: "insert program: Failed to execute statement: terminating connection due to administrator command" })
-      // The third candidate's insert is cut (as by `pg_ctl restart`).
-      const flaky = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
-        let inserts = 0
+      const cut = (operation: string) =>
+        new DatabaseError({ operation, message: `${operation}: Failed to execute statement: terminating connection due to administrator command` })
+      // The third candidate's insert (the owner's statement) or its evaluation's start counter (an
+      // evaluation worker's) is cut, as by `pg_ctl restart`.
+      const flaky = (statement: "insertProgram" | "startEvaluation") => <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+        let calls = 0
         return Effect.provideServiceEffect(
           effect,
           CandidateStore,
           Effect.map(CandidateStore, (store) => ({
             ...store,
-            insertProgram: (...args: Parameters<typeof store.insertProgram>) => ++inserts === 3 ? Effect.fail(cut) : store.insertProgram(...args)
+            [statement]: (...args: Array<never>) => ++calls === 3 ? Effect.fail(cut(statement)) : (store[statement] as (...a: Array<never>) => unknown)(...args)
           }))
         )
       }
-      const attempt = (inCluster: boolean) =>
+      const attempt = (statement: "insertProgram" | "startEvaluation", inCluster: boolean) =>
         Effect.gen(function*() {
           const runs = yield* allStores
           const handle = yield* startLocal({ _tag: "New", spec: specWith({ max_evaluations: 12 }), initialCode: "score = 0\n" }).pipe(
-            flaky,
+            flaky(statement),
             Effect.locally(RunActor.dieOnLostConnection, inCluster)
           )
           const fiber = yield* Effect.fork(Effect.exit(handle.await))
@@ -559,11 +561,13 @@ describe("EvolutionRun", () => {
           const exit = yield* Fiber.join(fiber)
           return { exit, status: (yield* runs.getRun(handle.runId)).status }
         }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(runDefaults, testProposer(probe, 100), testEvaluator(probe, 50), Db.layer(":memory:"))))
-      const alone = yield* attempt(false)
-      expect(Exit.isSuccess(alone.exit) && alone.exit.value.stopReason).toBe("database_error")
-      expect(alone.status).toBe("failed")
-      const clustered = yield* attempt(true)
-      expect(Exit.isFailure(clustered.exit) && Cause.isDie(clustered.exit.cause)).toBe(true)
-      expect(clustered.status).toBe("running")
+      for (const statement of ["insertProgram", "startEvaluation"] as const) {
+        const alone = yield* attempt(statement, false)
+        expect([statement, Exit.isSuccess(alone.exit) && alone.exit.value.stopReason]).toEqual([statement, "database_error"])
+        expect(alone.status).toBe("failed")
+        const clustered = yield* attempt(statement, true)
+        expect([statement, Exit.isFailure(clustered.exit) && Cause.isDie(clustered.exit.cause)]).toEqual([statement, true])
+        expect(clustered.status).toBe("running")
+      }
     }))
 })
