@@ -5,7 +5,6 @@
  * other failure (a constraint, a full disk, a wrong password) is not retried as one.
  */
 import { Duration, Effect, Schedule } from "effect"
-import type { DatabaseError } from "../domain/Errors.js"
 
 /** Postgres' admin-shutdown, crash-shutdown and cannot-connect-now codes; Node's socket errors. */
 const codes = new Set(["57P01", "57P02", "57P03", "ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"])
@@ -26,8 +25,6 @@ export const isLostConnection = (error: unknown): boolean => {
   }
   return false
 }
-
-export const connectionLost = (error: DatabaseError): boolean => isLostConnection(error)
 
 /**
  * Tries a statement again while its failure is a lost connection, for up to `within`: each try

@@ -8,7 +8,7 @@
  */
 import { Clock, Deferred, Effect, FiberRef, FiberSet, PubSub, Queue, Random, type Scope } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
-import { connectionLost, retryOnLostConnection } from "../db/LostConnection.js"
+import { isLostConnection, retryOnLostConnection } from "../db/LostConnection.js"
 import { LlmCallStore } from "../db/LlmCallStore.js"
 import { RunStore } from "../db/RunStore.js"
 import { SearchStore } from "../db/SearchStore.js"
@@ -332,7 +332,7 @@ export const start = (options: StartOptions) =>
     /** A database error of the owner itself stops the run like one of a worker (but see `dieOnLostConnection`). */
     const orStop = (effect: Effect.Effect<void, DatabaseError, Scope.Scope>) =>
       Effect.catchTag(effect, "DatabaseError", (e) =>
-        dieOnLost && connectionLost(e)
+        dieOnLost && isLostConnection(e)
           ? Effect.die(e)
           : Effect.sync(() => void (state = RunState.requestStop(state, "database_error", e.message))))
 

@@ -2,7 +2,7 @@
 import { Cause, type Deferred, Effect } from "effect"
 import type { EvaluationOutcome, Program } from "../domain/Program.js"
 import { DatabaseError } from "../domain/Errors.js"
-import { connectionLost } from "../db/LostConnection.js"
+import { isLostConnection } from "../db/LostConnection.js"
 import type { SteeringAction } from "../domain/Steering.js"
 import type { ProposalOutcome } from "./Proposal.js"
 import type * as RunClient from "./RunClient.js"
@@ -46,7 +46,7 @@ export const extensionOf = (path: string) => /\.[A-Za-z0-9]+$/.exec(path)?.[0] ?
 export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; message: string } | DatabaseError => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some" && failure.value instanceof DatabaseError) {
-    return connectionLost(failure.value) ? failure.value : { reason: "database_error", message: failure.value.message }
+    return isLostConnection(failure.value) ? failure.value : { reason: "database_error", message: failure.value.message }
   }
   return { reason: "internal_error", message: `internal error: ${Cause.pretty(cause).split("\n")[0]}` }
 }

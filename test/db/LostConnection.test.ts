@@ -9,7 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Either, Fiber } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { connectionLost, isLostConnection, retryOnLostConnection } from "../../src/db/LostConnection.js"
+import { isLostConnection, retryOnLostConnection } from "../../src/db/LostConnection.js"
 import * as PostgresClient from "../../src/db/PostgresClient.js"
 import { dbError, transaction } from "../../src/db/Rows.js"
 import { DatabaseError } from "../../src/domain/Errors.js"
@@ -28,13 +28,13 @@ describe("isLostConnection", () => {
       new Error("Connection terminated unexpectedly"),
       new Error("Client has encountered a connection error and is not queryable")
     ]
-    for (const error of lost) expect([error.message, connectionLost(wrapped(error))]).toEqual([error.message, true])
+    for (const error of lost) expect([error.message, isLostConnection(wrapped(error))]).toEqual([error.message, true])
     const other = [
       Object.assign(new Error("duplicate key value violates unique constraint \"programs_pkey\""), { code: "23505" }),
       Object.assign(new Error("password authentication failed for user \"evolve\""), { code: "28P01" }),
       Object.assign(new Error("could not extend file: No space left on device"), { code: "53100" })
     ]
-    for (const error of other) expect([error.message, connectionLost(wrapped(error))]).toEqual([error.message, false])
+    for (const error of other) expect([error.message, isLostConnection(wrapped(error))]).toEqual([error.message, false])
     expect(isLostConnection(undefined)).toBe(false)
   })
 })
@@ -99,7 +99,7 @@ describe.skipIf(!PostgresServers.available() && !required)("statements cut by a 
       }>
     )
     expect(failures.length).toBeGreaterThan(0)
-    expect(failures.filter((e) => !connectionLost(e)).map((e) => e.message)).toEqual([])
+    expect(failures.filter((e) => !isLostConnection(e)).map((e) => e.message)).toEqual([])
     expect(inserted).toHaveLength(1)
     expect(attempts).toBe(2)
     // Once, or twice when the first try was done before its connection was cut: never lost.
