@@ -1,4 +1,3 @@
-import { Either, Schema } from "effect"
 import type { Failure, Metrics } from "../domain/Program.js"
 
 /**
@@ -26,8 +25,6 @@ export const combinedScore = "combined_score"
 const textFeedbackChars = 4096
 const quotedChars = 200
 
-const decodeJson = Schema.decodeEither(Schema.parseJson())
-
 type FailedReport = Extract<Report, { _tag: "Failed" }>
 
 const badMetrics = (message: string, textFeedback: string | null = null): FailedReport => ({
@@ -51,15 +48,16 @@ export type Decoded =
  * `json.dumps` emits) are not JSON and are rejected as "bad_metrics" with a message that says so.
  */
 export const decodeObject = (text: string, source: string): Decoded => {
-  const decoded = decodeJson(text)
-  if (Either.isLeft(decoded)) {
+  let report: unknown
+  try {
+    report = JSON.parse(text)
+  } catch {
     return badMetrics(
       /\b(NaN|Infinity)\b/.test(text)
         ? `${source} contains NaN or Infinity; metrics must be finite numbers: ${quote(text)}`
         : `${source} is not valid JSON: ${quote(text)}`
     )
   }
-  const report = decoded.right
   if (typeof report !== "object" || report === null || Array.isArray(report)) {
     return badMetrics(`${source} must be a JSON object of metrics, got ${describe(report)}`)
   }

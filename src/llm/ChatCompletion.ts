@@ -5,60 +5,146 @@
  * (`toChatReply`) or @effect/ai response parts for the `LanguageModel` (`toResponseParts`).
  */
 import type * as Response from "@effect/ai/Response"
-import { Schema } from "effect"
+import { Either } from "effect"
 
 // -----------------------------------------------------------------------------
-// Wire schemas (tolerant)
+// Wire format (tolerant)
 // -----------------------------------------------------------------------------
 
-const optionalNullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
+/** A field that may be missing or null. */
+type Maybe<A> = A | null | undefined
 
-const ContentPart = Schema.Struct({
-  type: optionalNullable(Schema.String),
-  text: optionalNullable(Schema.String)
-})
+interface ContentPart {
+  readonly type?: Maybe<string>
+  readonly text?: Maybe<string>
+}
 
-const ChatMessageOut = Schema.Struct({
-  role: optionalNullable(Schema.String),
-  content: optionalNullable(Schema.Union(Schema.String, Schema.Array(Schema.Union(ContentPart, Schema.Unknown)))),
-  reasoning_content: optionalNullable(Schema.String),
-  reasoning: optionalNullable(Schema.String),
-  refusal: optionalNullable(Schema.String)
-})
+interface ChatMessageOut {
+  readonly role?: Maybe<string>
+  /** Text, or parts: those shaped like `{ type, text }` are kept as such, anything else as it came. */
+  readonly content?: Maybe<string | ReadonlyArray<ContentPart | unknown>>
+  readonly reasoning_content?: Maybe<string>
+  readonly reasoning?: Maybe<string>
+  readonly refusal?: Maybe<string>
+}
 
-const Choice = Schema.Struct({
-  index: optionalNullable(Schema.Number),
-  message: optionalNullable(ChatMessageOut),
+interface Choice {
+  readonly index?: Maybe<number>
+  readonly message?: Maybe<ChatMessageOut>
   /** Legacy completions-style servers put the text here. */
-  text: optionalNullable(Schema.String),
-  finish_reason: optionalNullable(Schema.String)
+  readonly text?: Maybe<string>
+  readonly finish_reason?: Maybe<string>
+}
+
+interface Usage {
+  readonly prompt_tokens?: Maybe<number>
+  readonly completion_tokens?: Maybe<number>
+  readonly total_tokens?: Maybe<number>
+  readonly prompt_tokens_details?: Maybe<{ readonly cached_tokens?: Maybe<number> }>
+  readonly completion_tokens_details?: Maybe<{ readonly reasoning_tokens?: Maybe<number> }>
+}
+
+interface ErrorBody {
+  readonly message?: Maybe<string>
+  readonly code?: Maybe<number | string>
+  readonly type?: Maybe<string>
+}
+
+export interface ChatCompletion {
+  readonly id?: Maybe<string>
+  readonly model?: Maybe<string>
+  readonly created?: Maybe<number>
+  readonly choices?: Maybe<ReadonlyArray<Choice>>
+  readonly usage?: Maybe<Usage>
+  readonly error?: Maybe<ErrorBody | string>
+}
+
+// Decoded by hand rather than with Schema: once per LLM call, in code too seldom run for V8 to
+// optimize, Schema's decoder cost ~0.1 ms (profiled on the warm workload). The schema this
+// implements is in test/llm/ChatCompletion.test.ts, which checks the two agree.
+
+type Fields = Record<string, unknown>
+/** A field's decoder: its value, or `invalid`. */
+type Field = (u: unknown) => unknown
+
+const invalid: unique symbol = Symbol("invalid")
+const isObject = (u: unknown): u is Fields => typeof u === "object" && u !== null && !Array.isArray(u)
+const string: Field = (u) => (typeof u === "string" ? u : invalid)
+const number: Field = (u) => (typeof u === "number" ? u : invalid)
+
+/** An object of optional, nullable fields: only those fields, each checked; `invalid` when one is not valid. */
+const struct = (fields: Record<string, Field>): Field => {
+  const names = Object.keys(fields)
+  return (u) => {
+    if (!isObject(u)) return invalid
+    const out: Fields = {}
+    for (const name of names) {
+      if (!Object.hasOwn(u, name)) continue
+      const value = u[name]
+      if (value === null) {
+        out[name] = null
+        continue
+      }
+      const decoded = fields[name]!(value)
+      if (decoded === invalid) return invalid
+      out[name] = decoded
+    }
+    return out
+  }
+}
+
+const contentPart = struct({ type: string, text: string })
+const content: Field = (u) => {
+  if (typeof u === "string") return u
+  if (!Array.isArray(u)) return invalid
+  return u.map((part) => {
+    const decoded = contentPart(part)
+    return decoded === invalid ? part : decoded
+  })
+}
+const choice = struct({
+  index: number,
+  message: struct({ role: string, content, reasoning_content: string, reasoning: string, refusal: string }),
+  text: string,
+  finish_reason: string
+})
+const choices: Field = (u) => {
+  if (!Array.isArray(u)) return invalid
+  const out: Array<unknown> = []
+  for (const item of u) {
+    const decoded = choice(item)
+    if (decoded === invalid) return invalid
+    out.push(decoded)
+  }
+  return out
+}
+const errorBody = struct({ message: string, code: (u) => (typeof u === "number" || typeof u === "string" ? u : invalid), type: string })
+const completion = struct({
+  id: string,
+  model: string,
+  created: number,
+  choices,
+  usage: struct({
+    prompt_tokens: number,
+    completion_tokens: number,
+    total_tokens: number,
+    prompt_tokens_details: struct({ cached_tokens: number }),
+    completion_tokens_details: struct({ reasoning_tokens: number })
+  }),
+  error: (u) => (typeof u === "string" ? u : errorBody(u))
 })
 
-const Usage = Schema.Struct({
-  prompt_tokens: optionalNullable(Schema.Number),
-  completion_tokens: optionalNullable(Schema.Number),
-  total_tokens: optionalNullable(Schema.Number),
-  prompt_tokens_details: optionalNullable(Schema.Struct({ cached_tokens: optionalNullable(Schema.Number) })),
-  completion_tokens_details: optionalNullable(Schema.Struct({ reasoning_tokens: optionalNullable(Schema.Number) }))
-})
-
-const ErrorBody = Schema.Struct({
-  message: optionalNullable(Schema.String),
-  code: optionalNullable(Schema.Union(Schema.Number, Schema.String)),
-  type: optionalNullable(Schema.String)
-})
-
-export const ChatCompletion = Schema.Struct({
-  id: optionalNullable(Schema.String),
-  model: optionalNullable(Schema.String),
-  created: optionalNullable(Schema.Number),
-  choices: optionalNullable(Schema.Array(Choice)),
-  usage: optionalNullable(Usage),
-  error: optionalNullable(Schema.Union(ErrorBody, Schema.String))
-})
-export type ChatCompletion = typeof ChatCompletion.Type
-
-export const decodeChatCompletion = Schema.decodeUnknownEither(Schema.parseJson(ChatCompletion))
+/** A response body as a completion; Left when it is not JSON or not shaped like one. */
+export const decodeChatCompletion = (body: string): Either.Either<ChatCompletion, "not JSON" | "not a chat completion"> => {
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch {
+    return Either.left("not JSON")
+  }
+  const decoded = completion(json)
+  return decoded === invalid ? Either.left("not a chat completion") : Either.right(decoded as ChatCompletion)
+}
 
 // -----------------------------------------------------------------------------
 // Response side
@@ -86,7 +172,7 @@ const mapFinishReason = (reason: string | null | undefined): Response.FinishReas
   }
 }
 
-const contentText = (content: typeof ChatMessageOut.Type["content"]): string => {
+const contentText = (content: ChatMessageOut["content"]): string => {
   if (content === null || content === undefined) return ""
   if (typeof content === "string") return content
   return content
