@@ -30,7 +30,7 @@ const statusOf = (runId: string, database: string) =>
       return { overview, line: statusLine(live.value) + (waiting === null ? "" : ` │ waiting: ${waiting}`) }
     }
     const workers = yield* (yield* WorkerStore).aliveWorkers((yield* Clock.currentTimeMillis) - ALIVE_WINDOW_MILLIS)
-    const stored = `evals ${overview.evaluated + overview.failed}/${overview.spec.config.max_evaluations} │ best ${overview.bestScore ?? "—"}`
+    const stored = `evals ${overview.evaluations}/${overview.spec.config.max_evaluations} │ best ${overview.bestScore ?? "—"}`
     return {
       overview,
       line: finished(overview.status)

@@ -17,7 +17,10 @@ export interface RunRecord {
 /** A run with its counts, for listings. */
 export interface RunOverview extends RunRecord {
   readonly evaluated: number
+  /** Failed or rejected candidates (rejected ones never reached the evaluator). */
   readonly failed: number
+  /** Evaluations finished, as the run counts them against its maximum: scored, or failed in the evaluator. */
+  readonly evaluations: number
   readonly pending: number
   readonly bestScore: number | null
   readonly inputTokens: number

@@ -9,7 +9,7 @@ import { ProgramId, RunId } from "../domain/Ids.js"
 import type { FailureKind, Metrics, Program, ProgramStatus } from "../domain/Program.js"
 import { RunSpec } from "../domain/RunConfig.js"
 import type { RunStatus } from "../domain/RunEvent.js"
-import type { LlmCallRecord, ProgramSummary, RunOverview, RunRecord, Transcript } from "./Records.js"
+import { evaluationFailureKinds, type LlmCallRecord, type ProgramSummary, type RunOverview, type RunRecord, type Transcript } from "./Records.js"
 
 /** SqlError's own message is generic ("Failed to execute statement"): name the database's reason too. */
 const sqlReason = (error: SqlError.SqlError): string => {
@@ -243,6 +243,7 @@ export const toSummary = (row: Omit<ProgramRow, "code" | "patch" | "feedback">):
 export type OverviewRow = RunRow & {
   evaluated: Int8
   failed: Int8
+  evaluations: Int8
   pending: Int8
   best_score: number | null
   input_tokens: Int8 | null
@@ -253,6 +254,8 @@ export type OverviewRow = RunRow & {
 export const overviewColumns = Statement.unsafeFragment(`
   (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS evaluated,
   (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status IN ('failed', 'rejected')) AS failed,
+  (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND (p.status = 'evaluated' OR
+    (p.status = 'failed' AND p.failure_kind IN (${evaluationFailureKinds.map((k) => `'${k}'`).join(", ")})))) AS evaluations,
   (SELECT COUNT(*) FROM programs p WHERE p.run_id = r.id AND p.status = 'pending') AS pending,
   (SELECT MAX(score) FROM programs p WHERE p.run_id = r.id AND p.status = 'evaluated') AS best_score,
   (SELECT SUM(input_tokens) FROM llm_calls c WHERE c.run_id = r.id) AS input_tokens,
@@ -263,6 +266,7 @@ export const toOverview = (row: OverviewRow): RunOverview => ({
   ...toRun(row),
   evaluated: int(row.evaluated),
   failed: int(row.failed),
+  evaluations: int(row.evaluations),
   pending: int(row.pending),
   bestScore: row.best_score,
   inputTokens: int(row.input_tokens ?? 0),

@@ -69,7 +69,11 @@ export const RunInfo = Schema.Struct({
   /** Archived runs are hidden from the dashboard unless asked for. */
   archived: Schema.Boolean,
   maxEvaluations: Count,
+  /** Evaluations finished, as counted against `maxEvaluations`: scored, or failed in the evaluator. */
+  evaluations: Count,
+  /** Scored programs. */
   evaluated: Count,
+  /** Failed or rejected candidates, whether or not they reached the evaluator. */
   failed: Count,
   pending: Count,
   bestScore: Schema.NullOr(Schema.Number),

@@ -35,6 +35,7 @@ export const runInfo = ({ intent, live, overview }: ManagerRunInfo, archived: bo
     modelNames: resolveModels(config.llm).map((m) => m.name),
     archived,
     maxEvaluations: stats?.maxEvaluations ?? config.max_evaluations,
+    evaluations: stats?.evaluations ?? overview.evaluations,
     evaluated: overview.evaluated,
     failed: overview.failed,
     pending: overview.pending,

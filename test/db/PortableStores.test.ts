@@ -21,6 +21,27 @@ const scored = (score: number, metrics: Record<string, number>) =>
   ({ _tag: "Scored", metrics, score, feedback: null, durationMs: 12.5 }) as const
 
 describe.each(enabledBackends)("the stores on $name", (backend) => {
+  it.scoped("count as evaluations what the run counts against its maximum: scored, or failed in the evaluator", () =>
+    Effect.gen(function*() {
+      const db = yield* allStores
+      const run = RunId.make("run_counts")
+      yield* db.createRun(run, specWith(), t0)
+      const failure = (kind: "patch" | "duplicate") => ({ kind, message: `${kind} refused` })
+      yield* db.insertProgram(program({ id: "c.root", runId: run, createdAt: t0 + 1 }))
+      yield* db.insertProgram(program({ id: "c.crash", runId: run, parentId: "c.root", createdAt: t0 + 2 }))
+      yield* db.insertProgram(program({ id: "c.patch", runId: run, parentId: "c.root", createdAt: t0 + 3, status: "failed", failure: failure("patch") }))
+      yield* db.insertProgram(program({ id: "c.dup", runId: run, parentId: "c.root", createdAt: t0 + 4, status: "rejected", failure: failure("duplicate") }))
+      yield* db.commitEvaluation(ProgramId.make("c.root"), scored(0.5, { score: 0.5 }), t0 + 10)
+      yield* db.commitEvaluation(
+        ProgramId.make("c.crash"),
+        { _tag: "Failed", failure: { kind: "evaluator_error", message: "exit 1" }, feedback: null, durationMs: 3 },
+        t0 + 11
+      )
+      const overview = yield* db.runOverview(run)
+      expect([overview.evaluated, overview.failed, overview.evaluations]).toEqual([1, 3, 2])
+      expect(overview.evaluations).toBe((yield* db.loadRun(run)).evaluations)
+    }).pipe(Effect.provide(backend.layer)))
+
   it.scoped("read back numbers as numbers, and every query runs", () =>
     Effect.gen(function*() {
       const db = yield* allStores
@@ -58,7 +79,7 @@ describe.each(enabledBackends)("the stores on $name", (backend) => {
       expect((yield* db.getRun(runId)).createdAt).toBe(t0)
 
       const [overview] = yield* db.listRuns
-      expect(overview).toMatchObject({ evaluated: 2, failed: 0, pending: 1, bestScore: 0.75, inputTokens: 100, outputTokens: 50, usd: 0.125 })
+      expect(overview).toMatchObject({ evaluated: 2, failed: 0, evaluations: 2, pending: 1, bestScore: 0.75, inputTokens: 100, outputTokens: 50, usd: 0.125 })
       expect(yield* db.usageByModel(runId)).toEqual([{ model: "m", calls: 1, errors: 0, inputTokens: 100, outputTokens: 50, usd: 0.125 }])
       const state = yield* db.loadRun(runId)
       expect([state.evaluations, state.inputTokens, state.outputTokens, state.usd]).toEqual([2, 100, 50, 0.125])

@@ -75,6 +75,9 @@ describe("evolve serve HTTP API", () => {
     // The new maximum is the run's from now on (issue 15: it used to keep reporting the old one).
     expect(run.body.config.max_evaluations).toBe(evaluatedAtStop + 8)
     expect(run.body.maxEvaluations).toBe(evaluatedAtStop + 8)
+    // Counted as the run counts them: it completed at its maximum.
+    expect(run.body.evaluations).toBe(run.body.maxEvaluations)
+    expect(run.body.evaluations).toBeGreaterThanOrEqual(run.body.evaluated)
 
     const best = await server.json(`/api/runs/${runId}/best?highlight=true`)
     expect(best.status).toBe(200)

@@ -54,7 +54,7 @@ export function dashboard() {
       { label: "Goal", cls: "goal", cell: (r) => el("span", { title: r.goal, text: r.goal }) },
       { label: "Model(s)", cls: "mono", cell: (r) => r.modelNames.join(", ") },
       { label: "Status", cell: (r) => badge(r.paused ? "paused" : r.status) },
-      { label: "Evaluated", num: true, cell: (r) => fmt(r.evaluated) + " / " + fmt(r.maxEvaluations) },
+      { label: "Evaluations", num: true, cell: (r) => fmt(r.evaluations) + " / " + fmt(r.maxEvaluations) },
       { label: "Best", num: true, cell: (r) => fmt(r.bestScore) },
       { label: "Cost", num: true, cell: (r) => usd(r.usd) },
       { label: "Started", cell: (r) => when(r.createdAt) },

@@ -77,7 +77,7 @@ export async function runPage(id, tab, onConnection) {
     waiting.textContent = live && live.waitingFor ? "Waiting: " + live.waitingFor : "";
     const elapsed = live ? live.elapsedMs : r.updatedAt - r.createdAt;
     stats.replaceChildren(
-      stat("evaluations", fmt(live ? live.evaluations : r.evaluated) + " / " + fmt(r.maxEvaluations), "eval-count"),
+      stat("evaluations", fmt(r.evaluations) + " / " + fmt(r.maxEvaluations), "eval-count"),
       stat("scored / failed", fmt(r.evaluated) + " / " + fmt(r.failed), "success-rate"),
       stat("best score", fmt(r.bestScore), "best-score"),
       stat("in flight llm / eval", live ? live.inFlightProposals + " / " + live.inFlightEvaluations : "—"),
