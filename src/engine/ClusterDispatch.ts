@@ -7,6 +7,7 @@
  */
 import { Clock, Deferred, Duration, Effect, Layer, Queue, Ref, Schedule } from "effect"
 import { CandidateStore } from "../db/CandidateStore.js"
+import { retryOnLostConnection } from "../db/LostConnection.js"
 import * as ResultNotices from "../db/ResultNotices.js"
 import { ALIVE_WINDOW_MILLIS, WorkerStore } from "../db/WorkerStore.js"
 import { DatabaseError } from "../domain/Errors.js"
@@ -115,9 +116,9 @@ export const make = (runId: RunId, options: {
         Effect.gen(function*() {
           const deferred = yield* Deferred.make<Dispatched>()
           waiting.set(program.id, deferred)
-          // Tried again for a while (a statement cut by a database restart): a candidate is offered once whatever the tries.
+          // Tried again while Postgres is away (a restart cut the statement): a candidate is offered once whatever the tries.
           yield* queue.offer(new EvaluationQueue.EvaluationRequest({ runId, programId: program.id, extension }), { id: program.id }).pipe(
-            Effect.retry({ schedule: Schedule.spaced("500 millis"), times: 40 }),
+            retryOnLostConnection(Duration.seconds(20)),
             Effect.mapError((e) => new DatabaseError({ operation: "offer evaluation", message: `offer evaluation: ${e.message}` }))
           )
           yield* started

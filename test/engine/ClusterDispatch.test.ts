@@ -19,18 +19,21 @@ import { program, specWith } from "../support/runFixtures.js"
 
 const runId = RunId.make("run_dispatch")
 const scored = (score: number): EvaluationOutcome => ({ _tag: "Scored", metrics: { score }, score, feedback: null, durationMs: 5 })
-/** A queue whose first two offers fail (statements cut by a database restart). */
+/** A queue whose first `failures` offers fail with `cause`. */
 const offers: Array<string> = []
-const flakyQueue = PersistedQueue.layer.pipe(Layer.provide(Layer.effect(
-  PersistedQueue.PersistedQueueStore,
-  Effect.map(PersistedQueue.PersistedQueueStore, (store) => ({
-    ...store,
-    offer: (options: Parameters<typeof store.offer>[0]) =>
-      offers.filter((o) => o === "fail").length < 2
-        ? Effect.zipRight(Effect.sync(() => offers.push("fail")), Effect.fail(new PersistedQueue.PersistedQueueError({ message: "cut" })))
-        : Effect.zipRight(Effect.sync(() => offers.push(options.id)), store.offer(options))
-  }))
-).pipe(Layer.provide(PersistedQueue.layerStoreMemory))))
+const flakyQueue = (failures: number, cause: unknown) =>
+  PersistedQueue.layer.pipe(Layer.provide(Layer.effect(
+    PersistedQueue.PersistedQueueStore,
+    Effect.map(PersistedQueue.PersistedQueueStore, (store) => ({
+      ...store,
+      offer: (options: Parameters<typeof store.offer>[0]) =>
+        offers.filter((o) => o === "fail").length < failures
+          ? Effect.zipRight(Effect.sync(() => offers.push("fail")), Effect.fail(new PersistedQueue.PersistedQueueError({ message: "failed", cause })))
+          : Effect.zipRight(Effect.sync(() => offers.push(options.id)), store.offer(options))
+    }))
+  ).pipe(Layer.provide(PersistedQueue.layerStoreMemory))))
+/** What node-postgres reports for a statement cut by a database restart. */
+const restartCut = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" })
 const database = Layer.provideMerge(EvaluationQueue.layer({ lockExpiration: "60 seconds" }), Db.layer(":memory:"))
 
 describe("ClusterDispatch", () => {
@@ -85,6 +88,7 @@ describe("ClusterDispatch", () => {
 
   it.scopedLive("offers a candidate again when the database fails the offer for a while (a restart)", () =>
     Effect.gen(function*() {
+      offers.length = 0
       const db = yield* allStores
       yield* db.createRun(runId, specWith(), 0)
       const a = program({ id: "a", runId, createdAt: 1 })
@@ -96,5 +100,19 @@ describe("ClusterDispatch", () => {
       expect(offers).toEqual(["fail", "fail", "a"])
       yield* made.done(ProgramId.make("a"), scored(1))
       expect((yield* Fiber.join(evaluating)).outcome).toEqual(scored(1))
-    }).pipe(Effect.provide(Layer.merge(flakyQueue, Db.layer(":memory:")))))
+    }).pipe(Effect.provide(Layer.merge(flakyQueue(2, restartCut), Db.layer(":memory:")))))
+
+  it.scopedLive("fails the evaluation at once when the offer fails for another reason", () =>
+    Effect.gen(function*() {
+      offers.length = 0
+      const db = yield* allStores
+      yield* db.createRun(runId, specWith(), 0)
+      const a = program({ id: "a", runId, createdAt: 1 })
+      yield* db.insertProgram(a)
+      const made = yield* ClusterDispatch.make(runId, { requires: [], checkEvery: "1 hour" })
+      const error = yield* Effect.flip(made.dispatch.evaluate(a, ".py", Effect.void))
+      expect(error._tag).toBe("DatabaseError")
+      expect(error.message).toMatch(/^offer evaluation: failed/)
+      expect(offers).toEqual(["fail"])
+    }).pipe(Effect.provide(Layer.merge(flakyQueue(1, new Error("value too long for type character varying(64)")), Db.layer(":memory:")))))
 })
