@@ -28,3 +28,7 @@ export const withSpan = (name: string, options?: Tracer.SpanOptions) => <A, E, R
 /** `Effect.annotateSpans`, when tracing is on; else the effect as it is. */
 export const annotateSpans = (values: Record<string, unknown>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => enabled ? Effect.annotateSpans(effect, values) : effect)
+
+/** `Effect.annotateCurrentSpan`, when tracing is on: without a span, Effect builds an error (a stack trace) to find that out. */
+export const annotateCurrentSpan = (values: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => enabled ? Effect.annotateCurrentSpan(values) : Effect.void)

@@ -162,7 +162,7 @@ export const make = (options: CommandEvaluatorOptions, isolation: PidNamespace.I
       }).pipe(Effect.scoped)
 
     const evaluate = Traced.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
-      yield* Effect.annotateCurrentSpan("evolve.programId", request.programId)
+      yield* Traced.annotateCurrentSpan({ "evolve.programId": request.programId })
       const started = yield* Clock.currentTimeMillis
       const result = yield* evaluateScoped(request).pipe(
         Effect.catchAll((error) => Effect.succeed(setupFailure(bin)(error))),

@@ -140,12 +140,12 @@ export const make = <E, R>(
 
     return Evaluator.of({
       evaluate: Traced.fn("Evaluator.evaluate")(function*(request: EvaluationRequest) {
-        yield* Effect.annotateCurrentSpan({ "evolve.programId": request.programId, "evolve.evaluator": "function" })
+        yield* Traced.annotateCurrentSpan({ "evolve.programId": request.programId, "evolve.evaluator": "function" })
         const started = yield* Clock.currentTimeMillis
         const verdict = yield* verdictOf(request).pipe(Effect.provide(context))
         const durationMs = (yield* Clock.currentTimeMillis) - started
-        if (verdict._tag === "Scored") yield* Effect.annotateCurrentSpan("evolve.score", verdict.score)
-        else yield* Effect.annotateCurrentSpan("evolve.failure", verdict.failure.kind)
+        if (verdict._tag === "Scored") yield* Traced.annotateCurrentSpan({ "evolve.score": verdict.score })
+        else yield* Traced.annotateCurrentSpan({ "evolve.failure": verdict.failure.kind })
         const outcome: EvaluationOutcome = { ...verdict, durationMs }
         return outcome
       })

@@ -149,11 +149,11 @@ export const makeClient = (
       )
       yield* recorder.record(request, result)
       if (Either.isLeft(result)) {
-        yield* Effect.annotateCurrentSpan({ "llm.error": result.left.reason, "llm.attempts": result.left.attempts })
+        yield* Traced.annotateCurrentSpan({ "llm.error": result.left.reason, "llm.attempts": result.left.attempts })
         return yield* result.left
       }
       const reply = result.right
-      yield* Effect.annotateCurrentSpan({
+      yield* Traced.annotateCurrentSpan({
         "gen_ai.response.model": reply.model,
         "gen_ai.usage.input_tokens": reply.inputTokens,
         "gen_ai.usage.output_tokens": reply.outputTokens,

@@ -34,7 +34,11 @@ class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpC
     source.on("data", (chunk: Buffer) => chunks.push(chunk))
     source.once("end", () => this.settle(Effect.succeed(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks))))
     source.on("error", (cause) => this.settle(Effect.fail(this.fail(cause))))
-    source.once("close", () => this.settle(Effect.fail(this.fail(new Error("the connection closed before the body ended")))))
+    // "close" follows every response, after "end": only a body cut short is a failure (checked first,
+    // as building the error captures a stack trace).
+    source.once("close", () => {
+      if (this.outcome === undefined) this.settle(Effect.fail(this.fail(new Error("the connection closed before the body ended"))))
+    })
   }
 
   private settle(outcome: Effect.Effect<Buffer, HttpClientError.ResponseError>) {
