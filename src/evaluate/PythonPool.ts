@@ -20,7 +20,6 @@
  *   pids a worker reports are then its namespace's, and are translated before evolve signals them.
  * - With `reuse: false` every job gets a fresh worker (cold start), which picks up evaluator edits.
  */
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Clock, Duration, Effect, Random } from "effect"
 import type { ProcessTree } from "./ProcessTree.js"
 import * as PythonWorker from "./PythonWorker.js"
@@ -75,17 +74,13 @@ interface Slot {
 
 export const make = (options: PoolOptions) =>
   Effect.gen(function*() {
-    const executor = yield* CommandExecutor.CommandExecutor
-    const encoder = new TextEncoder()
     const slots: Array<Slot> = Array.from({ length: options.slots }, () => ({ worker: undefined }))
     const free = [...slots]
     const permits = yield* Effect.makeSemaphore(options.slots)
     const grace = Duration.millis(Math.max(options.killGraceMs, 50))
     const markerBase = `${process.pid}-${yield* Random.nextIntBetween(0, 2 ** 30)}`
     let spawned = 0
-    const spawn = Effect.suspend(() =>
-      PythonWorker.spawn(options, `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`)
-    ).pipe(Effect.provideService(CommandExecutor.CommandExecutor, executor))
+    const spawn = Effect.suspend(() => PythonWorker.spawn(options, `EVOLVE_POOL_WORKER=${markerBase}-${++spawned}`))
     const discard = (slot: Slot, sweep = true) =>
       Effect.suspend(() => {
         const worker = slot.worker
@@ -132,7 +127,7 @@ export const make = (options: PoolOptions) =>
           collect: job.collect,
           cleanup: job.cleanup
         })
-        worker.input.unsafeOffer(encoder.encode(`${line}\n`))
+        worker.send(`${line}\n`)
 
         const finish = (event: PythonWorker.WorkerEvent, timedOut: boolean): Effect.Effect<PoolOutcome> =>
           Effect.gen(function*() {

@@ -3,9 +3,8 @@
  * (protocol messages checked against the worker's state, its end, its job's deadline), and closed
  * with everything below it. `PythonPool` gives it jobs.
  */
-import * as Command from "@effect/platform/Command"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Clock, Data, Deferred, Duration, Effect, Exit, Queue, Scope, Stream } from "effect"
+import { Clock, Data, Deferred, Duration, Effect, Exit, Scope } from "effect"
+import * as PipedProcess from "./PipedProcess.js"
 import type { ProcessTree } from "./ProcessTree.js"
 import { parseLine, type WorkerMessage } from "./PythonWorkerProtocol.js"
 
@@ -38,11 +37,12 @@ export interface WorkerOptions {
 export class WorkerFailure extends Data.TaggedError("WorkerFailure")<{ readonly message: string }> {}
 
 export interface Worker {
-  readonly pid: number
+  /** Set once spawned. */
+  pid: number
   readonly namespaced: boolean
   readonly scope: Scope.CloseableScope
-  /** Lines for the worker's stdin; shut down to close it. */
-  readonly input: Queue.Queue<Uint8Array>
+  /** Writes to the worker's stdin (set once spawned). */
+  send: (text: string) => void
   readonly stderr: { text: string }
   /** `NAME=value` in the environment of the worker and everything it forks. */
   readonly marker: string
@@ -129,36 +129,20 @@ const onLine = (worker: Worker, line: string) => {
   deliver(worker, { type: "garbage", line: line.length > 300 ? `${line.slice(0, 300)}…` : line })
 }
 
-export const spawn = (options: WorkerOptions, marker: string): Effect.Effect<Worker, WorkerFailure, CommandExecutor.CommandExecutor> =>
+export const spawn = (options: WorkerOptions, marker: string): Effect.Effect<Worker, WorkerFailure> =>
   Effect.gen(function*() {
-    const executor = yield* CommandExecutor.CommandExecutor
     const scope = yield* Scope.make()
     const launch = yield* options.launch
     const [bin, ...args] = launch.argv
     if (bin === undefined) return yield* Effect.dieMessage("python pool: empty argv")
     const worker = yield* Effect.gen(function*() {
-      const input = yield* Queue.unbounded<Uint8Array>()
-      const command = Command.make(bin, ...args).pipe(
-        Command.workingDirectory(options.cwd),
-        Command.env({ ...options.env, EVOLVE_POOL_WORKER: marker.slice(marker.indexOf("=") + 1) }, {
-          extendEnv: false
-        }),
-        Command.stdin(Stream.fromQueue(input))
-      )
-      const proc = yield* Command.start(command).pipe(
-        Effect.mapError((error) =>
-          new WorkerFailure({
-            message: `could not start the Python worker (${bin}): ${
-              error._tag === "SystemError" ? error.description ?? error.reason : error.message
-            }`
-          })
-        )
-      )
-      const worker: Worker = {
-        pid: proc.pid,
+      const stdoutEnded = yield* Deferred.make<void>()
+      // Made before the process: its pipes may speak as soon as it is spawned.
+      const self: Worker = {
+        pid: 0,
         namespaced: launch.namespaced,
         scope,
-        input,
+        send: () => undefined,
         stderr: { text: "" },
         marker,
         alive: true,
@@ -167,62 +151,53 @@ export const spawn = (options: WorkerOptions, marker: string): Effect.Effect<Wor
         backlog: [],
         ended: false
       }
+      let partial = ""
+      const proc = yield* PipedProcess.spawn(
+        [bin, ...args],
+        { cwd: options.cwd, env: { ...options.env, EVOLVE_POOL_WORKER: marker.slice(marker.indexOf("=") + 1) } },
+        {
+          stdout: (text) => {
+            const joined = partial + text
+            let from = 0
+            for (let newline = joined.indexOf("\n"); newline >= 0; newline = joined.indexOf("\n", from)) {
+              onLine(self, joined.slice(from, newline))
+              from = newline + 1
+            }
+            partial = from === 0 ? joined : joined.slice(from)
+          },
+          stdoutEnd: () => {
+            if (partial.trim() !== "") onLine(self, partial)
+            partial = ""
+            Deferred.unsafeDone(stdoutEnded, Effect.void)
+          },
+          stderr: (text) => {
+            const joined = self.stderr.text + text
+            self.stderr.text = joined.length > stderrKeep ? joined.slice(-stderrKeep) : joined
+          }
+        }
+      ).pipe(
+        Effect.mapError((error) => new WorkerFailure({ message: `could not start the Python worker (${bin}): ${error.message}` }))
+      )
+      self.pid = proc.pid
+      self.send = proc.write
       const end = (exit: string) =>
         Effect.sync(() => {
-          if (worker.ended) return
-          worker.ended = true
-          worker.alive = false
-          deliver(worker, { type: "eof", exit })
+          if (self.ended) return
+          self.ended = true
+          self.alive = false
+          deliver(self, { type: "eof", exit })
         })
-      const exitText = proc.exitCode.pipe(
-        Effect.map((code) => `exit code ${code}`),
-        Effect.catchAll((error) => Effect.succeed(/signal: (\w+)/.exec(error.message)?.[1] ?? "unknown exit"))
-      )
-      // Runs before the platform's own finalizer (registered earlier), which only sends SIGTERM.
+      // Runs before the process's own finalizer (registered earlier), which only sends SIGTERM.
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() => {
-          worker.alive = false
-          return Queue.shutdown(input).pipe(Effect.zipRight(options.tree.kill(proc.pid)))
+          self.alive = false
+          proc.closeInput()
+          return options.tree.kill(proc.pid)
         })
       )
-      yield* proc.stderr.pipe(
-        Stream.decodeText(),
-        Stream.runForEach((text) =>
-          Effect.sync(() => {
-            const joined = worker.stderr.text + text
-            worker.stderr.text = joined.length > stderrKeep ? joined.slice(-stderrKeep) : joined
-          })
-        ),
-        Effect.ignore,
-        Effect.forkScoped
-      )
-      const stdoutEnded = yield* Deferred.make<void>()
-      const decoder = new TextDecoder()
-      let partial = ""
-      yield* proc.stdout.pipe(
-        Stream.runForEachChunk((chunk) =>
-          Effect.sync(() => {
-            for (const bytes of chunk) {
-              const text = partial + decoder.decode(bytes, { stream: true })
-              let from = 0
-              let newline = text.indexOf("\n")
-              while (newline >= 0) {
-                onLine(worker, text.slice(from, newline))
-                from = newline + 1
-                newline = text.indexOf("\n", from)
-              }
-              partial = from === 0 ? text : text.slice(from)
-            }
-          })
-        ),
-        Effect.ignore,
-        Effect.zipRight(Effect.suspend(() => {
-          if (partial.trim() !== "") onLine(worker, partial)
-          partial = ""
-          return Deferred.succeed(stdoutEnded, undefined)
-        })),
-        // The pipe closed: the worker is ending (its exit status, if it comes soon, says how).
-        Effect.zipRight(exitText.pipe(
+      // The pipe closed: the worker is ending (its exit status, if it comes soon, says how).
+      yield* Deferred.await(stdoutEnded).pipe(
+        Effect.zipRight(proc.exit.pipe(
           Effect.timeoutTo({ duration: "2 seconds", onSuccess: (s) => s, onTimeout: () => "no exit status" })
         )),
         Effect.flatMap(end),
@@ -230,7 +205,7 @@ export const spawn = (options: WorkerOptions, marker: string): Effect.Effect<Wor
       )
       // The worker exited: its last lines come before the end of its pipe, unless something it
       // left behind holds the pipe open; then the end is declared without waiting for it.
-      yield* exitText.pipe(
+      yield* proc.exit.pipe(
         Effect.tap(() => Effect.timeout(Deferred.await(stdoutEnded), "250 millis").pipe(Effect.ignore)),
         Effect.flatMap(end),
         Effect.forkScoped
@@ -241,19 +216,18 @@ export const spawn = (options: WorkerOptions, marker: string): Effect.Effect<Wor
         const reported = new WeakSet<WorkerJob>()
         while (true) {
           const now = yield* Clock.currentTimeMillis
-          const job = worker.job
+          const job = self.job
           if (job !== undefined && !reported.has(job) && now >= job.deadline) {
             reported.add(job)
-            deliver(worker, { type: "deadline" })
+            deliver(self, { type: "deadline" })
           }
           const wait = job !== undefined && !reported.has(job) ? job.deadline - now : options.timeoutMs
           yield* Effect.sleep(Duration.millis(Math.max(1, wait)))
         }
       }).pipe(Effect.forkScoped)
-      return worker
+      return self
     }).pipe(
       Scope.extend(scope),
-      Effect.provideService(CommandExecutor.CommandExecutor, executor),
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void))
     )
     const first = yield* nextEvent(worker).pipe(
