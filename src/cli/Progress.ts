@@ -48,7 +48,8 @@ export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
   Effect.gen(function*() {
     const events = yield* handle.subscribe
     const terminal = yield* Terminal.Terminal
-    // Every event the run published since the last wake at once: only new bests are printed.
+    // Every event the run published since the last wake at once: only new bests are printed. A run
+    // publishes a few events per candidate: taken at most every 250 ms, not a wake for each.
     const newBests = Queue.takeBetween(events, 1, Number.MAX_SAFE_INTEGER).pipe(
       Effect.flatMap((batch) =>
         Effect.forEach(
@@ -61,6 +62,7 @@ export const follow = (handle: RunHandle, tty: boolean, intervalMs: number) =>
           { discard: true }
         )
       ),
+      Effect.zipLeft(Effect.sleep("250 millis")),
       Effect.forever
     )
     const ticker = handle.stats.pipe(

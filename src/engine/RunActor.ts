@@ -86,6 +86,7 @@ export const start = (options: StartOptions) =>
     const done = yield* Deferred.make<RunSummary, DatabaseError>()
     const proposals = yield* FiberSet.make<void>()
     const evaluations = yield* FiberSet.make<void>()
+    const activity: RunState.Activity = { proposals: 0, evaluations: 0 }
     const publish = (event: RunEvent) => PubSub.publish(events, event)
     const send = (message: Message) => Queue.offer(mailbox, message)
     const now = Clock.currentTimeMillis
@@ -132,9 +133,9 @@ export const start = (options: StartOptions) =>
         state = RunState.proposalStarted(state, reservedUsd)
         yield* FiberSet.run(
           proposals,
-          reportTo(send, "proposals", (markActive) =>
+          reportTo(send, "proposals", activity, (markActive) =>
             shared.llm.withPermit(Effect.zipRight(markActive, propose(context, task))).pipe(
-              Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, active: true, shift }))
+              Effect.map((outcome): Message => ({ _tag: "Proposed", outcome, reservedUsd, shift }))
             ))
         )
       })
@@ -142,10 +143,10 @@ export const start = (options: StartOptions) =>
     const startEvaluation = (program: Program) =>
       FiberSet.run(
         evaluations,
-        reportTo(send, "evaluations", (markActive) =>
+        reportTo(send, "evaluations", activity, (markActive) =>
           Effect.map(
             dispatch.evaluate(program, extension, markActive),
-            ({ committed, outcome }): Message => ({ _tag: "Evaluated", program, outcome, committed, active: true })
+            ({ committed, outcome }): Message => ({ _tag: "Evaluated", program, outcome, committed })
           ))
       )
 
@@ -213,18 +214,13 @@ export const start = (options: StartOptions) =>
       const at = pacing.step()
       pacing.handling(message)
       switch (message._tag) {
-        case "Active":
-          return Effect.sync(() => void (state = RunState.activity(state, message.kind, 1)))
         case "Proposed":
-          state = RunState.activity(state, "proposals", message.active ? -1 : 0)
           if (message.shift === true && message.outcome._tag === "Candidate") adaptive.shiftCandidate(message.outcome.program.id)
           return Effect.map(Outcomes.proposed(outcomes, state, message.outcome, message.reservedUsd), (next) => void (state = next))
         case "Evaluated":
-          state = RunState.activity(state, "evaluations", message.active ? -1 : 0)
           return onEvaluated(message.program, message.outcome, message.committed)
         case "Broken": {
           const stop = brokenStop(message.cause)
-          state = RunState.activity(state, message.kind, message.active ? -1 : 0)
           state = message.kind === "evaluations" ? RunState.evaluationDropped(state) : RunState.proposalAbandoned(state, 0)
           if (stop instanceof DatabaseError) return Effect.fail(stop)
           state = RunState.requestStop(state, stop.reason, stop.message)
@@ -237,11 +233,11 @@ export const start = (options: StartOptions) =>
         case "GraceExpired":
           return Effect.gen(function*() {
             yield* FiberSet.clear(evaluations)
-            state = { ...state, evaluating: 0, activeEvaluations: 0 }
+            state = { ...state, evaluating: 0 }
           })
         case "Control":
           return onControl(message.control).pipe(
-            Effect.zipRight(Effect.flatMap(now, (at) => Deferred.succeed(message.reply, RunState.stats(state, at))))
+            Effect.zipRight(Effect.flatMap(now, (at) => Deferred.succeed(message.reply, RunState.stats(state, at, activity))))
           )
         case "Steer":
           return Steer.take(steerContext, state, message.action).pipe(
@@ -259,7 +255,7 @@ export const start = (options: StartOptions) =>
       state = RunState.stopping(state)
       yield* publish(new RunStatusChanged({ runId, at: yield* now, status: "stopping", reason: state.stop!.reason }))
       yield* FiberSet.clear(proposals)
-      state = { ...state, proposing: 0, activeProposals: 0 }
+      state = { ...state, proposing: 0 }
       yield* Effect.forkScoped(Effect.zipRight(Effect.sleep(config.shutdown_grace_seconds * 1000), send({ _tag: "GraceExpired" })))
     })
 
@@ -338,9 +334,8 @@ export const start = (options: StartOptions) =>
 
     const owner = Effect.gen(function*() {
       yield* orStop(startup)
-      // A worker's "Active" only counts it in the stats: nothing to start after it.
-      for (let refill = true;;) {
-        if (refill && state.stop === null) yield* fill
+      for (;;) {
+        if (state.stop === null) yield* fill
         if (state.stop !== null && state.status === "running") yield* beginStop
         if (state.status === "stopping" && RunState.drained(state)) break
         const due = pacing.dueSteering(state.stop !== null)
@@ -348,12 +343,10 @@ export const start = (options: StartOptions) =>
           // Where the recorded run's owner took its next action (after the fill that followed the
           // same result): taken here, then the run fills again, as it did.
           yield* orStop(replaySteering(due))
-          refill = true
           continue
         }
         const message = yield* pacing.next(Queue.take(mailbox), state.stop !== null)
         yield* orStop(handle(message))
-        refill = message._tag !== "Active"
       }
       yield* FiberSet.clear(evaluations)
       return yield* finish
@@ -373,7 +366,7 @@ export const start = (options: StartOptions) =>
 
     const notActive = () =>
       new RunNotActive({ runId, message: `run ${runId} is not running (it has ${state.status === "stopping" ? "been asked to stop" : state.status})` })
-    const stats = Effect.map(now, (at) => RunState.stats(state, at))
+    const stats = Effect.map(now, (at) => RunState.stats(state, at, activity))
     /** Hands a message to the owner; one that arrives as the run ends is not answered by it: the run is not active. */
     const askOwner = <A, E>(message: (reply: Deferred.Deferred<A, E>) => Message) =>
       Effect.gen(function*() {

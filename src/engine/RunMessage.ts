@@ -10,12 +10,10 @@ import type { RunStats, SteeringRefused, StopReason } from "./RunProtocol.js"
 import type * as RunState from "./RunState.js"
 
 export type Message =
-  | { readonly _tag: "Active"; readonly kind: "proposals" | "evaluations" }
   | {
     readonly _tag: "Proposed"
     readonly outcome: ProposalOutcome
     readonly reservedUsd: number
-    readonly active: boolean
     /** The proposal was a paradigm shift (adaptive search). */
     readonly shift?: boolean | undefined
   }
@@ -25,10 +23,9 @@ export type Message =
     readonly outcome: EvaluationOutcome
     /** Already stored by whoever evaluated it (a cluster worker). */
     readonly committed: boolean
-    readonly active: boolean
   }
   /** A worker that could not finish: a database error, or a defect (a bug). */
-  | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown>; readonly active: boolean }
+  | { readonly _tag: "Broken"; readonly kind: "proposals" | "evaluations"; readonly cause: Cause.Cause<unknown> }
   | { readonly _tag: "StopRequested"; readonly reason: StopReason; readonly message: string }
   | { readonly _tag: "GraceExpired" }
   | { readonly _tag: "Control"; readonly control: RunClient.Control; readonly reply: Deferred.Deferred<RunStats> }
@@ -54,22 +51,29 @@ export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; m
 /**
  * Runs a proposal or evaluation worker and sends its end to the owner: its message, or "Broken"
  * when it failed. An interrupted worker (the run stopping) reports nothing. `markActive` (given to
- * the body) tells the owner the worker holds its slot.
+ * the body) counts the worker in `activity` while it holds its slot: a count the stats read, kept
+ * out of the owner's mailbox (a message each way per candidate was a tenth of the run's steps).
  */
 export const reportTo = (
   send: (message: Message) => Effect.Effect<unknown>,
   kind: "proposals" | "evaluations",
+  activity: RunState.Activity,
   body: (markActive: Effect.Effect<void>) => Effect.Effect<Message, unknown>
 ): Effect.Effect<void> => {
   let active = false
-  const markActive = Effect.suspend(() => {
+  const markActive = Effect.sync(() => {
     active = true
-    return Effect.asVoid(send({ _tag: "Active", kind }))
+    activity[kind]++
+  })
+  const release = Effect.sync(() => {
+    if (active) activity[kind]--
+    active = false
   })
   return body(markActive).pipe(
     Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed<Message>({ _tag: "Broken", kind, cause, active })
+      Cause.isInterruptedOnly(cause) ? Effect.interrupt : Effect.succeed<Message>({ _tag: "Broken", kind, cause })
     ),
+    Effect.ensuring(release),
     Effect.flatMap(send),
     Effect.asVoid
   )

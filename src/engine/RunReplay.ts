@@ -16,7 +16,7 @@ import type { Message } from "./RunMessage.js"
 
 /** Whether a message is a result that counts as a step. */
 export const counts = (message: Message): boolean =>
-  message._tag !== "Active" && message._tag !== "Control" && message._tag !== "Steer"
+  message._tag !== "Control" && message._tag !== "Steer"
 
 export interface RunReplay {
   /** Results handled so far. */

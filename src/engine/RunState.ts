@@ -63,9 +63,6 @@ export interface RunState {
   readonly proposing: number
   /** Evaluations started and not finished (waiting for a shared permit included). */
   readonly evaluating: number
-  /** LLM calls and evaluations holding their permits now (for stats). */
-  readonly activeProposals: number
-  readonly activeEvaluations: number
   /** Candidates stored as pending and waiting for an evaluation slot, oldest first. */
   readonly ready: ReadonlyArray<Program>
   /** Normalised code hashes of every candidate kept (duplicates are rejected). */
@@ -113,8 +110,6 @@ export const initial = ({ hashes, pending, ...start }: Start): RunState => ({
   reservedUsd: 0,
   proposing: 0,
   evaluating: 0,
-  activeProposals: 0,
-  activeEvaluations: 0,
   ready: [],
   hashes: HashSet.fromIterable(hashes),
   proposalNumber: 0,
@@ -275,11 +270,6 @@ export const claimed = (state: RunState, n = 1): RunState => ({
   claimedAtStart: state.claimedAtStart + n
 })
 
-export const activity = (state: RunState, kind: "proposals" | "evaluations", delta: number): RunState =>
-  kind === "proposals"
-    ? { ...state, activeProposals: state.activeProposals + delta }
-    : { ...state, activeEvaluations: state.activeEvaluations + delta }
-
 /** An evaluation whose result was not committed (the candidate was no longer pending). */
 export const evaluationDropped = (state: RunState): RunState => ({ ...state, evaluating: state.evaluating - 1 })
 
@@ -349,7 +339,13 @@ export const drained = (state: RunState) => state.evaluating === 0
 
 export const finished = (state: RunState, stop: StopRequest): RunState => ({ ...state, status: StopRules.statusOf(stop.reason), stop })
 
-export const stats = (state: RunState, now: number): RunStats =>
+/** Workers holding their slot (the stats' "in flight"), counted by the workers themselves. */
+export interface Activity {
+  proposals: number
+  evaluations: number
+}
+
+export const stats = (state: RunState, now: number, active: Activity = { proposals: 0, evaluations: 0 }): RunStats =>
   new RunStats({
     runId: state.runId,
     status: state.status,
@@ -361,8 +357,8 @@ export const stats = (state: RunState, now: number): RunStats =>
     lastFailures: state.lastFailures,
     bestScore: state.best?.score ?? null,
     bestProgramId: (state.best?.id ?? null) as ProgramId | null,
-    inFlightProposals: state.activeProposals,
-    inFlightEvaluations: state.activeEvaluations,
+    inFlightProposals: active.proposals,
+    inFlightEvaluations: active.evaluations,
     // Candidates beyond the queue's capacity are held by their proposals (they count as proposing).
     queued: Math.min(state.ready.length, state.limits.queue),
     inputTokens: state.inputTokens,

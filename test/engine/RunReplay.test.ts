@@ -12,7 +12,8 @@ import { noRecording } from "../../src/llm/LlmClient.js"
 /** Results named by a label (their payload does not matter here). */
 const result = (label: string) => ({ _tag: "StopRequested", reason: "interrupted", message: label }) as Message
 const apply = (label: string) => ({ _tag: "Apply", apply: label }) as unknown as Message
-const active = { _tag: "Active", kind: "proposals" } as Message
+/** A message that is not a result: a question to the owner (stats, a stop). */
+const control = { _tag: "Control", control: { _tag: "Stop", message: "asked" } } as unknown as Message
 const label = (m: Message) => (m._tag === "StopRequested" ? m.message : m._tag === "Apply" ? String(m.apply) : m._tag)
 
 /** Puts `arrivals` in the mailbox, starts `backgrounds` background effects, handles `n` messages; their labels in handling order. */
@@ -38,12 +39,12 @@ describe("RunReplay", () => {
       expect(pacing.step()).toBe(4)
     }))
 
-  it.effect("at its step the owner waits for the background result, holding later results back (not workers' activity)", () =>
+  it.effect("at its step the owner waits for the background result, holding later results back (not the questions it is asked)", () =>
     Effect.gen(function*() {
       const pacing = RunReplay.make({ steering: [], applied: [1] })
-      expect(yield* drive(pacing, [result("r1"), result("r2"), active, result("r3"), apply("note")], 5)).toEqual([
+      expect(yield* drive(pacing, [result("r1"), result("r2"), control, result("r3"), apply("note")], 5)).toEqual([
         "r1",
-        "Active",
+        "Control",
         "note",
         "r2",
         "r3"
