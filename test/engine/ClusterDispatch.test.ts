@@ -36,6 +36,17 @@ const flakyQueue = (failures: number, cause: unknown) =>
 const restartCut = Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" })
 const database = Layer.provideMerge(EvaluationQueue.layer({ lockExpiration: "60 seconds" }), Db.layer(":memory:"))
 
+/** A run with one pending candidate, "a", and the run's dispatch (offers counted afresh). */
+const oneCandidate = Effect.gen(function*() {
+  offers.length = 0
+  const db = yield* allStores
+  yield* db.createRun(runId, specWith(), 0)
+  const a = program({ id: "a", runId, createdAt: 1 })
+  yield* db.insertProgram(a)
+  const made = yield* ClusterDispatch.make(runId, { requires: [], checkEvery: "1 hour" })
+  return { a, made }
+})
+
 describe("ClusterDispatch", () => {
   it.scopedLive("completes a candidate with its worker's report, or with the committed row the run finds", () =>
     Effect.gen(function*() {
@@ -88,12 +99,7 @@ describe("ClusterDispatch", () => {
 
   it.scopedLive("offers a candidate again when the database fails the offer for a while (a restart)", () =>
     Effect.gen(function*() {
-      offers.length = 0
-      const db = yield* allStores
-      yield* db.createRun(runId, specWith(), 0)
-      const a = program({ id: "a", runId, createdAt: 1 })
-      yield* db.insertProgram(a)
-      const made = yield* ClusterDispatch.make(runId, { requires: [], checkEvery: "1 hour" })
+      const { a, made } = yield* oneCandidate
       const started = yield* Effect.makeLatch(false)
       const evaluating = yield* Effect.fork(made.dispatch.evaluate(a, ".py", started.open))
       yield* started.await
@@ -104,12 +110,7 @@ describe("ClusterDispatch", () => {
 
   it.scopedLive("fails the evaluation at once when the offer fails for another reason", () =>
     Effect.gen(function*() {
-      offers.length = 0
-      const db = yield* allStores
-      yield* db.createRun(runId, specWith(), 0)
-      const a = program({ id: "a", runId, createdAt: 1 })
-      yield* db.insertProgram(a)
-      const made = yield* ClusterDispatch.make(runId, { requires: [], checkEvery: "1 hour" })
+      const { a, made } = yield* oneCandidate
       const error = yield* Effect.flip(made.dispatch.evaluate(a, ".py", Effect.void))
       expect(error._tag).toBe("DatabaseError")
       expect(error.message).toMatch(/^offer evaluation: failed/)

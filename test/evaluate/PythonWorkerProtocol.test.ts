@@ -1,7 +1,7 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { parseLine } from "../../src/evaluate/PythonWorkerProtocol.js"
-import { mutations, seededRandom } from "../support/jsonMutations.js"
+import { mutatedTexts } from "../support/jsonMutations.js"
 
 // The protocol's messages as a schema: the specification the hand-written decoder must match.
 const Ending = Schema.Union(Schema.Struct({ code: Schema.Number }), Schema.Struct({ signal: Schema.String }))
@@ -73,10 +73,8 @@ describe("PythonWorkerProtocol.parseLine", () => {
   })
 
   it("rejects and strips exactly what the schema does, on 10,000 mutated messages", () => {
-    const random = seededRandom(7)
     let rejected = 0
-    for (let i = 0; i < 10_000; i++) {
-      const line = JSON.stringify(mutations(messages[i % messages.length], random, 3))
+    for (const line of mutatedTexts(messages, 7, 10_000)) {
       const expected = reference(line)
       if (expected === undefined) rejected++
       expect(parseLine(line), line).toEqual(expected)

@@ -1,7 +1,7 @@
 import { Either, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { decodeChatCompletion, toChatReply } from "../../src/llm/ChatCompletion.js"
-import { mutations, seededRandom } from "../support/jsonMutations.js"
+import { mutatedTexts } from "../support/jsonMutations.js"
 
 // The tolerant wire format as a schema: the specification the hand-written decoder must match.
 const optionalNullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
@@ -100,10 +100,8 @@ describe("ChatCompletion.decodeChatCompletion", () => {
   })
 
   it("rejects and strips exactly what the schema does, on 10,000 mutated bodies", () => {
-    const random = seededRandom(11)
     let rejected = 0
-    for (let i = 0; i < 10_000; i++) {
-      const text = JSON.stringify(mutations(bodies[i % bodies.length], random, 3))
+    for (const text of mutatedTexts(bodies, 11, 10_000)) {
       const want = expected(text)
       if (want === undefined) rejected++
       expect(decode(text), text).toEqual(want)

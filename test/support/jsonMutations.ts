@@ -2,18 +2,7 @@
  * Random, reproducible mutations of JSON values, for checking a hand-written decoder against the
  * schema it implements: keys dropped, added or retyped, values swapped for other JSON types.
  */
-
-/** A small deterministic PRNG (mulberry32) in [0, 1). */
-export const seededRandom = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from "./FakeOpenAiServer.js"
 
 const pick = <A>(random: () => number, xs: ReadonlyArray<A>): A => xs[Math.floor(random() * xs.length)]!
 
@@ -44,9 +33,15 @@ const mutateOnce = (value: unknown, random: () => number): unknown => {
 }
 
 /** `value` with up to `times` random mutations (sometimes none). */
-export const mutations = (value: unknown, random: () => number, times: number): unknown => {
+const mutations = (value: unknown, random: () => number, times: number): unknown => {
   let out = value
   const n = Math.floor(random() * (times + 1))
   for (let i = 0; i < n; i++) out = mutateOnce(out, random)
   return out
+}
+
+/** `n` JSON texts: the samples in turn, each with up to three mutations, from a seeded PRNG. */
+export const mutatedTexts = (samples: ReadonlyArray<unknown>, seed: number, n: number): Array<string> => {
+  const random = mulberry32(seed)
+  return Array.from({ length: n }, (_, i) => JSON.stringify(mutations(samples[i % samples.length], random, 3)))
 }
