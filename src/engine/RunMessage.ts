@@ -52,7 +52,7 @@ export const brokenStop = (cause: Cause.Cause<unknown>): { reason: StopReason; m
  * Runs a proposal or evaluation worker and sends its end to the owner: its message, or "Broken"
  * when it failed. An interrupted worker (the run stopping) reports nothing. `markActive` (given to
  * the body) counts the worker in `activity` while it holds its slot: a count the stats read, kept
- * out of the owner's mailbox (a message each way per candidate was a tenth of the run's steps).
+ * out of the owner's mailbox, which took a message per worker for it.
  */
 export const reportTo = (
   send: (message: Message) => Effect.Effect<unknown>,
