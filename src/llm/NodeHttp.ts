@@ -142,8 +142,8 @@ const send = (agents: Agents, request: HttpClientRequest.HttpClientRequest, url:
 /**
  * With tracing on, the platform's `HttpClient.make` (a span per request, trace headers). Off (the
  * CLI's default), a request goes straight to Node: `make` adds an AbortController, Node's listener
- * on its signal, a FinalizationRegistry entry and a response wrapper per request, ~0.2 ms of
- * evolve's CPU per candidate (perf, warm workload) for what interruption does here (above).
+ * on its signal (a third of the CPU of creating a request; perf, warm workload), a
+ * FinalizationRegistry entry and a response wrapper per request, for what interruption does here.
  */
 const make = (agents: Agents) => {
   const traced = HttpClient.make((request, url, signal) => send(agents, request, url, signal))
