@@ -7,6 +7,7 @@
  * warm workload). test/evaluate/PythonWorkerProtocol.test.ts holds the messages' schema and checks
  * this decoder against it.
  */
+import { isNumber, isRecord, isString } from "effect/Predicate"
 
 export type Ending = { readonly code: number } | { readonly signal: string }
 
@@ -41,12 +42,8 @@ export type WorkerMessage =
 
 type Fields = Record<string, unknown>
 
-const isObject = (u: unknown): u is Fields => typeof u === "object" && u !== null && !Array.isArray(u)
-const isString = (u: unknown): u is string => typeof u === "string"
-const isNumber = (u: unknown): u is number => typeof u === "number"
-
 const ending = (u: unknown): Ending | undefined => {
-  if (!isObject(u)) return undefined
+  if (!isRecord(u)) return undefined
   if (isNumber(u["code"])) return { code: u["code"] }
   if (isString(u["signal"])) return { signal: u["signal"] }
   return undefined
@@ -54,14 +51,14 @@ const ending = (u: unknown): Ending | undefined => {
 
 const collected = (u: unknown): CollectedFile | undefined => {
   if (u === null || isString(u)) return u
-  if (!isObject(u)) return undefined
+  if (!isRecord(u)) return undefined
   if (isNumber(u["too_big"])) return { too_big: u["too_big"] }
   if (isString(u["refused"])) return { refused: u["refused"] }
   return undefined
 }
 
 const files = (u: unknown): Record<string, CollectedFile> | undefined => {
-  if (!isObject(u)) return undefined
+  if (!isRecord(u)) return undefined
   const out: Record<string, CollectedFile> = {}
   for (const key of Object.keys(u)) {
     const file = collected(u[key])
@@ -120,5 +117,5 @@ export const parseLine = (line: string): WorkerMessage | undefined => {
   } catch {
     return undefined
   }
-  return isObject(json) ? decode(json) : undefined
+  return isRecord(json) ? decode(json) : undefined
 }

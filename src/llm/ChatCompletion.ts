@@ -6,6 +6,7 @@
  */
 import type * as Response from "@effect/ai/Response"
 import { Either } from "effect"
+import { isRecord } from "effect/Predicate"
 
 // -----------------------------------------------------------------------------
 // Wire format (tolerant)
@@ -68,7 +69,6 @@ type Fields = Record<string, unknown>
 type Field = (u: unknown) => unknown
 
 const invalid: unique symbol = Symbol("invalid")
-const isObject = (u: unknown): u is Fields => typeof u === "object" && u !== null && !Array.isArray(u)
 const string: Field = (u) => (typeof u === "string" ? u : invalid)
 const number: Field = (u) => (typeof u === "number" ? u : invalid)
 
@@ -76,7 +76,7 @@ const number: Field = (u) => (typeof u === "number" ? u : invalid)
 const struct = (fields: Record<string, Field>): Field => {
   const names = Object.keys(fields)
   return (u) => {
-    if (!isObject(u)) return invalid
+    if (!isRecord(u)) return invalid
     const out: Fields = {}
     for (const name of names) {
       if (!Object.hasOwn(u, name)) continue
