@@ -4,11 +4,12 @@
  * gives pipes as Streams and Sinks, whose machinery cost ~0.3 ms of evolve's CPU per candidate
  * on that path (perf of the warm workload), more than the pool's own code. The process is
  * spawned as Command spawns it (its own process group, exactly the environment given) and ended
- * with the scope it was spawned in, as Command ends it.
+ * with the scope it was spawned in (SIGTERM to its group).
  */
 import { Data, Deferred, Effect, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import { access } from "node:fs/promises"
+import { signal } from "./ProcessTree.js"
 
 export class SpawnError extends Data.TaggedError("SpawnError")<{ readonly message: string }> {}
 
@@ -32,14 +33,6 @@ export interface PipeListeners {
 export interface SpawnOptions {
   readonly cwd: string
   readonly env: Record<string, string>
-}
-
-const killGroup = (pid: number, signal: NodeJS.Signals) => {
-  try {
-    process.kill(-pid, signal)
-  } catch {
-    // gone already
-  }
 }
 
 /** Spawns `argv` with pipes to `listeners`; ended (SIGTERM to its group, then awaited) when the scope closes. */
@@ -75,13 +68,10 @@ export const spawn = (
       }),
       (child) =>
         Effect.suspend(() => {
-          // As Command ends a process: SIGTERM to its group while it runs; after a failed exit, to what it left.
-          if (exited === undefined) {
-            killGroup(child.pid!, "SIGTERM")
-            return Effect.asVoid(Deferred.await(ended))
-          }
-          if (exited.code !== 0) killGroup(child.pid!, "SIGTERM")
-          return Effect.void
+          // SIGTERM to its group while it runs, as Command does; after any exit but 0 (a signal's
+          // too, which Command skips), to what it left in the group.
+          if (exited === undefined) return Effect.zipRight(signal(-child.pid!, "SIGTERM"), Deferred.await(ended))
+          return exited.code === 0 ? Effect.void : Effect.asVoid(signal(-child.pid!, "SIGTERM"))
         })
     )
     const stdin = child.stdin!
