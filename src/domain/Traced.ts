@@ -6,6 +6,10 @@
  */
 import { Effect, FiberRef, type Tracer } from "effect"
 
+/** `traced()` when tracing is on, else `untraced()`. */
+export const whenTracing = <A, E, R>(traced: () => Effect.Effect<A, E, R>, untraced: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => fiber.getFiberRef(FiberRef.currentTracerEnabled) ? traced() : untraced())
+
 type AnyFunction = (this: unknown, ...args: Array<unknown>) => Effect.Effect<unknown, unknown, unknown>
 type Build = (body: unknown, ...pipeables: Array<unknown>) => AnyFunction
 
@@ -14,21 +18,18 @@ export const fn = (name: string, options?: Tracer.SpanOptions): Effect.fn.Gen & 
     const traced = (Effect.fn(name, options) as unknown as Build)(body, ...pipeables)
     const untraced = (Effect.fnUntraced as unknown as Build)(body, ...pipeables)
     return function(this: unknown, ...args: Array<unknown>) {
-      return Effect.flatMap(
-        FiberRef.get(FiberRef.currentTracerEnabled),
-        (enabled) => enabled ? traced.apply(this, args) : untraced.apply(this, args)
-      )
+      return whenTracing(() => traced.apply(this, args), () => untraced.apply(this, args))
     }
   }) as unknown as Effect.fn.Gen & Effect.fn.NonGen
 
 /** `Effect.withSpan`, when tracing is on; else the effect as it is. */
 export const withSpan = (name: string, options?: Tracer.SpanOptions) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => enabled ? Effect.withSpan(effect, name, options) : effect)
+  whenTracing(() => Effect.withSpan(effect, name, options), () => effect)
 
 /** `Effect.annotateSpans`, when tracing is on; else the effect as it is. */
 export const annotateSpans = (values: Record<string, unknown>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => enabled ? Effect.annotateSpans(effect, values) : effect)
+  whenTracing(() => Effect.annotateSpans(effect, values), () => effect)
 
 /** `Effect.annotateCurrentSpan`, when tracing is on: without a span, Effect builds an error (a stack trace) to find that out. */
 export const annotateCurrentSpan = (values: Record<string, unknown>): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) => enabled ? Effect.annotateCurrentSpan(values) : Effect.void)
+  whenTracing(() => Effect.annotateCurrentSpan(values), () => Effect.void)

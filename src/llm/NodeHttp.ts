@@ -16,9 +16,10 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import { Effect, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
+import { Effect, Inspectable, Layer, Option, Stream } from "effect"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Traced from "../domain/Traced.js"
 
 class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
@@ -156,8 +157,9 @@ const make = (agents: Agents) => {
   return HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (effect) =>
       Effect.flatMap(effect, (request) =>
-        Effect.withFiberRuntime<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError>((fiber) =>
-          fiber.getFiberRef(FiberRef.currentTracerEnabled) ? traced.execute(request) : direct(request)
+        Traced.whenTracing<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError, never>(
+          () => traced.execute(request),
+          () => direct(request)
         )),
     (request) => Effect.succeed(request)
   )
